@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# ferrite developer entry point.
+#
+#   ./dev.sh demo        install what is missing, build, run the demonstration
+#   ./dev.sh test        install what is missing, build, run the whole test suite
+#   ./dev.sh test-asan   the test suite under AddressSanitizer + UBSan (build-asan/)
+#   ./dev.sh test-tsan   the test suite under ThreadSanitizer (build-tsan/, clang)
+#   ./dev.sh deps        only install the Debian packages ferrite needs
+#   ./dev.sh build       only configure and build (build/)
+#
+# FERRITE_WERROR=1 turns compiler warnings into errors (CI sets it).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(g++ clang meson ninja-build pkg-config libpmem2-dev catch2 libxxhash-dev
+          libcli11-dev nlohmann-json3-dev libpmemobj-dev gnuplot-nox libclang-rt-14-dev
+          python3)
+
+deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# configure DIR [meson options...]
+configure() {
+  local dir=$1
+  shift
+  local werror=()
+  [ "${FERRITE_WERROR:-0}" = 1 ] && werror=(--werror)
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "${werror[@]}" "$@" >/dev/null
+  else
+    meson configure "$dir" "${werror[@]}" "$@" >/dev/null 2>&1 || true
+  fi
+  ninja -C "$dir"
+}
+
+# run_tests DIR: meson test, then the plain summary line CI reads.
+run_tests() {
+  local dir=$1
+  shift
+  local rc=0
+  meson test -C "$dir" --print-errorlogs "$@" || rc=$?
+  python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = skipped = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"): ok += 1
+    elif r == "SKIP": skipped += 1
+    else: bad += 1
+print(f"{ok} passed, {bad} failed, {skipped} skipped")
+PY
+  return $rc
+}
+
+demo() {
+  local dir
+  dir=$(mktemp -d)
+  echo "== first run: creates $dir/demo.pool"
+  build/examples/demo "$dir/demo.pool"
+  echo "== second run, a new process: what survived"
+  build/examples/demo "$dir/demo.pool"
+  echo "== ferrite info"
+  build/tools/ferrite info "$dir/demo.pool"
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  build) deps; configure build ;;
+  demo) deps; configure build; demo ;;
+  test) deps; configure build; run_tests build ;;
+  test-asan)
+    deps
+    configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      run_tests build-asan ;;
+  test-tsan)
+    deps
+    CXX=clang++ configure build-tsan -Db_sanitize=thread -Db_lundef=false
+    TSAN_OPTIONS=halt_on_error=1 run_tests build-tsan ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,120 @@
+// The media layer: the one place in ferrite that makes bytes durable.
+//
+// A media object owns two views of one pool image:
+//   - the durable view, which mirrors the pool file (or the simulated device).
+//     Bytes reach it only through write(); they are durable only after a
+//     barrier() or sync_all() that covers them (DESIGN.md invariant 1).
+//   - the working view, a private copy-on-write view used by the heap. Stores
+//     to it never reach the durable image by themselves.
+//
+// Every write, flushed cache line, fence and sync syscall is counted; the
+// counters are the noise-free performance figures of the engine.
+//
+// Thread-safety: write() and barrier() may be called from several threads on
+// disjoint ranges; grow() and map_working_view() require exclusive access.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ferrite {
+
+// How small a store the media makes durable on its own (libpmem2's notion).
+enum class granularity : std::uint8_t {
+  byte,        // eADR persistent memory: stores are durable once visible
+  cache_line,  // DAX with ADR: flush the cache line, then fence
+  page,        // ordinary file in the page cache: msync / fdatasync
+};
+
+std::string_view to_string(granularity g) noexcept;
+
+// Counters of what the media did. Per pool, since open.
+struct media_stats {
+  std::uint64_t writes = 0;         // write() calls into the durable image
+  std::uint64_t bytes_written = 0;  // bytes copied into the durable image
+  std::uint64_t flushed_lines = 0;  // cache lines flushed (byte/cache_line)
+  std::uint64_t fences = 0;         // store fences (byte/cache_line media)
+  std::uint64_t syncs = 0;          // msync/fdatasync system calls (page)
+};
+
+namespace detail {
+
+class media {
+ public:
+  virtual ~media() = default;
+  media(const media&) = delete;
+  media& operator=(const media&) = delete;
+
+  granularity store_granularity() const noexcept { return granularity_; }
+  std::size_t size() const noexcept { return size_; }
+
+  // Read access to the durable view. It shows every write() made so far,
+  // durable or not, like a shared mapping of the file does.
+  const std::byte* durable() const noexcept { return durable_; }
+
+  // The private working view; null until map_working_view().
+  std::byte* working() const noexcept { return working_; }
+
+  // Copies `len` bytes to `offset` of the durable image and starts making
+  // them durable (flush). They are durable once a barrier covers them.
+  // REQUIRES: offset + len <= size().
+  virtual void write(std::uint64_t offset, const void* src, std::size_t len) = 0;
+
+  // Returns when every write() of this thread, and every write() by any
+  // thread inside [offset, offset+len), is durable. Throws error(io_error)
+  // when the media reports a failure; the caller must treat the media as
+  // failed from then on (a failed sync cannot be retried).
+  virtual void barrier(std::uint64_t offset, std::size_t len) = 0;
+
+  // Makes every write so far durable (fdatasync on page media).
+  virtual void sync_all() = 0;
+
+  // Creates the private working view over the current durable contents.
+  virtual void map_working_view() = 0;
+
+  // Extends the image to `new_size` bytes (zero-filled). The working view,
+  // if mapped, is re-created; its address may change.
+  virtual void grow(std::size_t new_size) = 0;
+
+  // True when each thread must fence its own flushes (cache-line media):
+  // group commit then shares nothing but the wait.
+  bool per_thread_fence() const noexcept {
+    return granularity_ != granularity::page;
+  }
+
+  media_stats stats() const noexcept;
+
+ protected:
+  media() = default;
+
+  void count_write(std::size_t len, std::uint64_t lines) noexcept {
+    writes_.fetch_add(1, std::memory_order_relaxed);
+    bytes_written_.fetch_add(len, std::memory_order_relaxed);
+    flushed_lines_.fetch_add(lines, std::memory_order_relaxed);
+  }
+  void count_fence() noexcept { fences_.fetch_add(1, std::memory_order_relaxed); }
+  void count_sync() noexcept { syncs_.fetch_add(1, std::memory_order_relaxed); }
+
+  granularity granularity_ = granularity::page;
+  std::size_t size_ = 0;
+  std::byte* durable_ = nullptr;
+  std::byte* working_ = nullptr;
+
+ private:
+  std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> bytes_written_{0};
+  std::atomic<std::uint64_t> flushed_lines_{0};
+  std::atomic<std::uint64_t> fences_{0};
+  std::atomic<std::uint64_t> syncs_{0};
+};
+
+// Number of 64-byte cache lines touched by [offset, offset+len).
+inline std::uint64_t lines_touched(std::uint64_t offset, std::size_t len) noexcept {
+  if (len == 0) return 0;
+  return (offset + len - 1) / 64 - offset / 64 + 1;
+}
+
+}  // namespace detail
+}  // namespace ferrite

@@ -1,0 +1,354 @@
+#include "engine/pool.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "engine/checksum.h"
+#include "engine/media/file_media.h"
+#include "engine/media/sim_media.h"
+#include "engine/pool_impl.h"
+
+namespace ferrite {
+namespace detail {
+namespace {
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+
+std::string bytes(std::uint64_t n) { return std::to_string(n) + " bytes"; }
+
+// The layout of a new pool of (at least) `size` bytes.
+pool_header plan_layout(std::uint64_t size, std::uint64_t log_size, const std::string& path) {
+  size = round_up(size, block_size);
+  if (size < min_pool_size) {
+    fail(error_code::too_small, "cannot create pool '" + path + "' of " + bytes(size) +
+                                    ": the minimum pool size is " + bytes(min_pool_size) +
+                                    " (2 MiB)");
+  }
+  if (size > max_pool_size) {
+    fail(error_code::invalid_argument, "cannot create pool '" + path + "' of " + bytes(size) +
+                                           ": the maximum pool size is 64 TiB");
+  }
+  if (log_size == 0) {
+    log_size = std::clamp(round_up(size / 16, block_size), min_log_size, max_default_log_size);
+  }
+  log_size = round_up(log_size, block_size);
+  if (log_size < min_log_size) {
+    fail(error_code::invalid_argument,
+         "log size " + bytes(log_size) + " is below the minimum of " + bytes(min_log_size));
+  }
+  pool_header h;
+  std::memset(&h, 0, sizeof h);
+  std::memcpy(h.magic, header_magic, sizeof h.magic);
+  h.format_version = format_version;
+  h.header_size = sizeof(pool_header);
+  if (getrandom(h.uuid, sizeof h.uuid, 0) != static_cast<ssize_t>(sizeof h.uuid)) {
+    fail(error_code::io_error, "cannot read random bytes for the pool UUID");
+  }
+  h.uuid[6] = static_cast<std::uint8_t>((h.uuid[6] & 0x0f) | 0x40);  // version 4
+  h.uuid[8] = static_cast<std::uint8_t>((h.uuid[8] & 0x3f) | 0x80);  // variant
+  h.pool_tag = static_cast<std::uint16_t>(checksum64(h.uuid, sizeof h.uuid, 1) | 1);
+  h.creation_time_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  h.superblock_offset[0] = superblock_offsets[0];
+  h.superblock_offset[1] = superblock_offsets[1];
+  h.superblock_size = block_size;
+  h.type_table_offset = type_table_offset;
+  h.type_table_size = type_table_size;
+  h.log_offset = log_offset;
+  h.log_size = log_size;
+  h.heap_offset = log_offset + log_size;
+  h.chunk_size = chunk_size;
+  if (size < h.heap_offset + min_heap_size) {
+    fail(error_code::too_small,
+         "cannot create pool '" + path + "' of " + bytes(size) + " with a log of " +
+             bytes(log_size) + ": the heap would be smaller than " + bytes(min_heap_size));
+  }
+  h.checksum = checksum64(&h, offsetof(pool_header, checksum), 0);
+  return h;
+}
+
+std::uint64_t heap_size_for(const pool_header& h, std::uint64_t size) {
+  return (round_up(size, block_size) - h.heap_offset) / h.chunk_size * h.chunk_size;
+}
+
+// Writes the header and the first superblock of a new pool and makes them
+// durable. The rest of the file is zero.
+void format_pool(media& m, const pool_header& h, std::uint64_t heap_size) {
+  m.write(header_offset, &h, sizeof h);
+  superblock_store sbs(m, h);
+  pool_state s;
+  s.log_epoch = 1;
+  s.heap_size = heap_size;
+  s.clean_shutdown = true;
+  sbs.store(s);  // sequence 1, slot 1
+  m.sync_all();
+}
+
+std::unique_ptr<media> make_sim_media(const std::shared_ptr<sim_device>& dev) {
+  return std::make_unique<sim_media>(dev);
+}
+
+}  // namespace
+
+pool_header validate_header(const std::byte* data, std::size_t len, std::uint64_t file_size,
+                            const std::string& path, bool writable) {
+  const std::string where = "'" + path + "'";
+  if (file_size == 0) {
+    fail(error_code::not_a_pool, where + " is empty, so it is not a ferrite pool");
+  }
+  if (len < sizeof header_magic || std::memcmp(data, header_magic, sizeof header_magic) != 0) {
+    fail(error_code::not_a_pool, where + " is not a ferrite pool (no ferrite magic at its start)");
+  }
+  if (len < sizeof(pool_header) || file_size < block_size) {
+    fail(error_code::truncated, where + " is a truncated ferrite pool (" + bytes(file_size) +
+                                    ", shorter than its header block)");
+  }
+  pool_header h;
+  std::memcpy(&h, data, sizeof h);
+  if (h.format_version != format_version) {
+    fail(error_code::bad_version,
+         where + " has pool format version " + std::to_string(h.format_version) +
+             "; this build of ferrite reads version " + std::to_string(format_version) +
+             " (use a ferrite release that supports it)");
+  }
+  if (checksum64(&h, offsetof(pool_header, checksum), 0) != h.checksum) {
+    fail(error_code::corrupted, where + ": the pool header checksum does not match; the header "
+                                        "is corrupted (restore the pool from a copy)");
+  }
+  if ((h.incompat_features & ~known_incompat_features) != 0) {
+    fail(error_code::bad_version, where + " uses format features this build does not support");
+  }
+  if (writable && (h.ro_compat_features & ~known_ro_compat_features) != 0) {
+    fail(error_code::read_only,
+         where + " uses format features this build can only read; open it read-only");
+  }
+  auto bad = [&](const std::string& what) {
+    fail(error_code::corrupted, where + ": invalid pool header: " + what);
+  };
+  if (h.header_size != sizeof(pool_header)) bad("header size " + std::to_string(h.header_size));
+  if (h.pool_tag == 0) bad("pool tag is zero");
+  if (h.superblock_offset[0] != superblock_offsets[0] ||
+      h.superblock_offset[1] != superblock_offsets[1] || h.superblock_size != block_size) {
+    bad("superblock slots are not at 4096 and 8192");
+  }
+  if (h.type_table_offset != type_table_offset || h.type_table_size != type_table_size) {
+    bad("type table region is not at its fixed place");
+  }
+  if (h.log_offset != log_offset || h.log_size < min_log_size || h.log_size % block_size != 0 ||
+      h.log_size > max_pool_size) {
+    bad("log region (offset " + std::to_string(h.log_offset) + ", size " +
+        std::to_string(h.log_size) + ") is invalid");
+  }
+  if (h.heap_offset != h.log_offset + h.log_size) bad("heap does not follow the log");
+  if (h.chunk_size != chunk_size) bad("chunk size " + std::to_string(h.chunk_size));
+  if (file_size < h.heap_offset + min_heap_size) {
+    fail(error_code::truncated, where + " is truncated: " + bytes(file_size) +
+                                    " but its heap starts at " + std::to_string(h.heap_offset));
+  }
+  return h;
+}
+
+pool_impl::~pool_impl() {
+  try {
+    close();
+  } catch (...) {
+    // A close that fails leaves the pool marked as not cleanly shut down;
+    // everything committed is in the log and recovered at the next open.
+  }
+}
+
+void pool_impl::close() {
+  bool was_opened = opened;
+  opened = false;
+  if (holds_device_lock) {
+    holds_device_lock = false;
+    if (read_only) device->readers_open--; else device->writer_open = false;
+  }
+  if (was_opened && !read_only) {
+    state.clean_shutdown = true;
+    superblocks->store(state);
+  }
+  superblocks.reset();
+  store.reset();
+  file = locked_file();
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+std::string format_uuid(const std::array<std::uint8_t, 16>& u) {
+  char buf[37];
+  std::snprintf(buf, sizeof buf,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+                u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+                u[14], u[15]);
+  return buf;
+}
+
+pool::pool(std::unique_ptr<detail::pool_impl> impl) : impl_(std::move(impl)) {}
+pool::pool(pool&&) noexcept = default;
+pool& pool::operator=(pool&& other) noexcept {
+  if (this != &other) {
+    impl_.reset();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+pool::~pool() = default;
+
+pool pool::create(const std::filesystem::path& path, std::uint64_t size) {
+  pool_options o;
+  o.mode = open_mode::create_exclusive;
+  o.size = size;
+  return open(path, o);
+}
+
+namespace {
+
+// Creates a new simulated or file pool; error(file_exists) if one is there.
+void create_new(const std::filesystem::path& path, const pool_options& o) {
+  const std::string name = path.string();
+  pool_header h = plan_layout(o.size, o.log_size, name);
+  std::uint64_t size = h.heap_offset + heap_size_for(h, o.size);
+  if (o.device) {
+    if (o.device->size() != 0) fail_errno(EEXIST, "cannot create pool", name);
+    o.device->resize(size);
+    sim_media m(o.device);
+    format_pool(m, h, size - h.heap_offset);
+    return;
+  }
+  create_pool_file(path, size, o.file_mode, [&](int fd) {
+    file_media m(fd, size, true, name);
+    format_pool(m, h, size - h.heap_offset);
+  });
+}
+
+bool pool_exists(const std::filesystem::path& path, const pool_options& o) {
+  if (o.device) return o.device->size() != 0;
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+}  // namespace
+
+pool pool::open(const std::filesystem::path& path, const pool_options& o) {
+  const std::string name = path.string();
+  switch (o.mode) {
+    case open_mode::create_exclusive:
+      create_new(path, o);
+      break;
+    case open_mode::create_or_open:
+      if (!pool_exists(path, o)) {
+        try {
+          create_new(path, o);
+        } catch (const error& e) {
+          if (e.code() != error_code::file_exists) throw;  // lost a race: open it
+        }
+      }
+      break;
+    case open_mode::open_existing:
+    case open_mode::read_only:
+      break;
+  }
+
+  auto impl = std::make_unique<pool_impl>();
+  impl->path = path;
+  impl->read_only = o.mode == open_mode::read_only;
+  const bool writable = !impl->read_only;
+  std::uint64_t file_size = 0;
+  if (o.device) {
+    impl->device = o.device;
+    if (o.device->size() == 0) fail_errno(ENOENT, "cannot open pool", name);
+    if (o.device->writer_open || (writable && o.device->readers_open > 0)) {
+      fail(error_code::pool_locked, "pool '" + name + "' is already open for writing");
+    }
+    file_size = o.device->size();
+    validate_header(o.device->visible().data(),
+                    std::min<std::size_t>(file_size, sizeof(pool_header)), file_size, name,
+                    writable);
+    impl->store = make_sim_media(o.device);
+    if (writable) o.device->writer_open = true; else o.device->readers_open++;
+    impl->holds_device_lock = true;
+  } else {
+    impl->file = locked_file::open(path, writable);
+    file_size = impl->file.size();
+    std::byte buf[sizeof(pool_header)] = {};
+    ssize_t got = pread(impl->file.fd(), buf, sizeof buf, 0);
+    if (got < 0) fail_errno(errno, "cannot read pool", name);
+    validate_header(buf, static_cast<std::size_t>(got), file_size, name, writable);
+    impl->store = std::make_unique<file_media>(impl->file.fd(), file_size, writable, name);
+  }
+  std::memcpy(&impl->header, impl->store->durable(), sizeof impl->header);
+  impl->superblocks = std::make_unique<superblock_store>(*impl->store, impl->header);
+  impl->state = impl->superblocks->load();
+  impl->was_clean_shutdown = impl->state.clean_shutdown;
+  if (writable) {
+    impl->state.clean_shutdown = false;
+    impl->state.open_count += 1;
+    impl->superblocks->store(impl->state);
+  }
+  impl->store->map_working_view();
+  impl->opened = true;
+  return pool(std::move(impl));
+}
+
+void pool::close() {
+  if (!impl_) return;
+  std::unique_ptr<pool_impl> impl = std::move(impl_);
+  impl->close();
+}
+
+detail::pool_impl& pool::impl() const {
+  if (!impl_) fail(error_code::closed, "the pool is closed");
+  return *impl_;
+}
+
+bool pool::read_only() const { return impl().read_only; }
+const std::filesystem::path& pool::path() const { return impl().path; }
+
+pool_info pool::info() const {
+  const pool_impl& p = impl();
+  const pool_header& h = p.header;
+  pool_info i;
+  i.path = p.path.string();
+  i.format_version = h.format_version;
+  i.compat_features = h.compat_features;
+  i.incompat_features = h.incompat_features;
+  i.ro_compat_features = h.ro_compat_features;
+  std::memcpy(i.uuid.data(), h.uuid, 16);
+  i.pool_tag = h.pool_tag;
+  i.creation_time_ns = h.creation_time_ns;
+  i.file_size = p.store->size();
+  i.store_granularity = p.store->store_granularity();
+  i.regions = {
+      {"header", header_offset, block_size},
+      {"superblocks", h.superblock_offset[0], 2 * h.superblock_size},
+      {"type_table", h.type_table_offset, h.type_table_size},
+      {"log", h.log_offset, h.log_size},
+      {"heap", h.heap_offset, p.state.heap_size},
+  };
+  i.chunk_size = h.chunk_size;
+  i.read_only = p.read_only;
+  i.was_clean_shutdown = p.was_clean_shutdown;
+  i.superblock_sequence = p.state.sequence;
+  i.checkpoint_lsn = p.state.checkpoint_lsn;
+  i.log_epoch = p.state.log_epoch;
+  i.open_count = p.state.open_count;
+  i.root_offset = p.state.root_offset;
+  return i;
+}
+
+pool_stats pool::stats() const {
+  pool_stats s;
+  s.media = impl().store->stats();
+  return s;
+}
+
+}  // namespace ferrite

@@ -1,0 +1,129 @@
+// ferrite::pool — a persistent heap in one file.
+//
+//   ferrite::pool p = ferrite::pool::open("game.pool");   // create or open
+//   ferrite::pool_info info = p.info();
+//   p.close();                                            // or let it go
+//
+// A pool is opened by one writer process at a time (an exclusive lock on
+// the file); read-only opens share the file with each other. Opening
+// validates the header and superblocks and recovers committed work from the
+// change log; every problem is a ferrite::error with a code and a message
+// that says what to do.
+//
+// Thread-safety: a pool object may be used from several threads at once;
+// open/close/move are not concurrent with other calls.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "error.h"
+#include "media/media.h"
+
+namespace ferrite {
+
+class sim_device;
+
+namespace detail {
+struct pool_impl;
+}
+
+// How open() treats the path (the modes of Python's nvm.pmemobj, plus
+// read-only).
+enum class open_mode {
+  create_or_open,    // open the pool, creating it when the file is missing
+  create_exclusive,  // create a new pool; error(file_exists) if the path exists
+  open_existing,     // open an existing pool; error(file_missing) otherwise
+  read_only,         // open an existing pool without writing to it
+};
+
+struct pool_options {
+  open_mode mode = open_mode::create_or_open;
+  // Size of a new pool in bytes (rounded up to 4 KiB). Minimum 2 MiB.
+  std::uint64_t size = 64ull * 1024 * 1024;
+  // Size of the change log of a new pool; 0 picks size/16 within
+  // [256 KiB, 64 MiB].
+  std::uint64_t log_size = 0;
+  // Permissions of a newly created file (before the umask).
+  unsigned file_mode = 0666;
+  // Run on a simulated device instead of the file at `path` (crash
+  // injection and fault tests). The path is then only a name in messages.
+  std::shared_ptr<sim_device> device;
+};
+
+struct pool_region {
+  std::string name;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+// What `ferrite info` shows.
+struct pool_info {
+  std::string path;
+  std::uint32_t format_version = 0;
+  std::uint64_t compat_features = 0;
+  std::uint64_t incompat_features = 0;
+  std::uint64_t ro_compat_features = 0;
+  std::array<std::uint8_t, 16> uuid{};
+  std::uint16_t pool_tag = 0;
+  std::uint64_t creation_time_ns = 0;
+  std::uint64_t file_size = 0;
+  granularity store_granularity = granularity::page;
+  std::vector<pool_region> regions;  // header, superblocks, type table, log, heap
+  std::uint64_t chunk_size = 0;
+  bool read_only = false;
+  // The clean-shutdown flag as found at open: false after a crash.
+  bool was_clean_shutdown = false;
+  std::uint64_t superblock_sequence = 0;
+  std::uint64_t checkpoint_lsn = 0;
+  std::uint64_t log_epoch = 0;
+  std::uint64_t open_count = 0;
+  std::uint64_t root_offset = 0;
+};
+
+struct pool_stats {
+  media_stats media;
+};
+
+// The UUID as the usual 8-4-4-4-12 hex string.
+std::string format_uuid(const std::array<std::uint8_t, 16>& uuid);
+
+class pool {
+ public:
+  static constexpr std::uint64_t min_size = 2ull * 1024 * 1024;
+  static constexpr std::uint64_t default_size = 64ull * 1024 * 1024;
+
+  // Opens (or creates) the pool at `path` as `options.mode` says.
+  static pool open(const std::filesystem::path& path, const pool_options& options = {});
+
+  // Creates a new pool of `size` bytes; error(file_exists) if the path exists.
+  static pool create(const std::filesystem::path& path, std::uint64_t size = default_size);
+
+  pool() = default;  // a closed pool
+  pool(pool&&) noexcept;
+  pool& operator=(pool&&) noexcept;
+  ~pool();
+
+  // Makes everything durable, marks the pool cleanly shut down and releases
+  // the file. Harmless on a closed pool.
+  void close();
+
+  bool is_open() const noexcept { return impl_ != nullptr; }
+  bool read_only() const;
+  const std::filesystem::path& path() const;
+  pool_info info() const;
+  pool_stats stats() const;
+
+  // Internal access for the other ferrite modules.
+  detail::pool_impl& impl() const;
+
+ private:
+  explicit pool(std::unique_ptr<detail::pool_impl> impl);
+  std::unique_ptr<detail::pool_impl> impl_;
+};
+
+}  // namespace ferrite

@@ -1,0 +1,42 @@
+// The state behind a ferrite::pool handle (internal).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "engine/media/media.h"
+#include "engine/media/sim_device.h"
+#include "engine/pool.h"
+#include "engine/pool_file.h"
+#include "engine/pool_format.h"
+#include "txlog/superblock.h"
+
+namespace ferrite::detail {
+
+struct pool_impl {
+  std::filesystem::path path;
+  bool read_only = false;
+  locked_file file;                    // file pools
+  std::shared_ptr<sim_device> device;  // simulated pools
+  std::unique_ptr<media> store;        // the media (declared after file)
+  pool_header header{};
+  std::unique_ptr<superblock_store> superblocks;
+  pool_state state;                    // current superblock contents
+  bool was_clean_shutdown = false;
+
+  ~pool_impl();
+  // Marks the pool cleanly shut down and releases it. Idempotent.
+  void close();
+  bool opened = false;          // open() completed; close() has work to do
+  bool holds_device_lock = false;
+};
+
+// Validates the first bytes of a pool (`len` of them available, the file
+// being `file_size` bytes long) and returns the header. Throws not_a_pool,
+// truncated, bad_version or corrupted with a message naming `path`.
+pool_header validate_header(const std::byte* data, std::size_t len,
+                            std::uint64_t file_size, const std::string& path,
+                            bool writable);
+
+}  // namespace ferrite::detail

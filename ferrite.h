@@ -1,0 +1,7 @@
+// ferrite: a persistent heap engine. The one header a program includes.
+#pragma once
+
+#include "engine/error.h"
+#include "engine/media/media.h"
+#include "engine/media/sim_device.h"
+#include "engine/pool.h"

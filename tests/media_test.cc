@@ -1,0 +1,182 @@
+// Tests of engine/media: the libpmem2 file media, the simulated device and
+// the counters.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/media/file_media.h"
+#include "engine/media/sim_device.h"
+#include "engine/media/sim_media.h"
+#include "tests/test_util.h"
+
+using namespace ferrite;
+using ferrite::test::error_of;
+
+namespace {
+
+int make_file(const std::filesystem::path& p, std::size_t size) {
+  int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(posix_fallocate(fd, 0, static_cast<off_t>(size)) == 0);
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("an ordinary file is page media and persists with one msync per barrier", "[media]") {
+  test::temp_dir d;
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  int fd = make_file(d / "f", 1 << 20);
+  {
+    detail::file_media m(fd, 1 << 20, true, "f");
+    if (m.store_granularity() != granularity::page) {
+      WARN("TMPDIR is on DAX or forced media; page behaviour not checked here");
+    } else {
+      m.write(100, "hello", 5);
+      m.write(5000, "world", 5);
+      m.barrier(0, 8192);
+      media_stats s = m.stats();
+      CHECK(s.writes == 2);
+      CHECK(s.bytes_written == 10);
+      CHECK(s.syncs == 1);
+      CHECK(s.fences == 0);
+      m.sync_all();
+      CHECK(m.stats().syncs == 2);
+    }
+    CHECK(std::memcmp(m.durable() + 100, "hello", 5) == 0);
+  }
+  char buf[5];
+  REQUIRE(pread(fd, buf, 5, 5000) == 5);
+  CHECK(std::memcmp(buf, "world", 5) == 0);
+  ::close(fd);
+}
+
+TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[media]") {
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    WARN("no /dev/shm");
+    return;
+  }
+  std::filesystem::path p = "/dev/shm/ferrite-media-test-" + std::to_string(getpid());
+  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+  int fd = make_file(p, 1 << 20);
+  {
+    detail::file_media m(fd, 1 << 20, true, "shm");
+    CHECK(m.store_granularity() == granularity::cache_line);
+    m.write(60, "0123456789", 10);  // spans two cache lines
+    m.barrier(60, 10);
+    media_stats s = m.stats();
+    CHECK(s.flushed_lines == 2);
+    CHECK(s.fences == 1);
+    CHECK(s.syncs == 0);
+    CHECK(std::memcmp(m.durable() + 60, "0123456789", 10) == 0);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  ::close(fd);
+  ::unlink(p.c_str());
+}
+
+TEST_CASE("the working view is private: its stores never reach the file", "[media]") {
+  test::temp_dir d;
+  int fd = make_file(d / "f", 1 << 20);
+  {
+    detail::file_media m(fd, 1 << 20, true, "f");
+    m.write(0, "durable", 7);
+    m.sync_all();
+    m.map_working_view();
+    CHECK(std::memcmp(m.working(), "durable", 7) == 0);
+    std::memcpy(m.working(), "private", 7);
+    m.sync_all();
+    CHECK(std::memcmp(m.durable(), "durable", 7) == 0);
+  }
+  char buf[7];
+  REQUIRE(pread(fd, buf, 7, 0) == 7);
+  CHECK(std::memcmp(buf, "durable", 7) == 0);
+  ::close(fd);
+}
+
+TEST_CASE("grow extends the file and keeps its contents", "[media]") {
+  test::temp_dir d;
+  int fd = make_file(d / "f", 1 << 20);
+  detail::file_media m(fd, 1 << 20, true, "f");
+  m.write(10, "keep", 4);
+  m.sync_all();
+  m.map_working_view();
+  m.grow(2 << 20);
+  CHECK(m.size() == (2u << 20));
+  CHECK(std::memcmp(m.durable() + 10, "keep", 4) == 0);
+  CHECK(std::memcmp(m.working() + 10, "keep", 4) == 0);
+  m.write((2 << 20) - 4, "tail", 4);
+  m.sync_all();
+  ::close(fd);
+}
+
+TEST_CASE("sim device: writes are visible at once and durable after a barrier", "[media][sim]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  dev->resize(4096);
+  detail::sim_media m(dev);
+  m.write(8, "abcdefgh", 8);
+  m.write(20, "xy", 2);  // dirties word 2
+  CHECK(std::memcmp(m.durable() + 8, "abcdefgh", 8) == 0);  // visible
+  CHECK(dev->durable()[8] == std::byte{0});                  // not yet durable
+  CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 2});
+  m.barrier(0, 0);
+  CHECK(dev->durable()[8] == std::byte{'a'});
+  CHECK(dev->dirty_units().empty());
+  CHECK(m.stats().fences == 1);
+}
+
+TEST_CASE("sim device: a crash image holds exactly the chosen units", "[media][sim]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  dev->resize(64);
+  dev->write(0, "AAAAAAAABBBBBBBB", 16);
+  std::vector<std::byte> img = dev->crash_image({1});
+  CHECK(img[0] == std::byte{0});
+  CHECK(img[8] == std::byte{'B'});
+}
+
+TEST_CASE("sim device: a page barrier makes only its pages durable", "[media][sim]") {
+  auto dev = std::make_shared<sim_device>(granularity::page);
+  dev->resize(3 * 4096);
+  detail::sim_media m(dev);
+  m.write(10, "one", 3);
+  m.write(8192 + 10, "three", 5);
+  m.barrier(8192, 100);
+  CHECK(dev->durable()[8192 + 10] == std::byte{'t'});
+  CHECK(dev->durable()[10] == std::byte{0});
+  CHECK(dev->dirty_units().size() == 1);
+  CHECK(m.stats().syncs == 1);
+  m.sync_all();
+  CHECK(dev->durable()[10] == std::byte{'o'});
+}
+
+TEST_CASE("sim device: an injected sync failure is io_error", "[media][sim][errors]") {
+  auto dev = std::make_shared<sim_device>(granularity::page);
+  dev->resize(4096);
+  dev->fail_barrier_at = 1;
+  detail::sim_media m(dev);
+  m.write(0, "x", 1);
+  m.barrier(0, 1);
+  m.write(1, "y", 1);
+  CHECK(error_of([&] { m.barrier(0, 2); }) == error_code::io_error);
+}
+
+TEST_CASE("sim device: the barrier hook sees the state before the barrier", "[media][sim]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  dev->resize(64);
+  std::size_t dirty_seen = 0;
+  dev->on_barrier = [&](const sim_device& d) { dirty_seen = d.dirty_units().size(); };
+  detail::sim_media m(dev);
+  m.write(0, "0123456789abcdef", 16);
+  m.barrier(0, 16);
+  CHECK(dirty_seen == 2);
+  CHECK(dev->barriers() == 1);
+}
+
+TEST_CASE("lines_touched counts 64-byte lines", "[media]") {
+  CHECK(detail::lines_touched(0, 0) == 0);
+  CHECK(detail::lines_touched(0, 64) == 1);
+  CHECK(detail::lines_touched(63, 2) == 2);
+  CHECK(detail::lines_touched(64, 129) == 3);
+}

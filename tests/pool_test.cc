@@ -1,0 +1,448 @@
+// Tests of engine/pool: create/open/close, modes, locking, and every bad
+// input the pool must turn into a clear error.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "engine/checksum.h"
+#include "engine/pool.h"
+#include "engine/pool_format.h"
+#include "engine/media/sim_device.h"
+#include "tests/test_util.h"
+#include "txlog/superblock.h"
+
+using namespace ferrite;
+using ferrite::test::error_of;
+using ferrite::test::temp_dir;
+
+namespace {
+
+pool_options with_mode(open_mode m) {
+  pool_options o;
+  o.mode = m;
+  return o;
+}
+
+// Rewrites bytes [off, off+len) of a file.
+void patch(const std::filesystem::path& p, std::uint64_t off, const void* data, std::size_t len) {
+  int fd = ::open(p.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(pwrite(fd, data, len, static_cast<off_t>(off)) == static_cast<ssize_t>(len));
+  ::close(fd);
+}
+
+detail::pool_header read_header(const std::filesystem::path& p) {
+  detail::pool_header h;
+  std::string s = test::read_file(p);
+  REQUIRE(s.size() >= sizeof h);
+  std::memcpy(&h, s.data(), sizeof h);
+  return h;
+}
+
+void write_header(const std::filesystem::path& p, detail::pool_header h, bool fix_checksum) {
+  if (fix_checksum) h.checksum = detail::checksum64(&h, offsetof(detail::pool_header, checksum), 0);
+  patch(p, 0, &h, sizeof h);
+}
+
+}  // namespace
+
+TEST_CASE("create then open shows the same pool", "[pool]") {
+  temp_dir d;
+  std::array<std::uint8_t, 16> uuid;
+  {
+    pool p = pool::create(d / "a.pool", 4 << 20);
+    pool_info i = p.info();
+    uuid = i.uuid;
+    CHECK(i.format_version == 1);
+    CHECK(i.pool_tag != 0);
+    CHECK(i.file_size <= (4u << 20));
+    CHECK(i.regions.size() == 5);
+    CHECK_FALSE(i.read_only);
+  }
+  pool p = pool::open(d / "a.pool", with_mode(open_mode::open_existing));
+  CHECK(p.info().uuid == uuid);
+  CHECK(p.info().was_clean_shutdown);
+  CHECK(p.info().open_count == 2);
+}
+
+TEST_CASE("regions are block-aligned, ordered and inside the file", "[pool]") {
+  temp_dir d;
+  pool p = pool::create(d / "a.pool", 8 << 20);
+  pool_info i = p.info();
+  std::uint64_t end = 0;
+  for (const auto& r : i.regions) {
+    INFO(r.name);
+    CHECK(r.offset % 4096 == 0);
+    CHECK(r.offset >= end);
+    end = r.offset + r.size;
+  }
+  CHECK(end <= i.file_size);
+}
+
+TEST_CASE("create_or_open creates a missing pool and opens an existing one", "[pool]") {
+  temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  std::array<std::uint8_t, 16> uuid;
+  {
+    pool p = pool::open(d / "c.pool", o);
+    uuid = p.info().uuid;
+  }
+  pool p = pool::open(d / "c.pool", o);
+  CHECK(p.info().uuid == uuid);
+}
+
+TEST_CASE("create_exclusive fails when the file exists", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "x.pool", 4 << 20).close();
+  CHECK(error_of([&] { pool::create(d / "x.pool", 4 << 20); }) == error_code::file_exists);
+  test::write_file(d / "other", "hello");
+  CHECK(error_of([&] { pool::create(d / "other", 4 << 20); }) == error_code::file_exists);
+  CHECK(test::read_file(d / "other") == "hello");
+}
+
+TEST_CASE("opening a missing file is file_missing", "[pool][errors]") {
+  temp_dir d;
+  CHECK(error_of([&] { pool::open(d / "none", with_mode(open_mode::open_existing)); }) ==
+        error_code::file_missing);
+  CHECK(error_of([&] { pool::open(d / "none", with_mode(open_mode::read_only)); }) ==
+        error_code::file_missing);
+  CHECK_FALSE(std::filesystem::exists(d / "none"));
+}
+
+TEST_CASE("a size below the minimum is too_small and leaves no file", "[pool][errors]") {
+  temp_dir d;
+  CHECK(error_of([&] { pool::create(d / "s.pool", 1 << 20); }) == error_code::too_small);
+  CHECK_FALSE(std::filesystem::exists(d / "s.pool"));
+  CHECK(std::filesystem::is_empty(d.path()));
+  // The documented minimum itself works.
+  pool::create(d / "m.pool", pool::min_size).close();
+}
+
+TEST_CASE("an empty file is not_a_pool", "[pool][errors]") {
+  temp_dir d;
+  test::write_file(d / "empty", "");
+  CHECK(error_of([&] { pool::open(d / "empty"); }) == error_code::not_a_pool);
+  CHECK(test::read_file(d / "empty").empty());
+}
+
+TEST_CASE("a foreign file is not_a_pool and is left untouched", "[pool][errors]") {
+  temp_dir d;
+  std::string text(100000, 'x');
+  test::write_file(d / "text", text);
+  CHECK(error_of([&] { pool::open(d / "text"); }) == error_code::not_a_pool);
+  CHECK(test::read_file(d / "text") == text);
+}
+
+TEST_CASE("a directory is not_a_pool", "[pool][errors]") {
+  temp_dir d;
+  std::filesystem::create_directory(d / "dir");
+  CHECK(error_of([&] { pool::open(d / "dir", with_mode(open_mode::read_only)); }) ==
+        error_code::not_a_pool);
+}
+
+TEST_CASE("a file cut inside the header is truncated", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "t.pool", 4 << 20).close();
+  std::filesystem::resize_file(d / "t.pool", 100);
+  CHECK(error_of([&] { pool::open(d / "t.pool"); }) == error_code::truncated);
+}
+
+TEST_CASE("a file cut inside the heap is truncated", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "t.pool", 4 << 20).close();
+  std::uint64_t size = std::filesystem::file_size(d / "t.pool");
+  std::filesystem::resize_file(d / "t.pool", size - 4096);
+  CHECK(error_of([&] { pool::open(d / "t.pool"); }) == error_code::truncated);
+  std::filesystem::resize_file(d / "t.pool", 20000);
+  CHECK(error_of([&] { pool::open(d / "t.pool"); }) == error_code::truncated);
+}
+
+TEST_CASE("an unsupported format version is bad_version", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "v.pool", 4 << 20).close();
+  detail::pool_header h = read_header(d / "v.pool");
+  h.format_version = 7;
+  write_header(d / "v.pool", h, true);
+  CHECK(error_of([&] { pool::open(d / "v.pool"); }) == error_code::bad_version);
+}
+
+TEST_CASE("an unknown incompatible feature is bad_version", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "f.pool", 4 << 20).close();
+  detail::pool_header h = read_header(d / "f.pool");
+  h.incompat_features = 1ull << 40;
+  write_header(d / "f.pool", h, true);
+  CHECK(error_of([&] { pool::open(d / "f.pool", with_mode(open_mode::read_only)); }) ==
+        error_code::bad_version);
+}
+
+TEST_CASE("a flipped header byte is corrupted (checksum)", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "h.pool", 4 << 20).close();
+  detail::pool_header h = read_header(d / "h.pool");
+  h.log_size ^= 0x1000;
+  write_header(d / "h.pool", h, false);
+  CHECK(error_of([&] { pool::open(d / "h.pool"); }) == error_code::corrupted);
+}
+
+TEST_CASE("a header with a valid checksum but impossible layout is corrupted", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "l.pool", 4 << 20).close();
+  detail::pool_header good = read_header(d / "l.pool");
+  SECTION("log outside its place") {
+    detail::pool_header h = good;
+    h.log_offset = 1ull << 60;
+    write_header(d / "l.pool", h, true);
+  }
+  SECTION("heap not after the log") {
+    detail::pool_header h = good;
+    h.heap_offset = 4096;
+    write_header(d / "l.pool", h, true);
+  }
+  SECTION("zero pool tag") {
+    detail::pool_header h = good;
+    h.pool_tag = 0;
+    write_header(d / "l.pool", h, true);
+  }
+  SECTION("huge log size") {
+    detail::pool_header h = good;
+    h.log_size = ~0ull & ~4095ull;
+    h.heap_offset = h.log_offset + h.log_size;  // wraps around
+    write_header(d / "l.pool", h, true);
+  }
+  CHECK(error_of([&] { pool::open(d / "l.pool"); }) == error_code::corrupted);
+}
+
+TEST_CASE("one corrupted superblock slot falls back to the other", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "s.pool", 4 << 20).close();
+  {
+    pool p = pool::open(d / "s.pool");
+  }  // sequence now 3: slots hold 2 and 3
+  std::uint64_t seq;
+  {
+    pool p = pool::open(d / "s.pool", with_mode(open_mode::read_only));
+    seq = p.info().superblock_sequence;
+  }
+  char junk[16] = "garbage garbage";
+  patch(d / "s.pool", detail::superblock_offsets[seq % 2] + 20, junk, sizeof junk);
+  pool p = pool::open(d / "s.pool", with_mode(open_mode::read_only));
+  CHECK(p.info().superblock_sequence == seq - 1);
+}
+
+TEST_CASE("both superblock slots corrupted is corrupted", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "s.pool", 4 << 20).close();
+  pool::open(d / "s.pool").close();
+  char junk[16] = "garbage garbage";
+  patch(d / "s.pool", detail::superblock_offsets[0] + 20, junk, sizeof junk);
+  patch(d / "s.pool", detail::superblock_offsets[1] + 20, junk, sizeof junk);
+  CHECK(error_of([&] { pool::open(d / "s.pool"); }) == error_code::corrupted);
+}
+
+TEST_CASE("a superblock with out-of-range fields is rejected", "[pool][errors]") {
+  // Slot contents that pass the checksum but point outside the pool.
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool_options o;
+  o.device = dev;
+  o.size = 4 << 20;
+  pool::open("sim", o).close();  // sequences 1 (create), 2 (open), 3 (close)
+  detail::pool_header h;
+  std::memcpy(&h, dev->visible().data(), sizeof h);
+  for (int slot = 0; slot < 2; ++slot) {
+    detail::superblock sb;
+    std::memcpy(&sb, dev->visible().data() + detail::superblock_offsets[slot], sizeof sb);
+    sb.log_head = h.log_size + 64;
+    sb.checksum = detail::checksum64(reinterpret_cast<std::byte*>(&sb) + 8, sizeof sb - 8,
+                                     detail::pool_seed(h));
+    dev->write(detail::superblock_offsets[slot], &sb, sizeof sb);
+  }
+  o.mode = open_mode::open_existing;
+  CHECK(error_of([&] { pool::open("sim", o); }) == error_code::corrupted);
+}
+
+TEST_CASE("a second writer gets pool_locked naming the file", "[pool][errors][lock]") {
+  temp_dir d;
+  pool p = pool::create(d / "w.pool", 4 << 20);
+  try {
+    pool::open(d / "w.pool", with_mode(open_mode::open_existing));
+    FAIL("second writer was allowed");
+  } catch (const error& e) {
+    CHECK(e.code() == error_code::pool_locked);
+    CHECK(std::string(e.what()).find("w.pool") != std::string::npos);
+  }
+  CHECK(error_of([&] { pool::open(d / "w.pool", with_mode(open_mode::read_only)); }) ==
+        error_code::pool_locked);
+  p.close();
+  pool::open(d / "w.pool", with_mode(open_mode::open_existing)).close();
+}
+
+TEST_CASE("a writer in another process locks the pool", "[pool][errors][lock]") {
+  temp_dir d;
+  pool p = pool::create(d / "w.pool", 4 << 20);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int rc = 3;
+    try {
+      pool::open(d / "w.pool", with_mode(open_mode::open_existing));
+      rc = 0;
+    } catch (const error& e) {
+      rc = e.code() == error_code::pool_locked ? 1 : 2;
+    }
+    _exit(rc);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+}
+
+TEST_CASE("read-only opens share the pool and exclude writers", "[pool][lock]") {
+  temp_dir d;
+  pool::create(d / "r.pool", 4 << 20).close();
+  pool a = pool::open(d / "r.pool", with_mode(open_mode::read_only));
+  pool b = pool::open(d / "r.pool", with_mode(open_mode::read_only));
+  CHECK(a.read_only());
+  CHECK(b.info().uuid == a.info().uuid);
+  CHECK(error_of([&] { pool::open(d / "r.pool", with_mode(open_mode::open_existing)); }) ==
+        error_code::pool_locked);
+}
+
+TEST_CASE("a read-only open changes nothing in the file", "[pool]") {
+  temp_dir d;
+  pool::create(d / "r.pool", 4 << 20).close();
+  std::string before = test::read_file(d / "r.pool");
+  pool::open(d / "r.pool", with_mode(open_mode::read_only)).close();
+  CHECK(test::read_file(d / "r.pool") == before);
+}
+
+TEST_CASE("a file without read permission is permission_denied", "[pool][errors]") {
+  temp_dir d;
+  pool::create(d / "p.pool", 4 << 20).close();
+  std::filesystem::permissions(d / "p.pool", std::filesystem::perms::none);
+  std::filesystem::permissions(d.path(), std::filesystem::perms::all);
+  // Root ignores permission bits: check as an unprivileged user in a child.
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(4);
+    int rc = 3;
+    try {
+      pool::open(d / "p.pool", with_mode(open_mode::open_existing));
+      rc = 0;
+    } catch (const error& e) {
+      rc = e.code() == error_code::permission_denied ? 1 : 2;
+    }
+    _exit(rc);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+}
+
+TEST_CASE("no space on the file system is no_space and leaves no file", "[pool][errors]") {
+  // tmpfs refuses an allocation beyond its size at once.
+  std::filesystem::path shm = "/dev/shm";
+  if (!std::filesystem::is_directory(shm)) {
+    WARN("no /dev/shm: file-system ENOSPC not exercised here");
+    return;
+  }
+  temp_dir d;
+  std::filesystem::path target = shm / ("ferrite-nospace-" + std::to_string(getpid()));
+  CHECK(error_of([&] { pool::create(target, 40ull << 40); }) == error_code::no_space);
+  CHECK_FALSE(std::filesystem::exists(target));
+  for (const auto& e : std::filesystem::directory_iterator(shm)) {
+    CHECK(e.path().filename().string().find("ferrite-nospace-") == std::string::npos);
+  }
+}
+
+TEST_CASE("no space on a simulated device is no_space", "[pool][errors][sim]") {
+  auto dev = std::make_shared<sim_device>();
+  dev->capacity = 3 << 20;
+  pool_options o;
+  o.device = dev;
+  o.size = 4 << 20;
+  CHECK(error_of([&] { pool::open("sim", o); }) == error_code::no_space);
+  CHECK(dev->size() == 0);
+}
+
+TEST_CASE("closing twice is harmless and a closed pool says so", "[pool]") {
+  temp_dir d;
+  pool p = pool::create(d / "c.pool", 4 << 20);
+  p.close();
+  p.close();
+  CHECK_FALSE(p.is_open());
+  CHECK(error_of([&] { p.info(); }) == error_code::closed);
+}
+
+TEST_CASE("the clean-shutdown flag is cleared at open and set at close", "[pool]") {
+  auto dev = std::make_shared<sim_device>();
+  pool_options o;
+  o.device = dev;
+  o.size = 4 << 20;
+  {
+    pool p = pool::open("sim", o);
+    CHECK(p.info().was_clean_shutdown);  // fresh pool
+    // Simulate a crash: the durable image as it is now, pool still open.
+    auto crashed = sim_device::from_image(dev->durable(), granularity::cache_line);
+    pool_options c = o;
+    c.device = crashed;
+    pool q = pool::open("crashed", c);
+    CHECK_FALSE(q.info().was_clean_shutdown);
+  }
+  o.mode = open_mode::open_existing;
+  pool p = pool::open("sim", o);
+  CHECK(p.info().was_clean_shutdown);
+}
+
+TEST_CASE("a moved pool keeps working and the source is closed", "[pool]") {
+  temp_dir d;
+  pool a = pool::create(d / "m.pool", 4 << 20);
+  pool b = std::move(a);
+  CHECK_FALSE(a.is_open());  // NOLINT(bugprone-use-after-move)
+  CHECK(b.info().format_version == 1);
+}
+
+TEST_CASE("random garbage files never crash open", "[pool][errors][fuzz]") {
+  temp_dir d;
+  pool::create(d / "g.pool", 4 << 20).close();
+  std::string good = test::read_file(d / "g.pool");
+  std::uint64_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return seed >> 33;
+  };
+  int rejected_header_damage = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::string img = good;
+    int flips = 1 + static_cast<int>(next() % 8);
+    for (int k = 0; k < flips; ++k) {
+      // Bias towards the header and superblocks at the start.
+      std::size_t span = round % 3 == 0 ? 256 : round % 3 == 1 ? 12288 : img.size();
+      std::size_t pos = next() % span;
+      img[pos] = static_cast<char>(next());
+    }
+    if (round % 7 == 0) img.resize(next() % img.size());
+    bool header_damaged = img.size() < 256 || img.compare(0, 256, good, 0, 256) != 0;
+    test::write_file(d / "f.pool", img);
+    bool opened = false;
+    try {
+      pool p = pool::open(d / "f.pool", with_mode(open_mode::read_only));
+      (void)p.info();
+      opened = true;
+    } catch (const error&) {
+      // A clear error is the expected outcome for damaged metadata.
+    }
+    // Every header byte is covered by the checksum: damage there must be caught.
+    if (header_damaged) {
+      CHECK_FALSE(opened);
+      ++rejected_header_damage;
+    }
+  }
+  CHECK(rejected_header_damage > 10);
+}

@@ -1,0 +1,48 @@
+// Helpers shared by the test files.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "engine/error.h"
+
+namespace ferrite::test {
+
+// A fresh directory under TMPDIR (or /tmp), removed on destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `fn` and returns the code of the ferrite::error it throws; fails the
+// test if it throws nothing or something else.
+template <class Fn>
+error_code error_of(Fn&& fn);
+
+void write_file(const std::filesystem::path& p, const std::string& bytes);
+std::string read_file(const std::filesystem::path& p);
+
+}  // namespace ferrite::test
+
+#include <catch2/catch.hpp>
+
+namespace ferrite::test {
+template <class Fn>
+error_code error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const error& e) {
+    INFO("message: " << e.what());
+    CHECK(std::string(e.what()).size() > 10);
+    return e.code();
+  }
+  FAIL("expected a ferrite::error");
+  return error_code::invalid_argument;
+}
+}  // namespace ferrite::test
