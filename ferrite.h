@@ -4,4 +4,6 @@
 #include "engine/error.h"
 #include "engine/media/media.h"
 #include "engine/media/sim_device.h"
+#include "engine/pmutex.h"
 #include "engine/pool.h"
+#include "engine/transaction.h"

@@ -22,6 +22,7 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::read_only: return "read_only";
     case error_code::tx_aborted: return "tx_aborted";
     case error_code::tx_invalid: return "tx_invalid";
+    case error_code::missing_snapshot: return "missing_snapshot";
     case error_code::layout_mismatch: return "layout_mismatch";
     case error_code::invalid_argument: return "invalid_argument";
     case error_code::closed: return "closed";

@@ -28,6 +28,7 @@ enum class error_code {
   read_only,        // a write was attempted on a read-only or failed pool
   tx_aborted,       // the transaction was aborted (or is poisoned)
   tx_invalid,       // a transactional call made outside a transaction, etc.
+  missing_snapshot, // checked mode: a transaction changed bytes it never snapshotted
   layout_mismatch,  // a stored type layout differs from the compiled one
   invalid_argument,
   closed,           // the pool handle was closed

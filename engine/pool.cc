@@ -11,6 +11,8 @@
 #include "engine/media/file_media.h"
 #include "engine/media/sim_media.h"
 #include "engine/pool_impl.h"
+#include "engine/pool_registry.h"
+#include "engine/transaction.h"
 
 namespace ferrite {
 namespace detail {
@@ -164,19 +166,30 @@ pool_impl::~pool_impl() {
 }
 
 void pool_impl::close() {
-  bool was_opened = opened;
+  const bool was_opened = opened;
   opened = false;
-  if (holds_device_lock) {
-    holds_device_lock = false;
-    if (read_only) device->readers_open--; else device->writer_open = false;
+  auto release = [this] {
+    unregister_pool(generation);
+    if (holds_device_lock) {
+      holds_device_lock = false;
+      if (read_only) device->readers_open--; else device->writer_open = false;
+    }
+    log.reset();
+    superblocks.reset();
+    store.reset();
+    file = locked_file();
+  };
+  try {
+    if (was_opened && !read_only && !log->failed()) {
+      log->checkpoint();  // the log is empty after a clean close
+      state.clean_shutdown = true;
+      superblocks->store(state);
+    }
+  } catch (...) {
+    release();
+    throw;
   }
-  if (was_opened && !read_only) {
-    state.clean_shutdown = true;
-    superblocks->store(state);
-  }
-  superblocks.reset();
-  store.reset();
-  file = locked_file();
+  release();
 }
 
 }  // namespace detail
@@ -289,12 +302,14 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   impl->superblocks = std::make_unique<superblock_store>(*impl->store, impl->header);
   impl->state = impl->superblocks->load();
   impl->was_clean_shutdown = impl->state.clean_shutdown;
-  if (writable) {
-    impl->state.clean_shutdown = false;
-    impl->state.open_count += 1;
-    impl->superblocks->store(impl->state);
-  }
+  impl->checked = o.checked_transactions;
+  impl->log = std::make_unique<change_log>(*impl->store, impl->header, *impl->superblocks,
+                                           impl->state, writable);
+  impl->log->recover();  // writable: replays, then clears the clean-shutdown flag
   impl->store->map_working_view();
+  if (!writable) impl->log->apply_to_working(impl->store->working());
+  impl->generation = register_pool(impl->header.pool_tag, impl->store->working(),
+                                   impl->store->size(), impl->state.open_count);
   impl->opened = true;
   return pool(std::move(impl));
 }
@@ -341,14 +356,42 @@ pool_info pool::info() const {
   i.checkpoint_lsn = p.state.checkpoint_lsn;
   i.log_epoch = p.state.log_epoch;
   i.open_count = p.state.open_count;
-  i.root_offset = p.state.root_offset;
+  i.root_offset = p.log->root_offset();
+  i.recovered_records = p.log->stats().recovered_records;
   return i;
 }
 
 pool_stats pool::stats() const {
+  const pool_impl& p = impl();
   pool_stats s;
-  s.media = impl().store->stats();
+  s.media = p.store->stats();
+  log_stats l = p.log->stats();
+  s.commits = l.commits;
+  s.log_bytes = l.log_bytes;
+  s.log_used = p.log->used_bytes();
+  s.log_wraps = l.wraps;
+  s.group_syncs = l.group_syncs;
+  s.space_waits = l.space_waits;
+  s.checkpoints = l.checkpoints;
+  s.checkpointed_records = l.checkpointed_records;
+  s.recovered_records = l.recovered_records;
+  s.recovered_bytes = l.recovered_bytes;
   return s;
 }
+
+void pool::transaction(const std::function<void()>& fn) {
+  ferrite::transaction tx(*this);
+  fn();  // an exception unwinds through tx, which aborts
+  tx.commit();
+}
+
+void pool::checkpoint() {
+  pool_impl& p = impl();
+  if (!p.read_only) p.log->checkpoint();
+}
+
+std::byte* pool::base() const { return impl().store->working(); }
+std::uint64_t pool::heap_offset() const { return impl().header.heap_offset; }
+std::uint64_t pool::heap_size() const { return impl().state.heap_size; }
 
 }  // namespace ferrite

@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ struct pool_options {
   std::uint64_t log_size = 0;
   // Permissions of a newly created file (before the umask).
   unsigned file_mode = 0666;
+  // Checked transactions: at commit, report (error missing_snapshot) every
+  // heap byte the transaction changed without snapshotting it. A debugging
+  // aid: it copies the heap at every transaction start, and assumes one
+  // transaction at a time.
+  bool checked_transactions = false;
   // Run on a simulated device instead of the file at `path` (crash
   // injection and fault tests). The path is then only a name in messages.
   std::shared_ptr<sim_device> device;
@@ -83,10 +89,21 @@ struct pool_info {
   std::uint64_t log_epoch = 0;
   std::uint64_t open_count = 0;
   std::uint64_t root_offset = 0;
+  std::uint64_t recovered_records = 0;  // log records replayed at this open
 };
 
 struct pool_stats {
   media_stats media;
+  std::uint64_t commits = 0;             // transactions that wrote a log record
+  std::uint64_t log_bytes = 0;           // bytes of log records written
+  std::uint64_t log_used = 0;            // log bytes not yet checkpointed
+  std::uint64_t log_wraps = 0;
+  std::uint64_t group_syncs = 0;         // syncs made by group-commit leaders (page media)
+  std::uint64_t space_waits = 0;         // commits that waited for log space
+  std::uint64_t checkpoints = 0;
+  std::uint64_t checkpointed_records = 0;
+  std::uint64_t recovered_records = 0;   // replayed at open
+  std::uint64_t recovered_bytes = 0;
 };
 
 // The UUID as the usual 8-4-4-4-12 hex string.
@@ -117,6 +134,20 @@ class pool {
   const std::filesystem::path& path() const;
   pool_info info() const;
   pool_stats stats() const;
+
+  // Runs `fn` in a transaction (see transaction.h): committed and durable
+  // when it returns, aborted (and the exception rethrown) when it throws.
+  void transaction(const std::function<void()>& fn);
+
+  // Applies every committed transaction to the pool file now, so the log is
+  // empty (it also happens by itself, and at close).
+  void checkpoint();
+
+  // Address of pool offset 0 in this process (the working view), and the
+  // heap's bounds as pool offsets. Raw access for the typed layer and tests.
+  std::byte* base() const;
+  std::uint64_t heap_offset() const;
+  std::uint64_t heap_size() const;
 
   // Internal access for the other ferrite modules.
   detail::pool_impl& impl() const;

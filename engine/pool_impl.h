@@ -10,6 +10,7 @@
 #include "engine/pool.h"
 #include "engine/pool_file.h"
 #include "engine/pool_format.h"
+#include "txlog/change_log.h"
 #include "txlog/superblock.h"
 
 namespace ferrite::detail {
@@ -23,6 +24,9 @@ struct pool_impl {
   pool_header header{};
   std::unique_ptr<superblock_store> superblocks;
   pool_state state;                    // current superblock contents
+  std::unique_ptr<change_log> log;
+  bool checked = false;                // checked transactions
+  std::uint64_t generation = 0;        // unique per open in this process
   bool was_clean_shutdown = false;
 
   ~pool_impl();

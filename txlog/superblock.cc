@@ -56,7 +56,11 @@ superblock_slot_report superblock_store::inspect(int slot) const {
   s.root_type = sb.root_type;
   s.clean_shutdown = sb.clean_shutdown == 1;
   s.open_count = sb.open_count;
-  if (sb.clean_shutdown > 1) {
+  if (s.sequence % 2 != static_cast<std::uint64_t>(slot)) {
+    // store() relies on this: the slot it writes is never the current one.
+    r.problem = "sequence " + std::to_string(s.sequence) + " does not belong in slot " +
+                std::to_string(slot);
+  } else if (sb.clean_shutdown > 1) {
     r.problem = "clean_shutdown flag is neither 0 nor 1";
   } else if (s.log_head >= header_.log_size || s.log_head % 64 != 0) {
     r.problem = "log head " + std::to_string(s.log_head) + " outside the log";

@@ -1,0 +1,297 @@
+#include "engine/transaction.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/pool_impl.h"
+#include "engine/tx_context.h"
+
+namespace ferrite {
+namespace detail {
+
+namespace {
+thread_local tx_context tls_tx;
+}
+
+tx_context& this_thread_tx() noexcept { return tls_tx; }
+
+tx_context* running_tx(pool_impl& p) noexcept {
+  return tls_tx.depth > 0 && tls_tx.pool == &p ? &tls_tx : nullptr;
+}
+
+void tx_context::reset() {
+  pool = nullptr;
+  depth = 0;
+  aborted = false;
+  poisoned = false;
+  poison_reason.clear();
+  covered.clear();
+  undo.clear();
+  undo_bytes.clear();
+  bit_ops.clear();
+  root_changed = false;
+  on_commit.clear();
+  on_abort.clear();
+  record.clear();
+  shadow.clear();
+}
+
+void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_t len) {
+  const std::uint64_t b = offset, e = offset + len;
+  auto save = [&](std::uint64_t from, std::uint64_t to) {
+    undo.push_back({from, to - from, undo_bytes.size()});
+    undo_bytes.insert(undo_bytes.end(), base + from, base + to);
+  };
+  // Fast path: beyond every interval so far (the common, append-like case).
+  if (covered.empty() || covered.back().end < b) {
+    save(b, e);
+    covered.push_back({b, e});
+    return;
+  }
+  auto it = std::lower_bound(covered.begin(), covered.end(), b,
+                             [](const interval& iv, std::uint64_t v) { return iv.end < v; });
+  auto first = it;
+  std::uint64_t cur = b, nb = b, ne = e;
+  while (it != covered.end() && it->begin <= e) {
+    if (cur < it->begin) save(cur, it->begin);
+    cur = std::max(cur, it->end);
+    nb = std::min(nb, it->begin);
+    ne = std::max(ne, it->end);
+    ++it;
+  }
+  if (cur < e) save(cur, e);
+  if (first == it) {
+    covered.insert(it, {nb, ne});
+  } else {
+    *first = {nb, ne};
+    covered.erase(first + 1, it);
+  }
+}
+
+void tx_poison(tx_context& tx, int code, const std::string& message) {
+  tx.poisoned = true;
+  tx.poison_reason = message;
+  fail(static_cast<error_code>(code), message);
+}
+
+void tx_log_bits(tx_context& tx, entry_kind kind, std::uint64_t offset, std::uint64_t mask) {
+  tx.bit_ops.push_back({kind, offset, mask});
+}
+
+void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type) {
+  tx.root_changed = true;
+  tx.new_root_offset = offset;
+  tx.new_root_type = type;
+}
+
+namespace {
+
+void check_usable(tx_context& tx) {
+  if (tx.depth == 0) {
+    fail(error_code::tx_invalid, "no transaction is running on this thread");
+  }
+  if (tx.aborted || tx.poisoned) {
+    fail(error_code::tx_aborted,
+         "the transaction was aborted" +
+             (tx.poison_reason.empty() ? std::string() : " (" + tx.poison_reason + ")") +
+             "; it must end before anything else is done in it");
+  }
+}
+
+// Restores the working view and runs the abort callbacks. Leaves depth alone.
+void roll_back(tx_context& tx) {
+  std::byte* base = tx.pool->store->working();
+  if (!tx.shadow.empty()) {
+    const std::uint64_t heap = tx.pool->header.heap_offset;
+    std::memcpy(base + heap, tx.shadow.data(), tx.shadow.size());
+  } else {
+    for (auto it = tx.undo.rbegin(); it != tx.undo.rend(); ++it) {
+      std::memcpy(base + it->offset, tx.undo_bytes.data() + it->at, it->len);
+    }
+  }
+  auto callbacks = std::move(tx.on_abort);
+  tx.aborted = true;
+  for (auto& fn : callbacks) fn();
+}
+
+// Checked mode: every changed heap byte must be covered by a snapshot or a
+// logged bit operation. Returns a description of those that are not.
+std::string find_unsnapshotted(const tx_context& tx) {
+  const std::byte* base = tx.pool->store->working();
+  const std::uint64_t heap = tx.pool->header.heap_offset;
+  auto covered = [&](std::uint64_t off) {
+    auto it = std::upper_bound(tx.covered.begin(), tx.covered.end(), off,
+                               [](std::uint64_t v, const tx_context::interval& iv) {
+                                 return v < iv.begin;
+                               });
+    if (it != tx.covered.begin() && std::prev(it)->end > off) return true;
+    for (const auto& op : tx.bit_ops) {
+      if (off >= op.offset && off < op.offset + 8) return true;
+    }
+    return false;
+  };
+  std::string report;
+  std::size_t found = 0;
+  const std::size_t n = tx.shadow.size();
+  for (std::size_t page = 0; page < n; page += 4096) {
+    std::size_t len = std::min<std::size_t>(4096, n - page);
+    if (std::memcmp(base + heap + page, tx.shadow.data() + page, len) == 0) continue;
+    for (std::size_t i = page; i < page + len; ++i) {
+      if (base[heap + i] == tx.shadow[i] || covered(heap + i)) continue;
+      std::size_t j = i;
+      while (j < page + len && base[heap + j] != tx.shadow[j] && !covered(heap + j)) ++j;
+      if (++found <= 16) {
+        report += (report.empty() ? "" : ", ") + std::string("offset ") +
+                  std::to_string(heap + i) + " (" + std::to_string(j - i) + " bytes)";
+      }
+      i = j;
+    }
+  }
+  if (found > 16) report += ", and " + std::to_string(found - 16) + " more ranges";
+  return report;
+}
+
+void commit_outermost(tx_context& tx) {
+  pool_impl& p = *tx.pool;
+  if (!tx.shadow.empty()) {
+    std::string missing = find_unsnapshotted(tx);
+    if (!missing.empty()) {
+      roll_back(tx);
+      fail(error_code::missing_snapshot,
+           "checked transaction changed bytes it never snapshotted: " + missing +
+               "; the transaction was aborted (call tx_snapshot before writing)");
+    }
+  }
+  const std::byte* base = p.store->working();
+  record_builder& rb = tx.record;
+  for (const auto& iv : tx.covered) rb.add_range(iv.begin, base + iv.begin, iv.end - iv.begin);
+  for (const auto& op : tx.bit_ops) rb.add_bits(op.kind, op.offset, op.mask);
+  if (tx.root_changed) rb.add_root(tx.new_root_offset, tx.new_root_type);
+  if (!rb.empty()) {
+    try {
+      p.log->commit(rb);
+    } catch (...) {
+      roll_back(tx);
+      throw;
+    }
+    if (tx.root_changed) p.log->set_live_root(tx.new_root_offset, tx.new_root_type);
+  }
+  auto callbacks = std::move(tx.on_commit);
+  tx.reset();
+  p.log->maybe_checkpoint();
+  for (auto& fn : callbacks) fn();
+}
+
+}  // namespace
+}  // namespace detail
+
+using namespace detail;
+
+transaction::transaction(pool& p) {
+  pool_impl& impl = p.impl();
+  tx_context& tx = tls_tx;
+  if (tx.depth > 0) {
+    if (tx.pool != &impl) {
+      fail(error_code::tx_invalid, "this thread is already running a transaction on pool '" +
+                                       tx.pool->path.string() + "'; finish it first");
+    }
+    ++tx.depth;
+    return;
+  }
+  if (impl.read_only) {
+    fail(error_code::read_only, "pool '" + impl.path.string() + "' is open read-only");
+  }
+  if (impl.log->failed()) {
+    fail(error_code::read_only, "pool '" + impl.path.string() +
+                                    "' is read-only after a failed sync (" + impl.log->failure() +
+                                    "); reopen it");
+  }
+  tx.reset();
+  tx.pool = &impl;
+  tx.depth = 1;
+  if (impl.checked) {
+    const std::byte* heap = impl.store->working() + impl.header.heap_offset;
+    tx.shadow.assign(heap, heap + impl.state.heap_size);
+  }
+}
+
+transaction::~transaction() {
+  if (ended_) return;
+  try {
+    abort();
+  } catch (...) {
+    // An abort callback threw while unwinding: nothing more can be done.
+  }
+}
+
+void transaction::commit() {
+  if (ended_) fail(error_code::tx_invalid, "the transaction has already ended");
+  ended_ = true;
+  tx_context& tx = tls_tx;
+  if (tx.depth > 1) {
+    --tx.depth;
+    if (tx.aborted) {
+      fail(error_code::tx_aborted, "an inner transaction was aborted, so this one cannot commit");
+    }
+    return;
+  }
+  if (tx.aborted || tx.poisoned) {
+    std::string why = tx.poison_reason;
+    if (!tx.aborted) roll_back(tx);
+    tx.reset();
+    fail(error_code::tx_aborted, "the transaction was aborted" +
+                                     (why.empty() ? std::string() : " (" + why + ")") +
+                                     "; nothing of it was committed");
+  }
+  try {
+    commit_outermost(tx);
+  } catch (...) {
+    tx.reset();
+    throw;
+  }
+}
+
+void transaction::abort() {
+  if (ended_) return;
+  ended_ = true;
+  tx_context& tx = tls_tx;
+  if (tx.depth == 0) return;
+  if (!tx.aborted) roll_back(tx);
+  if (--tx.depth == 0) tx.reset();
+}
+
+void transaction::snapshot(const void* ptr, std::size_t len) { tx_snapshot(ptr, len); }
+
+void transaction::on_commit(std::function<void()> fn) {
+  check_usable(tls_tx);
+  tls_tx.on_commit.push_back(std::move(fn));
+}
+
+void transaction::on_abort(std::function<void()> fn) {
+  check_usable(tls_tx);
+  tls_tx.on_abort.push_back(std::move(fn));
+}
+
+void tx_snapshot(const void* ptr, std::size_t len) {
+  tx_context& tx = tls_tx;
+  check_usable(tx);
+  const std::byte* base = tx.pool->store->working();
+  const auto* p = static_cast<const std::byte*>(ptr);
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  const auto base_addr = reinterpret_cast<std::uintptr_t>(base);
+  const std::uint64_t offset = addr - base_addr;
+  const pool_impl& impl = *tx.pool;
+  const std::uint64_t heap_end = impl.header.heap_offset + impl.state.heap_size;
+  if (addr < base_addr || offset < impl.header.heap_offset || offset > heap_end ||
+      len > heap_end - offset) {
+    tx_poison(tx, static_cast<int>(error_code::invalid_argument),
+              "tx_snapshot of " + std::to_string(len) +
+                  " bytes that are not inside the pool's heap");
+  }
+  if (len == 0) return;
+  tx.cover(base, offset, len);
+}
+
+bool in_transaction() noexcept { return tls_tx.depth > 0; }
+
+}  // namespace ferrite

@@ -1,0 +1,344 @@
+#include "txlog/change_log.h"
+
+#include <cstring>
+
+#include "engine/error.h"
+
+namespace ferrite::detail {
+
+change_log::change_log(media& m, const pool_header& header, superblock_store& superblocks,
+                       pool_state& state, bool writable)
+    : media_(m),
+      header_(header),
+      superblocks_(superblocks),
+      state_(state),
+      writable_(writable),
+      seed_(pool_seed(header)) {}
+
+pool_bounds change_log::bounds() const noexcept {
+  return {header_.type_table_offset, header_.type_table_offset + header_.type_table_size,
+          header_.heap_offset, header_.heap_offset + state_.heap_size};
+}
+
+std::uint64_t change_log::max_record_length() const noexcept {
+  return (header_.log_size / 2) / record_align * record_align - record_align;
+}
+
+apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& root_type) {
+  apply_target t;
+  t.write = [this](std::uint64_t off, const void* src, std::uint64_t len) {
+    media_.write(off, src, len);
+  };
+  t.read_word = [this](std::uint64_t off) {
+    std::uint64_t v;
+    std::memcpy(&v, media_.durable() + off, 8);
+    return v;
+  };
+  t.set_root = [&root_off, &root_type](std::uint64_t off, std::uint64_t type) {
+    root_off = off;
+    root_type = type;
+  };
+  return t;
+}
+
+void change_log::recover() {
+  const std::byte* log = media_.durable() + header_.log_offset;
+  const pool_bounds b = bounds();
+  std::uint64_t pos = state_.log_head;
+  std::uint64_t lsn = state_.checkpoint_lsn + 1;
+  std::vector<std::uint64_t> found;
+  // Each record advances pos by >= 64 bytes within one lap plus one wrap, so
+  // this bound is never reached by a valid log; it guards against a loop.
+  const std::uint64_t max_records = 2 * header_.log_size / record_align + 2;
+  for (std::uint64_t n = 0; n < max_records; ++n, ++lsn) {
+    std::uint64_t len = validate_record(log + pos, header_.log_size - pos, lsn,
+                                        state_.log_epoch, seed_);
+    if (len == 0) break;
+    record_header h;
+    std::memcpy(&h, log + pos, sizeof h);
+    if (h.flags & record_flag_wrap) {
+      pos = 0;
+      continue;
+    }
+    std::string problem = check_entries(log + pos, len, b);
+    if (!problem.empty()) {
+      fail(error_code::corrupted, "log record " + std::to_string(lsn) + " at log offset " +
+                                      std::to_string(pos) + " is invalid (" + problem +
+                                      "); the pool cannot be recovered");
+    }
+    found.push_back(pos);
+    pos += len;
+    if (pos == header_.log_size) pos = 0;
+  }
+  const std::uint64_t last_lsn = lsn - 1;
+  root_offset_ = state_.root_offset;
+  root_type_ = state_.root_type;
+  stats_.recovered_records = found.size();
+
+  if (!writable_) {
+    recovered_ = std::move(found);
+    // Roots are known without touching any image.
+    for (std::uint64_t p : recovered_) {
+      apply_target t;
+      t.write = [](std::uint64_t, const void*, std::uint64_t) {};
+      t.read_word = [](std::uint64_t) { return std::uint64_t{0}; };
+      t.set_root = [this](std::uint64_t off, std::uint64_t type) {
+        root_offset_ = off;
+        root_type_ = type;
+      };
+      apply_record(log + p, t);
+    }
+    next_lsn_ = last_lsn + 1;
+    return;
+  }
+
+  apply_target t = durable_target(root_offset_, root_type_);
+  for (std::uint64_t p : found) stats_.recovered_bytes += apply_record(log + p, t);
+  if (!found.empty()) media_.sync_all();  // invariant 5: images before the checkpoint
+  state_.checkpoint_lsn = last_lsn;
+  state_.log_head = pos;
+  state_.root_offset = root_offset_;
+  state_.root_type = root_type_;
+  state_.log_epoch += 1;  // records of the old epoch are stale from now on
+  state_.clean_shutdown = false;
+  state_.open_count += 1;
+  superblocks_.store(state_);
+  next_lsn_ = last_lsn + 1;
+  written_lsn_ = durable_lsn_ = last_lsn;
+  tail_ = pos;
+  used_ = 0;
+}
+
+void change_log::apply_to_working(std::byte* working) {
+  const std::byte* log = media_.durable() + header_.log_offset;
+  apply_target t;
+  t.write = [working](std::uint64_t off, const void* src, std::uint64_t len) {
+    std::memcpy(working + off, src, len);
+  };
+  t.read_word = [working](std::uint64_t off) {
+    std::uint64_t v;
+    std::memcpy(&v, working + off, 8);
+    return v;
+  };
+  t.set_root = [](std::uint64_t, std::uint64_t) {};
+  for (std::uint64_t p : recovered_) stats_.recovered_bytes += apply_record(log + p, t);
+}
+
+void change_log::fail_locked(const std::string& why) {
+  if (!failed_) {
+    failed_ = true;
+    failure_ = why;
+  }
+  cv_.notify_all();
+}
+
+bool change_log::failed() const {
+  std::lock_guard lk(mu_);
+  return failed_;
+}
+
+std::string change_log::failure() const {
+  std::lock_guard lk(mu_);
+  return failure_;
+}
+
+log_stats change_log::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+std::uint64_t change_log::used_bytes() const {
+  std::lock_guard lk(mu_);
+  return used_;
+}
+
+void change_log::advance_durable_locked() {
+  // Only used on media where each committer fences its own writes: a record
+  // is durable once it and every record before it are written and fenced.
+  while (durable_lsn_ < next_lsn_ - 1) {
+    const slot& s = pending_[durable_lsn_ + 1 - pending_.front().lsn];
+    if (!s.written) break;
+    ++durable_lsn_;
+  }
+  written_lsn_ = durable_lsn_;
+}
+
+void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
+  // Page media: sync the log range of every written, not yet durable record.
+  std::uint64_t target = written_lsn_;
+  std::uint64_t lo = header_.log_size, hi = 0;
+  for (std::uint64_t l = durable_lsn_ + 1; l <= target; ++l) {
+    const slot& s = pending_[l - pending_.front().lsn];
+    lo = std::min(lo, s.pos);
+    hi = std::max(hi, s.pos + s.length);
+  }
+  syncing_ = true;
+  lk.unlock();
+  std::string error;
+  try {
+    media_.barrier(header_.log_offset + lo, hi - lo);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  lk.lock();
+  syncing_ = false;
+  ++stats_.group_syncs;
+  if (!error.empty()) {
+    fail_locked(error);
+    return;
+  }
+  durable_lsn_ = std::max(durable_lsn_, target);
+  cv_.notify_all();
+}
+
+std::uint64_t change_log::commit(record_builder& rb) {
+  const std::uint64_t len = rb.length();
+  const std::uint64_t log_size = header_.log_size;
+  if (len > max_record_length()) {
+    fail(error_code::out_of_space,
+         "the transaction needs " + std::to_string(len) + " bytes of log but one transaction may "
+         "use at most " + std::to_string(max_record_length()) +
+         " (half the log); split it or create the pool with a larger log (pool_options::log_size)");
+  }
+  std::unique_lock lk(mu_);
+  std::uint64_t pos = 0, waste = 0;
+  bool waited = false;
+  for (;;) {
+    if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
+    waste = tail_ + len <= log_size ? 0 : log_size - tail_;
+    pos = waste ? 0 : tail_;
+    if (used_ + waste + len <= log_size) break;
+    if (!waited) ++stats_.space_waits;
+    waited = true;
+    if (!checkpointing_ && durable_lsn_ > state_.checkpoint_lsn) {
+      checkpoint_locked(lk);
+    } else {
+      cv_.wait(lk);
+    }
+  }
+  std::uint64_t marker_lsn = 0;
+  if (waste) {
+    marker_lsn = next_lsn_++;
+    pending_.push_back({marker_lsn, tail_, record_align, waste, true, false});
+    ++stats_.wraps;
+  }
+  const std::uint64_t lsn = next_lsn_++;
+  pending_.push_back({lsn, pos, len, len, false, false});
+  tail_ = pos + len == log_size ? 0 : pos + len;
+  if (tail_ == 0) ++stats_.wraps;
+  used_ += waste + len;
+  const std::uint64_t epoch = state_.log_epoch;
+  const std::uint64_t marker_pos = header_.log_offset + (log_size - waste);
+  lk.unlock();
+
+  std::string error;
+  try {
+    if (waste) {
+      std::byte marker[sizeof(record_header)];
+      encode_wrap_marker(marker, marker_lsn, epoch, seed_);
+      media_.write(marker_pos, marker, sizeof marker);
+    }
+    media_.write(header_.log_offset + pos, rb.finish(lsn, epoch, seed_), len);
+    if (media_.per_thread_fence()) media_.barrier(header_.log_offset + pos, len);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+
+  lk.lock();
+  if (!error.empty()) fail_locked(error);
+  pending_[lsn - pending_.front().lsn].written = true;
+  if (waste) pending_[marker_lsn - pending_.front().lsn].written = true;
+  if (media_.per_thread_fence()) {
+    advance_durable_locked();
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return durable_lsn_ >= lsn || failed_; });
+  } else {
+    while (written_lsn_ < next_lsn_ - 1 &&
+           pending_[written_lsn_ + 1 - pending_.front().lsn].written) {
+      ++written_lsn_;
+    }
+    while (durable_lsn_ < lsn && !failed_) {
+      if (!syncing_ && written_lsn_ >= lsn) {
+        sync_as_leader(lk);
+      } else {
+        cv_.wait(lk);
+        while (written_lsn_ < next_lsn_ - 1 &&
+               pending_[written_lsn_ + 1 - pending_.front().lsn].written) {
+          ++written_lsn_;
+        }
+      }
+    }
+  }
+  if (failed_ && durable_lsn_ < lsn) {
+    fail(error_code::io_error,
+         "commit failed, the pool is now read-only (reopen it; work committed before is safe): " +
+             failure_);
+  }
+  ++stats_.commits;
+  stats_.log_bytes += len;
+  return lsn;
+}
+
+void change_log::maybe_checkpoint() {
+  std::unique_lock lk(mu_);
+  if (failed_ || checkpointing_ || used_ * 2 < header_.log_size) return;
+  checkpoint_locked(lk);
+}
+
+void change_log::checkpoint() {
+  std::unique_lock lk(mu_);
+  if (!writable_) return;
+  cv_.wait(lk, [&] { return !checkpointing_; });
+  if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
+  checkpoint_locked(lk);
+  if (failed_) fail(error_code::io_error, "checkpoint failed: " + failure_);
+}
+
+void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
+  const std::uint64_t target = durable_lsn_;
+  if (target <= state_.checkpoint_lsn || pending_.empty()) return;
+  checkpointing_ = true;
+  std::vector<slot> todo(pending_.begin(),
+                         pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
+  lk.unlock();
+
+  std::string error;
+  pool_state next = state_;
+  std::uint64_t root_off = state_.root_offset, root_type = state_.root_type;
+  try {
+    const std::byte* log = media_.durable() + header_.log_offset;
+    apply_target t = durable_target(root_off, root_type);
+    for (const slot& s : todo) {
+      if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
+    }
+    media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
+    next.checkpoint_lsn = target;
+    const slot& last = todo.back();
+    next.log_head = last.pos + last.length;
+    if (last.wrap || next.log_head == header_.log_size) next.log_head = 0;
+    next.root_offset = root_off;
+    next.root_type = root_type;
+    superblocks_.store(next);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+
+  lk.lock();
+  checkpointing_ = false;
+  if (!error.empty()) {
+    fail_locked(error);
+    return;
+  }
+  state_ = next;  // under mu_: commit() reads the epoch and checkpoint LSN
+  std::uint64_t freed = 0;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    freed += pending_.front().consumed;
+    pending_.pop_front();
+  }
+  used_ -= freed;
+  ++stats_.checkpoints;
+  stats_.checkpointed_records += todo.size();
+  cv_.notify_all();
+}
+
+}  // namespace ferrite::detail

@@ -1,0 +1,67 @@
+// Building log records in memory and reading them back (internal).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "txlog/log_format.h"
+
+namespace ferrite::detail {
+
+// Accumulates the entries of one record. Reused across transactions: clear()
+// keeps the buffer's capacity.
+class record_builder {
+ public:
+  record_builder() { clear(); }
+  void clear();
+  bool empty() const noexcept { return entries_ == 0; }
+  // Padded length of the record as it stands.
+  std::uint64_t length() const noexcept { return align_up(buf_.size(), record_align); }
+
+  void add_range(std::uint64_t offset, const void* data, std::uint64_t len);
+  void add_bits(entry_kind kind, std::uint64_t offset, std::uint64_t mask);
+  void add_root(std::uint64_t offset, std::uint64_t type);
+
+  // Pads, fills the header and the checksum; returns the bytes to write.
+  const std::byte* finish(std::uint64_t lsn, std::uint64_t epoch, std::uint64_t seed);
+
+ private:
+  void add_entry(entry_kind kind, std::uint64_t offset, const void* data, std::uint32_t len);
+  std::vector<std::byte> buf_;
+  std::uint64_t entries_ = 0;
+};
+
+// Encodes a wrap marker record into `out` (64 bytes).
+void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch,
+                        std::uint64_t seed);
+
+// Checks the record at `rec` (at most `room` bytes available): magic,
+// length, LSN, epoch and checksum. Returns its length, or 0 when it is not
+// the valid record expected there (the end of the log).
+std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uint64_t lsn,
+                              std::uint64_t epoch, std::uint64_t seed) noexcept;
+
+// Where entries may point: the type table and the heap.
+struct pool_bounds {
+  std::uint64_t type_table_begin, type_table_end, heap_begin, heap_end;
+  bool contains(std::uint64_t offset, std::uint64_t len) const noexcept;
+};
+
+// What applying an entry does to an image; a target is the durable view
+// (through the media) or the working view (memory).
+struct apply_target {
+  std::function<void(std::uint64_t offset, const void* src, std::uint64_t len)> write;
+  std::function<std::uint64_t(std::uint64_t offset)> read_word;
+  std::function<void(std::uint64_t offset, std::uint64_t type)> set_root;
+};
+
+// Checks every entry of a valid record against `bounds` without applying
+// it; returns an empty string or what is wrong.
+std::string check_entries(const std::byte* rec, std::uint64_t len, const pool_bounds& bounds);
+
+// Applies a record already checked by check_entries. Returns data bytes applied.
+std::uint64_t apply_record(const std::byte* rec, const apply_target& target);
+
+}  // namespace ferrite::detail
