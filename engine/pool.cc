@@ -13,6 +13,8 @@
 #include "engine/pool_impl.h"
 #include "engine/pool_registry.h"
 #include "engine/transaction.h"
+#include "engine/tx_context.h"
+#include "alloc/heap_check.h"
 
 namespace ferrite {
 namespace detail {
@@ -62,9 +64,10 @@ pool_header plan_layout(std::uint64_t size, std::uint64_t log_size, const std::s
   h.superblock_size = block_size;
   h.type_table_offset = type_table_offset;
   h.type_table_size = type_table_size;
+  // The heap starts chunk-aligned in the file; the log takes the gap.
   h.log_offset = log_offset;
-  h.log_size = log_size;
-  h.heap_offset = log_offset + log_size;
+  h.heap_offset = round_up(log_offset + log_size, chunk_size);
+  h.log_size = h.heap_offset - log_offset;
   h.chunk_size = chunk_size;
   if (size < h.heap_offset + min_heap_size) {
     fail(error_code::too_small,
@@ -148,6 +151,7 @@ pool_header validate_header(const std::byte* data, std::size_t len, std::uint64_
         std::to_string(h.log_size) + ") is invalid");
   }
   if (h.heap_offset != h.log_offset + h.log_size) bad("heap does not follow the log");
+  if (h.heap_offset % chunk_size != 0) bad("heap is not chunk-aligned");
   if (h.chunk_size != chunk_size) bad("chunk size " + std::to_string(h.chunk_size));
   if (file_size < h.heap_offset + min_heap_size) {
     fail(error_code::truncated, where + " is truncated: " + bytes(file_size) +
@@ -174,6 +178,7 @@ void pool_impl::close() {
       holds_device_lock = false;
       if (read_only) device->readers_open--; else device->writer_open = false;
     }
+    heap.reset();
     log.reset();
     superblocks.reset();
     store.reset();
@@ -206,6 +211,7 @@ std::string format_uuid(const std::array<std::uint8_t, 16>& u) {
 }
 
 pool::pool(std::unique_ptr<detail::pool_impl> impl) : impl_(std::move(impl)) {}
+pool::pool() = default;
 pool::pool(pool&&) noexcept = default;
 pool& pool::operator=(pool&& other) noexcept {
   if (this != &other) {
@@ -307,6 +313,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
                                            impl->state, writable);
   impl->log->recover();  // writable: replays, then clears the clean-shutdown flag
   impl->store->map_working_view();
+  impl->heap = std::make_unique<heap>(*impl);
   if (!writable) impl->log->apply_to_working(impl->store->working());
   impl->generation = register_pool(impl->header.pool_tag, impl->store->working(),
                                    impl->store->size(), impl->state.open_count);
@@ -388,6 +395,147 @@ void pool::transaction(const std::function<void()>& fn) {
 void pool::checkpoint() {
   pool_impl& p = impl();
   if (!p.read_only) p.log->checkpoint();
+}
+
+namespace {
+
+tx_context& require_tx(pool_impl& p, const char* what) {
+  tx_context* tx = running_tx(p);
+  if (!tx) {
+    fail(error_code::tx_invalid, std::string(what) +
+                                     " needs a running transaction on this pool (or use the "
+                                     "atomic allocate_into / deallocate_from)");
+  }
+  if (tx->aborted || tx->poisoned) {
+    fail(error_code::tx_aborted, "the transaction was aborted; it must end first");
+  }
+  return *tx;
+}
+
+}  // namespace
+
+void* pool::allocate(std::size_t size, std::uint32_t type_id, std::size_t align) {
+  pool_impl& p = impl();
+  tx_context& tx = require_tx(p, "pool::allocate");
+  return p.store->working() + p.heap->allocate(tx, size, type_id, align);
+}
+
+void pool::deallocate(void* ptr) {
+  pool_impl& p = impl();
+  if (!running_tx(p)) {
+    transaction([&] { deallocate(ptr); });
+    return;
+  }
+  tx_context& tx = require_tx(p, "pool::deallocate");
+  p.heap->free(tx, offset_of(ptr));
+}
+
+void* pool::allocate_into(std::uint64_t* dest, std::size_t size,
+                          const std::function<void(void*)>& init, std::uint32_t type_id,
+                          std::size_t align) {
+  void* obj = nullptr;
+  transaction([&] {
+    obj = allocate(size, type_id, align);
+    if (init) init(obj);
+    tx_snapshot(dest);
+    *dest = offset_of(obj);
+  });
+  return obj;
+}
+
+void pool::deallocate_from(std::uint64_t* dest) {
+  if (*dest == 0) return;
+  transaction([&] {
+    deallocate(at(*dest));
+    tx_snapshot(dest);
+    *dest = 0;
+  });
+}
+
+std::size_t pool::object_size(const void* ptr) const {
+  return detail::object_size_of(impl().heap->header_of(offset_of(ptr)));
+}
+
+std::uint32_t pool::object_type(const void* ptr) const {
+  return impl().heap->header_of(offset_of(ptr)).type_id;
+}
+
+std::uint64_t pool::offset_of(const void* ptr) const {
+  const pool_impl& p = impl();
+  const auto a = reinterpret_cast<std::uintptr_t>(ptr);
+  const auto b = reinterpret_cast<std::uintptr_t>(p.store->working());
+  if (a < b || a - b >= p.store->size()) {
+    fail(error_code::invalid_argument, "address is not inside pool '" + p.path.string() + "'");
+  }
+  return a - b;
+}
+
+void* pool::at(std::uint64_t offset) const {
+  const pool_impl& p = impl();
+  if (offset >= p.store->size()) {
+    fail(error_code::invalid_argument, "offset " + std::to_string(offset) + " is beyond pool '" +
+                                           p.path.string() + "'");
+  }
+  return p.store->working() + offset;
+}
+
+void pool::grow(std::uint64_t new_size) {
+  pool_impl& p = impl();
+  if (p.read_only) fail(error_code::read_only, "pool '" + p.path.string() + "' is open read-only");
+  if (in_transaction()) fail(error_code::tx_invalid, "pool::grow inside a transaction");
+  const std::uint64_t old_heap = p.state.heap_size;
+  const std::uint64_t heap_size = new_size > p.header.heap_offset
+                                      ? (new_size - p.header.heap_offset) / chunk_size * chunk_size
+                                      : 0;
+  if (heap_size <= old_heap) {
+    fail(error_code::invalid_argument,
+         "pool '" + p.path.string() + "' is already " + std::to_string(p.store->size()) +
+             " bytes; grow needs a larger size (by at least one 256 KiB chunk)");
+  }
+  if (p.header.heap_offset + heap_size > max_pool_size) {
+    fail(error_code::invalid_argument, "the maximum pool size is 64 TiB");
+  }
+  // Everything committed reaches the file first: remapping the working view
+  // must not lose committed bytes that live only in private pages.
+  p.log->checkpoint();
+  // 1. The file grows (zeros: free chunks). 2. The superblock records the
+  // larger heap. A crash between the two leaves the old heap in a longer
+  // file, which opens fine.
+  p.store->grow(p.header.heap_offset + heap_size);
+  p.log->update_superblock([&](pool_state& s) { s.heap_size = heap_size; });
+  p.heap->grown(old_heap);
+  reregister_pool(p.generation, p.store->working(), p.store->size());
+}
+
+namespace {
+
+heap_report walk(const pool_impl& p) {
+  return walk_heap(p.store->working(), p.store->size(), p.header, p.state.heap_size);
+}
+
+}  // namespace
+
+heap_stats pool::heap_statistics() const {
+  heap_report r = walk(impl());
+  heap_stats s;
+  for (const auto& c : r.classes) {
+    if (c.runs) s.classes.push_back({c.slot_size, c.runs, c.objects, c.bytes, c.free_slots});
+  }
+  s.objects = r.objects;
+  s.object_bytes = r.object_bytes;
+  s.extents = r.extents;
+  s.extent_bytes = r.extent_bytes;
+  s.heap_bytes = r.heap_bytes;
+  s.free_bytes = r.free_bytes;
+  s.largest_free = r.largest_free;
+  s.fragmentation = r.fragmentation;
+  return s;
+}
+
+std::vector<pool_problem> pool::check() const {
+  std::vector<pool_problem> out;
+  for (auto& pr : walk(impl()).problems) out.push_back({pr.offset, std::move(pr.what)});
+  return out;
 }
 
 std::byte* pool::base() const { return impl().store->working(); }

@@ -106,6 +106,32 @@ struct pool_stats {
   std::uint64_t recovered_bytes = 0;
 };
 
+// What the heap holds (a walk of the whole heap; see `ferrite info`).
+struct heap_stats {
+  struct size_class_usage {
+    std::uint32_t slot_size = 0;  // bytes per slot, object header included
+    std::uint64_t runs = 0;
+    std::uint64_t objects = 0;
+    std::uint64_t bytes = 0;      // requested bytes of those objects
+    std::uint64_t free_slots = 0;
+  };
+  std::vector<size_class_usage> classes;  // classes that have runs
+  std::uint64_t objects = 0;
+  std::uint64_t object_bytes = 0;
+  std::uint64_t extents = 0;              // objects larger than 256 KiB
+  std::uint64_t extent_bytes = 0;
+  std::uint64_t heap_bytes = 0;
+  std::uint64_t free_bytes = 0;
+  std::uint64_t largest_free = 0;          // largest object allocatable now
+  double fragmentation = 0;                // 1 - largest_free / free_bytes
+};
+
+// A problem found by pool::check(), at a pool offset.
+struct pool_problem {
+  std::uint64_t offset = 0;
+  std::string what;
+};
+
 // The UUID as the usual 8-4-4-4-12 hex string.
 std::string format_uuid(const std::array<std::uint8_t, 16>& uuid);
 
@@ -120,7 +146,7 @@ class pool {
   // Creates a new pool of `size` bytes; error(file_exists) if the path exists.
   static pool create(const std::filesystem::path& path, std::uint64_t size = default_size);
 
-  pool() = default;  // a closed pool
+  pool();  // a closed pool
   pool(pool&&) noexcept;
   pool& operator=(pool&&) noexcept;
   ~pool();
@@ -142,6 +168,51 @@ class pool {
   // Applies every committed transaction to the pool file now, so the log is
   // empty (it also happens by itself, and at close).
   void checkpoint();
+
+  // --- Allocation (the slab heap, alloc/heap.h) ---
+
+  // In the running transaction: `size` zero-filled bytes aligned to `align`
+  // (a power of two up to 256 KiB), tagged with `type_id`; released again
+  // if the transaction aborts. Throws out_of_space (the transaction is then
+  // aborted) and tx_invalid outside a transaction (use allocate_into).
+  void* allocate(std::size_t size, std::uint32_t type_id = 0, std::size_t align = 16);
+
+  // Frees the object at `ptr`: inside a transaction when it commits,
+  // outside one at once (a transaction of its own). Throws invalid_argument
+  // for a pointer that is not the start of an allocated object.
+  void deallocate(void* ptr);
+
+  // Allocates an object, runs `init` on it, and stores its pool offset into
+  // `*dest` (a u64 inside this pool) in one atomic commit, inside or outside
+  // a transaction: the object is never reachable uninitialised, and never
+  // allocated without being published (libpmemobj's pmemobj_alloc,
+  // nvm.pmemobj's pool.new).
+  void* allocate_into(std::uint64_t* dest, std::size_t size,
+                      const std::function<void(void*)>& init = {}, std::uint32_t type_id = 0,
+                      std::size_t align = 16);
+
+  // Frees the object whose pool offset is in `*dest` and sets `*dest` to 0,
+  // atomically. Does nothing when `*dest` is 0.
+  void deallocate_from(std::uint64_t* dest);
+
+  // The requested size / type id of the object at `ptr`.
+  std::size_t object_size(const void* ptr) const;
+  std::uint32_t object_type(const void* ptr) const;
+
+  // Grows the pool file to `new_size` bytes (rounded down to whole chunks).
+  // REQUIRES: no transaction runs on this pool. Throws no_space when the
+  // file system is full (the pool is left as it was), invalid_argument when
+  // new_size is not larger. The working view keeps its address when the
+  // reserved address range allows; otherwise base() changes.
+  void grow(std::uint64_t new_size);
+
+  // Walks the whole heap: statistics / structural problems (empty if none).
+  heap_stats heap_statistics() const;
+  std::vector<pool_problem> check() const;
+
+  // Pool offset of an address in the working view, and back.
+  std::uint64_t offset_of(const void* ptr) const;
+  void* at(std::uint64_t offset) const;
 
   // Address of pool offset 0 in this process (the working view), and the
   // heap's bounds as pool offsets. Raw access for the typed layer and tests.

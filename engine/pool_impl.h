@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "alloc/heap.h"
 #include "engine/media/media.h"
 #include "engine/media/sim_device.h"
 #include "engine/pool.h"
@@ -25,6 +26,7 @@ struct pool_impl {
   std::unique_ptr<superblock_store> superblocks;
   pool_state state;                    // current superblock contents
   std::unique_ptr<change_log> log;
+  std::unique_ptr<detail::heap> heap;  // (declared after log: destroyed first)
   bool checked = false;                // checked transactions
   std::uint64_t generation = 0;        // unique per open in this process
   bool was_clean_shutdown = false;

@@ -55,6 +55,20 @@ void unregister_pool(std::uint64_t generation) noexcept {
   }
 }
 
+void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept {
+  std::lock_guard lk(registry_mu);
+  for (open_entry& e : open_entries) {
+    if (e.generation != generation) continue;
+    e.base = reinterpret_cast<std::uintptr_t>(base);
+    e.size = size;
+    if (e.owns_tag_slot) {
+      open_pool_slot& s = open_pools[e.tag];
+      s.size.store(size);
+      s.base.store(base, std::memory_order_release);
+    }
+  }
+}
+
 std::uint64_t generation_of(const void* addr) noexcept {
   std::lock_guard lk(registry_mu);
   const auto a = reinterpret_cast<std::uintptr_t>(addr);

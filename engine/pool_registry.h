@@ -31,6 +31,8 @@ extern open_pool_slot open_pools[65536];
 std::uint64_t register_pool(std::uint16_t tag, std::byte* base, std::uint64_t size,
                             std::uint64_t open_count);
 void unregister_pool(std::uint64_t generation) noexcept;
+// The pool's working view moved or grew.
+void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept;
 
 // The generation of the open pool whose working view contains `addr`, or 0.
 std::uint64_t generation_of(const void* addr) noexcept;

@@ -34,11 +34,15 @@ void tx_context::reset() {
   on_abort.clear();
   record.clear();
   shadow.clear();
+  heap_allocs.clear();
+  heap_frees.clear();
+  direct.clear();
 }
 
 void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_t len) {
   const std::uint64_t b = offset, e = offset + len;
   auto save = [&](std::uint64_t from, std::uint64_t to) {
+    if (!base) return;  // new memory: nothing to restore
     undo.push_back({from, to - from, undo_bytes.size()});
     undo_bytes.insert(undo_bytes.end(), base + from, base + to);
   };
@@ -109,6 +113,9 @@ void roll_back(tx_context& tx) {
       std::memcpy(base + it->offset, tx.undo_bytes.data() + it->at, it->len);
     }
   }
+  tx.pool->heap->on_abort(tx);
+  tx.heap_allocs.clear();
+  tx.heap_frees.clear();
   auto callbacks = std::move(tx.on_abort);
   tx.aborted = true;
   for (auto& fn : callbacks) fn();
@@ -125,6 +132,9 @@ std::string find_unsnapshotted(const tx_context& tx) {
                                  return v < iv.begin;
                                });
     if (it != tx.covered.begin() && std::prev(it)->end > off) return true;
+    for (const auto& d : tx.direct) {
+      if (off >= d.begin && off < d.end) return true;
+    }
     for (const auto& op : tx.bit_ops) {
       if (off >= op.offset && off < op.offset + 8) return true;
     }
@@ -168,13 +178,21 @@ void commit_outermost(tx_context& tx) {
   for (const auto& op : tx.bit_ops) rb.add_bits(op.kind, op.offset, op.mask);
   if (tx.root_changed) rb.add_root(tx.new_root_offset, tx.new_root_type);
   if (!rb.empty()) {
+    std::uint64_t lsn = 0;
     try {
-      p.log->commit(rb);
+      // New extents are not logged: their bytes go to free space of the
+      // durable image, durable before the record that allocates them.
+      for (const auto& d : tx.direct) p.store->write(d.begin, base + d.begin, d.end - d.begin);
+      if (!tx.direct.empty() && !p.store->per_thread_fence()) {
+        for (const auto& d : tx.direct) p.store->barrier(d.begin, d.end - d.begin);
+      }
+      lsn = p.log->commit(rb);
     } catch (...) {
       roll_back(tx);
       throw;
     }
     if (tx.root_changed) p.log->set_live_root(tx.new_root_offset, tx.new_root_type);
+    p.heap->on_durable(tx, lsn);
   }
   auto callbacks = std::move(tx.on_commit);
   tx.reset();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "alloc/heap.h"
 #include "txlog/record.h"
 
 namespace ferrite::detail {
@@ -44,9 +45,14 @@ struct tx_context {
   std::vector<std::function<void()>> on_commit, on_abort;
   record_builder record;
   std::vector<std::byte> shadow;  // checked mode: the heap at begin
+  std::vector<heap_action> heap_allocs;  // undone by abort
+  std::vector<heap_action> heap_frees;   // applied once the commit is durable
+  std::vector<interval> direct;          // new extents: written to the durable image at commit
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
+  // The same for newly allocated bytes: nothing to restore on abort.
+  void cover_new(std::uint64_t offset, std::uint64_t len) { cover(nullptr, offset, len); }
   void reset();
 };
 

@@ -158,12 +158,12 @@ TEST_CASE("crash at every sync of small transactions (page media)", "[crash]") {
 
 TEST_CASE("crashes around log wrap-around and checkpoints", "[crash][log]") {
   // Enough transactions to fill a 256 KiB log several times; crash points
-  // are checked from transaction 1500 on: every barrier of a checkpoint,
+  // are checked from transaction 2500 on: every barrier of a checkpoint,
   // every 13th commit.
   for (granularity g : {granularity::cache_line, granularity::page}) {
     auto dev = std::make_shared<sim_device>(g);
     pool p = pool::open("sim", options_for(dev, open_mode::create_exclusive));
-    for (int i = 1; i < 1500; ++i) run_tx(p, i);
+    for (int i = 1; i < 2500; ++i) run_tx(p, i);
     crash_check cc{g};
     int barriers = 0, checkpoint_barriers = 0;
     dev->on_barrier = [&](const sim_device& d) {
@@ -175,7 +175,7 @@ TEST_CASE("crashes around log wrap-around and checkpoints", "[crash][log]") {
       if (checkpoint) ++checkpoint_barriers;
       for (auto& s : subsets_of(d.dirty_units(), cc.rng)) cc.check_image(d.crash_image(s), 2);
     };
-    for (int i = 1500; i < 3000; ++i) {
+    for (int i = 2500; i < 5000; ++i) {
       cc.inflight = i;
       run_tx(p, i);
     }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "txlog/mutation.h"
 
 namespace ferrite::detail {
 
@@ -132,6 +133,35 @@ void change_log::fail_locked(const std::string& why) {
   cv_.notify_all();
 }
 
+std::uint64_t change_log::checkpoint_lsn() const {
+  std::lock_guard lk(mu_);
+  return state_.checkpoint_lsn;
+}
+
+void change_log::update_superblock(const std::function<void(pool_state&)>& update) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !checkpointing_; });
+  if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
+  pool_state next = state_;
+  update(next);
+  checkpointing_ = true;  // keeps checkpoints out while the superblock is written
+  lk.unlock();
+  std::string error;
+  try {
+    superblocks_.store(next);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  lk.lock();
+  checkpointing_ = false;
+  cv_.notify_all();
+  if (!error.empty()) {
+    fail_locked(error);
+    fail(error_code::io_error, "writing the superblock failed: " + error);
+  }
+  state_ = next;
+}
+
 bool change_log::failed() const {
   std::lock_guard lk(mu_);
   return failed_;
@@ -176,7 +206,9 @@ void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
   lk.unlock();
   std::string error;
   try {
-    media_.barrier(header_.log_offset + lo, hi - lo);
+    if (active_mutation() != mutation::drop_commit_fence) {  // self-test mutation
+      media_.barrier(header_.log_offset + lo, hi - lo);
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -238,8 +270,17 @@ std::uint64_t change_log::commit(record_builder& rb) {
       encode_wrap_marker(marker, marker_lsn, epoch, seed_);
       media_.write(marker_pos, marker, sizeof marker);
     }
-    media_.write(header_.log_offset + pos, rb.finish(lsn, epoch, seed_), len);
-    if (media_.per_thread_fence()) media_.barrier(header_.log_offset + pos, len);
+    const std::byte* rec = rb.finish(lsn, epoch, seed_);
+    std::uint64_t at = 0;
+    if (active_mutation() == mutation::marker_before_data) {  // self-test: header first
+      media_.write(header_.log_offset + pos, rec, sizeof(record_header));
+      media_.barrier(header_.log_offset + pos, sizeof(record_header));
+      at = sizeof(record_header);
+    }
+    media_.write(header_.log_offset + pos + at, rec + at, len - at);
+    if (media_.per_thread_fence() && active_mutation() != mutation::drop_commit_fence) {
+      media_.barrier(header_.log_offset + pos, len);
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -311,7 +352,8 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     for (const slot& s : todo) {
       if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
     }
-    media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
+    const bool early = active_mutation() == mutation::early_checkpoint_lsn;  // self-test
+    if (!early) media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
     next.checkpoint_lsn = target;
     const slot& last = todo.back();
     next.log_head = last.pos + last.length;
@@ -319,6 +361,7 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     next.root_offset = root_off;
     next.root_type = root_type;
     superblocks_.store(next);
+    if (early) media_.sync_all();
   } catch (const std::exception& e) {
     error = e.what();
   }

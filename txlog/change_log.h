@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -86,6 +87,13 @@ class change_log {
   void checkpoint();
   // Checkpoints when more than half of the log is used.
   void maybe_checkpoint();
+
+  // The checkpoint LSN (records up to it are applied to the durable heap).
+  std::uint64_t checkpoint_lsn() const;
+
+  // Runs `update` on the superblock state under the checkpoint lock and
+  // stores the result (used to grow the heap). Throws io_error.
+  void update_superblock(const std::function<void(pool_state&)>& update);
 
   bool failed() const;
   std::string failure() const;

@@ -1,0 +1,105 @@
+// The slab heap: volatile allocator state over the on-media heap
+// (alloc/heap_format.h).
+//
+// - Zones are scanned lazily: opening a pool reads no heap metadata; the
+//   first allocation that needs space scans the next zone (its chunk table
+//   and the bitmaps of its runs).
+// - Small objects come from runs of one size class; each thread allocates
+//   from its own arena's current runs, so threads do not share a lock.
+//   Chunks (for new runs and extents) come from a global free-range map.
+// - Inside a transaction an allocation sets its bitmap bit / chunk entries
+//   in the working view at once (undone by abort) and logs them as
+//   set_bits; a free is logged as clear_bits at commit and applied to the
+//   working view only once the commit is durable, so no other thread can
+//   reuse the space before the free is durable (invariant 6).
+// - New runs are created by an internal record committed on its own.
+// - The data of a new extent is written straight to the durable image
+//   before the commit record (not logged), once no older record can still
+//   write into those chunks (their free LSN is checkpointed).
+//
+// Thread-safety: all members may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "alloc/heap_format.h"
+
+namespace ferrite::detail {
+
+struct pool_impl;
+struct tx_context;
+struct run_state;
+
+// What a transaction allocated or freed (kept in its tx_context).
+struct heap_action {
+  enum kind_t : std::uint8_t { slot, extent } kind;
+  run_state* run;             // slot: its run
+  std::uint64_t slot_index;   // slot: index in the run
+  std::uint64_t first_chunk;  // extent: global chunk index of its head
+  std::uint64_t chunks;       // extent: length
+  std::uint64_t free_lsn;     // extent allocation: free LSN of its chunks
+};
+
+class heap {
+ public:
+  explicit heap(pool_impl& pool);
+  ~heap();
+
+  // Allocates `size` bytes aligned to `align` (a power of two up to the
+  // chunk size) in the running transaction `tx`; returns the pool offset of
+  // the data, zero-filled. Throws (and poisons tx) out_of_space.
+  std::uint64_t allocate(tx_context& tx, std::uint64_t size, std::uint32_t type_id,
+                         std::uint64_t align);
+  // Frees the object whose data starts at pool offset `data`; takes effect
+  // at commit. Throws invalid_argument for a pointer that is not an object.
+  void free(tx_context& tx, std::uint64_t data);
+
+  // Transaction end hooks (called by the transaction code).
+  void on_abort(tx_context& tx) noexcept;          // undo allocations
+  void on_durable(tx_context& tx, std::uint64_t lsn);  // apply frees
+
+  // The object header for the data at pool offset `data`, validated.
+  object_header header_of(std::uint64_t data) const;
+
+  // The heap grew (pool state already holds the new size) from
+  // `old_heap_size` bytes.
+  void grown(std::uint64_t old_heap_size);
+
+ private:
+  struct arena;
+  struct zone_state;
+  struct free_range {
+    std::uint64_t chunks;
+    std::uint64_t free_lsn;  // LSN of the record that freed it (0: free since open)
+  };
+
+  std::byte* base() const;
+  std::uint64_t* entry_ptr(std::uint64_t chunk) const;
+  std::uint64_t chunk_offset(std::uint64_t chunk) const;
+  std::uint64_t total_chunks() const;
+  bool scan_next_zone();  // REQUIRES: mu_ held
+  std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // REQUIRES: mu_
+  void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // REQUIRES: mu_
+  run_state* acquire_run(std::size_t cls);
+  run_state* create_run(std::size_t cls);
+  run_state* run_of(std::uint64_t chunk) const;  // REQUIRES: mu_
+  arena& my_arena();
+  [[noreturn]] void out_of_space(tx_context& tx, std::uint64_t size);
+  std::uint64_t locate_slot(std::uint64_t data, run_state** run, std::uint64_t* index,
+                            std::uint64_t* head_chunk, std::uint64_t* chunks) const;
+
+  pool_impl& pool_;
+  mutable std::mutex mu_;  // chunks, zones, partial runs
+  std::vector<std::unique_ptr<zone_state>> zones_;
+  std::uint64_t zones_scanned_ = 0;
+  std::map<std::uint64_t, free_range> free_;  // first chunk -> range
+  std::vector<std::vector<run_state*>> partial_;  // per class: runs with free slots, no owner
+  std::vector<std::unique_ptr<arena>> arenas_;
+};
+
+}  // namespace ferrite::detail

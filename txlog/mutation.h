@@ -1,0 +1,40 @@
+// Mutations: deliberate durability bugs for the crash runner's self-test
+// (`ferrite-crash --self-test`, docs/crash.md).
+//
+// A mutation is switched on at run time, so the self-test exercises the same
+// build as everything else (no build macro, no second library). Programs
+// other than the self-test never leave `none`; then each hook in the engine
+// is one relaxed load and a compare.
+//
+//   drop_commit_fence     commit returns without the fence (cache-line
+//                         media) or the group-commit sync (page media) that
+//                         makes its record durable: breaks invariant 3.
+//   marker_before_data    the record header acts as a commit marker of its
+//                         own (its checksum covers the header only, as in
+//                         designs with a separate commit flag) and is made
+//                         durable before the entries are written: a crash
+//                         in between replays entries that are not there.
+//   skip_checksum         recovery accepts a record without comparing its
+//                         checksum, so a torn record is replayed: breaks
+//                         invariant 4.
+//   early_checkpoint_lsn  a checkpoint stores the superblock (the new
+//                         checkpoint LSN) before the images it applied are
+//                         durable: breaks invariant 5.
+//
+// Thread-safety: the switch is an atomic; set it while no pool is open.
+#pragma once
+
+namespace ferrite::detail {
+
+enum class mutation {
+  none,
+  drop_commit_fence,
+  marker_before_data,
+  skip_checksum,
+  early_checkpoint_lsn,
+};
+
+mutation active_mutation() noexcept;
+void set_mutation(mutation m) noexcept;
+
+}  // namespace ferrite::detail
