@@ -5,6 +5,7 @@
 #   ./dev.sh test        install what is missing, build, run the whole test suite
 #   ./dev.sh test-asan   the test suite under AddressSanitizer + UBSan (build-asan/)
 #   ./dev.sh test-tsan   the test suite under ThreadSanitizer (build-tsan/, clang)
+#   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images for SEC seconds (build-fuzz/, clang)
 #   ./dev.sh deps        only install the Debian packages ferrite needs
 #   ./dev.sh build       only configure and build (build/)
 #
@@ -88,5 +89,12 @@ case "${1:-}" in
     deps
     CXX=clang++ configure build-tsan -Db_sanitize=thread -Db_lundef=false
     TSAN_OPTIONS=halt_on_error=1 run_tests build-tsan ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  fuzz)
+    deps
+    CXX=clang++ configure build-fuzz -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
+      -Dtests=true
+    mkdir -p build-fuzz/corpus
+    ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \
+      -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

@@ -1,9 +1,11 @@
 // ferrite: a persistent heap engine. The one header a program includes.
 #pragma once
 
+#include "engine/check.h"
 #include "engine/error.h"
 #include "engine/media/media.h"
 #include "engine/media/sim_device.h"
 #include "engine/pmutex.h"
 #include "engine/pool.h"
+#include "engine/pptr.h"
 #include "engine/transaction.h"

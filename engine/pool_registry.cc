@@ -69,6 +69,32 @@ void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t si
   }
 }
 
+}  // namespace ferrite::detail
+
+#include "engine/error.h"
+
+namespace ferrite::detail {
+
+std::uint64_t pptr_encode(const void* addr) {
+  std::lock_guard lk(registry_mu);
+  const auto a = reinterpret_cast<std::uintptr_t>(addr);
+  for (const open_entry& e : open_entries) {
+    if (e.owns_tag_slot && a >= e.base && a - e.base < e.size) {
+      return std::uint64_t{e.tag} << 48 | (a - e.base);
+    }
+  }
+  fail(error_code::invalid_argument,
+       "a persistent pointer must point into an open pool (this address is volatile memory, or "
+       "a second handle of a pool that is open twice)");
+}
+
+void pptr_unresolved(std::uint64_t raw) {
+  fail(error_code::invalid_argument, "persistent pointer to pool tag " +
+                                         std::to_string(raw >> 48) + " offset " +
+                                         std::to_string(raw & ((1ull << 48) - 1)) +
+                                         ": that pool is not open in this process");
+}
+
 std::uint64_t generation_of(const void* addr) noexcept {
   std::lock_guard lk(registry_mu);
   const auto a = reinterpret_cast<std::uintptr_t>(addr);

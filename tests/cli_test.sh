@@ -80,5 +80,25 @@ printf 'XXXX' | dd of="$dir/sb.pool" bs=1 seek=$((4096 + 30)) conv=notrunc statu
 expect 1 "info one bad superblock slot" -- "$ferrite" info "$dir/sb.pool"
 contains out "problem: superblock slot 0" "bad slot reported"
 
+# check and grow
+expect 0 "check good pool" -- "$ferrite" check "$dir/p.pool"
+contains out "ok" "check says ok"
+expect 0 "check --json" -- "$ferrite" check "$dir/p.pool" --json
+contains out '"ok": true' "check json ok"
+heap_offset=$(python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1]))["regions"] if r["name"]=="heap"][0]["offset"])' "$dir/info.json")
+cp "$dir/p.pool" "$dir/heap.pool"
+printf '\xff\xff\xff\xff' | dd of="$dir/heap.pool" bs=1 seek=$((heap_offset + 8)) conv=notrunc status=none
+expect 1 "check damaged chunk table" -- "$ferrite" check "$dir/heap.pool"
+contains out "continuation chunk without a head" "check names the problem"
+contains out "offset $((heap_offset + 262144))" "check names the offset"
+expect 2 "check garbage" -- "$ferrite" check "$dir/garbage"
+expect 1 "check corrupted header" -- "$ferrite" check "$dir/bad.pool"
+expect 0 "grow" -- "$ferrite" grow "$dir/p.pool" --size 16M
+contains out "to 16777216 bytes" "grow reports the new size"
+expect 0 "check grown pool" -- "$ferrite" check "$dir/p.pool"
+expect 2 "grow smaller" -- "$ferrite" grow "$dir/p.pool" --size 8M
+contains err "invalid_argument" "grow smaller is invalid_argument"
+expect 2 "grow missing size" -- "$ferrite" grow "$dir/p.pool"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "engine/check.h"
 #include "engine/pool.h"
-#include "engine/pool_impl.h"
 #include "tools/ferrite/commands.h"
 
 namespace ferrite::cli {
@@ -20,27 +20,17 @@ std::string iso_time(std::uint64_t ns) {
   return buf;
 }
 
-// Problems found while the pool still opened: reported, exit status 1.
-std::vector<std::string> find_problems(const ferrite::pool& p) {
-  std::vector<std::string> problems;
-  auto& impl = p.impl();
-  for (int slot = 0; slot < 2; ++slot) {
-    auto r = impl.superblocks->inspect(slot);
-    // A slot never written yet (only in a pool opened once) is not a problem.
-    bool never_written = r.problem == "bad magic" && impl.state.sequence < 2;
-    if (!r.valid && !never_written) {
-      problems.push_back("superblock slot " + std::to_string(slot) + ": " + r.problem);
-    }
-  }
-  return problems;
-}
-
 int run_info(const std::string& path, bool json) {
   ferrite::pool_options o;
   o.mode = ferrite::open_mode::read_only;
   ferrite::pool p = ferrite::pool::open(path, o);
   ferrite::pool_info i = p.info();
-  std::vector<std::string> problems = find_problems(p);
+  std::vector<std::string> problems;
+  for (const auto& pr : ferrite::check_pool(p).problems) {
+    problems.push_back(pr.what + " (at offset " + std::to_string(pr.offset) + ")");
+  }
+  const ferrite::heap_stats h = p.heap_statistics();
+  const ferrite::pool_stats st = p.stats();
   if (json) {
     nlohmann::ordered_json j;
     j["path"] = i.path;
@@ -64,6 +54,26 @@ int run_info(const std::string& path, bool json) {
     j["log_epoch"] = i.log_epoch;
     j["open_count"] = i.open_count;
     j["root_offset"] = i.root_offset;
+    j["log_records_to_replay"] = st.recovered_records;
+    j["log_bytes_to_replay"] = st.recovered_bytes;
+    nlohmann::ordered_json heap;
+    heap["heap_bytes"] = h.heap_bytes;
+    heap["objects"] = h.objects;
+    heap["object_bytes"] = h.object_bytes;
+    heap["extents"] = h.extents;
+    heap["extent_bytes"] = h.extent_bytes;
+    heap["free_bytes"] = h.free_bytes;
+    heap["largest_free"] = h.largest_free;
+    heap["fragmentation"] = h.fragmentation;
+    heap["size_classes"] = nlohmann::ordered_json::array();
+    for (const auto& c : h.classes) {
+      heap["size_classes"].push_back({{"slot_size", c.slot_size},
+                                      {"runs", c.runs},
+                                      {"objects", c.objects},
+                                      {"bytes", c.bytes},
+                                      {"free_slots", c.free_slots}});
+    }
+    j["heap"] = heap;
     j["problems"] = problems;
     std::cout << j.dump(2) << "\n";
   } else {
@@ -84,6 +94,25 @@ int run_info(const std::string& path, bool json) {
     for (const auto& r : i.regions) {
       std::cout << "  " << std::left << std::setw(12) << r.name << " offset " << std::right
                 << std::setw(12) << r.offset << "  size " << std::setw(12) << r.size << "\n";
+    }
+    if (!i.was_clean_shutdown) {
+      std::cout << "log             " << st.recovered_records << " committed records ("
+                << st.recovered_bytes << " bytes) to replay at the next writable open\n";
+    }
+    std::cout << "heap:\n"
+              << "  objects       " << h.objects << " (" << h.object_bytes << " bytes; "
+              << h.extents << " large)\n"
+              << "  free          " << h.free_bytes << " of " << h.heap_bytes << " bytes\n"
+              << "  largest free  " << h.largest_free << " bytes\n"
+              << "  fragmentation " << std::fixed << std::setprecision(3) << h.fragmentation
+              << "\n";
+    if (!h.classes.empty()) {
+      std::cout << "  size class      runs     objects       bytes  free slots\n";
+      for (const auto& c : h.classes) {
+        std::cout << "  " << std::setw(10) << c.slot_size << std::setw(10) << c.runs
+                  << std::setw(12) << c.objects << std::setw(12) << c.bytes << std::setw(12)
+                  << c.free_slots << "\n";
+      }
     }
     for (const auto& pr : problems) std::cout << "problem: " << pr << "\n";
   }

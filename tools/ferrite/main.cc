@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   command_fn run;
   add_create(app, run);
   add_info(app, run);
+  add_check(app, run);
+  add_grow(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,70 @@
+// Tests of engine/pptr: encoding, resolution, persistence, rejection.
+#include "engine/pool.h"
+#include "engine/pptr.h"
+#include "engine/transaction.h"
+#include "tests/test_util.h"
+
+using namespace ferrite;
+using ferrite::test::error_of;
+
+namespace {
+struct node {
+  std::uint64_t value;
+  pptr<node> next;
+};
+}  // namespace
+
+TEST_CASE("a null pptr is zero and false", "[pptr]") {
+  pptr<node> p;
+  CHECK_FALSE(p);
+  CHECK(p.raw() == 0);
+  CHECK(p.get() == nullptr);
+  CHECK(p == pptr<node>(nullptr));
+}
+
+TEST_CASE("a list linked with pptr survives reopen", "[pptr]") {
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  std::uint64_t head_raw = 0;
+  {
+    pool p = pool::open(d / "l.pool", o);
+    p.transaction([&] {
+      pptr<node> head;
+      for (std::uint64_t i = 0; i < 100; ++i) {
+        pptr<node> n(static_cast<node*>(p.allocate(sizeof(node))));
+        n->value = i;
+        n->next = head;
+        head = n;
+      }
+      head_raw = head.raw();
+    });
+    CHECK(pptr<node>::from_raw(head_raw).tag() == p.info().pool_tag);
+  }
+  o.mode = open_mode::open_existing;
+  pool p = pool::open(d / "l.pool", o);
+  std::uint64_t sum = 0, count = 0;
+  for (pptr<node> n = pptr<node>::from_raw(head_raw); n; n = n->next) {
+    sum += n->value;
+    ++count;
+  }
+  CHECK(count == 100);
+  CHECK(sum == 4950);
+}
+
+TEST_CASE("a pptr to volatile memory is rejected", "[pptr][errors]") {
+  node local{};
+  CHECK(error_of([&] { pptr<node> p(&local); }) == error_code::invalid_argument);
+}
+
+TEST_CASE("a pptr into a closed pool does not resolve", "[pptr][errors]") {
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  pptr<node> n;
+  {
+    pool p = pool::open(d / "c.pool", o);
+    p.transaction([&] { n = pptr<node>(static_cast<node*>(p.allocate(sizeof(node)))); });
+  }
+  CHECK(error_of([&] { (void)n.get(); }) == error_code::invalid_argument);
+}
