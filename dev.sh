@@ -30,7 +30,8 @@ deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# configure DIR [meson options...]
+# configure DIR [meson options...]: set up DIR if needed, then build
+# ${TARGET} (everything when unset).
 configure() {
   local dir=$1
   shift
@@ -41,7 +42,7 @@ configure() {
   else
     meson configure "$dir" "${werror[@]}" "$@" >/dev/null 2>&1 || true
   fi
-  ninja -C "$dir"
+  ninja -C "$dir" ${TARGET:-}
 }
 
 # run_tests DIR: meson test, then the plain summary line CI reads.
@@ -91,7 +92,7 @@ case "${1:-}" in
     TSAN_OPTIONS=halt_on_error=1 run_tests build-tsan ;;
   fuzz)
     deps
-    CXX=clang++ configure build-fuzz -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
+    CXX=clang++ TARGET=tests/pool_fuzz configure build-fuzz -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
       -Dtests=true
     mkdir -p build-fuzz/corpus
     ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \

@@ -213,7 +213,7 @@ run_state* heap::acquire_run(std::size_t cls) {
   return nullptr;
 }
 
-run_state* heap::create_run(std::size_t cls) {
+run_state* heap::create_run(tx_context& tx, std::size_t cls) {
   const size_class& c = class_at(cls);
   std::uint64_t g, free_lsn = 0;
   {
@@ -250,6 +250,18 @@ run_state* heap::create_run(std::size_t cls) {
     std::lock_guard lk(mu_);
     give_chunks(g, c.run_chunks, free_lsn);
     throw;
+  }
+  // Checked transactions compare the heap with a copy taken at their
+  // start: the new run's committed metadata is not the caller's change.
+  if (!tx.shadow.empty()) {
+    const std::uint64_t heap_off = pool_.header.heap_offset;
+    auto refresh = [&](std::uint64_t from, std::uint64_t len) {
+      std::memcpy(tx.shadow.data() + (from - heap_off), base() + from, len);
+    };
+    refresh(off, run_bitmap_offset + words * 8);
+    for (std::uint64_t k = 0; k < c.run_chunks; ++k) {
+      refresh(static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), 8);
+    }
   }
   auto rs = std::make_unique<run_state>();
   rs->head_chunk = g;
@@ -294,7 +306,7 @@ std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t t
         run = a.current[cls];
         if (!run) {
           run = acquire_run(cls);
-          if (!run) run = create_run(cls);
+          if (!run) run = create_run(tx, cls);
           if (!run) out_of_space(tx, size);
           a.current[cls] = run;
         }

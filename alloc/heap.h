@@ -86,7 +86,7 @@ class heap {
   std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // REQUIRES: mu_
   void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // REQUIRES: mu_
   run_state* acquire_run(std::size_t cls);
-  run_state* create_run(std::size_t cls);
+  run_state* create_run(tx_context& tx, std::size_t cls);
   run_state* run_of(std::uint64_t chunk) const;  // REQUIRES: mu_
   arena& my_arena();
   [[noreturn]] void out_of_space(tx_context& tx, std::uint64_t size);

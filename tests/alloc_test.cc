@@ -73,6 +73,26 @@ TEST_CASE("a transactional allocation is zeroed, aligned and survives a crash", 
   CHECK(q.heap_statistics().objects == 1);
 }
 
+TEST_CASE("checked transactions accept allocations and frees", "[alloc][checked]") {
+  auto dev = std::make_shared<sim_device>();
+  pool_options o = sim_options(dev);
+  o.checked_transactions = true;
+  pool p = pool::open("sim", o);
+  void* small = nullptr;
+  void* big = nullptr;
+  p.transaction([&] {
+    small = p.allocate(40);
+    big = p.allocate(400 * 1024);
+    std::memset(small, 1, 40);
+    std::memset(big, 2, 400 * 1024);
+  });
+  p.transaction([&] {
+    p.deallocate(small);
+    p.deallocate(big);
+  });
+  CHECK(p.heap_statistics().objects == 0);
+}
+
 TEST_CASE("allocation outside a transaction is tx_invalid", "[alloc][errors]") {
   auto dev = std::make_shared<sim_device>();
   pool p = pool::open("sim", sim_options(dev));

@@ -26,7 +26,7 @@ std::vector<std::byte> make_template() {
   pool p = pool::open("template", o);
   p.transaction([&] {
     auto* table = static_cast<std::uint64_t*>(p.allocate(64));
-    for (int i = 0; i < 6; ++i) table[i] = p.offset_of(p.allocate(16 + 40 * i, 3));
+    for (int i = 0; i < 3; ++i) table[i] = p.offset_of(p.allocate(24 + 38 * i, 3));
     table[6] = p.offset_of(p.allocate(300 * 1024, 4));
   });
   p.checkpoint();
