@@ -382,6 +382,13 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
   if (data < heap_off || data >= heap_off + pool_.state.heap_size) bad("outside the heap");
   std::uint64_t g = (data - heap_off) / chunk_size;
   if (g % chunks_per_zone == 0) bad("inside heap metadata");
+  {
+    // The object's zone must be scanned before its space can be given
+    // back: a later scan would otherwise count the freed chunks twice.
+    std::unique_lock lk(mu_);
+    while (zones_scanned_ <= g / chunks_per_zone && const_cast<heap*>(this)->scan_next_zone()) {
+    }
+  }
   std::uint64_t e = *entry_ptr(g);
   if (entry_kind_of(e) == chunk_kind::continuation) {
     const std::uint64_t back = entry_length(e);
@@ -400,8 +407,6 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
     case chunk_kind::run: {
       {
         std::unique_lock lk(mu_);
-        while (!run_of(g) && const_cast<heap*>(this)->scan_next_zone()) {
-        }
         *run = run_of(g);
       }
       if (!*run) bad("run not found");

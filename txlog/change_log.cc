@@ -1,5 +1,6 @@
 #include "txlog/change_log.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/error.h"
@@ -25,10 +26,14 @@ std::uint64_t change_log::max_record_length() const noexcept {
   return (header_.log_size / 2) / record_align * record_align - record_align;
 }
 
-apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& root_type) {
+apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& root_type,
+                                        std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
   apply_target t;
-  t.write = [this](std::uint64_t off, const void* src, std::uint64_t len) {
-    media_.write(off, src, len);
+  // Records often rewrite the same lines: store every image, then flush
+  // each line once (flush_stored) instead of once per record.
+  t.write = [this, &stored](std::uint64_t off, const void* src, std::uint64_t len) {
+    media_.store(off, src, len);
+    stored.emplace_back(off, off + len);
   };
   t.read_word = [this](std::uint64_t off) {
     std::uint64_t v;
@@ -40,6 +45,23 @@ apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& 
     root_type = type;
   };
   return t;
+}
+
+void change_log::flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
+  std::sort(stored.begin(), stored.end());
+  std::uint64_t begin = 0, end = 0;
+  for (const auto& [b, e] : stored) {
+    const std::uint64_t lb = b / 64 * 64, le = (e + 63) / 64 * 64;
+    if (end != 0 && lb <= end) {
+      end = std::max(end, le);
+      continue;
+    }
+    if (end != 0) media_.flush(begin, end - begin);
+    begin = lb;
+    end = le;
+  }
+  if (end != 0) media_.flush(begin, end - begin);
+  stored.clear();
 }
 
 void change_log::recover() {
@@ -93,8 +115,10 @@ void change_log::recover() {
     return;
   }
 
-  apply_target t = durable_target(root_offset_, root_type_);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> stored;
+  apply_target t = durable_target(root_offset_, root_type_, stored);
   for (std::uint64_t p : found) stats_.recovered_bytes += apply_record(log + p, t);
+  flush_stored(stored);
   if (!found.empty()) media_.sync_all();  // invariant 5: images before the checkpoint
   state_.checkpoint_lsn = last_lsn;
   state_.log_head = pos;
@@ -348,10 +372,12 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   std::uint64_t root_off = state_.root_offset, root_type = state_.root_type;
   try {
     const std::byte* log = media_.durable() + header_.log_offset;
-    apply_target t = durable_target(root_off, root_type);
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> stored;
+    apply_target t = durable_target(root_off, root_type, stored);
     for (const slot& s : todo) {
       if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
     }
+    flush_stored(stored);
     const bool early = active_mutation() == mutation::early_checkpoint_lsn;  // self-test
     if (!early) media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
     next.checkpoint_lsn = target;

@@ -111,7 +111,9 @@ class change_log {
   };
 
   pool_bounds bounds() const noexcept;
-  apply_target durable_target(std::uint64_t& root_off, std::uint64_t& root_type);
+  apply_target durable_target(std::uint64_t& root_off, std::uint64_t& root_type,
+                              std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
+  void flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void fail_locked(const std::string& why);
   void advance_durable_locked();
   void sync_as_leader(std::unique_lock<std::mutex>& lk);

@@ -28,6 +28,7 @@ struct file_media::mapping {
   pmem2_map* map = nullptr;
   pmem2_memcpy_fn memcpy_fn = nullptr;
   pmem2_drain_fn drain_fn = nullptr;
+  pmem2_flush_fn flush_fn = nullptr;
 
   ~mapping() {
     if (map) pmem2_map_delete(&map);
@@ -71,6 +72,7 @@ std::unique_ptr<file_media::mapping> file_media::map_file(int sharing,
   if (rc != 0) fail_pmem2("mapping", path_);
   m->memcpy_fn = pmem2_get_memcpy_fn(m->map);
   m->drain_fn = pmem2_get_drain_fn(m->map);
+  m->flush_fn = pmem2_get_flush_fn(m->map);
   return m;
 }
 
@@ -103,6 +105,17 @@ void file_media::write(std::uint64_t offset, const void* src, std::size_t len) {
     durable_map_->memcpy_fn(dst, src, len, PMEM2_F_MEM_NODRAIN);
     count_write(len, granularity_ == granularity::byte ? 0 : lines_touched(offset, len));
   }
+}
+
+void file_media::store(std::uint64_t offset, const void* src, std::size_t len) {
+  std::memcpy(durable_ + offset, src, len);
+  count_write(len, 0);
+}
+
+void file_media::flush(std::uint64_t offset, std::size_t len) {
+  if (granularity_ == granularity::page || len == 0) return;  // msync writes back pages
+  durable_map_->flush_fn(durable_ + offset, len);
+  if (granularity_ == granularity::cache_line) count_flush(lines_touched(offset, len));
 }
 
 void file_media::barrier(std::uint64_t offset, std::size_t len) {

@@ -24,6 +24,8 @@ class file_media final : public media {
   ~file_media() override;
 
   void write(std::uint64_t offset, const void* src, std::size_t len) override;
+  void store(std::uint64_t offset, const void* src, std::size_t len) override;
+  void flush(std::uint64_t offset, std::size_t len) override;
   void barrier(std::uint64_t offset, std::size_t len) override;
   void sync_all() override;
   void map_working_view() override;

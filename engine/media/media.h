@@ -62,6 +62,12 @@ class media {
   // REQUIRES: offset + len <= size().
   virtual void write(std::uint64_t offset, const void* src, std::size_t len) = 0;
 
+  // write() in two steps, for callers that write the same lines many times
+  // (checkpoints): store() copies without flushing; flush() starts making a
+  // range durable. Each line needs one flush after its last store.
+  virtual void store(std::uint64_t offset, const void* src, std::size_t len) = 0;
+  virtual void flush(std::uint64_t offset, std::size_t len) = 0;
+
   // Returns when every write() of this thread, and every write() by any
   // thread inside [offset, offset+len), is durable. Throws error(io_error)
   // when the media reports a failure; the caller must treat the media as
@@ -89,13 +95,26 @@ class media {
  protected:
   media() = default;
 
-  void count_write(std::size_t len, std::uint64_t lines) noexcept {
-    writes_.fetch_add(1, std::memory_order_relaxed);
-    bytes_written_.fetch_add(len, std::memory_order_relaxed);
-    flushed_lines_.fetch_add(lines, std::memory_order_relaxed);
+  // Counters are sharded by thread and bumped with plain loads and stores,
+  // not locked read-modify-writes: on x86 a locked instruction waits for the
+  // thread's pending cache-line flushes, a hidden fence on every write.
+  // Two threads that share a shard (more than 64 threads) may lose counts.
+  struct alignas(64) counter_shard {
+    std::atomic<std::uint64_t> writes{0}, bytes{0}, lines{0}, fences{0}, syncs{0};
+  };
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  void count_fence() noexcept { fences_.fetch_add(1, std::memory_order_relaxed); }
-  void count_sync() noexcept { syncs_.fetch_add(1, std::memory_order_relaxed); }
+  counter_shard& shard() noexcept;
+  void count_write(std::size_t len, std::uint64_t lines) noexcept {
+    counter_shard& s = shard();
+    bump(s.writes, 1);
+    bump(s.bytes, len);
+    bump(s.lines, lines);
+  }
+  void count_flush(std::uint64_t lines) noexcept { bump(shard().lines, lines); }
+  void count_fence() noexcept { bump(shard().fences, 1); }
+  void count_sync() noexcept { bump(shard().syncs, 1); }
 
   granularity granularity_ = granularity::page;
   std::size_t size_ = 0;
@@ -103,11 +122,8 @@ class media {
   std::byte* working_ = nullptr;
 
  private:
-  std::atomic<std::uint64_t> writes_{0};
-  std::atomic<std::uint64_t> bytes_written_{0};
-  std::atomic<std::uint64_t> flushed_lines_{0};
-  std::atomic<std::uint64_t> fences_{0};
-  std::atomic<std::uint64_t> syncs_{0};
+  static constexpr std::size_t shard_count = 64;
+  counter_shard shards_[shard_count];
 };
 
 // Number of 64-byte cache lines touched by [offset, offset+len).

@@ -10,7 +10,8 @@
 // enumerates such subsets at every barrier.
 //
 // Barriers: on byte/cache-line granularity a barrier makes every dirty unit
-// durable; on page granularity a barrier over a range makes the dirty units
+// that was flushed durable (write() flushes; store() does not, and its units
+// stay in flight until a flush() and a barrier); on page granularity a barrier over a range makes the dirty units
 // of the pages it covers durable (as msync does) and sync_all() all of them.
 //
 // Fault injection knobs make the next barrier fail (EIO), the working view
@@ -67,7 +68,9 @@ class sim_device {
 
   // --- used by the engine's simulated media backend ---
   void resize(std::size_t new_size);  // throws error(no_space) past capacity
-  void write(std::uint64_t offset, const void* src, std::size_t len);
+  void write(std::uint64_t offset, const void* src, std::size_t len);  // store + flush
+  void store(std::uint64_t offset, const void* src, std::size_t len);
+  void flush(std::uint64_t offset, std::size_t len);
   void barrier(std::uint64_t offset, std::size_t len);  // may throw io_error
   void sync_all();                                      // may throw io_error
   std::byte* visible_data() noexcept { return visible_.data(); }
@@ -80,6 +83,7 @@ class sim_device {
   std::vector<std::byte> visible_;
   std::vector<std::byte> durable_;
   std::vector<bool> dirty_;
+  std::vector<bool> flushed_;
   std::vector<std::uint64_t> dirty_list_;
   std::uint64_t barriers_ = 0;
 };

@@ -16,6 +16,18 @@ void sim_media::write(std::uint64_t offset, const void* src, std::size_t len) {
   count_write(len, granularity_ == granularity::cache_line ? lines_touched(offset, len) : 0);
 }
 
+void sim_media::store(std::uint64_t offset, const void* src, std::size_t len) {
+  // Stored units are in flight (a crash image may hold any subset of them);
+  // a barrier makes them durable only once they are flushed.
+  device_->store(offset, src, len);
+  count_write(len, 0);
+}
+
+void sim_media::flush(std::uint64_t offset, std::size_t len) {
+  device_->flush(offset, len);
+  if (granularity_ == granularity::cache_line) count_flush(lines_touched(offset, len));
+}
+
 void sim_media::barrier(std::uint64_t offset, std::size_t len) {
   if (granularity_ == granularity::page) count_sync(); else count_fence();
   device_->barrier(offset, len);

@@ -15,6 +15,8 @@ class sim_media final : public media {
   explicit sim_media(std::shared_ptr<sim_device> device);
 
   void write(std::uint64_t offset, const void* src, std::size_t len) override;
+  void store(std::uint64_t offset, const void* src, std::size_t len) override;
+  void flush(std::uint64_t offset, std::size_t len) override;
   void barrier(std::uint64_t offset, std::size_t len) override;
   void sync_all() override;
   void map_working_view() override;
