@@ -1,0 +1,199 @@
+#include "bench/cell.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <stdexcept>
+#include <thread>
+
+namespace ferrite::bench {
+namespace {
+
+// Runs `per_thread` ops of `w` on every thread at once; returns the wall
+// time in ns from the start signal to the last thread's end (and, when
+// `timed`, the engine's finish_run()).
+double run_threads(bench_engine& e, workload w, int threads, std::uint64_t per_thread, bool timed) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      try {
+        e.run(w, t, per_thread);
+      } catch (...) {
+        errors[static_cast<std::size_t>(t)] = std::current_exception();
+      }
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  auto start = std::chrono::steady_clock::now();
+  go.store(true, std::memory_order_release);
+  for (std::thread& th : workers) th.join();
+  for (const std::exception_ptr& err : errors) {
+    if (err) std::rethrow_exception(err);
+  }
+  if (timed) e.finish_run();
+  auto end = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::nano>(end - start).count();
+}
+
+// The fields a workload updates must each hold the number of ops that ran
+// on their thread, after a close and reopen.
+void check_survivors(bench_engine& e, const cell_spec& spec, std::uint64_t per_thread_total) {
+  e.reopen();
+  const int lines = info(spec.work).lines_per_op;
+  for (int t = 0; t < spec.threads; ++t) {
+    for (int k = 0; k < lines; ++k) {
+      std::uint64_t v = e.read_word(t, static_cast<std::size_t>(k) * words_per_line);
+      if (v != per_thread_total) {
+        throw std::runtime_error("after reopening, field " + std::to_string(k) + " of thread " +
+                                 std::to_string(t) + " holds " + std::to_string(v) + ", expected " +
+                                 std::to_string(per_thread_total) + ": updates were lost");
+      }
+    }
+  }
+}
+
+nlohmann::json optional_json(const std::optional<std::uint64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+std::optional<std::uint64_t> optional_from(const nlohmann::json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.get<std::uint64_t>();
+}
+
+std::optional<std::uint64_t> plus(const std::optional<std::uint64_t>& a,
+                                  const std::optional<std::uint64_t>& b) {
+  if (!a || !b) return std::nullopt;
+  return *a + *b;
+}
+
+}  // namespace
+
+void merge_runs(cell_result& total, const cell_result& more) {
+  if (total.ns_per_op_runs.empty()) {
+    total.media = more.media;
+    total.timed = more.timed;
+  } else {
+    counters& t = total.timed;
+    t.fences = plus(t.fences, more.timed.fences);
+    t.syncs = plus(t.syncs, more.timed.syncs);
+    t.flushed_lines = plus(t.flushed_lines, more.timed.flushed_lines);
+    t.commits = plus(t.commits, more.timed.commits);
+    t.commit_syncs = plus(t.commit_syncs, more.timed.commit_syncs);
+    t.checkpoints = plus(t.checkpoints, more.timed.checkpoints);
+  }
+  total.ns_per_op_runs.insert(total.ns_per_op_runs.end(), more.ns_per_op_runs.begin(),
+                              more.ns_per_op_runs.end());
+  total.spec.runs = static_cast<int>(total.ns_per_op_runs.size());
+  total.ns_per_op = median(total.ns_per_op_runs);
+}
+
+std::optional<double> cell_result::per_op(const std::optional<std::uint64_t>& counter) const {
+  if (!counter || timed_ops() == 0) return std::nullopt;
+  return static_cast<double>(*counter) / static_cast<double>(timed_ops());
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+cell_result run_cell(const cell_spec& spec) {
+  if (spec.threads < 1 || spec.runs < 1 || spec.ops < static_cast<std::uint64_t>(spec.threads)) {
+    throw std::invalid_argument("a cell needs threads >= 1, runs >= 1 and ops >= threads");
+  }
+  cell_result r;
+  r.spec = spec;
+  const auto threads = static_cast<std::uint64_t>(spec.threads);
+  const std::uint64_t per_thread = spec.ops / threads;
+  const std::uint64_t warmup_per_thread = spec.warmup_ops / threads;
+
+  std::unique_ptr<bench_engine> e = make_engine(spec.engine);
+  engine_setup setup;
+  setup.mode = spec.mode;
+  setup.pool_path = spec.pool_path;
+  setup.pool_bytes = spec.pool_bytes;
+  setup.threads = spec.threads;
+  try {
+    r.media = e->open(setup);
+    if (warmup_per_thread) run_threads(*e, spec.work, spec.threads, warmup_per_thread, false);
+    const counters before = e->read_counters();
+    for (int run = 0; run < spec.runs; ++run) {
+      double ns = run_threads(*e, spec.work, spec.threads, per_thread, true);
+      r.ns_per_op_runs.push_back(ns / static_cast<double>(per_thread * threads));
+    }
+    r.timed = difference(e->read_counters(), before);
+    r.ns_per_op = median(r.ns_per_op_runs);
+    check_survivors(*e, spec,
+                    warmup_per_thread + per_thread * static_cast<std::uint64_t>(spec.runs));
+  } catch (...) {
+    e->close_and_remove();
+    throw;
+  }
+  e->close_and_remove();
+  return r;
+}
+
+nlohmann::json to_json(const cell_result& r) {
+  const cell_spec& s = r.spec;
+  nlohmann::json j;
+  j["engine"] = s.engine;
+  j["workload"] = std::string(info(s.work).name);
+  j["mode"] = std::string(to_string(s.mode));
+  j["threads"] = s.threads;
+  j["ops"] = s.ops;
+  j["warmup_ops"] = s.warmup_ops;
+  j["runs"] = s.runs;
+  j["pool_bytes"] = s.pool_bytes;
+  j["pool_path"] = s.pool_path.string();
+  j["media"] = r.media;
+  j["ns_per_op"] = r.ns_per_op;
+  j["ns_per_op_runs"] = r.ns_per_op_runs;
+  j["fences"] = optional_json(r.timed.fences);
+  j["syncs"] = optional_json(r.timed.syncs);
+  j["flushed_lines"] = optional_json(r.timed.flushed_lines);
+  j["commits"] = optional_json(r.timed.commits);
+  j["commit_syncs"] = optional_json(r.timed.commit_syncs);
+  j["checkpoints"] = optional_json(r.timed.checkpoints);
+  j["error"] = r.error;
+  return j;
+}
+
+cell_result cell_result_from_json(const nlohmann::json& j) {
+  cell_result r;
+  cell_spec& s = r.spec;
+  s.engine = j.at("engine").get<std::string>();
+  const workload_info* w = find_workload(j.at("workload").get<std::string>());
+  if (w == nullptr) throw std::runtime_error("unknown workload in a cell result");
+  s.work = w->id;
+  auto mode = parse_media_mode(j.at("mode").get<std::string>());
+  if (!mode) throw std::runtime_error("unknown mode in a cell result");
+  s.mode = *mode;
+  s.threads = j.at("threads").get<int>();
+  s.ops = j.at("ops").get<std::uint64_t>();
+  s.warmup_ops = j.at("warmup_ops").get<std::uint64_t>();
+  s.runs = j.at("runs").get<int>();
+  s.pool_bytes = j.at("pool_bytes").get<std::uint64_t>();
+  s.pool_path = j.at("pool_path").get<std::string>();
+  r.media = j.at("media").get<std::string>();
+  r.ns_per_op = j.at("ns_per_op").get<double>();
+  r.ns_per_op_runs = j.at("ns_per_op_runs").get<std::vector<double>>();
+  r.timed.fences = optional_from(j.at("fences"));
+  r.timed.syncs = optional_from(j.at("syncs"));
+  r.timed.flushed_lines = optional_from(j.at("flushed_lines"));
+  r.timed.commits = optional_from(j.at("commits"));
+  r.timed.commit_syncs = optional_from(j.at("commit_syncs"));
+  r.timed.checkpoints = optional_from(j.at("checkpoints"));
+  r.error = j.at("error").get<std::string>();
+  return r;
+}
+
+}  // namespace ferrite::bench

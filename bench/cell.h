@@ -1,0 +1,76 @@
+// A cell: one engine running one workload on one media mode with a given
+// number of threads, measured over several runs.
+//
+// How a cell is measured (run_cell):
+//   1. the engine creates a fresh pool (pool_bytes) at pool_path;
+//   2. warm-up: every thread runs warmup_ops / threads ops, untimed;
+//   3. `runs` timed runs: the threads start together, each runs
+//      ops / threads ops, then the engine finishes the work it deferred
+//      (bench_engine::finish_run: ferrite checkpoints its log); that wall
+//      time divided by the ops of all threads is the run's ns/op (the
+//      inverse of throughput);
+//   4. the engine's counters are read before the first and after the last
+//      timed run; their difference divided by runs * ops gives the per-op
+//      counters, so occasional work (checkpoints) is amortized;
+//   5. the pool is closed and reopened and every updated field must hold
+//      the number of ops that updated it (else the cell fails);
+//   6. the pool file is removed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/catalogue.h"
+#include "bench/engine.h"
+
+namespace ferrite::bench {
+
+struct cell_spec {
+  std::string engine;
+  workload work = workload::tx_set8;
+  media_mode mode = media_mode::cacheline;
+  int threads = 1;
+  std::uint64_t ops = 0;         // per run, all threads together
+  std::uint64_t warmup_ops = 0;  // all threads together
+  int runs = 1;
+  std::uint64_t pool_bytes = 64ull << 20;
+  std::filesystem::path pool_path;
+};
+
+struct cell_result {
+  cell_spec spec;
+  std::string media;  // how the engine ran, from bench_engine::open
+  std::vector<double> ns_per_op_runs;
+  double ns_per_op = 0;  // median of ns_per_op_runs
+  counters timed;        // counter deltas over all timed runs
+  std::string error;     // non-empty: the cell failed, no figures
+
+  bool ok() const { return error.empty(); }
+  // Ops of all timed runs together.
+  std::uint64_t timed_ops() const {
+    return spec.ops / static_cast<std::uint64_t>(spec.threads) *
+           static_cast<std::uint64_t>(spec.threads) * static_cast<std::uint64_t>(spec.runs);
+  }
+  // counter / timed_ops(), or nullopt.
+  std::optional<double> per_op(const std::optional<std::uint64_t>& counter) const;
+};
+
+// Runs the cell in this process. Throws on failure.
+cell_result run_cell(const cell_spec& spec);
+
+// Adds the runs of `more` (the same cell, measured again) to `total`; the
+// median is recomputed.
+void merge_runs(cell_result& total, const cell_result& more);
+
+double median(std::vector<double> values);
+
+// The result as exchanged between the driver and a cell process.
+nlohmann::json to_json(const cell_result& r);
+cell_result cell_result_from_json(const nlohmann::json& j);
+
+}  // namespace ferrite::bench

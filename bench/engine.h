@@ -1,0 +1,108 @@
+// bench_engine: one implementation of the workloads (ferrite, libpmemobj,
+// plain C++), behind a small interface so that every engine runs the same
+// cell the same way.
+//
+// Memory layout shared by every engine: each thread owns one region of
+// `region_bytes` (16 cache lines), 64-byte aligned, at
+// `region(t) = first_region + t * region_bytes`. A workload that updates n
+// fields updates the first 8-byte word of lines 0..n-1 of its thread's
+// region, so threads never share a cache line.
+//
+// Thread-safety: run() may be called from several threads at once, each with
+// its own thread index; everything else is called by one thread while no
+// run() is in progress.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bench/catalogue.h"
+
+namespace ferrite::bench {
+
+enum class media_mode { cacheline, page };
+
+std::string_view to_string(media_mode m) noexcept;
+std::optional<media_mode> parse_media_mode(std::string_view name) noexcept;
+
+inline constexpr std::size_t region_bytes = 1024;
+inline constexpr std::size_t words_per_line = 64 / sizeof(std::uint64_t);
+
+// Counters an engine keeps, cumulative since open. nullopt: the engine has
+// no such counter (libpmemobj and plain C++ count nothing).
+struct counters {
+  std::optional<std::uint64_t> fences;         // store fences
+  std::optional<std::uint64_t> syncs;          // msync/fdatasync calls
+  std::optional<std::uint64_t> flushed_lines;  // cache lines flushed
+  std::optional<std::uint64_t> commits;        // transactions that wrote a log record
+  std::optional<std::uint64_t> commit_syncs;   // syncs made by group-commit leaders
+  std::optional<std::uint64_t> checkpoints;
+};
+
+// later - earlier, field by field (nullopt stays nullopt).
+counters difference(const counters& later, const counters& earlier);
+
+struct engine_setup {
+  media_mode mode = media_mode::cacheline;
+  std::filesystem::path pool_path;  // does not exist yet
+  std::uint64_t pool_bytes = 64ull << 20;
+  int threads = 1;
+};
+
+class bench_engine {
+ public:
+  virtual ~bench_engine() = default;
+
+  // Creates a fresh pool at setup.pool_path and checks that it runs on the
+  // media `setup.mode` asks for (throws otherwise). Returns how it runs, in
+  // words, for the report ("libpmem2 granularity cache_line, log 4 MiB").
+  virtual std::string open(const engine_setup& setup) = 0;
+
+  // Runs `ops` operations of `w` on thread `t`'s region.
+  // REQUIRES: open; w is measurable now; 0 <= t < setup.threads.
+  virtual void run(workload w, int t, std::uint64_t ops) = 0;
+
+  // Ends a timed run: work an engine deferred during the run and would do
+  // later anyway is done now, inside the timing (ferrite checkpoints its
+  // log). Called by one thread after every run() of the run returned.
+  virtual void finish_run() = 0;
+
+  virtual counters read_counters() const = 0;
+
+  // Closes the pool and opens it again, so that read_word() shows what
+  // survived. No-op for a volatile engine.
+  virtual void reopen() = 0;
+
+  // Word `i` of thread `t`'s region.
+  virtual std::uint64_t read_word(int t, std::size_t i) const = 0;
+
+  // Closes the pool and removes its file. Harmless when not open.
+  virtual void close_and_remove() noexcept = 0;
+};
+
+// Engines compiled into this binary, in report order.
+std::vector<std::string_view> compiled_engines();
+
+// True for names ferrite-bench knows, compiled in or not.
+bool known_engine(std::string_view name);
+
+std::unique_ptr<bench_engine> make_engine(std::string_view name);
+
+// Environment variables the engine must see before its libraries load, so
+// that the pool runs on `mode`: {name, value}; an empty value unsets it.
+std::vector<std::pair<std::string, std::string>> engine_environment(std::string_view name,
+                                                                    media_mode mode);
+
+// The engine factories (one file each).
+std::unique_ptr<bench_engine> make_ferrite_engine();
+std::unique_ptr<bench_engine> make_std_engine();
+std::unique_ptr<bench_engine> make_pmdk_engine();  // only when built with libpmemobj
+
+}  // namespace ferrite::bench

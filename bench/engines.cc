@@ -1,0 +1,72 @@
+// The engine registry. This is the only file that looks at
+// FERRITE_BENCH_PMDK (set by bench/meson.build, for every file of the
+// benchmark alike, when libpmemobj was found).
+#include <stdexcept>
+
+#include "bench/engine.h"
+
+namespace ferrite::bench {
+
+std::string_view to_string(media_mode m) noexcept {
+  return m == media_mode::cacheline ? "cacheline" : "page";
+}
+
+std::optional<media_mode> parse_media_mode(std::string_view name) noexcept {
+  if (name == "cacheline") return media_mode::cacheline;
+  if (name == "page") return media_mode::page;
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<std::uint64_t> minus(const std::optional<std::uint64_t>& a,
+                                   const std::optional<std::uint64_t>& b) {
+  if (!a || !b) return std::nullopt;
+  return *a - *b;
+}
+
+}  // namespace
+
+counters difference(const counters& later, const counters& earlier) {
+  counters d;
+  d.fences = minus(later.fences, earlier.fences);
+  d.syncs = minus(later.syncs, earlier.syncs);
+  d.flushed_lines = minus(later.flushed_lines, earlier.flushed_lines);
+  d.commits = minus(later.commits, earlier.commits);
+  d.commit_syncs = minus(later.commit_syncs, earlier.commit_syncs);
+  d.checkpoints = minus(later.checkpoints, earlier.checkpoints);
+  return d;
+}
+
+std::vector<std::string_view> compiled_engines() {
+#ifdef FERRITE_BENCH_PMDK
+  return {"ferrite", "pmdk", "std"};
+#else
+  return {"ferrite", "std"};
+#endif
+}
+
+bool known_engine(std::string_view name) {
+  return name == "ferrite" || name == "pmdk" || name == "std";
+}
+
+std::unique_ptr<bench_engine> make_engine(std::string_view name) {
+  if (name == "ferrite") return make_ferrite_engine();
+  if (name == "std") return make_std_engine();
+#ifdef FERRITE_BENCH_PMDK
+  if (name == "pmdk") return make_pmdk_engine();
+#endif
+  throw std::invalid_argument("engine '" + std::string(name) + "' is not compiled in");
+}
+
+std::vector<std::pair<std::string, std::string>> engine_environment(std::string_view name,
+                                                                    media_mode mode) {
+  const bool cl = mode == media_mode::cacheline;
+  if (name == "ferrite") return {{"PMEM2_FORCE_GRANULARITY", cl ? "cacheline" : "page"}};
+  // libpmem reads PMEM_IS_PMEM_FORCE once per process: 1 makes it flush
+  // cache lines and fence, 0 makes it msync.
+  if (name == "pmdk") return {{"PMEM_IS_PMEM_FORCE", cl ? "1" : "0"}};
+  return {};
+}
+
+}  // namespace ferrite::bench

@@ -1,0 +1,384 @@
+// ferrite-bench: ferrite side by side with libpmemobj (PMDK) and plain C++.
+//
+// The catalogue (one op of each workload; bench/catalogue.h holds the same
+// list as data):
+//
+//   tx_set8              a transaction that snapshots one 8-byte field,
+//                        updates it and commits.
+//                          ferrite: pool.transaction + tx_snapshot on a heap word;
+//                          pmdk:    pmemobj_tx_begin, pmemobj_tx_add_range_direct,
+//                                   pmemobj_tx_commit/_end on a root-object field;
+//                          std:     the plain store, no durability.
+//   tx_set_lines         the same with 8 fields, each in its own cache line,
+//                        in one transaction.
+//   tx_alloc64           allocate a 64-byte object in a transaction.
+//                        Arrives with the allocator issue (#4).
+//   tx_alloc_free64      allocate a 64-byte object, free it in a second
+//                        transaction. Arrives with the allocator issue (#4).
+//   atomic_alloc_free64  atomic allocation and free of a 64-byte object.
+//                        Arrives with the allocator issue (#4).
+//   chase                walk a 100k-node linked list through persistent
+//                        pointers. Arrives with the persistent pointer issue (#7).
+//   open                 open a pool holding 1M objects. Arrives with the
+//                        allocator issue (#4).
+//
+// Media modes:
+//   cacheline  pools on /dev/shm; ferrite with PMEM2_FORCE_GRANULARITY=cacheline
+//              (flush + fence), libpmemobj with PMEM_IS_PMEM_FORCE=1.
+//   page       pools in --dir (an ordinary disk file system); ferrite's page
+//              mode (msync), libpmemobj with PMEM_IS_PMEM_FORCE=0 (msync).
+//
+// A cell is engine x workload x mode x threads. Each run of a cell is a
+// process of its own on a fresh pool (bench/driver.h says why), and the runs
+// are interleaved between engines; how a run is measured is in bench/cell.h.
+// docs/bench.md tells how to run the full benchmark.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "bench/cell.h"
+#include "bench/driver.h"
+#include "bench/report.h"
+
+namespace ferrite::bench {
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed_cells = 1;
+constexpr int exit_usage = 2;
+
+struct options {
+  std::vector<std::string> engines;
+  std::vector<std::string> workloads;
+  std::vector<std::string> modes{"cacheline", "page"};
+  std::vector<int> threads{1, 2};
+  std::uint64_t ops = 200000;
+  std::uint64_t page_ops = 0;  // 0: ops / 10
+  int runs = 5;
+  std::uint64_t warmup_percent = 10;
+  std::uint64_t pool_mib = 64;
+  std::string dir;
+  bool json = false;
+  std::string csv;
+  std::string chart;
+  bool smoke = false;
+  bool list = false;
+  // The cell process (hidden): engine:workload:mode:threads.
+  std::string cell;
+  std::string pool;
+  std::uint64_t pool_bytes = 0;
+  std::uint64_t warmup_ops = 0;
+};
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(s);
+  while (std::getline(in, part, sep)) parts.push_back(part);
+  return parts;
+}
+
+workload parse_workload(const std::string& name) {
+  const workload_info* w = find_workload(name);
+  if (w == nullptr) {
+    throw usage_error("unknown workload '" + name + "'; the catalogue: --list");
+  }
+  if (!w->arrives_with.empty()) {
+    throw usage_error("workload '" + name + "' (" + std::string(w->measures) +
+                      ") cannot be measured yet: it arrives with " + std::string(w->arrives_with) +
+                      ". Available now: " + available_workloads());
+  }
+  return w->id;
+}
+
+media_mode parse_mode(const std::string& name) {
+  auto m = parse_media_mode(name);
+  if (!m) throw usage_error("unknown media mode '" + name + "' (cacheline or page)");
+  return *m;
+}
+
+void check_engine(const std::string& name) {
+  if (!known_engine(name)) {
+    throw usage_error("unknown engine '" + name + "' (ferrite, pmdk or std)");
+  }
+  for (std::string_view e : compiled_engines()) {
+    if (e == name) return;
+  }
+  throw usage_error("engine '" + name +
+                    "' is not compiled into this ferrite-bench: install libpmemobj-dev and "
+                    "reconfigure (meson option pmdk_bench=enabled makes it required)");
+}
+
+// The 1-minute load average, from /proc/loadavg (negative if unknown).
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1;
+  in >> load;
+  return in ? load : -1;
+}
+
+std::string machine_description() {
+  std::string cpu;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  char load[32];
+  std::snprintf(load, sizeof load, "%.2f", load_average());
+  return (cpu.empty() ? std::string("unknown CPU") : cpu) + ", " +
+         std::to_string(std::thread::hardware_concurrency()) + " CPUs, " + u.sysname + " " +
+         u.release + ", load average " + load + " at the start";
+}
+
+std::string ns_text(double ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", ns);
+  return buf;
+}
+
+std::filesystem::path default_page_dir() {
+  if (access("/var/tmp", W_OK) == 0) return "/var/tmp";
+  return std::filesystem::current_path();
+}
+
+// Measures one workload x mode x threads with every engine. The runs are
+// interleaved (run 1 of each engine, then run 2 of each...), each in a new
+// process on a new pool, so that a drift of the machine (other load, the
+// disk's state) weighs on every engine alike.
+void run_group(const std::filesystem::path& self, const run_description& d, workload w,
+               media_mode m, int t, std::vector<cell_result>& results) {
+  const auto threads = static_cast<std::uint64_t>(t);
+  std::vector<cell_result> cells;
+  for (const std::string& e : d.engines) {
+    // std does no I/O: a page-mode op count would time little but the
+    // threads' start.
+    const std::uint64_t ops =
+        m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;
+    cell_result c;
+    c.spec.engine = e;
+    c.spec.work = w;
+    c.spec.mode = m;
+    c.spec.threads = t;
+    c.spec.ops = std::max<std::uint64_t>(ops / threads, 1) * threads;
+    c.spec.warmup_ops = c.spec.ops * d.warmup_percent / 100;
+    c.spec.runs = 0;
+    c.spec.pool_bytes = d.pool_bytes;
+    c.spec.pool_path = (m == media_mode::cacheline ? d.cacheline_dir : d.page_dir) /
+                       ("ferrite-bench-" + std::to_string(getpid()) + "-" + e + ".pool");
+    cells.push_back(std::move(c));
+  }
+  for (int run = 1; run <= d.runs; ++run) {
+    std::cerr << info(w).name << " " << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "")
+              << ", run " << run << "/" << d.runs << ":";
+    for (cell_result& c : cells) {
+      if (!c.ok()) continue;
+      cell_spec one = c.spec;
+      one.runs = 1;
+      cell_result r = run_cell_process(self, one);
+      if (r.ok()) {
+        merge_runs(c, r);
+        std::cerr << " " << c.spec.engine << " " << ns_text(r.ns_per_op);
+      } else {
+        c.error = r.error;
+        std::cerr << " " << c.spec.engine << " FAILED";
+      }
+    }
+    std::cerr << " ns/op" << std::endl;
+  }
+  for (cell_result& c : cells) results.push_back(std::move(c));
+}
+
+// The cell process: run one cell, print its result.
+int cell_main(const options& o) {
+  auto parts = split(o.cell, ':');
+  if (parts.size() != 4) throw usage_error("--cell wants engine:workload:mode:threads");
+  cell_spec s;
+  s.engine = parts[0];
+  s.work = parse_workload(parts[1]);
+  s.mode = parse_mode(parts[2]);
+  s.threads = std::stoi(parts[3]);
+  s.ops = o.ops;
+  s.warmup_ops = o.warmup_ops;
+  s.runs = o.runs;
+  s.pool_bytes = o.pool_bytes;
+  s.pool_path = o.pool;
+  return cell_process_main(s);
+}
+
+int driver_main(options o) {
+  run_description d;
+  if (o.smoke) {
+    o.ops = 200;
+    o.page_ops = 4;  // a page-mode libpmemobj transaction costs several msyncs
+    o.runs = 2;
+    o.pool_mib = 8;
+  }
+  if (o.engines.empty()) {
+    for (std::string_view e : compiled_engines()) o.engines.emplace_back(e);
+  }
+  for (const std::string& e : o.engines) check_engine(e);
+  d.engines = o.engines;
+  if (o.workloads.empty()) o.workloads = split(available_workloads(), ',');
+  for (std::string w : o.workloads) {
+    w.erase(0, w.find_first_not_of(' '));
+    d.workloads.push_back(parse_workload(w));
+  }
+  for (const std::string& m : o.modes) d.modes.push_back(parse_mode(m));
+  d.threads = o.threads;
+  for (int t : d.threads) {
+    if (t < 1 || t > 64) throw usage_error("--threads: each count must be in 1..64");
+  }
+  if (o.runs < 1) throw usage_error("--runs must be at least 1");
+  if (o.warmup_percent > 1000) throw usage_error("--warmup: at most 1000 (%)");
+  if (o.pool_mib < 8) throw usage_error("--pool-mib: at least 8 (libpmemobj's minimum)");
+  d.ops_cacheline = o.ops;
+  d.ops_page = o.page_ops ? o.page_ops : std::max<std::uint64_t>(o.ops / 10, 1);
+  d.warmup_percent = o.warmup_percent;
+  d.runs = o.runs;
+  d.pool_bytes = o.pool_mib << 20;
+  d.cacheline_dir = "/dev/shm";
+  d.page_dir = o.dir.empty() ? default_page_dir() : std::filesystem::path(o.dir);
+  d.smoke = o.smoke;
+  d.machine = machine_description();
+  for (media_mode m : d.modes) {
+    const auto& dir = m == media_mode::cacheline ? d.cacheline_dir : d.page_dir;
+    if (!std::filesystem::is_directory(dir) || access(dir.c_str(), W_OK) != 0) {
+      throw usage_error("the " + std::string(to_string(m)) + " mode puts its pools in " +
+                        dir.string() + ", which is not a writable directory" +
+                        (m == media_mode::page ? " (choose one with --dir)" : ""));
+    }
+  }
+  if (std::find(d.modes.begin(), d.modes.end(), media_mode::page) != d.modes.end() &&
+      file_system_name(d.page_dir) == "tmpfs") {
+    std::cerr << "ferrite-bench: warning: " << d.page_dir.string()
+              << " is a tmpfs, where msync costs nothing: page-mode figures will not show "
+                 "what a disk costs (use --dir on a disk file system)\n";
+  }
+  if (load_average() > 0.5 * std::thread::hardware_concurrency()) {
+    std::cerr << "ferrite-bench: warning: the machine is busy (load average " << load_average()
+              << " on " << std::thread::hardware_concurrency()
+              << " CPUs): the figures will be noisy\n";
+  }
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+
+  std::ostream& text = std::cout;
+  if (!o.json) {
+    print_setup(text, d);
+    text.flush();
+  }
+  std::vector<cell_result> results;
+  for (workload w : d.workloads) {
+    for (media_mode m : d.modes) {
+      for (int t : d.threads) {
+        run_group(self, d, w, m, t, results);
+      }
+    }
+  }
+
+  if (o.json) {
+    std::cout << results_json(results).dump(2) << "\n";
+  } else {
+    print_tables(text, d, results);
+    text << "\nload average at the end: " << load_average() << "\n";
+  }
+  if (!o.csv.empty()) write_csv(o.csv, results);
+  if (!o.chart.empty()) {
+    write_chart(o.chart, results);
+    std::cerr << "ferrite-bench: chart written to " << o.chart << "\n";
+  }
+  for (const cell_result& r : results) {
+    if (!r.ok()) return exit_failed_cells;
+  }
+  return exit_ok;
+}
+
+void print_catalogue() {
+  for (const workload_info& w : catalogue) {
+    std::cout << w.name << ": " << w.measures;
+    if (!w.arrives_with.empty()) std::cout << " [arrives with " << w.arrives_with << "]";
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+}  // namespace ferrite::bench
+
+int main(int argc, char** argv) {
+  using namespace ferrite::bench;
+  options o;
+  CLI::App app{
+      "ferrite-bench: ferrite side by side with libpmemobj and plain C++ "
+      "(docs/bench.md)"};
+  app.add_option("--engine", o.engines,
+                 "Engines, comma-separated: ferrite,pmdk,std "
+                 "(default: all compiled in)")
+      ->delimiter(',');
+  app.add_option("--workload", o.workloads,
+                 "Workloads, comma-separated (default: all measurable now; see --list)")
+      ->delimiter(',');
+  app.add_option("--mode", o.modes, "Media modes, comma-separated: cacheline,page")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "Thread counts, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--ops", o.ops, "Ops per run on cacheline media, all threads together")
+      ->capture_default_str();
+  app.add_option("--page-ops", o.page_ops, "Ops per run on page media (default: --ops / 10)");
+  app.add_option("--runs", o.runs, "Timed runs per cell; the median is reported")
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup_percent, "Untimed warm-up, in % of the ops of a run")
+      ->capture_default_str();
+  app.add_option("--pool-mib", o.pool_mib, "Size of each pool in MiB")->capture_default_str();
+  app.add_option("--dir", o.dir,
+                 "Directory for page-mode pools, on a disk file system (default: /var/tmp, or "
+                 "the current directory)");
+  app.add_flag("--json", o.json, "Print the results as JSON instead of tables");
+  app.add_option("--csv", o.csv, "Also write the results to this CSV file");
+  app.add_option("--chart", o.chart,
+                 "Also draw ferrite/pmdk ratios with gnuplot (PNG, or SVG for *.svg)");
+  app.add_flag("--smoke", o.smoke,
+               "Run every cell with tiny op counts (seconds): a check, not a measurement");
+  app.add_flag("--list", o.list, "Print the workload catalogue and exit");
+  const std::string internal;  // an empty group hides these from --help
+  app.add_option("--cell", o.cell, "(internal) run one cell")->group(internal);
+  app.add_option("--pool", o.pool, "(internal) pool path of the cell")->group(internal);
+  app.add_option("--pool-bytes", o.pool_bytes, "(internal)")->group(internal);
+  app.add_option("--warmup-ops", o.warmup_ops, "(internal)")->group(internal);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+  try {
+    if (o.list) {
+      print_catalogue();
+      return exit_ok;
+    }
+    if (!o.cell.empty()) return cell_main(o);
+    return driver_main(o);
+  } catch (const usage_error& e) {
+    std::cerr << "ferrite-bench: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "ferrite-bench: " << e.what() << "\n";
+    return exit_failed_cells;
+  }
+}

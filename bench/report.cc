@@ -1,0 +1,367 @@
+#include "bench/report.h"
+
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+namespace ferrite::bench {
+namespace {
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+// A figure with enough digits to read at a glance.
+std::string figure(std::optional<double> v) {
+  if (!v) return "-";
+  const double a = std::fabs(*v);
+  if (a >= 1000) return format("%.0f", *v);
+  if (a >= 100) return format("%.1f", *v);
+  if (a >= 1) return format("%.2f", *v);
+  return format("%.3f", *v);
+}
+
+// Counters per op or per transaction: three decimals, so that a checkpoint
+// amortized over a thousand commits still shows.
+std::string counter_figure(std::optional<double> v) {
+  return v ? format("%.3f", *v) : std::string("-");
+}
+
+std::string bytes_text(std::uint64_t b) {
+  if (b % (1ull << 20) == 0) return std::to_string(b >> 20) + " MiB";
+  return std::to_string(b) + " bytes";
+}
+
+std::string pad(const std::string& s, std::size_t width, bool left = false) {
+  if (s.size() >= width) return s;
+  std::string fill(width - s.size(), ' ');
+  return left ? s + fill : fill + s;
+}
+
+const cell_result* find(const std::vector<cell_result>& results, std::string_view engine,
+                        workload w, media_mode m, int threads) {
+  for (const cell_result& r : results) {
+    if (r.spec.engine == engine && r.spec.work == w && r.spec.mode == m &&
+        r.spec.threads == threads) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// "748.8 ±3%": the median and half the spread between the fastest and
+// slowest run, relative to the median.
+std::string ns_with_spread(const cell_result* r) {
+  if (r == nullptr || !r->ok()) return "-";
+  std::string text = figure(r->ns_per_op);
+  const auto& v = r->ns_per_op_runs;
+  if (v.size() < 2 || r->ns_per_op <= 0) return text;
+  auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return text + " ±" + format("%.0f", (*hi - *lo) / 2 / r->ns_per_op * 100) + "%";
+}
+
+std::optional<double> ns(const cell_result* r) {
+  if (r == nullptr || !r->ok()) return std::nullopt;
+  return r->ns_per_op;
+}
+
+std::optional<double> ratio(const std::vector<cell_result>& results, workload w, media_mode m,
+                            int threads) {
+  auto f = ns(find(results, "ferrite", w, m, threads));
+  auto p = ns(find(results, "pmdk", w, m, threads));
+  if (!f || !p || *p <= 0) return std::nullopt;
+  return *f / *p;
+}
+
+double target(workload w, media_mode m) {
+  return m == media_mode::cacheline ? info(w).target_cacheline : info(w).target_page;
+}
+
+std::optional<double> per_commit(const cell_result& r, const std::optional<std::uint64_t>& c) {
+  if (!c || !r.timed.commits || *r.timed.commits == 0) return std::nullopt;
+  return static_cast<double>(*c) / static_cast<double>(*r.timed.commits);
+}
+
+nlohmann::ordered_json number_or_null(std::optional<double> v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+std::string csv_field(std::optional<double> v) {
+  return v ? format("%.6g", *v) : std::string();
+}
+
+}  // namespace
+
+std::string file_system_name(const std::filesystem::path& dir) {
+  struct statfs s {};
+  if (statfs(dir.c_str(), &s) != 0) return "unknown";
+  switch (static_cast<unsigned long>(s.f_type)) {
+    case 0x01021994:
+      return "tmpfs";
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x794c7630:
+      return "overlayfs";
+    case 0x2FC12FC1:
+      return "zfs";
+    case 0x6969:
+      return "nfs";
+    default:
+      return "unknown";
+  }
+}
+
+void print_setup(std::ostream& out, const run_description& d) {
+  out << "ferrite-bench"
+      << (d.smoke ? " --smoke (tiny op counts: checks that every cell runs; "
+                    "its figures mean nothing)"
+                  : "")
+      << "\n";
+  out << "  engines    ";
+  for (std::size_t i = 0; i < d.engines.size(); ++i) {
+    const std::string& e = d.engines[i];
+    out << (i ? ", " : "") << e
+        << (e == "pmdk"  ? " (libpmemobj)"
+            : e == "std" ? " (volatile C++, no durability)"
+                         : "");
+  }
+  out << "\n";
+  for (media_mode m : d.modes) {
+    if (m == media_mode::cacheline) {
+      out << "  cacheline  pools in " << d.cacheline_dir.string() << " ("
+          << file_system_name(d.cacheline_dir)
+          << "); ferrite: PMEM2_FORCE_GRANULARITY=cacheline (flush + fence); "
+             "libpmemobj: PMEM_IS_PMEM_FORCE=1; "
+          << d.ops_cacheline << " ops per run\n";
+    } else {
+      out << "  page       pools in " << d.page_dir.string() << " (" << file_system_name(d.page_dir)
+          << "); ferrite: page mode (msync/fdatasync); libpmemobj: PMEM_IS_PMEM_FORCE=0 "
+             "(msync); "
+          << d.ops_page << " ops per run (std: " << d.ops_cacheline << ", it does no I/O)\n";
+    }
+  }
+  out << "  runs       " << d.runs
+      << " per cell (engine x workload x mode x threads), interleaved between engines; each "
+         "in a new process on a new pool of "
+      << bytes_text(d.pool_bytes) << " (removed afterwards), after an untimed warm-up of "
+      << d.warmup_percent << "% of the ops\n";
+  out << "  ns/op      median over the runs of (wall time of the run / ops of all threads); "
+         "ferrite's time includes a checkpoint at the end of each run\n";
+  out << "  threads    ";
+  for (std::size_t i = 0; i < d.threads.size(); ++i) out << (i ? ", " : "") << d.threads[i];
+  out << "; the ops of a run are divided among them, each updates its own cache lines\n";
+  out << "  counters   ferrite's media counters over all timed runs / ops (its checkpoints "
+         "included); libpmemobj and std count nothing\n";
+  if (!d.machine.empty()) out << "  machine    " << d.machine << "\n";
+  out << "  check      after the runs each pool is reopened and every field must hold its "
+         "op count\n";
+}
+
+void print_tables(std::ostream& out, const run_description& d,
+                  const std::vector<cell_result>& results) {
+  // How each engine ran, as verified when its pool was opened.
+  std::map<std::string, std::string> media;
+  for (const cell_result& r : results) {
+    if (!r.ok()) continue;
+    media.emplace(r.spec.engine + " " + std::string(to_string(r.spec.mode)), r.media);
+  }
+  out << "\nmedia, as checked at open:\n";
+  for (const auto& [key, how] : media) out << "  " << pad(key, 18, true) << how << "\n";
+
+  for (workload w : d.workloads) {
+    out << "\n" << info(w).name << ": " << info(w).measures << "\n";
+    std::string head = "  " + pad("mode", 10, true) + pad("thr", 4);
+    for (const std::string& e : d.engines) head += pad(e + " ns/op", 18);
+    head += pad("ferrite/pmdk", 14) + pad("target", 8) + pad("fences/op", 11) +
+            pad("syncs/op", 10) + pad("lines/op", 10);
+    out << head << "\n";
+    for (media_mode m : d.modes) {
+      for (int t : d.threads) {
+        std::string line =
+            "  " + pad(std::string(to_string(m)), 10, true) + pad(std::to_string(t), 4);
+        for (const std::string& e : d.engines)
+          line += pad(ns_with_spread(find(results, e, w, m, t)), 18);
+        auto rt = ratio(results, w, m, t);
+        line += pad(rt ? format("%.3f", *rt) : "-", 14);
+        const double tg = target(w, m);
+        std::string tgt = "-";
+        if (tg > 0) tgt = format("%.2f", tg) + (rt ? (*rt <= tg ? " ok" : " !") : "");
+        line += pad(tgt, 8);
+        const cell_result* f = find(results, "ferrite", w, m, t);
+        const bool fok = f != nullptr && f->ok();
+        line += pad(fok ? counter_figure(f->per_op(f->timed.fences)) : "-", 11);
+        line += pad(fok ? counter_figure(f->per_op(f->timed.syncs)) : "-", 10);
+        line += pad(fok ? counter_figure(f->per_op(f->timed.flushed_lines)) : "-", 10);
+        out << line << "\n";
+      }
+    }
+  }
+  out << "\n(ns/op: median of the runs, ± half the spread between the fastest and slowest "
+         "run.\n target: issue 6's bound on ferrite/pmdk, \"ok\" met, \"!\" missed. fences, syncs "
+         "and lines per op are ferrite's.)\n";
+
+  // Issue 3 asks for these per committed transaction.
+  bool any = false;
+  for (const cell_result& r : results) any = any || (r.spec.engine == "ferrite" && r.ok());
+  if (any) {
+    out << "\nferrite, per committed transaction (timed runs, checkpoints included):\n";
+    out << "  " << pad("workload", 14, true) << pad("mode", 10, true) << pad("thr", 4)
+        << pad("commits", 10) << pad("fences/tx", 11) << pad("syncs/tx", 10)
+        << pad("commit syncs/tx", 17) << pad("checkpoints", 13) << "\n";
+    for (const cell_result& r : results) {
+      if (r.spec.engine != "ferrite" || !r.ok()) continue;
+      out << "  " << pad(std::string(info(r.spec.work).name), 14, true)
+          << pad(std::string(to_string(r.spec.mode)), 10, true)
+          << pad(std::to_string(r.spec.threads), 4)
+          << pad(r.timed.commits ? std::to_string(*r.timed.commits) : "-", 10)
+          << pad(counter_figure(per_commit(r, r.timed.fences)), 11)
+          << pad(counter_figure(per_commit(r, r.timed.syncs)), 10)
+          << pad(counter_figure(per_commit(r, r.timed.commit_syncs)), 17)
+          << pad(r.timed.checkpoints ? std::to_string(*r.timed.checkpoints) : "-", 13) << "\n";
+    }
+    out << "  (commit syncs: made by group-commit leaders on page media; the rest are "
+           "checkpoint syncs)\n";
+  }
+
+  bool failures = false;
+  for (const cell_result& r : results) failures = failures || !r.ok();
+  if (failures) {
+    out << "\nFAILED cells (no figures shown for them):\n";
+    for (const cell_result& r : results) {
+      if (r.ok()) continue;
+      out << "  " << r.spec.engine << " " << info(r.spec.work).name << " " << to_string(r.spec.mode)
+          << " " << r.spec.threads << " thread(s): " << r.error << "\n";
+    }
+  }
+}
+
+nlohmann::ordered_json results_json(const std::vector<cell_result>& results) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const cell_result& r : results) {
+    nlohmann::ordered_json j;
+    j["engine"] = r.spec.engine;
+    j["workload"] = std::string(info(r.spec.work).name);
+    j["mode"] = std::string(to_string(r.spec.mode));
+    j["threads"] = r.spec.threads;
+    j["ops"] = r.spec.ops;
+    const bool ok = r.ok();
+    j["ns_per_op"] = ok ? nlohmann::ordered_json(r.ns_per_op) : nlohmann::ordered_json(nullptr);
+    j["fences_per_op"] = number_or_null(ok ? r.per_op(r.timed.fences) : std::nullopt);
+    j["syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.syncs) : std::nullopt);
+    j["flushed_lines_per_op"] = number_or_null(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt);
+    j["commit_syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.commit_syncs) : std::nullopt);
+    j["checkpoints_per_op"] = number_or_null(ok ? r.per_op(r.timed.checkpoints) : std::nullopt);
+    j["runs"] = r.spec.runs;
+    j["ns_per_op_runs"] = r.ns_per_op_runs;
+    j["warmup_ops"] = r.spec.warmup_ops;
+    j["pool_bytes"] = r.spec.pool_bytes;
+    j["media"] = r.media;
+    j["error"] = ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
+    list.push_back(std::move(j));
+  }
+  return list;
+}
+
+void write_csv(const std::filesystem::path& file, const std::vector<cell_result>& results) {
+  std::ofstream out(file);
+  if (!out) throw std::runtime_error("cannot write the CSV file " + file.string());
+  out << "engine,workload,mode,threads,ops,runs,ns_per_op,fences_per_op,syncs_per_op,"
+         "flushed_lines_per_op,error\n";
+  for (const cell_result& r : results) {
+    const bool ok = r.ok();
+    std::string error = r.error;
+    for (char& c : error) {
+      if (c == '"') c = '\'';
+    }
+    out << r.spec.engine << "," << info(r.spec.work).name << "," << to_string(r.spec.mode) << ","
+        << r.spec.threads << "," << r.spec.ops << "," << r.spec.runs << ","
+        << (ok ? format("%.6g", r.ns_per_op) : "") << ","
+        << csv_field(ok ? r.per_op(r.timed.fences) : std::nullopt) << ","
+        << csv_field(ok ? r.per_op(r.timed.syncs) : std::nullopt) << ","
+        << csv_field(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt) << ",\"" << error
+        << "\"\n";
+  }
+  if (!out.flush()) throw std::runtime_error("writing the CSV file " + file.string() + " failed");
+}
+
+void write_chart(const std::filesystem::path& file, const std::vector<cell_result>& results) {
+  // One bar per (workload, mode, threads) measured with both engines.
+  std::ostringstream data;
+  int bars = 0;
+  for (const cell_result& r : results) {
+    if (r.spec.engine != "ferrite") continue;
+    auto rt = ratio(results, r.spec.work, r.spec.mode, r.spec.threads);
+    if (!rt) continue;
+    const double tg = target(r.spec.work, r.spec.mode);
+    data << "\"" << info(r.spec.work).name << " " << to_string(r.spec.mode) << " " << r.spec.threads
+         << "t\" " << format("%.4f", *rt) << " " << (tg > 0 ? format("%.2f", tg) : "-") << "\n";
+    ++bars;
+  }
+  if (bars == 0) {
+    throw std::runtime_error(
+        "--chart: no cell was measured with both ferrite and pmdk, so "
+        "there is no ratio to draw");
+  }
+  bool found = false;
+  if (const char* path = std::getenv("PATH")) {
+    std::istringstream dirs(path);
+    std::string dir;
+    while (!found && std::getline(dirs, dir, ':')) {
+      found =
+          access((std::filesystem::path(dir.empty() ? "." : dir) / "gnuplot").c_str(), X_OK) == 0;
+    }
+  }
+  if (!found) {
+    throw std::runtime_error(
+        "--chart needs gnuplot, which is not on PATH (Debian: apt-get "
+        "install gnuplot-nox); the results above are complete without it");
+  }
+  std::string out_name = file.string();
+  std::string quoted;
+  for (char c : out_name) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  const bool svg = file.extension() == ".svg";
+  std::ostringstream script;
+  script << (svg ? "set terminal svg size 1100,560 dynamic\n"
+                 : "set terminal pngcairo size 1100,560\n")
+         << "set output '" << quoted << "'\n"
+         << "set title 'ferrite-bench: time per op, ferrite / libpmemobj, same run "
+            "(below 1: ferrite is faster)'\n"
+         << "set ylabel 'ferrite ns/op / libpmemobj ns/op'\nset title noenhanced\n"
+         << "set style fill solid 0.5 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
+         << "set grid ytics\nset key outside top center horizontal\nset datafile missing '-'\n"
+         << "set xtics rotate by -30 left noenhanced\nset bmargin 8\nset rmargin 10\n"
+         << "set offsets 0.5, 0.5, 0.1, 0\n"
+         << "$ratios << EOD\n"
+         << data.str() << "EOD\n"
+         << "plot $ratios using 0:2:xtic(1) with boxes lc rgb '#4477aa' title 'measured', \\\n"
+         << "     $ratios using 0:2:(sprintf('%.2f', $2)) with labels offset 0,0.8 notitle, \\\n"
+         << "     $ratios using 0:3 with points pt 7 ps 1.3 lc rgb '#cc3311' "
+            "title 'target (issue 6)', \\\n"
+         << "     1 with lines dt 2 lc rgb 'black' title 'parity'\n";
+  FILE* g = popen("gnuplot", "w");
+  if (g == nullptr) throw std::runtime_error("--chart: cannot start gnuplot");
+  const std::string text = script.str();
+  std::fwrite(text.data(), 1, text.size(), g);
+  const int status = pclose(g);
+  if (status != 0) {
+    throw std::runtime_error("--chart: gnuplot failed (exit status " + std::to_string(status) +
+                             ", see its messages above); no chart written");
+  }
+}
+
+}  // namespace ferrite::bench
