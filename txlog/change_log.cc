@@ -152,6 +152,7 @@ void change_log::apply_to_working(std::byte* working) {
 void change_log::fail_locked(const std::string& why) {
   if (!failed_) {
     failed_ = true;
+    failed_flag_.store(true, std::memory_order_relaxed);
     failure_ = why;
   }
   cv_.notify_all();
@@ -186,10 +187,7 @@ void change_log::update_superblock(const std::function<void(pool_state&)>& updat
   state_ = next;
 }
 
-bool change_log::failed() const {
-  std::lock_guard lk(mu_);
-  return failed_;
-}
+bool change_log::failed() const { return failed_flag_.load(std::memory_order_relaxed); }
 
 std::string change_log::failure() const {
   std::lock_guard lk(mu_);
@@ -283,6 +281,7 @@ std::uint64_t change_log::commit(record_builder& rb) {
   tail_ = pos + len == log_size ? 0 : pos + len;
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;
+  if (used_ * 2 >= log_size) checkpoint_wanted_.store(true, std::memory_order_relaxed);
   const std::uint64_t epoch = state_.log_epoch;
   const std::uint64_t marker_pos = header_.log_offset + (log_size - waste);
   lk.unlock();
@@ -345,7 +344,9 @@ std::uint64_t change_log::commit(record_builder& rb) {
 }
 
 void change_log::maybe_checkpoint() {
+  if (!checkpoint_wanted_.load(std::memory_order_relaxed)) return;  // the common case: no lock
   std::unique_lock lk(mu_);
+  checkpoint_wanted_.store(false, std::memory_order_relaxed);
   if (failed_ || checkpointing_ || used_ * 2 < header_.log_size) return;
   checkpoint_locked(lk);
 }

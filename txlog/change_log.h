@@ -24,6 +24,7 @@
 // Thread-safety: commit() and checkpoint() may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -137,6 +138,8 @@ class change_log {
   bool syncing_ = false;
   bool checkpointing_ = false;
   bool failed_ = false;
+  std::atomic<bool> failed_flag_{false};        // failed_, readable without mu_
+  std::atomic<bool> checkpoint_wanted_{false};  // more than half the log is used
   std::string failure_;
   log_stats stats_;
 
