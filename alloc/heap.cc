@@ -467,56 +467,37 @@ void heap::free(tx_context& tx, std::uint64_t data) {
   }
 }
 
-namespace {
-
-// Returns a slot to its run; lists the run for reuse when no arena owns it.
-bool release_slot(run_state* run, std::uint64_t idx) {
-  std::lock_guard rl(run->mu);
-  run->used[idx / 64] &= ~(1ull << (idx % 64));
-  ++run->free_count;
-  return !run->owned;
+void heap::release(const heap_action& a, std::uint64_t free_lsn) noexcept {
+  if (a.kind == heap_action::slot) {
+    const std::uint64_t word_off = a.run->offset + run_bitmap_offset + a.slot_index / 64 * 8;
+    word_at(base() + word_off).fetch_and(~(1ull << (a.slot_index % 64)), std::memory_order_relaxed);
+    bool unowned;
+    {
+      std::lock_guard rl(a.run->mu);
+      a.run->used[a.slot_index / 64] &= ~(1ull << (a.slot_index % 64));
+      ++a.run->free_count;
+      unowned = !a.run->owned;
+    }
+    if (unowned) {  // list the run for reuse when no arena owns it
+      std::lock_guard lk(mu_);
+      if (!a.run->listed) {
+        a.run->listed = true;
+        partial_[a.run->cls].push_back(a.run);
+      }
+    }
+  } else {
+    for (std::uint64_t k = 0; k < a.chunks; ++k) *entry_ptr(a.first_chunk + k) = 0;
+    std::lock_guard lk(mu_);
+    give_chunks(a.first_chunk, a.chunks, free_lsn);
+  }
 }
 
-}  // namespace
-
 void heap::on_abort(tx_context& tx) noexcept {
-  for (const heap_action& a : tx.heap_allocs) {
-    if (a.kind == heap_action::slot) {
-      const std::uint64_t word_off = a.run->offset + run_bitmap_offset + a.slot_index / 64 * 8;
-      word_at(base() + word_off).fetch_and(~(1ull << (a.slot_index % 64)), std::memory_order_relaxed);
-      if (release_slot(a.run, a.slot_index)) {
-        std::lock_guard lk(mu_);
-        if (!a.run->listed) {
-          a.run->listed = true;
-          partial_[a.run->cls].push_back(a.run);
-        }
-      }
-    } else {
-      for (std::uint64_t k = 0; k < a.chunks; ++k) *entry_ptr(a.first_chunk + k) = 0;
-      std::lock_guard lk(mu_);
-      give_chunks(a.first_chunk, a.chunks, a.free_lsn);
-    }
-  }
+  for (const heap_action& a : tx.heap_allocs) release(a, a.free_lsn);
 }
 
 void heap::on_durable(tx_context& tx, std::uint64_t lsn) {
-  for (const heap_action& f : tx.heap_frees) {
-    if (f.kind == heap_action::slot) {
-      const std::uint64_t word_off = f.run->offset + run_bitmap_offset + f.slot_index / 64 * 8;
-      word_at(base() + word_off).fetch_and(~(1ull << (f.slot_index % 64)), std::memory_order_relaxed);
-      if (release_slot(f.run, f.slot_index)) {
-        std::lock_guard lk(mu_);
-        if (!f.run->listed) {
-          f.run->listed = true;
-          partial_[f.run->cls].push_back(f.run);
-        }
-      }
-    } else {
-      for (std::uint64_t k = 0; k < f.chunks; ++k) *entry_ptr(f.first_chunk + k) = 0;
-      std::lock_guard lk(mu_);
-      give_chunks(f.first_chunk, f.chunks, lsn);
-    }
-  }
+  for (const heap_action& f : tx.heap_frees) release(f, lsn);
 }
 
 void heap::grown(std::uint64_t old_heap_size) {

@@ -89,6 +89,9 @@ class heap {
   run_state* create_run(tx_context& tx, std::size_t cls);
   run_state* run_of(std::uint64_t chunk) const;  // REQUIRES: mu_
   arena& my_arena();
+  // Gives an allocation back: a slot to its run, an extent's chunks to the
+  // free map (freed by the record with `free_lsn`).
+  void release(const heap_action& a, std::uint64_t free_lsn) noexcept;
   [[noreturn]] void out_of_space(tx_context& tx, std::uint64_t size);
   std::uint64_t locate_slot(std::uint64_t data, run_state** run, std::uint64_t* index,
                             std::uint64_t* head_chunk, std::uint64_t* chunks) const;
