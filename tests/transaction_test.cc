@@ -296,7 +296,9 @@ TEST_CASE("a transaction on a second pool while one runs is tx_invalid", "[tx][e
 }
 
 TEST_CASE("a failed sync makes the pool read-only and keeps earlier commits", "[tx][errors]") {
-  auto dev = std::make_shared<sim_device>(granularity::page);
+  // On both media: the commit's own fence (cache-line) or msync (page) fails.
+  auto g = GENERATE(granularity::cache_line, granularity::page);
+  auto dev = std::make_shared<sim_device>(g);
   pool p = pool::open("sim", sim_options(dev));
   std::uint64_t* w = heap_words(p);
   p.transaction([&] {

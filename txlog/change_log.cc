@@ -207,6 +207,7 @@ std::uint64_t change_log::used_bytes() const {
 void change_log::advance_durable_locked() {
   // Only used on media where each committer fences its own writes: a record
   // is durable once it and every record before it are written and fenced.
+  if (failed_) return;
   while (durable_lsn_ < next_lsn_ - 1) {
     const slot& s = pending_[durable_lsn_ + 1 - pending_.front().lsn];
     if (!s.written) break;
@@ -309,7 +310,14 @@ std::uint64_t change_log::commit(record_builder& rb) {
   }
 
   lk.lock();
-  if (!error.empty()) fail_locked(error);
+  if (!error.empty()) {
+    // The record may or may not be durable. It stays unwritten, so nothing
+    // after it counts as durable; every waiting committer fails too.
+    fail_locked(error);
+    fail(error_code::io_error,
+         "commit failed, the pool is now read-only (reopen it; work committed before is safe): " +
+             error);
+  }
   pending_[lsn - pending_.front().lsn].written = true;
   if (waste) pending_[marker_lsn - pending_.front().lsn].written = true;
   if (media_.per_thread_fence()) {
