@@ -182,9 +182,10 @@ void commit_outermost(tx_context& tx) {
     try {
       // New extents are not logged: their bytes go to free space of the
       // durable image, durable before the record that allocates them.
-      for (const auto& d : tx.direct) p.store->write(d.begin, base + d.begin, d.end - d.begin);
-      if (!tx.direct.empty() && !p.store->per_thread_fence()) {
-        for (const auto& d : tx.direct) p.store->barrier(d.begin, d.end - d.begin);
+      if (!tx.direct.empty()) {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+        for (const auto& d : tx.direct) ranges.emplace_back(d.begin, d.end - d.begin);
+        p.log->persist_direct(base, ranges);
       }
       lsn = p.log->commit(rb);
     } catch (...) {

@@ -351,6 +351,26 @@ std::uint64_t change_log::commit(record_builder& rb) {
   return lsn;
 }
 
+void change_log::persist_direct(const std::byte* src_base,
+                                const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  if (failed()) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure());
+  try {
+    for (const auto& [off, len] : ranges) media_.write(off, src_base + off, len);
+    // Durable before the record is even written: a record must never be
+    // durable without the bytes it allocates (one fence on cache-line media).
+    if (media_.per_thread_fence()) {
+      media_.barrier(0, 0);
+    } else {
+      for (const auto& [off, len] : ranges) media_.barrier(off, len);
+    }
+  } catch (const std::exception& e) {
+    std::lock_guard lk(mu_);
+    fail_locked(e.what());
+    fail(error_code::io_error, std::string("writing a new object failed, the pool is now "
+                                           "read-only: ") + e.what());
+  }
+}
+
 void change_log::maybe_checkpoint() {
   if (!checkpoint_wanted_.load(std::memory_order_relaxed)) return;  // the common case: no lock
   std::unique_lock lk(mu_);

@@ -84,6 +84,12 @@ class change_log {
   // the media fails (then and afterwards).
   std::uint64_t commit(record_builder& rb);
 
+  // Makes [offset, offset+len) of `src_base` durable in place, before the
+  // record that refers to it is written (new objects that are not logged).
+  // A failure puts the log in the failed state. Throws io_error.
+  void persist_direct(const std::byte* src_base,
+                      const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
+
   // Applies every durable record to the heap and advances the checkpoint.
   void checkpoint();
   // Checkpoints when more than half of the log is used.
