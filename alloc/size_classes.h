@@ -4,7 +4,7 @@
 // eighth of the power of two below: 144, 160, ... 256, 288, ... 512, ...
 // up to 256 KiB. Rounding a request up to its class wastes at most 12.5% of
 // the slot (16 bytes below 128). Runs are sized to hold at least 8 slots
-// (1 to 8 chunks), so the unused tail of a run is at most 1/8 of it.
+// (1 to 9 chunks), so the unused tail of a run is at most 1/8 of it.
 // Larger objects are extents of whole 256 KiB chunks.
 #pragma once
 

@@ -52,8 +52,10 @@ void pmutex::lock() {
 }
 
 void pmutex::unlock() {
-  const std::uint64_t prev = word_.exchange(0, std::memory_order_release);
-  if ((prev & state_mask) == 2) word_.notify_all();
+  word_.store(0, std::memory_order_release);
+  // Always wake: the waiter flag is lost if a transaction that snapshotted
+  // the word is aborted. notify_all is cheap when nobody waits.
+  word_.notify_all();
 }
 
 }  // namespace ferrite

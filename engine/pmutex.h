@@ -10,6 +10,9 @@
 // snapshot) reads as free after the pool is opened again: the mutex is
 // reset at open without a pass over the heap.
 //
+// Never snapshot a pmutex (snapshot the fields it guards): an abort would
+// restore an old lock state.
+//
 // REQUIRES: the pmutex lies inside an open pool's working view (a pmutex
 // elsewhere works as a plain mutex of generation 0).
 #pragma once

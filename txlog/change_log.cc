@@ -115,6 +115,14 @@ void change_log::recover() {
     return;
   }
 
+  if (!found.empty()) {
+    // A record may have reached the page cache (or the CPU cache) but not
+    // the media when the writer died: make the log durable before any of
+    // its images reach the heap (invariant 2), or a power cut during
+    // recovery could tear a transaction.
+    media_.flush(header_.log_offset, header_.log_size);
+    media_.barrier(header_.log_offset, header_.log_size);
+  }
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stored;
   apply_target t = durable_target(root_offset_, root_type_, stored);
   for (std::uint64_t p : found) stats_.recovered_bytes += apply_record(log + p, t);

@@ -136,7 +136,8 @@ std::string check_entries(const std::byte* rec, std::uint64_t len, const pool_bo
         }
         return {};
       case entry_kind::set_root:
-        if (e.length != 8 || (e.offset != 0 && !bounds.contains(e.offset, 1))) {
+        if (e.length != 8 || (e.offset != 0 && (e.offset < bounds.heap_begin ||
+                                                e.offset >= bounds.heap_end))) {
           return "root outside the heap";
         }
         return {};
