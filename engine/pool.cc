@@ -338,6 +338,7 @@ const std::filesystem::path& pool::path() const { return impl().path; }
 pool_info pool::info() const {
   const pool_impl& p = impl();
   const pool_header& h = p.header;
+  const pool_state st = p.log->state_snapshot();
   pool_info i;
   i.path = p.path.string();
   i.format_version = h.format_version;
@@ -354,15 +355,15 @@ pool_info pool::info() const {
       {"superblocks", h.superblock_offset[0], 2 * h.superblock_size},
       {"type_table", h.type_table_offset, h.type_table_size},
       {"log", h.log_offset, h.log_size},
-      {"heap", h.heap_offset, p.state.heap_size},
+      {"heap", h.heap_offset, st.heap_size},
   };
   i.chunk_size = h.chunk_size;
   i.read_only = p.read_only;
   i.was_clean_shutdown = p.was_clean_shutdown;
-  i.superblock_sequence = p.state.sequence;
-  i.checkpoint_lsn = p.state.checkpoint_lsn;
-  i.log_epoch = p.state.log_epoch;
-  i.open_count = p.state.open_count;
+  i.superblock_sequence = st.sequence;
+  i.checkpoint_lsn = st.checkpoint_lsn;
+  i.log_epoch = st.log_epoch;
+  i.open_count = st.open_count;
   i.root_offset = p.log->root_offset();
   i.recovered_records = p.log->stats().recovered_records;
   return i;

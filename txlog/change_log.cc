@@ -166,6 +166,11 @@ void change_log::fail_locked(const std::string& why) {
   cv_.notify_all();
 }
 
+pool_state change_log::state_snapshot() const {
+  std::lock_guard lk(mu_);
+  return state_;
+}
+
 std::uint64_t change_log::checkpoint_lsn() const {
   std::lock_guard lk(mu_);
   return state_.checkpoint_lsn;
@@ -435,7 +440,14 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     fail_locked(error);
     return;
   }
-  state_ = next;  // under mu_: commit() reads the epoch and checkpoint LSN
+  // Only the fields a checkpoint changes: heap_size is read without mu_ by
+  // transactions and the allocator (it changes only in grow, which runs
+  // alone).
+  state_.sequence = next.sequence;
+  state_.checkpoint_lsn = next.checkpoint_lsn;
+  state_.log_head = next.log_head;
+  state_.root_offset = next.root_offset;
+  state_.root_type = next.root_type;
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < todo.size(); ++i) {
     freed += pending_.front().consumed;

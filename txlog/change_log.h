@@ -95,6 +95,9 @@ class change_log {
   // Checkpoints when more than half of the log is used.
   void maybe_checkpoint();
 
+  // A consistent copy of the superblock state.
+  pool_state state_snapshot() const;
+
   // The checkpoint LSN (records up to it are applied to the durable heap).
   std::uint64_t checkpoint_lsn() const;
 
