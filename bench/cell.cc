@@ -122,12 +122,29 @@ cell_result run_cell(const cell_spec& spec) {
   setup.pool_path = spec.pool_path;
   setup.pool_bytes = spec.pool_bytes;
   setup.threads = spec.threads;
+  setup.work = spec.work;
+  setup.objects = spec.objects;
   try {
     r.media = e->open(setup);
-    if (warmup_per_thread) run_threads(*e, spec.work, spec.threads, warmup_per_thread, false);
+    if (spec.work == workload::open) {
+      for (std::uint64_t i = 0; i < warmup_per_thread; ++i) {
+        e->close_for_open();
+        run_threads(*e, spec.work, 1, 1, false);
+      }
+    } else if (warmup_per_thread) {
+      run_threads(*e, spec.work, spec.threads, warmup_per_thread, false);
+    }
     const counters before = e->read_counters();
     for (int run = 0; run < spec.runs; ++run) {
-      double ns = run_threads(*e, spec.work, spec.threads, per_thread, true);
+      double ns = 0;
+      if (spec.work == workload::open) {
+        for (std::uint64_t i = 0; i < per_thread * threads; ++i) {
+          e->close_for_open();
+          ns += run_threads(*e, spec.work, 1, 1, false);
+        }
+      } else {
+        ns = run_threads(*e, spec.work, spec.threads, per_thread, true);
+      }
       r.ns_per_op_runs.push_back(ns / static_cast<double>(per_thread * threads));
     }
     r.timed = difference(e->read_counters(), before);
@@ -154,6 +171,7 @@ nlohmann::json to_json(const cell_result& r) {
   j["runs"] = s.runs;
   j["pool_bytes"] = s.pool_bytes;
   j["pool_path"] = s.pool_path.string();
+  j["objects"] = s.objects;
   j["media"] = r.media;
   j["ns_per_op"] = r.ns_per_op;
   j["ns_per_op_runs"] = r.ns_per_op_runs;
@@ -183,6 +201,7 @@ cell_result cell_result_from_json(const nlohmann::json& j) {
   s.runs = j.at("runs").get<int>();
   s.pool_bytes = j.at("pool_bytes").get<std::uint64_t>();
   s.pool_path = j.at("pool_path").get<std::string>();
+  s.objects = j.value("objects", std::uint64_t{0});
   r.media = j.at("media").get<std::string>();
   r.ns_per_op = j.at("ns_per_op").get<double>();
   r.ns_per_op_runs = j.at("ns_per_op_runs").get<std::vector<double>>();

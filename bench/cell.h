@@ -15,6 +15,9 @@
 //   5. the pool is closed and reopened and every updated field must hold
 //      the number of ops that updated it (else the cell fails);
 //   6. the pool file is removed.
+// The open workload differs in step 3: each op is timed alone (the engine
+// closes its pool untimed before it, bench_engine::close_for_open), and a
+// run's ns/op is the mean of its ops; finish_run is not called.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,7 @@ struct cell_spec {
   int runs = 1;
   std::uint64_t pool_bytes = 64ull << 20;
   std::filesystem::path pool_path;
+  std::uint64_t objects = 0;  // open: objects in the pool (0 for other workloads)
 };
 
 struct cell_result {

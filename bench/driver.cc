@@ -28,7 +28,9 @@ std::vector<std::string> cell_arguments(const std::filesystem::path& self, const
           "--pool-bytes",
           std::to_string(s.pool_bytes),
           "--pool",
-          s.pool_path.string()};
+          s.pool_path.string(),
+          "--objects",
+          std::to_string(s.objects)};
 }
 
 cell_result failed(const cell_spec& spec, const std::string& why) {

@@ -54,6 +54,8 @@ struct engine_setup {
   std::filesystem::path pool_path;  // does not exist yet
   std::uint64_t pool_bytes = 64ull << 20;
   int threads = 1;
+  workload work = workload::tx_set8;  // open() prepares what it needs, untimed
+  std::uint64_t objects = 0;          // open: objects the pool holds
 };
 
 class bench_engine {
@@ -75,6 +77,10 @@ class bench_engine {
   virtual void finish_run() = 0;
 
   virtual counters read_counters() const = 0;
+
+  // The open workload: closes the pool (untimed), so that the next
+  // run(workload::open, 0, 1) times one open + first allocation.
+  virtual void close_for_open() {}
 
   // Closes the pool and opens it again, so that read_word() shows what
   // survived. No-op for a volatile engine.

@@ -1,10 +1,18 @@
 // The ferrite engine. The thread regions are one object allocated (64-byte
 // aligned) in a transaction when the pool is created; the benchmark keeps
 // its offset across the reopen, as libpmemobj's engine keeps the root.
+#include <algorithm>
+#include <cstdlib>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "bench/engine.h"
 #include "engine/pool.h"
+#include "engine/pptr.h"
 #include "engine/transaction.h"
 
 namespace ferrite::bench {
@@ -14,6 +22,14 @@ std::string mib(std::uint64_t bytes) {
   if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   return std::to_string(bytes >> 10) + " KiB";
 }
+
+struct chase_node {
+  pptr<chase_node> next;
+  std::uint64_t value;
+};
+
+// Objects per transaction when filling a pool for chase and open (untimed).
+constexpr std::uint64_t fill_batch = 4096;
 
 class ferrite_engine final : public bench_engine {
  public:
@@ -37,6 +53,8 @@ class ferrite_engine final : public bench_engine {
       void* regions = pool_.allocate(static_cast<std::size_t>(setup.threads) * region_bytes, 0, 64);
       regions_offset_ = pool_.offset_of(regions);
     });
+    if (setup.work == workload::chase) build_chase();
+    if (setup.work == workload::open) fill(setup.objects);
     std::uint64_t log = 0;
     for (const pool_region& r : i.regions) {
       if (r.name == "log") log = r.size;
@@ -46,12 +64,48 @@ class ferrite_engine final : public bench_engine {
   }
 
   void run(workload w, int t, std::uint64_t ops) override {
+    if (w == workload::open) {  // the pool is closed (close_for_open)
+      for (std::uint64_t i = 0; i < ops; ++i) open_and_allocate();
+      return;
+    }
     std::uint64_t* r = region(t);
     switch (w) {
       case workload::tx_set8:
         return set_fields<1>(r, ops);
       case workload::tx_set_lines:
         return set_fields<8>(r, ops);
+      case workload::tx_alloc64:
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          std::uint64_t* slot = r + (i % 64);
+          pool_.transaction([&] {
+            void* obj = pool_.allocate(64);
+            tx_snapshot(slot);
+            *slot = pool_.offset_of(obj);
+          });
+        }
+        return;
+      case workload::tx_alloc_free64:
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          pool_.transaction([&] {
+            void* obj = pool_.allocate(64);
+            tx_snapshot(r);
+            *r = pool_.offset_of(obj);
+          });
+          pool_.transaction([&] {
+            pool_.deallocate(pool_.at(*r));
+            tx_snapshot(r);
+            *r = 0;
+          });
+        }
+        return;
+      case workload::atomic_alloc_free64:
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          pool_.allocate_into(r, 64);
+          pool_.deallocate_from(r);
+        }
+        return;
+      case workload::chase:
+        return chase(ops);
       default:
         throw std::logic_error("ferrite: workload not implemented");
     }
@@ -73,7 +127,10 @@ class ferrite_engine final : public bench_engine {
     return c;
   }
 
+  void close_for_open() override { pool_.close(); }
+
   void reopen() override {
+    if (!pool_.is_open()) open_and_allocate();
     pool_.close();
     pool_options o;
     o.mode = open_mode::open_existing;
@@ -98,6 +155,77 @@ class ferrite_engine final : public bench_engine {
         pool_.at(regions_offset_ + static_cast<std::uint64_t>(t) * region_bytes));
   }
 
+  // Fills the pool with `n` 64-byte objects (in transactions of fill_batch
+  // allocations); they are not linked: nothing walks the heap at open.
+  void fill(std::uint64_t n) {
+    for (std::uint64_t done = 0; done < n;) {
+      const std::uint64_t k = std::min(fill_batch, n - done);
+      pool_.transaction([&] {
+        for (std::uint64_t i = 0; i < k; ++i) pool_.allocate(64);
+      });
+      done += k;
+    }
+  }
+
+  // Open (the pool was closed by close_for_open) + the first allocation,
+  // atomic, into word 0 of thread 0's region. stderr gets the split.
+  void open_and_allocate() {
+    pool_options o;
+    o.mode = open_mode::open_existing;
+    auto t0 = std::chrono::steady_clock::now();
+    pool_ = pool::open(setup_.pool_path, o);
+    auto t1 = std::chrono::steady_clock::now();
+    std::uint64_t* slot = region(0);
+    pool_.deallocate_from(slot);
+    pool_.allocate_into(slot, 64);
+    auto t2 = std::chrono::steady_clock::now();
+    if (std::getenv("FERRITE_BENCH_OPEN_SPLIT")) {
+      std::fprintf(stderr, "ferrite open %llu objects: open %.3f ms, first alloc %.3f ms\n",
+                   static_cast<unsigned long long>(setup_.objects),
+                   std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                   std::chrono::duration<double, std::milli>(t2 - t1).count());
+    }
+  }
+
+  // chase_nodes nodes allocated in order, then linked into one circle in a
+  // shuffled order (fixed seed), so that a walk jumps around the heap.
+  void build_chase() {
+    std::vector<chase_node*> nodes(chase_nodes);
+    for (std::uint64_t done = 0; done < chase_nodes;) {
+      const std::uint64_t k = std::min(fill_batch, chase_nodes - done);
+      pool_.transaction([&] {
+        for (std::uint64_t i = 0; i < k; ++i)
+          nodes[done + i] = static_cast<chase_node*>(pool_.allocate(sizeof(chase_node)));
+      });
+      done += k;
+    }
+    std::vector<std::uint64_t> order(chase_nodes);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
+    for (std::uint64_t done = 0; done < chase_nodes; done += fill_batch) {
+      pool_.transaction([&] {
+        for (std::uint64_t i = done; i < std::min(done + fill_batch, chase_nodes); ++i) {
+          chase_node* n = nodes[order[i]];
+          tx_snapshot(n);
+          n->next = pptr<chase_node>(nodes[order[(i + 1) % chase_nodes]]);
+          n->value = i;
+        }
+      });
+    }
+    cursor_ = pptr<chase_node>(nodes[order[0]]);
+  }
+
+  void chase(std::uint64_t ops) {
+    pptr<chase_node> p = cursor_;
+    std::uint64_t sum = 0;
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      sum += p->value;
+      p = p->next;
+    }
+    cursor_ = p;
+    sink_ += sum;
+  }
+
   template <int Lines>
   void set_fields(std::uint64_t* r, std::uint64_t ops) {
     for (std::uint64_t i = 0; i < ops; ++i) {
@@ -114,6 +242,8 @@ class ferrite_engine final : public bench_engine {
   engine_setup setup_;
   pool pool_;
   std::uint64_t regions_offset_ = 0;
+  pptr<chase_node> cursor_;
+  std::uint64_t sink_ = 0;
 };
 
 }  // namespace

@@ -11,16 +11,28 @@
 //                          std:     the plain store, no durability.
 //   tx_set_lines         the same with 8 fields, each in its own cache line,
 //                        in one transaction.
-//   tx_alloc64           allocate a 64-byte object in a transaction.
-//                        Arrives with the allocator issue (#4).
-//   tx_alloc_free64      allocate a 64-byte object, free it in a second
-//                        transaction. Arrives with the allocator issue (#4).
-//   atomic_alloc_free64  atomic allocation and free of a 64-byte object.
-//                        Arrives with the allocator issue (#4).
-//   chase                walk a 100k-node linked list through persistent
-//                        pointers. Arrives with the persistent pointer issue (#7).
-//   open                 open a pool holding 1M objects. Arrives with the
-//                        allocator issue (#4).
+//   tx_alloc64           a transaction that allocates a 64-byte object and
+//                        stores its reference into one of the thread's 64
+//                        slots (op i: slot i % 64; the objects stay allocated).
+//                          ferrite: pool.allocate + tx_snapshot of the slot;
+//                          pmdk:    pmemobj_tx_zalloc + add_range_direct of the slot;
+//                          std:     new std::byte[64]() into the slot.
+//   tx_alloc_free64      the same into one slot, then a SECOND transaction
+//                        that frees the object and clears the slot (two
+//                        commits per op, in every engine; std: new + delete).
+//   atomic_alloc_free64  atomic allocation published into the thread's slot,
+//                        then atomic free clearing it. ferrite: allocate_into
+//                        + deallocate_from; pmdk: pmemobj_zalloc + pmemobj_free
+//                        (both zero-fill); std: new + delete.
+//   chase                visit one node of a 100k-node circular list, linked
+//                        in shuffled allocation order (fixed seed): ferrite
+//                        pptr<node>, pmdk PMEMoid + pmemobj_direct, std raw
+//                        pointers. Built untimed at open; 1 thread only.
+//                        Target: ferrite/std <= 1.3.
+//   open                 open a pool holding --objects 64-byte objects (built
+//                        untimed, 4096 allocations per transaction) and make
+//                        the first 64-byte atomic allocation; each open timed
+//                        alone. ferrite and pmdk, 1 thread only.
 //
 // Media modes:
 //   cacheline  pools on /dev/shm; ferrite with PMEM2_FORCE_GRANULARITY=cacheline
@@ -75,6 +87,8 @@ struct options {
   std::string pool;
   std::uint64_t pool_bytes = 0;
   std::uint64_t warmup_ops = 0;
+  std::vector<std::uint64_t> objects{1000000};
+  std::uint64_t open_ops = 5;
 };
 
 struct usage_error : std::runtime_error {
@@ -162,14 +176,15 @@ std::filesystem::path default_page_dir() {
 // process on a new pool, so that a drift of the machine (other load, the
 // disk's state) weighs on every engine alike.
 void run_group(const std::filesystem::path& self, const run_description& d, workload w,
-               media_mode m, int t, std::vector<cell_result>& results) {
+               media_mode m, int t, std::uint64_t objects, std::vector<cell_result>& results) {
   const auto threads = static_cast<std::uint64_t>(t);
   std::vector<cell_result> cells;
   for (const std::string& e : d.engines) {
+    if (w == workload::open && e == "std") continue;  // nothing to open
     // std does no I/O: a page-mode op count would time little but the
     // threads' start.
-    const std::uint64_t ops =
-        m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;
+    std::uint64_t ops = m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;
+    if (w == workload::open) ops = d.open_ops;
     cell_result c;
     c.spec.engine = e;
     c.spec.work = w;
@@ -177,14 +192,21 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     c.spec.threads = t;
     c.spec.ops = std::max<std::uint64_t>(ops / threads, 1) * threads;
     c.spec.warmup_ops = c.spec.ops * d.warmup_percent / 100;
+    if (w == workload::open) c.spec.warmup_ops = 1;
     c.spec.runs = 0;
     c.spec.pool_bytes = d.pool_bytes;
+    c.spec.objects = objects;
+    // open: room for the objects (~80 bytes each with their headers, in
+    // either engine) on top of the usual pool.
+    if (w == workload::chase) c.spec.pool_bytes += 32ull << 20;  // the 100k nodes
+    if (w == workload::open) c.spec.pool_bytes += (objects * 160 + (1 << 20) - 1) >> 20 << 20;
     c.spec.pool_path = (m == media_mode::cacheline ? d.cacheline_dir : d.page_dir) /
                        ("ferrite-bench-" + std::to_string(getpid()) + "-" + e + ".pool");
     cells.push_back(std::move(c));
   }
   for (int run = 1; run <= d.runs; ++run) {
-    std::cerr << info(w).name << " " << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "")
+    std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "") << " "
+              << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "")
               << ", run " << run << "/" << d.runs << ":";
     for (cell_result& c : cells) {
       if (!c.ok()) continue;
@@ -218,6 +240,7 @@ int cell_main(const options& o) {
   s.runs = o.runs;
   s.pool_bytes = o.pool_bytes;
   s.pool_path = o.pool;
+  s.objects = o.objects.empty() ? 0 : o.objects.front();
   return cell_process_main(s);
 }
 
@@ -225,9 +248,11 @@ int driver_main(options o) {
   run_description d;
   if (o.smoke) {
     o.ops = 200;
-    o.page_ops = 4;  // a page-mode libpmemobj transaction costs several msyncs
-    o.runs = 2;
+    o.page_ops = 2;  // a page-mode libpmemobj transaction costs several msyncs
+    o.runs = 1;
     o.pool_mib = 8;
+    o.objects = {1000};
+    o.open_ops = 2;
   }
   if (o.engines.empty()) {
     for (std::string_view e : compiled_engines()) o.engines.emplace_back(e);
@@ -255,6 +280,8 @@ int driver_main(options o) {
   d.cacheline_dir = "/dev/shm";
   d.page_dir = o.dir.empty() ? default_page_dir() : std::filesystem::path(o.dir);
   d.smoke = o.smoke;
+  d.objects = o.objects;
+  d.open_ops = std::max<std::uint64_t>(o.open_ops, 1);
   d.machine = machine_description();
   for (media_mode m : d.modes) {
     const auto& dir = m == media_mode::cacheline ? d.cacheline_dir : d.page_dir;
@@ -285,8 +312,21 @@ int driver_main(options o) {
   std::vector<cell_result> results;
   for (workload w : d.workloads) {
     for (media_mode m : d.modes) {
+      // chase only reads: its media does not matter, and building the list
+      // on page media would cost libpmemobj one msync per snapshot.
+      if (w == workload::chase && m == media_mode::page) continue;
+      if (!info(w).threaded) {
+        // chase and open: one thread (the first count asked, if 1)
+        if (std::find(d.threads.begin(), d.threads.end(), 1) == d.threads.end()) continue;
+        if (w == workload::open) {
+          for (std::uint64_t n : d.objects) run_group(self, d, w, m, 1, n, results);
+        } else {
+          run_group(self, d, w, m, 1, 0, results);
+        }
+        continue;
+      }
       for (int t : d.threads) {
-        run_group(self, d, w, m, t, results);
+        run_group(self, d, w, m, t, 0, results);
       }
     }
   }
@@ -341,6 +381,10 @@ int main(int argc, char** argv) {
   app.add_option("--ops", o.ops, "Ops per run on cacheline media, all threads together")
       ->capture_default_str();
   app.add_option("--page-ops", o.page_ops, "Ops per run on page media (default: --ops / 10)");
+  app.add_option("--objects", o.objects,
+                 "open: object counts of the pools, comma-separated (default 1000000)")
+      ->delimiter(',');
+  app.add_option("--open-ops", o.open_ops, "open: opens per run (5)")->capture_default_str();
   app.add_option("--runs", o.runs, "Timed runs per cell; the median is reported")
       ->capture_default_str();
   app.add_option("--warmup", o.warmup_percent, "Untimed warm-up, in % of the ops of a run")

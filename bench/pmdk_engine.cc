@@ -9,7 +9,14 @@
 #include <libpmem.h>
 #include <libpmemobj.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
 #include <stdexcept>
+#include <vector>
 
 #include "bench/engine.h"
 
@@ -22,6 +29,13 @@ constexpr const char* layout = "ferrite-bench";
   throw std::runtime_error("libpmemobj: " + what + ": " + pmemobj_errormsg());
 }
 
+struct chase_node {
+  PMEMoid next;
+  std::uint64_t value;
+};
+
+constexpr std::uint64_t fill_batch = 4096;
+
 class pmdk_engine final : public bench_engine {
  public:
   ~pmdk_engine() override { close_and_remove(); }
@@ -31,6 +45,8 @@ class pmdk_engine final : public bench_engine {
     pop_ = pmemobj_create(setup.pool_path.c_str(), layout, setup.pool_bytes, 0666);
     if (pop_ == nullptr) fail_pmdk("creating " + setup.pool_path.string());
     find_root();
+    if (setup.work == workload::chase) build_chase();
+    if (setup.work == workload::open) fill(setup.objects);
     const int is_pmem = pmem_is_pmem(root_, root_bytes());
     const int want = setup.mode == media_mode::cacheline ? 1 : 0;
     if (is_pmem != want) {
@@ -51,6 +67,33 @@ class pmdk_engine final : public bench_engine {
         return set_fields<1>(r, ops);
       case workload::tx_set_lines:
         return set_fields<8>(r, ops);
+      case workload::tx_alloc64: {
+        auto* slots = reinterpret_cast<PMEMoid*>(r);  // 64 slots of 16 bytes: the region
+        for (std::uint64_t i = 0; i < ops; ++i) tx_alloc_into(&slots[i % 64]);
+        return;
+      }
+      case workload::tx_alloc_free64: {
+        auto* slot = reinterpret_cast<PMEMoid*>(r);
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          tx_alloc_into(slot);
+          tx_free_from(slot);
+        }
+        return;
+      }
+      case workload::atomic_alloc_free64: {
+        auto* slot = reinterpret_cast<PMEMoid*>(r);
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          // zero-filled, as ferrite's allocate_into
+          if (pmemobj_zalloc(pop_, slot, 64, 0) != 0) fail_pmdk("pmemobj_zalloc");
+          pmemobj_free(slot);
+        }
+        return;
+      }
+      case workload::chase:
+        return chase(ops);
+      case workload::open:
+        for (std::uint64_t i = 0; i < ops; ++i) open_and_allocate();
+        return;
       default:
         throw std::logic_error("pmdk: workload not implemented");
     }
@@ -59,7 +102,13 @@ class pmdk_engine final : public bench_engine {
   void finish_run() override {}
   counters read_counters() const override { return {}; }
 
+  void close_for_open() override {
+    pmemobj_close(pop_);
+    pop_ = nullptr;
+  }
+
   void reopen() override {
+    if (pop_ == nullptr) open_and_allocate();
     pmemobj_close(pop_);
     pop_ = pmemobj_open(setup_.pool_path.c_str(), layout);
     if (pop_ == nullptr) fail_pmdk("reopening " + setup_.pool_path.string());
@@ -93,6 +142,114 @@ class pmdk_engine final : public bench_engine {
     return reinterpret_cast<std::uint64_t*>(root_ + static_cast<std::size_t>(t) * region_bytes);
   }
 
+  // One transaction: a 64-byte object (pmemobj_tx_zalloc: zero-filled, as
+  // ferrite's) whose oid goes into *slot (snapshotted).
+  void tx_alloc_into(PMEMoid* slot) {
+    if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+    int rc = pmemobj_tx_add_range_direct(slot, sizeof *slot);
+    if (rc == 0) {
+      PMEMoid oid = pmemobj_tx_zalloc(64, 0);
+      if (OID_IS_NULL(oid)) {
+        rc = -1;
+      } else {
+        *slot = oid;
+      }
+    }
+    if (rc == 0) pmemobj_tx_commit();
+    if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("allocating transaction");
+  }
+
+  void tx_free_from(PMEMoid* slot) {
+    if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+    int rc = pmemobj_tx_add_range_direct(slot, sizeof *slot);
+    if (rc == 0) rc = pmemobj_tx_free(*slot);
+    if (rc == 0) {
+      *slot = OID_NULL;
+      pmemobj_tx_commit();
+    }
+    if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("freeing transaction");
+  }
+
+  // `n` 64-byte objects in transactions of fill_batch allocations, unlinked.
+  void fill(std::uint64_t n) {
+    for (std::uint64_t done = 0; done < n;) {
+      const std::uint64_t k = std::min(fill_batch, n - done);
+      if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+      int rc = 0;
+      for (std::uint64_t i = 0; i < k && rc == 0; ++i) {
+        if (OID_IS_NULL(pmemobj_tx_alloc(64, 0))) rc = -1;
+      }
+      if (rc == 0) pmemobj_tx_commit();
+      if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("filling the pool");
+      done += k;
+    }
+  }
+
+  void open_and_allocate() {
+    auto t0 = std::chrono::steady_clock::now();
+    pop_ = pmemobj_open(setup_.pool_path.c_str(), layout);
+    if (pop_ == nullptr) fail_pmdk("opening " + setup_.pool_path.string());
+    find_root();
+    auto t1 = std::chrono::steady_clock::now();
+    auto* slot = reinterpret_cast<PMEMoid*>(region(0));
+    if (!OID_IS_NULL(*slot)) pmemobj_free(slot);
+    if (pmemobj_alloc(pop_, slot, 64, 0, nullptr, nullptr) != 0) fail_pmdk("pmemobj_alloc");
+    auto t2 = std::chrono::steady_clock::now();
+    if (std::getenv("FERRITE_BENCH_OPEN_SPLIT")) {
+      std::fprintf(stderr, "pmdk open %llu objects: open %.3f ms, first alloc %.3f ms\n",
+                   static_cast<unsigned long long>(setup_.objects),
+                   std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                   std::chrono::duration<double, std::milli>(t2 - t1).count());
+    }
+  }
+
+  // The same shuffled circle as the ferrite engine (same seed).
+  void build_chase() {
+    std::vector<PMEMoid> nodes(chase_nodes);
+    for (std::uint64_t done = 0; done < chase_nodes;) {
+      const std::uint64_t k = std::min(fill_batch, chase_nodes - done);
+      if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+      int rc = 0;
+      for (std::uint64_t i = 0; i < k && rc == 0; ++i) {
+        nodes[done + i] = pmemobj_tx_zalloc(sizeof(chase_node), 0);
+        if (OID_IS_NULL(nodes[done + i])) rc = -1;
+      }
+      if (rc == 0) pmemobj_tx_commit();
+      if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("allocating the chase nodes");
+      done += k;
+    }
+    std::vector<std::uint64_t> order(chase_nodes);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(42));
+    for (std::uint64_t done = 0; done < chase_nodes; done += fill_batch) {
+      if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+      int rc = 0;
+      for (std::uint64_t i = done; i < std::min(done + fill_batch, chase_nodes) && rc == 0; ++i) {
+        auto* n = static_cast<chase_node*>(pmemobj_direct(nodes[order[i]]));
+        rc = pmemobj_tx_add_range_direct(n, sizeof *n);
+        if (rc == 0) {
+          n->next = nodes[order[(i + 1) % chase_nodes]];
+          n->value = i;
+        }
+      }
+      if (rc == 0) pmemobj_tx_commit();
+      if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("linking the chase nodes");
+    }
+    cursor_ = nodes[order[0]];
+  }
+
+  void chase(std::uint64_t ops) {
+    PMEMoid p = cursor_;
+    std::uint64_t sum = 0;
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      auto* n = static_cast<const chase_node*>(pmemobj_direct(p));
+      sum += n->value;
+      p = n->next;
+    }
+    cursor_ = p;
+    sink_ += sum;
+  }
+
   template <int Lines>
   void set_fields(std::uint64_t* r, std::uint64_t ops) {
     for (std::uint64_t i = 0; i < ops; ++i) {
@@ -112,6 +269,8 @@ class pmdk_engine final : public bench_engine {
   engine_setup setup_;
   PMEMobjpool* pop_ = nullptr;
   std::byte* root_ = nullptr;
+  PMEMoid cursor_ = OID_NULL;
+  std::uint64_t sink_ = 0;
 };
 
 }  // namespace

@@ -30,6 +30,8 @@ struct run_description {
   std::uint64_t pool_bytes = 0;
   std::filesystem::path cacheline_dir;
   std::filesystem::path page_dir;
+  std::vector<std::uint64_t> objects;  // open: object counts
+  std::uint64_t open_ops = 0;          // open: opens per run
   bool smoke = false;
   std::string machine;  // CPU, count, kernel
 };
