@@ -97,5 +97,6 @@ case "${1:-}" in
     mkdir -p build-fuzz/corpus
     ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \
       -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
+  bench-smoke) deps; configure build; build/bench/ferrite-bench --smoke ;;  # every bench cell, tiny op counts
   *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
