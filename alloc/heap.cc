@@ -293,7 +293,7 @@ std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t t
   if (size > max_pool_size) out_of_space(tx, size);
   const std::uint64_t pad = align > 16 ? align - 16 : 0;
   const std::uint64_t slot_bytes = sizeof(object_header) + size + pad;
-  std::uint64_t slot_off;
+  std::uint64_t slot_off = 0;
   if (slot_bytes <= max_slot_size) {
     const std::size_t cls = class_for(slot_bytes);
     const size_class& c = class_at(cls);
@@ -399,7 +399,7 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
   *head_chunk = g;
   *chunks = entry_length(e);
   *run = nullptr;
-  std::uint64_t slot_off;
+  std::uint64_t slot_off = 0;
   switch (entry_kind_of(e)) {
     case chunk_kind::extent:
       slot_off = chunk_offset(g);
