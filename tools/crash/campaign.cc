@@ -25,7 +25,7 @@ exploration exploration_for(campaign_mode mode, std::uint64_t pool_size) {
   } else if (pool_size <= (4ull << 20)) {
     ex.top = {.enumerate_up_to = 8, .prefixes = 5, .suffixes = 5, .all_but_one = 3, .random = 3};
     ex.nested = {.enumerate_up_to = 0, .prefixes = 1, .suffixes = 0, .all_but_one = 0, .random = 0};
-    ex.nested_per_point = 2;
+    ex.nested_per_point = 1;
   } else {
     ex.top = {.enumerate_up_to = 4, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 1};
     ex.nested = {.enumerate_up_to = 0, .prefixes = 0, .suffixes = 0, .all_but_one = 0, .random = 0};
