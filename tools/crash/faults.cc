@@ -88,6 +88,29 @@ class fault_cases {
     }
   }
 
+  // After an operation was refused with `refused` (no_space, out_of_space):
+  // the pool must still hold the state after `k` operations, go on with
+  // operation k, and recover to its result before and after close.
+  void expect_goes_on(pool& p, const std::shared_ptr<sim_device>& dev, std::uint64_t k,
+                      const std::string& at, const std::string& unchanged_what,
+                      const std::string& refused) {
+    if (std::string d = models_[k]->check(p); !d.empty()) {
+      fail(at, unchanged_what + ": " + d);
+      return;
+    }
+    try {
+      models_[k]->perform(p, k);
+    } catch (const std::exception& e) {
+      fail(at, "the pool did not go on after " + refused + ": " + describe(e));
+      return;
+    }
+    acceptable_states acc;
+    acc.states.push_back({models_[k + 1], k + 1});
+    expect_recovers(dev->durable(), acc, at + ", durable image");
+    p.close();
+    expect_recovers(dev->durable(), acc, at + ", after close");
+  }
+
   // The durable image after `n` operations, with their records still in
   // the log (no checkpoint since the last one the workload triggered).
   std::vector<std::byte> image_after(std::uint64_t n) {
@@ -256,21 +279,7 @@ void fault_cases::grow_enospc() {
                  " bytes, heap " + std::to_string(p.heap_size()) + ")");
     return;
   }
-  if (std::string d = models_[k]->check(p); !d.empty()) {
-    fail(at, "in memory after the failed growth: " + d);
-    return;
-  }
-  try {
-    models_[k]->perform(p, k);
-  } catch (const std::exception& e) {
-    fail(at, "the pool did not go on after no_space: " + describe(e));
-    return;
-  }
-  acceptable_states acc;
-  acc.states.push_back({models_[k + 1], k + 1});
-  expect_recovers(dev->durable(), acc, at + ", durable image");
-  p.close();
-  expect_recovers(dev->durable(), acc, at + ", after close");
+  expect_goes_on(p, dev, k, at, "in memory after the failed growth", "no_space");
 }
 
 void fault_cases::map_fail() {
@@ -324,21 +333,7 @@ void fault_cases::tx_too_large() {
   } catch (const ferrite::error& e) {
     if (!clear_error(e, {error_code::out_of_space}, at, "out_of_space")) return;
   }
-  if (std::string d = models_[k]->check(p); !d.empty()) {
-    fail(at, "the failed transaction was not rolled back: " + d);
-    return;
-  }
-  try {
-    models_[k]->perform(p, k);
-  } catch (const std::exception& e) {
-    fail(at, "the pool did not go on after out_of_space: " + describe(e));
-    return;
-  }
-  acceptable_states acc;
-  acc.states.push_back({models_[k + 1], k + 1});
-  expect_recovers(dev->durable(), acc, at + ", durable image");
-  p.close();
-  expect_recovers(dev->durable(), acc, at + ", after close");
+  expect_goes_on(p, dev, k, at, "the failed transaction was not rolled back", "out_of_space");
 }
 
 }  // namespace
