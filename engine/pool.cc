@@ -315,7 +315,9 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   impl->store->map_working_view();
   impl->heap = std::make_unique<heap>(*impl);
   if (!writable) impl->log->apply_to_working(impl->store->working());
-  impl->generation = register_pool(impl->header.pool_tag, impl->store->working(),
+  impl->types = std::make_unique<type_table>(*impl);
+  impl->types->check_registered();
+  impl->generation = register_pool(impl.get(), impl->header.pool_tag, impl->store->working(),
                                    impl->store->size(), impl->state.open_count);
   impl->opened = true;
   return pool(std::move(impl));

@@ -24,6 +24,9 @@
 
 #include "error.h"
 #include "media/media.h"
+#include "object_ops.h"
+#include "pptr.h"
+#include "type_info.h"
 
 namespace ferrite {
 
@@ -220,12 +223,80 @@ class pool {
   std::uint64_t heap_offset() const;
   std::uint64_t heap_size() const;
 
+  // --- Typed objects (type_info.h; ../docs/types.md) ---
+
+  // The root object, a T: created (value-initialised) on first use, in the
+  // running transaction or atomically on its own. Throws layout_mismatch
+  // when the root is of another type, read_only when a read-only pool has
+  // no root yet.
+  template <class T>
+  pptr<T> root();
+  // Makes `p` (an object of this pool, or null) the root, in the running
+  // transaction or atomically. The old root is not freed.
+  template <class T>
+  void set_root(pptr<T> p);
+  bool has_root() const;
+  // The stored type name of the root ("" when there is none).
+  std::string root_type_name() const;
+
+  // A new T built from `args` (T{args...}), in the running transaction
+  // (freed again if it aborts) or atomically on its own. Outside a
+  // transaction the object is durable but unreachable until the program
+  // links it (prefer a transaction); throws out_of_space when the pool is
+  // full, invalid_argument when a pointer in it points outside this pool.
+  template <class T, class... Args>
+  pptr<T> make(Args&&... args);
+  // Frees `p` and the storage of the containers inside it (not what its
+  // pointers point to), in the running transaction or atomically.
+  template <class T>
+  void destroy(pptr<T> p);
+
+  // This pool's id for a registered type (adding it to the type table).
+  std::uint32_t type_id(const type_descriptor& d);
+  // The stored name of a type id ("untyped" for 0).
+  std::string type_name(std::uint32_t type_id) const;
+
   // Internal access for the other ferrite modules.
   detail::pool_impl& impl() const;
 
  private:
   explicit pool(std::unique_ptr<detail::pool_impl> impl);
+  void* root_object(const type_descriptor& d, void (*init)(void*));
+  void set_root_object(const type_descriptor* d, std::uint64_t raw);
+  void destroy_object(const type_descriptor& d, std::uint64_t raw);
   std::unique_ptr<detail::pool_impl> impl_;
 };
+
+template <class T>
+pptr<T> pool::root() {
+  void* obj = root_object(detail::descriptor_of<T>(), [](void* mem) { ::new (mem) T{}; });
+  return pptr<T>::from_raw(detail::pointer_bits(impl(), obj));
+}
+
+template <class T>
+void pool::set_root(pptr<T> p) {
+  if constexpr (std::is_void_v<T>) {
+    set_root_object(nullptr, p.raw());
+  } else {
+    set_root_object(&detail::descriptor_of<T>(), p.raw());
+  }
+}
+
+template <class T, class... Args>
+pptr<T> pool::make(Args&&... args) {
+  const type_descriptor& d = detail::descriptor_of<T>();
+  detail::pool_impl& p = impl();
+  return detail::atomically(p, [&] {
+    void* mem = detail::tx_allocate(p, sizeof(T), detail::type_id_of(p, d), alignof(T));
+    T* obj = ::new (mem) T{std::forward<Args>(args)...};
+    detail::check_pointers(p, d, obj);
+    return pptr<T>::from_raw(detail::pointer_bits(p, obj));
+  });
+}
+
+template <class T>
+void pool::destroy(pptr<T> p) {
+  destroy_object(detail::descriptor_of<T>(), p.raw());
+}
 
 }  // namespace ferrite

@@ -11,6 +11,7 @@
 #include "engine/pool.h"
 #include "engine/pool_file.h"
 #include "engine/pool_format.h"
+#include "engine/type_table.h"
 #include "txlog/change_log.h"
 #include "txlog/superblock.h"
 
@@ -27,6 +28,8 @@ struct pool_impl {
   pool_state state;                    // current superblock contents
   std::unique_ptr<change_log> log;
   std::unique_ptr<detail::heap> heap;  // (declared after log: destroyed first)
+  std::unique_ptr<type_table> types;
+  std::mutex root_mu;                  // creating the root
   bool checked = false;                // checked transactions
   std::uint64_t generation = 0;        // unique per open in this process
   bool was_clean_shutdown = false;

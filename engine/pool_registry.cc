@@ -1,7 +1,9 @@
 #include "engine/pool_registry.h"
 
 #include <mutex>
-#include <vector>
+#include <string>
+
+#include "engine/error.h"
 
 namespace ferrite::detail {
 
@@ -9,23 +11,53 @@ open_pool_slot open_pools[65536];
 
 namespace {
 
-struct open_entry {
-  std::uint16_t tag;
-  bool owns_tag_slot;
-  std::uintptr_t base;
-  std::uint64_t size;
-  std::uint64_t generation;
+// One open pool. Written under registry_mu; `pool` is set last and cleared
+// first, so a reader that sees it non-null sees the other fields.
+struct open_range {
+  std::atomic<pool_impl*> pool{nullptr};
+  std::atomic<std::uintptr_t> base{0};
+  std::atomic<std::uint64_t> size{0};
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<std::uint16_t> tag{0};
+  std::atomic<bool> owns_tag{false};
 };
 
 std::mutex registry_mu;
-std::uint64_t next_generation = 1;
-std::vector<open_entry> open_entries;  // under registry_mu
+std::uint64_t next_generation = 1;   // under registry_mu
+open_range ranges[max_open_pools];
+std::atomic<std::size_t> ranges_used{0};  // slots [0, ranges_used) may be in use
+
+template <class Fn>
+open_range* find_range(Fn&& match) noexcept {
+  const std::size_t n = ranges_used.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ranges[i].pool.load(std::memory_order_acquire) != nullptr && match(ranges[i])) {
+      return &ranges[i];
+    }
+  }
+  return nullptr;
+}
+
+open_range* range_containing(const void* addr) noexcept {
+  const auto a = reinterpret_cast<std::uintptr_t>(addr);
+  return find_range([a](const open_range& r) {
+    const std::uintptr_t b = r.base.load(std::memory_order_relaxed);
+    return a >= b && a - b < r.size.load(std::memory_order_relaxed);
+  });
+}
 
 }  // namespace
 
-std::uint64_t register_pool(std::uint16_t tag, std::byte* base, std::uint64_t size,
-                            std::uint64_t open_count) {
+std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
+                            std::uint64_t size, std::uint64_t open_count) {
   std::lock_guard lk(registry_mu);
+  std::size_t i = 0;
+  while (i < max_open_pools && ranges[i].pool.load() != nullptr) ++i;
+  if (i == max_open_pools) {
+    fail(error_code::invalid_argument, "cannot open more than " +
+                                           std::to_string(max_open_pools) +
+                                           " pools at once in one process; close one first");
+  }
   const std::uint64_t gen = open_count << 20 | (next_generation++ & 0xfffff);
   open_pool_slot& s = open_pools[tag];
   // A second handle on the same pool (read-only sharing, or a copy of the
@@ -36,56 +68,52 @@ std::uint64_t register_pool(std::uint16_t tag, std::byte* base, std::uint64_t si
     s.generation.store(gen);
     s.base.store(base, std::memory_order_release);
   }
-  open_entries.push_back({tag, owns, reinterpret_cast<std::uintptr_t>(base), size, gen});
+  open_range& r = ranges[i];
+  r.base.store(reinterpret_cast<std::uintptr_t>(base));
+  r.size.store(size);
+  r.generation.store(gen);
+  r.tag.store(tag);
+  r.owns_tag.store(owns);
+  r.pool.store(pool, std::memory_order_release);
+  if (i + 1 > ranges_used.load()) ranges_used.store(i + 1, std::memory_order_release);
   return gen;
 }
 
 void unregister_pool(std::uint64_t generation) noexcept {
   if (generation == 0) return;
   std::lock_guard lk(registry_mu);
-  for (auto it = open_entries.begin(); it != open_entries.end(); ++it) {
-    if (it->generation != generation) continue;
-    if (it->owns_tag_slot) {
-      open_pool_slot& s = open_pools[it->tag];
-      s.base.store(nullptr, std::memory_order_release);
-      s.generation.store(0);
-    }
-    open_entries.erase(it);
-    return;
+  open_range* r = find_range([generation](const open_range& x) { return x.generation.load() == generation; });
+  if (!r) return;
+  if (r->owns_tag.load()) {
+    open_pool_slot& s = open_pools[r->tag.load()];
+    s.base.store(nullptr, std::memory_order_release);
+    s.generation.store(0);
   }
+  r->pool.store(nullptr, std::memory_order_release);
 }
 
 void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept {
   std::lock_guard lk(registry_mu);
-  for (open_entry& e : open_entries) {
-    if (e.generation != generation) continue;
-    e.base = reinterpret_cast<std::uintptr_t>(base);
-    e.size = size;
-    if (e.owns_tag_slot) {
-      open_pool_slot& s = open_pools[e.tag];
-      s.size.store(size);
-      s.base.store(base, std::memory_order_release);
-    }
+  open_range* r = find_range([generation](const open_range& x) { return x.generation.load() == generation; });
+  if (!r) return;
+  r->base.store(reinterpret_cast<std::uintptr_t>(base));
+  r->size.store(size);
+  if (r->owns_tag.load()) {
+    open_pool_slot& s = open_pools[r->tag.load()];
+    s.size.store(size);
+    s.base.store(base, std::memory_order_release);
   }
 }
 
-}  // namespace ferrite::detail
-
-#include "engine/error.h"
-
-namespace ferrite::detail {
-
 std::uint64_t pptr_encode(const void* addr) {
-  std::lock_guard lk(registry_mu);
-  const auto a = reinterpret_cast<std::uintptr_t>(addr);
-  for (const open_entry& e : open_entries) {
-    if (e.owns_tag_slot && a >= e.base && a - e.base < e.size) {
-      return std::uint64_t{e.tag} << 48 | (a - e.base);
-    }
+  open_range* r = range_containing(addr);
+  if (!r || !r->owns_tag.load(std::memory_order_relaxed)) {
+    fail(error_code::invalid_argument,
+         "a persistent pointer must point into an open pool (this address is volatile memory, "
+         "or a second handle of a pool that is open twice)");
   }
-  fail(error_code::invalid_argument,
-       "a persistent pointer must point into an open pool (this address is volatile memory, or "
-       "a second handle of a pool that is open twice)");
+  return std::uint64_t{r->tag.load(std::memory_order_relaxed)} << 48 |
+         (reinterpret_cast<std::uintptr_t>(addr) - r->base.load(std::memory_order_relaxed));
 }
 
 void pptr_unresolved(std::uint64_t raw) {
@@ -96,12 +124,17 @@ void pptr_unresolved(std::uint64_t raw) {
 }
 
 std::uint64_t generation_of(const void* addr) noexcept {
-  std::lock_guard lk(registry_mu);
-  const auto a = reinterpret_cast<std::uintptr_t>(addr);
-  for (const open_entry& e : open_entries) {
-    if (a >= e.base && a - e.base < e.size) return e.generation;
-  }
-  return 0;
+  open_range* r = range_containing(addr);
+  return r ? r->generation.load(std::memory_order_relaxed) : 0;
+}
+
+pool_impl* pool_of(const void* addr) noexcept {
+  open_range* r = range_containing(addr);
+  return r ? r->pool.load(std::memory_order_acquire) : nullptr;
+}
+
+bool owns_tag(std::uint16_t tag, std::uint64_t generation) noexcept {
+  return open_pools[tag].generation.load(std::memory_order_acquire) == generation;
 }
 
 }  // namespace ferrite::detail

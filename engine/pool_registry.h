@@ -2,12 +2,14 @@
 //
 // Maps a pool's tag to the address of its working view, so that a
 // persistent pointer (tag + offset) resolves with one load and one add, and
-// gives every open a generation number: the pool's open count (bumped by
+// an address back to its pool (containers find their pool from `this`).
+// Gives every open a generation number: the pool's open count (bumped by
 // every writable open, in any process) and a per-process counter, so no two
 // opens of a pool share one. pmutex uses it to treat locks taken by earlier
 // opens as free.
 //
 // Thread-safety: lookups are lock-free; register/unregister take a lock.
+// A pool must not be closed or grown while another thread uses it.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,8 @@
 #include <cstdint>
 
 namespace ferrite::detail {
+
+struct pool_impl;
 
 struct open_pool_slot {
   std::atomic<std::byte*> base{nullptr};
@@ -25,16 +29,27 @@ struct open_pool_slot {
 // Indexed by pool tag.
 extern open_pool_slot open_pools[65536];
 
+// At most this many pools are open at once in a process.
+inline constexpr std::size_t max_open_pools = 256;
+
 // Registers an open pool; returns its generation. The first open pool with
 // a tag owns the tag's slot; later ones with the same tag (read-only
-// handles, copies of a pool file) get a generation but no slot.
-std::uint64_t register_pool(std::uint16_t tag, std::byte* base, std::uint64_t size,
-                            std::uint64_t open_count);
+// handles, copies of a pool file) get a generation but no slot. Throws
+// invalid_argument when max_open_pools are open.
+std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
+                            std::uint64_t size, std::uint64_t open_count);
 void unregister_pool(std::uint64_t generation) noexcept;
 // The pool's working view moved or grew.
 void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept;
 
 // The generation of the open pool whose working view contains `addr`, or 0.
 std::uint64_t generation_of(const void* addr) noexcept;
+
+// The open pool whose working view contains `addr`, or null.
+pool_impl* pool_of(const void* addr) noexcept;
+
+// True when the pool with this generation owns its tag's slot, so pointers
+// into it can be made.
+bool owns_tag(std::uint16_t tag, std::uint64_t generation) noexcept;
 
 }  // namespace ferrite::detail

@@ -206,8 +206,9 @@ void commit_outermost(tx_context& tx) {
 
 using namespace detail;
 
-transaction::transaction(pool& p) {
-  pool_impl& impl = p.impl();
+transaction::transaction(pool& p) : transaction(p.impl()) {}
+
+transaction::transaction(pool_impl& impl) {
   tx_context& tx = tls_tx;
   if (tx.depth > 0) {
     if (tx.pool != &impl) {

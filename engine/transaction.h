@@ -46,6 +46,7 @@ class transaction {
   // Throws read_only on a read-only or failed pool, tx_invalid when this
   // thread runs a transaction on another pool.
   explicit transaction(pool& p);
+  explicit transaction(detail::pool_impl& p);  // for the typed layer
   ~transaction();
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;

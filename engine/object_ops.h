@@ -1,0 +1,60 @@
+// Operations on typed objects for the typed layer (internal).
+//
+// The public templates (pool::make, pool::root, the containers in types/)
+// are thin; they call these. All of them validate their arguments and throw
+// ferrite::error; none may be called on a closed pool.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "engine/transaction.h"
+#include "engine/type_info.h"
+
+namespace ferrite::detail {
+
+struct pool_impl;
+
+// The open pool holding `obj`. Throws invalid_argument when `obj` is not in
+// the working view of an open pool (volatile memory, a closed pool).
+pool_impl& pool_holding(const void* obj);
+
+// The pool's type id of `d` (registering it in the pool's table if needed).
+std::uint32_t type_id_of(pool_impl& p, const type_descriptor& d);
+
+// pptr bits (tag << 48 | offset) for an address in `p`'s working view.
+std::uint64_t pointer_bits(pool_impl& p, const void* obj);
+// Address of a pointer's target; the pointer must be into `p` (or null).
+void* resolve(pool_impl& p, std::uint64_t raw);
+
+// Throws invalid_argument unless `raw` is null or points into `p`:
+// a pool never points into another pool. `what` names the pointer.
+void check_pointer(pool_impl& p, std::uint64_t raw, const char* what);
+// The same for every pointer field of `obj`, a `d` (recursively).
+void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj);
+
+// REQUIRES: this thread runs a transaction on `p` (else tx_invalid).
+void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align);
+void tx_free(pool_impl& p, void* obj);
+std::uint32_t stored_type_of(pool_impl& p, const void* obj);
+
+bool in_transaction_on(pool_impl& p) noexcept;
+
+// Runs `fn` in the transaction this thread runs on `p`, or, when there is
+// none, in a transaction of its own (so a single operation is atomic).
+template <class Fn>
+decltype(auto) atomically(pool_impl& p, Fn&& fn) {
+  if (in_transaction_on(p)) return fn();
+  transaction tx(p);
+  if constexpr (std::is_void_v<decltype(fn())>) {
+    fn();
+    tx.commit();
+  } else {
+    decltype(auto) r = fn();
+    tx.commit();
+    return r;
+  }
+}
+
+}  // namespace ferrite::detail

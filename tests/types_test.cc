@@ -1,0 +1,326 @@
+// Tests of the typed layer's core: registered types, the type table, the
+// typed root, make/destroy and cross-pool pointer rejection
+// (engine/type_info.h, engine/type_table.h, engine/object_ops.h).
+#include <cstring>
+
+#include "engine/pool.h"
+#include "engine/pool_impl.h"
+#include "engine/transaction.h"
+#include "engine/type_table.h"
+#include "tests/test_util.h"
+#include "types/string.h"
+
+using namespace ferrite;
+using ferrite::test::error_of;
+
+namespace typetest {
+
+struct point {
+  std::int32_t x, y;
+};
+FERRITE_TYPE(point, "test.Point", x, y)
+
+struct node {
+  std::int64_t value;
+  pptr<node> next;
+};
+FERRITE_TYPE(node, "test.Node", value, next)
+
+struct game {
+  char name[16];
+  std::int64_t maximum;
+  point last[2];
+  ferrite::string title;
+  pptr<node> moves;
+};
+FERRITE_TYPE(game, "test.Game", name, maximum, last, title, moves)
+
+// Registered under a name another descriptor also uses (see the layout
+// mismatch cases).
+struct moved {
+  std::int64_t a, b;
+};
+FERRITE_TYPE(moved, "test.Moved", a, b)
+
+struct versioned {
+  static constexpr std::uint32_t ferrite_version = 3;
+  std::int64_t a;
+};
+FERRITE_TYPE(versioned, "test.Versioned", a)
+
+}  // namespace typetest
+
+using namespace typetest;
+
+namespace {
+
+pool_options small() {
+  pool_options o;
+  o.size = 4 << 20;
+  return o;
+}
+
+// A descriptor with the same name as `moved` but the fields swapped, as
+// another build of the program would have.
+const type_descriptor& moved_other_build() {
+  static const type_descriptor d = [] {
+    type_descriptor r = detail::descriptor_of<moved>();
+    r.fields[0].offset = 8;
+    r.fields[1].offset = 0;
+    r.index = 0;
+    return r;
+  }();
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("a registered type describes its fields", "[types]") {
+  const type_descriptor& d = detail::descriptor_of<game>();
+  CHECK(d.name == "test.Game");
+  CHECK(d.kind == type_kind::structure);
+  CHECK(d.size == sizeof(game));
+  REQUIRE(d.fields.size() == 5);
+  CHECK(d.fields[0].name == "name");
+  CHECK(d.fields[0].count == 16);
+  CHECK(d.fields[0].type().name == "char");
+  CHECK(d.fields[2].count == 2);
+  CHECK(d.fields[2].offset == offsetof(game, last));
+  CHECK(d.fields[2].type().name == "test.Point");
+  CHECK(d.fields[3].type().name == "ferrite.string");
+  CHECK(d.fields[4].type().name == "ferrite.ptr<test.Node>");
+  CHECK(detail::descriptor_of<versioned>().version == 3);
+}
+
+TEST_CASE("types registered before main are all known", "[types]") {
+  auto all = detail::registered_types();
+  auto has = [&](const char* n) {
+    for (auto* d : all) if (d->name == n) return true;
+    return false;
+  };
+  CHECK(has("test.Game"));
+  CHECK(has("test.Node"));
+  CHECK(has("ferrite.ptr<test.Node>"));
+  CHECK(has("test.Point"));
+}
+
+TEST_CASE("the type table records types and survives reopen", "[types]") {
+  test::temp_dir dir;
+  std::uint32_t game_id = 0;
+  {
+    pool p = pool::open(dir / "t.pool", small());
+    game_id = p.type_id(detail::descriptor_of<game>());
+    CHECK(game_id >= 64);
+    CHECK(p.type_id(detail::descriptor_of<game>()) == game_id);
+    CHECK(p.type_name(game_id) == "test.Game");
+  }
+  pool p = pool::open(dir / "t.pool", small());
+  CHECK(p.type_name(game_id) == "test.Game");
+  auto types = p.impl().types->types();
+  bool found_ptr = false;
+  for (const auto& t : types) {
+    if (t.name == "ferrite.ptr<test.Node>") {
+      found_ptr = true;
+      CHECK(t.kind == type_kind::pointer);
+      CHECK(p.type_name(t.value) == "test.Node");
+    }
+    if (t.name == "test.Game") {
+      REQUIRE(t.fields.size() == 5);
+      CHECK(t.fields[1].name == "maximum");
+      CHECK(t.fields[1].offset == offsetof(game, maximum));
+      CHECK(p.type_name(t.fields[1].type) == "i64");
+    }
+  }
+  CHECK(found_ptr);
+}
+
+TEST_CASE("the root is created on first use and kept", "[types]") {
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "r.pool", small());
+    CHECK_FALSE(p.has_root());
+    pptr<game> g = p.root<game>();
+    CHECK(g->maximum == 0);
+    CHECK(p.root<game>() == g);
+    p.transaction([&] {
+      tx_snapshot(&g->maximum);
+      g->maximum = 100;
+      tx_snapshot(&g->name);
+      std::strcpy(g->name, "ada");
+    });
+    g->title = "the game";
+    CHECK(p.object_type(g.get()) == p.type_id(detail::descriptor_of<game>()));
+  }
+  pool p = pool::open(dir / "r.pool", small());
+  CHECK(p.has_root());
+  CHECK(p.root_type_name() == "test.Game");
+  pptr<game> g = p.root<game>();
+  CHECK(g->maximum == 100);
+  CHECK(std::string(g->name) == "ada");
+  CHECK(g->title == "the game");
+}
+
+TEST_CASE("asking for the root as another type is a layout mismatch", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "r.pool", small());
+  p.root<game>();
+  CHECK(error_of([&] { p.root<node>(); }) == error_code::layout_mismatch);
+}
+
+TEST_CASE("a read-only pool without a root cannot create one", "[types]") {
+  test::temp_dir dir;
+  pool::open(dir / "r.pool", small()).close();
+  pool_options ro = small();
+  ro.mode = open_mode::read_only;
+  pool p = pool::open(dir / "r.pool", ro);
+  CHECK(error_of([&] { p.root<game>(); }) == error_code::read_only);
+}
+
+TEST_CASE("root creation inside an aborted transaction leaves no root", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "r.pool", small());
+  CHECK_THROWS(p.transaction([&] {
+    p.root<game>()->maximum = 5;
+    throw std::runtime_error("abandon");
+  }));
+  CHECK_FALSE(p.has_root());
+}
+
+TEST_CASE("set_root replaces the root atomically", "[types]") {
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "r.pool", small());
+    pptr<node> a = p.root<node>();
+    pptr<node> b = p.make<node>(std::int64_t{7}, a);
+    p.set_root(b);
+    CHECK(p.root<node>() == b);
+  }
+  pool p = pool::open(dir / "r.pool", small());
+  pptr<node> r = p.root<node>();
+  CHECK(r->value == 7);
+  CHECK(r->next);
+  CHECK(r->next->value == 0);
+}
+
+TEST_CASE("make and destroy inside a transaction follow commit and abort", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "m.pool", small());
+  pptr<node> head = p.root<node>();
+  const auto before = p.heap_statistics().objects;
+  CHECK_THROWS(p.transaction([&] {
+    pptr<node> n = p.make<node>(std::int64_t{1}, pptr<node>());
+    tx_snapshot(&head->next);
+    head->next = n;
+    throw std::runtime_error("abort");
+  }));
+  CHECK_FALSE(head->next);
+  CHECK(p.heap_statistics().objects == before);
+  p.transaction([&] {
+    pptr<node> n = p.make<node>(std::int64_t{1}, pptr<node>());
+    tx_snapshot(&head->next);
+    head->next = n;
+  });
+  CHECK(head->next->value == 1);
+  CHECK(p.heap_statistics().objects == before + 1);
+  p.transaction([&] {
+    p.destroy(head->next);
+    tx_snapshot(&head->next);
+    head->next = nullptr;
+  });
+  CHECK(p.heap_statistics().objects == before);
+}
+
+TEST_CASE("destroy frees the storage of the containers inside the object", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "m.pool", small());
+  const auto before = p.heap_statistics().objects;
+  pptr<game> g = p.make<game>();
+  g->title = "a title that needs a buffer";
+  CHECK(p.heap_statistics().objects == before + 2);
+  p.destroy(g);
+  CHECK(p.heap_statistics().objects == before);
+}
+
+TEST_CASE("destroy of an object as the wrong type is refused", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "m.pool", small());
+  pptr<node> n = p.make<node>();
+  CHECK(error_of([&] { p.destroy(pptr<game>::from_raw(n.raw())); }) ==
+        error_code::invalid_argument);
+}
+
+TEST_CASE("a pointer into another pool is rejected", "[types]") {
+  test::temp_dir dir;
+  pool a = pool::open(dir / "a.pool", small());
+  pool b = pool::open(dir / "b.pool", small());
+  pptr<node> in_a = a.root<node>();
+  CHECK(error_of([&] { b.make<node>(std::int64_t{1}, in_a); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { b.set_root(in_a); }) == error_code::invalid_argument);
+  CHECK_FALSE(b.has_root());
+  CHECK(b.heap_statistics().objects == 0);
+}
+
+TEST_CASE("a pointer to volatile memory is rejected", "[types]") {
+  node on_stack{};
+  CHECK(error_of([&] { pptr<node> p(&on_stack); }) == error_code::invalid_argument);
+}
+
+TEST_CASE("opening a pool whose stored layout differs is a layout mismatch", "[types]") {
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "l.pool", small());
+    // Another build of the program stored test.Moved with its fields swapped.
+    p.type_id(moved_other_build());
+  }
+  try {
+    pool::open(dir / "l.pool", small());
+    FAIL("expected layout_mismatch");
+  } catch (const error& e) {
+    CHECK(e.code() == error_code::layout_mismatch);
+    CHECK(std::string(e.what()).find("test.Moved") != std::string::npos);
+    CHECK(std::string(e.what()).find("'a'") != std::string::npos);
+  }
+  pool_options ro = small();
+  ro.mode = open_mode::read_only;
+  CHECK(error_of([&] { pool::open(dir / "l.pool", ro); }) == error_code::layout_mismatch);
+}
+
+TEST_CASE("a corrupted type table is reported at open", "[types]") {
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "c.pool", small());
+    p.root<game>();
+  }
+  std::string bytes = test::read_file(dir / "c.pool");
+  bytes[12288 + 64 + 3] ^= 0x20;  // a byte of the first type's name
+  test::write_file(dir / "c.pool", bytes);
+  CHECK(error_of([&] { pool::open(dir / "c.pool", small()); }) == error_code::corrupted);
+}
+
+TEST_CASE("a string keeps its text across reopen and follows aborts", "[types]") {
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "s.pool", small());
+    pptr<game> g = p.root<game>();
+    g->title = "hello";
+    g->title += ", world";
+    CHECK(g->title == "hello, world");
+    CHECK_THROWS(p.transaction([&] {
+      g->title = "something much longer than before, to force a new buffer";
+      throw std::runtime_error("abort");
+    }));
+    CHECK(g->title == "hello, world");
+  }
+  pool p = pool::open(dir / "s.pool", small());
+  CHECK(p.root<game>()->title.str() == "hello, world");
+}
+
+TEST_CASE("a string copied to volatile memory cannot be changed", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", small());
+  pptr<game> g = p.root<game>();
+  g->title = "abc";
+  ferrite::string copy = g->title;
+  CHECK(copy == "abc");
+  CHECK(error_of([&] { copy.append("d"); }) == error_code::invalid_argument);
+}
