@@ -45,8 +45,27 @@ check_report check_pool(const pool& p) {
                           "clean shutdown recorded but " + std::to_string(st.recovered_records) +
                               " log records follow the checkpoint"});
   }
-  detail::heap_report h =
-      detail::walk_heap(impl.store->working(), impl.store->size(), impl.header, impl.state.heap_size);
+  // Every object's type id must name a type of the table (or be 0, untyped).
+  std::uint64_t untyped_reported = 0;
+  auto visit = [&](std::uint64_t data, const detail::object_header& h) {
+    if (h.type_id == 0 || impl.types->find(h.type_id) != nullptr) return;
+    if (++untyped_reported <= 16) {
+      r.problems.push_back({data, "object of unknown type id " + std::to_string(h.type_id) +
+                                      " (not in the type table)"});
+    }
+  };
+  detail::heap_report h = detail::walk_heap(impl.store->working(), impl.store->size(),
+                                            impl.header, impl.state.heap_size, visit);
+  if (untyped_reported > 16) {
+    r.problems.push_back({0, std::to_string(untyped_reported - 16) +
+                                 " more objects of unknown type ids"});
+  }
+  const std::uint64_t root = impl.log->root_offset();
+  if (root != 0 && impl.types->find(static_cast<std::uint32_t>(impl.log->root_type())) == nullptr &&
+      impl.log->root_type() != 0) {
+    r.problems.push_back({root, "the root's type id " + std::to_string(impl.log->root_type()) +
+                                    " is not in the type table"});
+  }
   r.objects = h.objects;
   for (auto& pr : h.problems) r.problems.push_back({pr.offset, std::move(pr.what)});
   return r;

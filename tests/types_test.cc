@@ -3,6 +3,7 @@
 // (engine/type_info.h, engine/type_table.h, engine/object_ops.h).
 #include <cstring>
 
+#include "engine/check.h"
 #include "engine/pool.h"
 #include "engine/pool_impl.h"
 #include "engine/transaction.h"
@@ -323,4 +324,22 @@ TEST_CASE("a string copied to volatile memory cannot be changed", "[types]") {
   ferrite::string copy = g->title;
   CHECK(copy == "abc");
   CHECK(error_of([&] { copy.append("d"); }) == error_code::invalid_argument);
+}
+
+TEST_CASE("check reports an object whose type id is not in the type table", "[types]") {
+  test::temp_dir dir;
+  std::uint64_t off = 0;
+  {
+    pool p = pool::open(dir / "k.pool", small());
+    pptr<node> n = p.make<node>();
+    off = n.offset();
+  }
+  CHECK(check_pool(dir / "k.pool").problems.empty());
+  std::string bytes = test::read_file(dir / "k.pool");
+  const std::uint32_t bogus = 7777;
+  std::memcpy(&bytes[off - 8], &bogus, sizeof bogus);  // object_header::type_id
+  test::write_file(dir / "k.pool", bytes);
+  auto report = check_pool(dir / "k.pool");
+  REQUIRE_FALSE(report.problems.empty());
+  CHECK(report.problems[0].what.find("unknown type id 7777") != std::string::npos);
 }
