@@ -121,6 +121,8 @@ TEST_CASE("push_back, read access and iteration", "[vector]") {
   const ferrite::vector<std::int64_t>& cv = v;
   CHECK(*(cv.begin() + 2) == 6);
   CHECK(std::find(cv.begin(), cv.end(), 150) - cv.begin() == 50);
+  CHECK(*cv.rbegin() == 297);
+  CHECK(std::distance(cv.rbegin(), cv.rend()) == 100);
   // The buffer carries the vector's type id.
   CHECK(p.object_type(v.data()) == p.type_id(detail::descriptor_of<ferrite::vector<std::int64_t>>()));
   CHECK(p.check().empty());
@@ -453,6 +455,7 @@ TEST_CASE("elements that own storage cannot be copied in", "[vector]") {
   CHECK(error_of([&] { h->labels.push_back(l); }) == error_code::invalid_argument);
   ferrite::vector<std::int64_t> empty_vec{};
   CHECK(error_of([&] { h->nested.push_back(empty_vec); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { h->labels.assign({l, l}); }) == error_code::invalid_argument);
   CHECK(h->labels.empty());
   CHECK(h->nested.empty());
   const auto empty = p.heap_statistics().objects;
@@ -590,6 +593,43 @@ TEST_CASE("operations on a large vector stay within a small log", "[vector]") {
   }
   pool p = pool::open(dir / "log.pool", o);
   CHECK(contents(p.root<holder>()->numbers) == model);
+}
+
+TEST_CASE("large buffers (extents) are snapshotted correctly (checked transactions)", "[vector]") {
+  pool p = pool::open("extents", sim_options(std::make_shared<sim_device>(), 16 << 20, true));
+  ferrite::vector<std::int64_t>& v = p.root<holder>()->numbers;
+  std::vector<std::int64_t> model;
+  p.transaction([&] {  // grows into new extents, whose bytes need no snapshot
+    for (std::int64_t i = 0; i < 70000; ++i) v.push_back(i);
+  });
+  model.assign(v.begin(), v.end());
+  REQUIRE(model.size() == 70000);
+  v.insert(0, -1);  // rebuilds the buffer
+  model.insert(model.begin(), -1);
+  v.insert(69000, -2);  // moves a few elements in place
+  model.insert(model.begin() + 69000, -2);
+  v.erase(3);
+  model.erase(model.begin() + 3);
+  v.erase(100, 200);
+  model.erase(model.begin() + 100, model.begin() + 200);
+  v.set(60000, 7);
+  model[60000] = 7;
+  p.transaction([&] {
+    v.push_back(8);
+    v.resize(30000);
+    v.resize(69000);
+    v.erase(0, 10);
+    v.insert(5, 9);
+  });
+  model.push_back(8);
+  model.resize(30000);
+  model.resize(69000);
+  model.erase(model.begin(), model.begin() + 10);
+  model.insert(model.begin() + 5, 9);
+  v.shrink_to_fit();
+  CHECK(v.capacity() == v.size());
+  CHECK(contents(v) == model);
+  CHECK(p.check().empty());
 }
 
 TEST_CASE("a crash keeps the committed vector operations", "[vector]") {

@@ -107,12 +107,13 @@ void* vector_append_slot(pool_impl& p, vector_rep& rep, const vector_element& e)
   if (rep.size == rep.capacity) {
     relocate(p, rep, e, grown_capacity(e, rep.capacity, rep.size + 1), rep.size, rep.size,
              rep.size);
-  } else {
-    snapshot_elements(p, rep, e, rep.size, 1);
-    std::memset(buffer(p, rep) + rep.size * e.size, 0, e.size);
+    return buffer(p, rep) + rep.size * e.size;  // new memory, zero; rep snapshotted
   }
+  std::byte* slot = buffer(p, rep) + rep.size * e.size;
+  if (!is_new_extent(p, rep, e)) tx_snapshot(slot, e.size);
+  std::memset(slot, 0, e.size);  // bytes past the size are unspecified
   tx_snapshot(&rep.size);
-  return buffer(p, rep) + rep.size * e.size;
+  return slot;
 }
 
 void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t pos,

@@ -142,6 +142,8 @@ class vector {
   const_iterator end() const { return data() + size(); }
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const { return end(); }
+  std::reverse_iterator<const_iterator> rbegin() const { return std::reverse_iterator(end()); }
+  std::reverse_iterator<const_iterator> rend() const { return std::reverse_iterator(begin()); }
 
   // --- Changing ---
   void push_back(input v) {
@@ -176,9 +178,9 @@ class vector {
     detail::pool_impl& p = detail::pool_holding(this);
     const detail::vector_element& e = element();
     if (i >= size()) detail::vector_bad_index("set", i, size());
+    if (e.by_copy && e.release) detail::vector_not_copyable(e);
     detail::atomically(p, [&] {
       if (e.by_copy) {
-        if (e.release) detail::vector_not_copyable(e);
         T* slot = static_cast<T*>(detail::vector_slot_for_write(p, rep_, e, i, "set"));
         alignas(T) std::byte built[sizeof(T)];  // validated before the slot changes
         element_traits<T>::construct(p, reinterpret_cast<T*>(built), v);
@@ -197,9 +199,9 @@ class vector {
     detail::pool_impl& p = detail::pool_holding(this);
     const detail::vector_element& e = element();
     if (pos > size()) detail::vector_bad_index("insert", pos, size());
+    if (e.by_copy && e.release) detail::vector_not_copyable(e);
     return detail::atomically(p, [&]() -> T* {
       if (e.by_copy) {
-        if (e.release) detail::vector_not_copyable(e);
         // Built first: v may refer to an element the gap moves.
         alignas(T) std::byte built[sizeof(T)];
         element_traits<T>::construct(p, reinterpret_cast<T*>(built), v);
@@ -250,6 +252,7 @@ class vector {
   template <std::input_iterator It>
   void assign(It first, It last) {
     detail::pool_impl& p = detail::pool_holding(this);
+    if (element().by_copy && element().release) detail::vector_not_copyable(element());
     detail::atomically(p, [&] {
       clear();
       if constexpr (std::forward_iterator<It>) {
