@@ -46,6 +46,13 @@ struct holder {
 };
 FERRITE_TYPE(holder, "vectest.Holder", tag, numbers, names, links, points, nested, labels)
 
+// Refers to itself through its vector.
+struct tree {
+  std::int64_t value;
+  ferrite::vector<pptr<tree>> children;
+};
+FERRITE_TYPE(tree, "vectest.Tree", value, children)
+
 }  // namespace vectest
 
 using namespace vectest;
@@ -124,7 +131,8 @@ TEST_CASE("push_back, read access and iteration", "[vector]") {
   CHECK(*cv.rbegin() == 297);
   CHECK(std::distance(cv.rbegin(), cv.rend()) == 100);
   // The buffer carries the vector's type id.
-  CHECK(p.object_type(v.data()) == p.type_id(detail::descriptor_of<ferrite::vector<std::int64_t>>()));
+  CHECK(p.object_type(v.data()) ==
+        p.type_id(detail::descriptor_of<ferrite::vector<std::int64_t>>()));
   CHECK(p.check().empty());
 }
 
@@ -224,7 +232,9 @@ TEST_CASE("random operations match std::vector (checked transactions)", "[vector
   auto step = [&](std::vector<std::int64_t>& m) {
     const auto value = static_cast<std::int64_t>(rng() % 1000000);
     switch (rng() % 12) {
-      case 0: case 1: case 2:
+      case 0:
+      case 1:
+      case 2:
         v.push_back(value);
         m.push_back(value);
         break;
@@ -296,9 +306,9 @@ TEST_CASE("random operations match std::vector (checked transactions)", "[vector
       std::vector<std::int64_t> scratch = model;
       const auto objects = p.heap_statistics().objects;
       CHECK_THROWS_AS(p.transaction([&] {
-                        for (int k = 0; k < 5; ++k) step(scratch);
-                        throw std::runtime_error("abandon");
-                      }),
+        for (int k = 0; k < 5; ++k) step(scratch);
+        throw std::runtime_error("abandon");
+      }),
                       std::runtime_error);
       REQUIRE(p.heap_statistics().objects == objects);
     }
@@ -406,7 +416,8 @@ TEST_CASE("random string operations match std::vector<std::string>", "[vector]")
     const std::string text(rng() % 40, static_cast<char>('a' + rng() % 26));
     const auto pos = model.empty() ? 0 : rng() % model.size();
     switch (rng() % 6) {
-      case 0: case 1:
+      case 0:
+      case 1:
         v.push_back(text);
         model.push_back(text);
         break;
@@ -557,7 +568,7 @@ TEST_CASE("a large vector built in a few transactions survives reopen", "[vector
 TEST_CASE("operations on a large vector stay within a small log", "[vector]") {
   test::temp_dir dir;
   pool_options o = options(64 << 20);
-  o.log_size = 1 << 20;  // a record may use about 512 KiB
+  o.log_size = 1 << 20;              // a record may use about 512 KiB
   constexpr std::size_t n = 150000;  // 1.2 MB of elements
   std::vector<std::int64_t> model;
   {
@@ -632,6 +643,29 @@ TEST_CASE("large buffers (extents) are snapshotted correctly (checked transactio
   CHECK(p.check().empty());
 }
 
+TEST_CASE("a type may hold a vector of pointers to itself", "[vector]") {
+  CHECK(detail::descriptor_of<tree>().fields[1].type().name ==
+        "ferrite.vector<ferrite.ptr<vectest.Tree>>");
+  test::temp_dir dir;
+  {
+    pool p = pool::open(dir / "t.pool", options());
+    pptr<tree> root = p.root<tree>();
+    p.transaction([&] {
+      for (std::int64_t i = 1; i <= 3; ++i) {
+        pptr<tree> child = p.make<tree>();
+        child->value = i;  // new memory: no snapshot needed
+        root->children.push_back(child);
+      }
+    });
+  }
+  pool p = pool::open(dir / "t.pool", options());
+  pptr<tree> root = p.root<tree>();
+  REQUIRE(root->children.size() == 3);
+  CHECK(root->children[2]->value == 3);
+  CHECK(p.type_name(p.object_type(root->children.data())) ==
+        "ferrite.vector<ferrite.ptr<vectest.Tree>>");
+}
+
 TEST_CASE("a crash keeps the committed vector operations", "[vector]") {
   auto dev = std::make_shared<sim_device>();
   std::vector<std::int64_t> model;
@@ -648,7 +682,8 @@ TEST_CASE("a crash keeps the committed vector operations", "[vector]") {
     }
     h->names.push_back("survives");
     // The pool is never closed: the durable image is what a power failure leaves.
-    std::shared_ptr<sim_device> keep = sim_device::from_image(dev->durable(), dev->store_granularity());
+    std::shared_ptr<sim_device> keep =
+        sim_device::from_image(dev->durable(), dev->store_granularity());
     pool_options o = sim_options(keep, 8 << 20, false);
     o.mode = open_mode::open_existing;
     p.close();  // (closing first only releases the lock; the image was taken before)

@@ -38,7 +38,9 @@ std::byte* buffer(pool_impl& p, const vector_rep& rep) {
   return static_cast<std::byte*>(resolve(p, rep.data));
 }
 
-std::uint64_t max_elements(const vector_element& e) { return (1ull << 46) / e.size; }
+std::uint64_t max_elements(const vector_element& e) {
+  return (1ull << 46) / e.size;
+}
 
 // Capacity for at least `need` elements growing from `have`: doubling,
 // at least 64 bytes, and for extents the whole chunks the heap hands out.
@@ -51,8 +53,8 @@ std::uint64_t grown_capacity(const vector_element& e, std::uint64_t have, std::u
   cap = std::min(cap, max_elements(e));
   const std::uint64_t bytes = cap * e.size;
   if (bytes + extent_overhead > max_slot_size) {
-    const std::uint64_t whole = (bytes + extent_overhead + extent_granule - 1) / extent_granule *
-                                extent_granule;
+    const std::uint64_t whole =
+        (bytes + extent_overhead + extent_granule - 1) / extent_granule * extent_granule;
     cap = (whole - extent_overhead) / e.size;
   }
   return cap;
@@ -136,8 +138,8 @@ void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, 
   return buffer(p, rep) + pos * e.size;
 }
 
-void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e,
-                            std::uint64_t i, const char* op) {
+void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t i,
+                            const char* op) {
   if (i >= rep.size) vector_bad_index(op, i, rep.size);
   snapshot_elements(p, rep, e, i, 1);
   return buffer(p, rep) + i * e.size;

@@ -53,7 +53,6 @@
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
-#include <string>
 #include <type_traits>
 
 #include "container_format.h"
@@ -67,9 +66,9 @@ namespace detail {
 struct vector_element {
   std::uint32_t size;
   std::uint32_t align;
-  type_ref vector_type;                     // vector<T>: the type id its buffers carry
-  void (*release)(pool_impl&, void*);       // frees what one element owns; null if nothing
-  bool by_copy;                             // inserted by copying a T (element_traits default)
+  type_ref vector_type;                // vector<T>: the type id its buffers carry
+  void (*release)(pool_impl&, void*);  // frees what one element owns; null if nothing
+  bool by_copy;                        // inserted by copying a T (element_traits default)
 };
 
 // Core operations. REQUIRE: a transaction runs on `p` and `rep` lies in `p`.
@@ -82,11 +81,11 @@ void* vector_append_slot(pool_impl& p, vector_rep& rep, const vector_element& e)
 // Opens `count` zeroed slots at index `pos` (moving the tail up), adds
 // `count` to the size and returns the first slot. Throws invalid_argument
 // when pos > size.
-void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e,
-                        std::uint64_t pos, std::uint64_t count);
+void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t pos,
+                        std::uint64_t count);
 // Snapshots element i and returns it. Throws invalid_argument when i >= size.
-void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e,
-                            std::uint64_t i, const char* op);
+void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t i,
+                            const char* op);
 // Releases elements [first, last) and closes the gap. Throws
 // invalid_argument unless first <= last <= size.
 void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t first,
@@ -127,6 +126,8 @@ class vector {
   // Null when capacity() == 0.
   T* data() { return pptr<T>::from_raw(rep_.data).get(); }
   const T* data() const { return pptr<const T>::from_raw(rep_.data).get(); }
+  // References into the pool. Writing through a non-const one needs a
+  // transaction and ferrite::tx_snapshot(&v[i]) first; set(i, x) does both.
   // REQUIRES: i < size() (unchecked; at() checks).
   T& operator[](size_type i) { return data()[i]; }
   const T& operator[](size_type i) const { return data()[i]; }
@@ -312,9 +313,9 @@ type_descriptor vector_descriptor(const type_descriptor& element, type_ref eleme
 template <class T>
 struct describe<vector<T>> {
   static const type_descriptor& get() {
-    static const type_descriptor d = vector_descriptor(
-        descriptor_of<T>(), &descriptor_of<T>, sizeof(vector<T>), alignof(vector<T>),
-        &release_vector<T>);
+    static const type_descriptor d =
+        vector_descriptor(descriptor_of<T>(), &descriptor_of<T>, sizeof(vector<T>),
+                          alignof(vector<T>), &release_vector<T>);
     return d;
   }
 };
