@@ -9,3 +9,5 @@
 #include "engine/pool.h"
 #include "engine/pptr.h"
 #include "engine/transaction.h"
+#include "types/map.h"
+#include "types/set.h"
