@@ -43,8 +43,13 @@
 
 namespace ferrite::detail {
 
+// Keys the core compares inline (plain integers under the default
+// key_traits); others go through `compare`.
+enum class btree_key_kind : std::uint8_t { other, i32, u32, i64, u64 };
+
 // What the core knows of one map<K,V> or set<K> instantiation.
 struct btree_traits {
+  btree_key_kind key_kind = btree_key_kind::other;
   std::uint32_t key_size = 0, key_align = 1;
   std::uint32_t value_size = 0, value_align = 1;  // 0 and 1: a set
   bool key_owns_storage = false;    // keys need construct/copy/release calls
@@ -144,7 +149,20 @@ struct btree_key_ops {
   }
   static void release(pool_impl& p, void* k) { element_traits<K>::release(p, static_cast<K*>(k)); }
 
+  static constexpr btree_key_kind kind() {
+    if constexpr (std::is_integral_v<K> && !std::is_same_v<K, bool> &&
+                  std::is_same_v<lookup, K>) {
+      if constexpr (sizeof(K) == 8) {
+        return std::is_signed_v<K> ? btree_key_kind::i64 : btree_key_kind::u64;
+      } else if constexpr (sizeof(K) == 4) {
+        return std::is_signed_v<K> ? btree_key_kind::i32 : btree_key_kind::u32;
+      }
+    }
+    return btree_key_kind::other;
+  }
+
   static void fill(btree_traits& t) {
+    t.key_kind = kind();
     t.key_size = sizeof(K);
     t.key_align = alignof(K);
     t.key_owns_storage = owns_storage(descriptor_of<K>());

@@ -71,13 +71,18 @@ inline std::byte* node_at(const btree_geometry& g, std::uint64_t raw, bool leaf)
 }
 
 // Binary searches over the keys of a node: the first index whose key is
-// >= the probe (lower) or > the probe (upper).
-inline std::uint32_t lower_index(const btree_traits& t, const btree_geometry& g, std::byte* node,
-                                 const void* probe) {
-  std::uint32_t lo = 0, hi = header_of(node).count;
+// >= the probe (lower) or > the probe (upper). Integer keys are compared
+// inline.
+template <bool Upper, class T>
+std::uint32_t search_integers(const std::byte* keys, std::uint32_t count, const void* probe) {
+  T want;
+  std::memcpy(&want, probe, sizeof want);
+  std::uint32_t lo = 0, hi = count;
   while (lo < hi) {
     const std::uint32_t mid = (lo + hi) / 2;
-    if (t.compare(key_at(g, node, mid), probe) < 0) {
+    T k;
+    std::memcpy(&k, keys + std::size_t{mid} * sizeof(T), sizeof k);
+    if (Upper ? k <= want : k < want) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -85,18 +90,39 @@ inline std::uint32_t lower_index(const btree_traits& t, const btree_geometry& g,
   }
   return lo;
 }
-inline std::uint32_t upper_index(const btree_traits& t, const btree_geometry& g, std::byte* node,
-                                 const void* probe) {
-  std::uint32_t lo = 0, hi = header_of(node).count;
+
+template <bool Upper>
+std::uint32_t search(const btree_traits& t, const btree_geometry& g, std::byte* node,
+                     const void* probe) {
+  const std::uint32_t count = header_of(node).count;
+  const std::byte* keys = node + g.keys;
+  switch (t.key_kind) {
+    case btree_key_kind::i64: return search_integers<Upper, std::int64_t>(keys, count, probe);
+    case btree_key_kind::u64: return search_integers<Upper, std::uint64_t>(keys, count, probe);
+    case btree_key_kind::i32: return search_integers<Upper, std::int32_t>(keys, count, probe);
+    case btree_key_kind::u32: return search_integers<Upper, std::uint32_t>(keys, count, probe);
+    case btree_key_kind::other: break;
+  }
+  std::uint32_t lo = 0, hi = count;
   while (lo < hi) {
     const std::uint32_t mid = (lo + hi) / 2;
-    if (t.compare(key_at(g, node, mid), probe) <= 0) {
+    const int c = t.compare(keys + std::size_t{mid} * g.key_size, probe);
+    if (Upper ? c <= 0 : c < 0) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
   return lo;
+}
+
+inline std::uint32_t lower_index(const btree_traits& t, const btree_geometry& g, std::byte* node,
+                                 const void* probe) {
+  return search<false>(t, g, node, probe);
+}
+inline std::uint32_t upper_index(const btree_traits& t, const btree_geometry& g, std::byte* node,
+                                 const void* probe) {
+  return search<true>(t, g, node, probe);
 }
 
 // One step of a descent: the inner node and the child taken.
