@@ -84,7 +84,8 @@ void random_int_ops(pool& p, map<std::int64_t, std::int64_t>& m, std::uint64_t s
   std::mt19937_64 rng(seed);
   std::map<std::int64_t, std::int64_t> ref;
   bool growing = true;
-  for (int done = 0; done < ops;) {
+  int done = 0;
+  while (done < ops) {  // `done` counts inside the transaction
     p.transaction([&] {
       for (int j = 0; j < 8; ++j, ++done) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % range);

@@ -72,7 +72,8 @@ void random_ops(pool& p, S& s, std::uint64_t seed, int ops, std::uint64_t range,
   using K = decltype(key(0));
   std::mt19937_64 rng(seed);
   std::set<K> ref;
-  for (int done = 0; done < ops;) {
+  int done = 0;
+  while (done < ops) {  // `done` counts inside the transaction
     p.transaction([&] {
       for (int j = 0; j < 8; ++j, ++done) {
         const K k = key(rng() % range);
