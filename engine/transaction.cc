@@ -353,6 +353,11 @@ void tx_snapshot(const void* ptr, std::size_t len) {
                   " bytes that are not inside the pool's heap");
   }
   if (len == 0) return;
+  // A new extent of this transaction is written whole at commit and freed
+  // on abort: its bytes need no snapshot (and would only fill the log).
+  for (const auto& d : tx.direct) {
+    if (offset >= d.begin && offset + len <= d.end) return;
+  }
   tx.cover(base, offset, len);
 }
 
