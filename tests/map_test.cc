@@ -87,7 +87,7 @@ void random_int_ops(pool& p, map<std::int64_t, std::int64_t>& m, std::uint64_t s
   int done = 0;
   while (done < ops) {  // `done` counts inside the transaction
     p.transaction([&] {
-      for (int j = 0; j < 8; ++j, ++done) {
+      for (int j = 0; j < 16; ++j, ++done) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % range);
         const std::int64_t v = static_cast<std::int64_t>(rng() % 1000);
         if (growing && ref.size() >= peak) growing = false;
