@@ -100,17 +100,18 @@ void string::reserve(std::size_t n) {
 void string::reset() {
   if (rep_.capacity == 0) return;
   pool_impl& p = pool_holding(this);
-  atomically(p, [&] { release_string(p, this); });
+  atomically(p, [&] {
+    release_string(p, this);
+    tx_snapshot(&rep_);
+    rep_ = {};
+  });
 }
 
 namespace detail {
 
 void release_string(pool_impl& p, void* s) {
   auto* rep = static_cast<string_rep*>(s);
-  if (rep->data == 0) return;
-  tx_free(p, resolve(p, rep->data));
-  tx_snapshot(rep);
-  *rep = {};
+  if (rep->data != 0) tx_free(p, resolve(p, rep->data));
 }
 
 const type_descriptor& describe<string>::get() {
