@@ -9,3 +9,4 @@
 #include "engine/pool.h"
 #include "engine/pptr.h"
 #include "engine/transaction.h"
+#include "types/hash_map.h"
