@@ -463,7 +463,7 @@ TEST_CASE("erase and clear free the storage of string keys and values", "[hash_m
 }
 
 TEST_CASE("clear of a large map outside a transaction works in pieces", "[hash_map]") {
-  pool p = open_sim(device(), 16);
+  pool p = open_sim(device(), 8, true);
   auto h = p.root<holder>();
   const auto empty = p.heap_statistics().objects;
   for (int i = 0; i < 5000; i += 1000) {
@@ -541,6 +541,12 @@ TEST_CASE("owned values are built in place by operator[]", "[hash_map]") {
   CHECK(h->texts.at("a") == "xy");
   CHECK(h->texts.at("b") == "in a transaction");
 }
+
+static_assert(std::forward_iterator<hash_map<std::int64_t, std::int64_t>::iterator>);
+static_assert(std::forward_iterator<hash_map<std::int64_t, std::int64_t>::const_iterator>);
+static_assert(std::is_trivially_copyable_v<hash_map<ferrite::string, ferrite::string>>);
+static_assert(std::is_standard_layout_v<hash_map<ferrite::string, ferrite::string>>);
+static_assert(sizeof(hash_map<std::int64_t, std::int64_t>) == 32);
 
 TEST_CASE("iteration visits every element once", "[hash_map]") {
   pool p = open_sim(device());

@@ -1,6 +1,5 @@
 #include "types/hash_map_core.h"
 
-#include <bit>
 #include <string>
 
 #include "engine/error.h"
@@ -22,21 +21,14 @@ T* at(std::uint64_t raw) {
 
 std::uint64_t* segment_table(const hash_map_rep& rep) { return at<std::uint64_t>(rep.segments); }
 
-// Buckets segment i holds, and the index of its first bucket.
+// Buckets segment i holds.
 constexpr std::uint64_t segment_buckets(unsigned i) { return i == 0 ? initial : initial << (i - 1); }
-constexpr std::uint64_t segment_start(unsigned i) { return i == 0 ? 0 : initial << (i - 1); }
 
-// The head word of bucket b. REQUIRES: b < hash_map_bucket_count(rep).
 std::uint64_t* bucket_head(const hash_map_rep& rep, std::uint64_t b) {
-  const auto seg = static_cast<unsigned>(std::bit_width(b / initial));
-  return at<std::uint64_t>(segment_table(rep)[seg]) + (b - segment_start(seg));
+  return hash_map_bucket_head(rep, b);
 }
 
 hash_node_header* node_at(std::uint64_t raw) { return at<hash_node_header>(raw); }
-
-const void* key_of(const hash_node_header* n, const hash_map_layout& l) {
-  return reinterpret_cast<const std::byte*>(n) + l.key_offset;
-}
 
 std::uint32_t storage_type(pool_impl& p, const hash_map_layout& l) {
   return type_id_of(p, l.map_type());
@@ -45,7 +37,10 @@ std::uint32_t storage_type(pool_impl& p, const hash_map_layout& l) {
 // Allocates segment `i` (zeroed bucket heads) and records it in the table.
 void add_segment(pool_impl& p, hash_map_rep& rep, unsigned i, const hash_map_layout& l) {
   std::uint64_t* table = segment_table(rep);
-  if (table[i] != 0) return;  // left by an earlier table at this size (never freed alone)
+  if (table[i] != 0) {
+    fail(error_code::corrupted, "hash_map: bucket segment " + std::to_string(i) +
+                                    " exists before the table reached it (a damaged map)");
+  }
   void* s = tx_allocate(p, segment_buckets(i) * 8, storage_type(p, l), 8);
   tx_snapshot(&table[i], 8);
   table[i] = pointer_bits(p, s);
@@ -125,27 +120,6 @@ std::uint64_t free_chain(pool_impl& p, std::uint64_t raw, const hash_map_layout&
 
 }  // namespace
 
-std::uint64_t hash_map_bucket_count(const hash_map_rep& rep) noexcept {
-  return rep.segments == 0 ? 0 : (initial << rep.level) + rep.split;
-}
-
-std::uint64_t hash_map_bucket_of(const hash_map_rep& rep, std::uint64_t hash) noexcept {
-  const std::uint64_t half = initial << rep.level;
-  const std::uint64_t b = hash & (half - 1);
-  return b < rep.split ? hash & (2 * half - 1) : b;
-}
-
-hash_node_header* hash_map_find(const hash_map_rep& rep, std::uint64_t hash, const void* probe,
-                                const hash_map_layout& l) {
-  if (rep.size == 0) return nullptr;
-  for (std::uint64_t raw = *bucket_head(rep, hash_map_bucket_of(rep, hash)); raw != 0;) {
-    hash_node_header* n = node_at(raw);
-    if (n->hash == hash && l.equal(key_of(n, l), probe)) return n;
-    raw = n->next;
-  }
-  return nullptr;
-}
-
 hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket) {
   const std::uint64_t count = hash_map_bucket_count(rep);
   if (rep.size == 0) {
@@ -223,11 +197,11 @@ void hash_map_clear(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
   }
   // Pieces: each empties whole buckets (from `bucket` up) until it has
   // freed hash_clear_piece nodes; the map stays consistent in between.
+  const std::uint64_t count = hash_map_bucket_count(rep);  // pieces never split
   std::uint64_t bucket = 0;
-  while (rep.size > hash_clear_piece) {
+  while (rep.size > hash_clear_piece && bucket < count) {
     atomically(p, [&] {
       std::uint64_t freed = 0;
-      const std::uint64_t count = hash_map_bucket_count(rep);
       for (; bucket < count && freed < hash_clear_piece; ++bucket) {
         std::uint64_t* head = bucket_head(rep, bucket);
         if (*head == 0) continue;

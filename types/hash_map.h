@@ -30,9 +30,9 @@
 //   V& points into the pool: change a plain V through it only inside a
 //   transaction after tx_snapshot (or use insert_or_assign); containers in
 //   V snapshot for themselves.
-// - Iterators and references stay valid until the element is erased (a
-//   split moves nodes between buckets, never in memory); an insert may
-//   change the iteration order of the elements not yet visited.
+// - References stay valid until their element is erased (nodes never move
+//   in memory). Iterators are invalidated by inserts (which may split a
+//   bucket, as a rehash does in std), not by erasing other elements.
 //
 // Mutating calls must be made on the map in the pool (not on a copy in
 // volatile memory: they throw invalid_argument); each is atomic on its own
@@ -42,11 +42,12 @@
 //
 // Layout and growth (container_format.h, hash_map_rep): linear hashing with
 // load factor 1. An insert adds one node and, when size would exceed the
-// number of buckets, splits one bucket: bounded work and log space per
-// insert, whatever the size. The map never shrinks its table on erase; clear()
-// frees everything. Growing past 16K buckets allocates 64 and 128 KiB
-// segments that are logged (larger ones are not): pools under 16 MiB (log
-// under 1 MiB) should not hold maps of more than about 16K elements.
+// number of buckets, splits one bucket (bucket_count() grows by one): bounded
+// work and log space per insert, whatever the size. Erase never shrinks the
+// table; clear() frees everything. The insert that first needs 8K (16K)
+// buckets allocates a 64 KiB (128 KiB) bucket segment, logged with it, so
+// that transaction needs a log over 256 KiB (the default for pools over
+// 4 MiB); larger segments are not logged.
 //
 // clear() and destroying the owner: inside a transaction they free every
 // node in that transaction, whose log (about 24 bytes per node, more with
@@ -141,7 +142,8 @@ class hash_map {
 
   // Removes k (releasing its key's and value's storage); returns 0 or 1.
   size_type erase(const lookup_type& k);
-  // Removes the element at `pos`; returns the iterator after it.
+  // Removes the element at `pos` (REQUIRES: an element of this map); returns
+  // the iterator after it.
   iterator erase(const_iterator pos);
   // Removes every element and frees all storage (see the banner for the
   // size of one transaction).
@@ -158,10 +160,6 @@ class hash_map {
                 "hash_map keys and values must be persistent types");
   static_assert(std::is_standard_layout_v<node>, "hash_map keys and values must be standard-layout");
 
-  static bool key_equal(const void* stored, const void* probe) {
-    return key_traits<K>::equal(*static_cast<const K*>(stored),
-                                *static_cast<const lookup_type*>(probe));
-  }
   static void release_node(detail::pool_impl& p, void* n) {
     node* x = static_cast<node*>(n);
     element_traits<K>::release(p, &x->key);
@@ -177,10 +175,7 @@ class hash_map {
       detail::hash_map_layout r{};
       r.node_size = sizeof(node);
       r.node_align = alignof(node) < 8 ? 8 : alignof(node);
-      r.key_offset = offsetof(node, key);
-      r.value_offset = offsetof(node, value);
       r.map_type = &detail::descriptor_of<hash_map>;
-      r.equal = &key_equal;
       const bool owns = detail::owns_storage(detail::descriptor_of<K>()) ||
                         detail::owns_storage(detail::descriptor_of<V>());
       r.release_node = owns ? &release_node : nullptr;
@@ -202,8 +197,16 @@ class hash_map {
     }
   }
 
+  // Inline, so that the key comparison is too.
   detail::hash_node_header* find_node(const lookup_type& k) const {
-    return detail::hash_map_find(rep_, key_traits<K>::hash(k), &k, layout());
+    return find_node(k, key_traits<K>::hash(k));
+  }
+  detail::hash_node_header* find_node(const lookup_type& k, std::uint64_t h) const {
+    for (detail::hash_node_header* n = detail::hash_map_chain(rep_, h); n != nullptr;
+         n = pptr<detail::hash_node_header>::from_raw(n->next).get()) {
+      if (n->hash == h && key_traits<K>::equal(reinterpret_cast<node*>(n)->key, k)) return n;
+    }
+    return nullptr;
   }
   node* existing(const lookup_type& k) const {
     detail::hash_node_header* n = find_node(k);
@@ -292,8 +295,9 @@ std::pair<typename hash_map<K, V>::iterator, bool> hash_map<K, V>::emplace_with(
   const lookup_type probe = k;
   const std::uint64_t h = key_traits<K>::hash(probe);
   const detail::hash_map_layout& l = layout();
+  detail::hash_map_prefetch_split(rep_);
   return detail::atomically(p, [&]() -> std::pair<iterator, bool> {
-    if (detail::hash_node_header* found = detail::hash_map_find(rep_, h, &probe, l)) {
+    if (detail::hash_node_header* found = find_node(probe, h)) {
       return {at_node<false>(found), false};
     }
     node* n = reinterpret_cast<node*>(detail::hash_map_new_node(p, l));
@@ -323,10 +327,9 @@ std::pair<typename hash_map<K, V>::iterator, bool> hash_map<K, V>::insert_or_ass
   refuse_value_copy();
   detail::pool_impl& p = detail::pool_holding(this);
   const lookup_type probe = k;
-  const detail::hash_map_layout& l = layout();
   return detail::atomically(p, [&]() -> std::pair<iterator, bool> {
     detail::hash_node_header* found =
-        detail::hash_map_find(rep_, key_traits<K>::hash(probe), &probe, l);
+        find_node(probe);
     if (!found) {
       return emplace_with(k, [&](detail::pool_impl& q, V* dest) {
         element_traits<V>::construct(q, dest, v);
@@ -356,7 +359,7 @@ typename hash_map<K, V>::size_type hash_map<K, V>::erase(const lookup_type& k) {
   const std::uint64_t h = key_traits<K>::hash(k);
   const detail::hash_map_layout& l = layout();
   return detail::atomically(p, [&]() -> size_type {
-    detail::hash_node_header* n = detail::hash_map_find(rep_, h, &k, l);
+    detail::hash_node_header* n = find_node(k, h);
     if (!n) return 0;
     detail::hash_map_erase_node(p, rep_, n, l);
     return 1;

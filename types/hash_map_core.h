@@ -3,9 +3,9 @@
 // hash_map<K, V> is a thin template over these functions: it hashes keys
 // and builds elements; the core walks and changes the linear-hashing table
 // laid out in container_format.h (hash_map_rep). One core serves every
-// instantiation through a hash_map_layout: node geometry plus two function
-// pointers (key equality, element release). Nothing here allocates volatile
-// memory or takes a lock on the read paths.
+// instantiation through a hash_map_layout: node size and alignment, and
+// the function that releases a node's key and value. Lookups are inline in
+// the template; nothing on the read paths allocates or takes a lock.
 //
 // Table invariants (besides those of hash_map_rep):
 // - Buckets in use: 0 when segments == 0, else (initial << level) + split.
@@ -16,9 +16,11 @@
 //   split that first needs it (split == 0).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 #include "container_format.h"
+#include "../engine/pptr.h"
 #include "../engine/type_info.h"
 
 namespace ferrite::detail {
@@ -36,12 +38,7 @@ static_assert(sizeof(hash_node_header) == 16);
 struct hash_map_layout {
   std::uint32_t node_size;
   std::uint32_t node_align;
-  std::uint32_t key_offset;
-  std::uint32_t value_offset;
   const type_descriptor& (*map_type)();  // the map's descriptor (type id of its storage)
-  // key_traits<K>::equal(stored key, probe): `probe` points at a
-  // key_traits<K>::lookup.
-  bool (*equal)(const void* stored_key, const void* probe);
   // Releases what the node's key and value own; null when neither owns
   // storage.
   void (*release_node)(pool_impl& p, void* node);
@@ -52,14 +49,39 @@ struct hash_map_layout {
 inline constexpr std::uint64_t hash_clear_piece = 512;
 
 // --- Reads: no pool lookup, no lock, no allocation -------------------------
+// (Inline: a lookup is a hash, two table loads and a short chain walk.)
 
-std::uint64_t hash_map_bucket_count(const hash_map_rep& rep) noexcept;
+inline std::uint64_t hash_map_bucket_count(const hash_map_rep& rep) noexcept {
+  return rep.segments == 0 ? 0 : (std::uint64_t{hash_initial_buckets} << rep.level) + rep.split;
+}
 // The bucket that holds (or would hold) a key of hash `hash`.
-// REQUIRES: rep.segments != 0.
-std::uint64_t hash_map_bucket_of(const hash_map_rep& rep, std::uint64_t hash) noexcept;
-// The node whose key equals `probe` (its hash is `hash`), or null.
-hash_node_header* hash_map_find(const hash_map_rep& rep, std::uint64_t hash, const void* probe,
-                                const hash_map_layout& l);
+inline std::uint64_t hash_map_bucket_of(const hash_map_rep& rep, std::uint64_t hash) noexcept {
+  const std::uint64_t half = std::uint64_t{hash_initial_buckets} << rep.level;
+  const std::uint64_t b = hash & (half - 1);
+  return b < rep.split ? hash & (2 * half - 1) : b;
+}
+// The head word of bucket b. REQUIRES: b < hash_map_bucket_count(rep), or
+// b == that count while its segment exists (a split in progress).
+inline std::uint64_t* hash_map_bucket_head(const hash_map_rep& rep, std::uint64_t b) {
+  const auto seg = static_cast<unsigned>(std::bit_width(b / hash_initial_buckets));
+  const std::uint64_t start = seg == 0 ? 0 : std::uint64_t{hash_initial_buckets} << (seg - 1);
+  const std::uint64_t* table = pptr<std::uint64_t>::from_raw(rep.segments).get();
+  return pptr<std::uint64_t>::from_raw(table[seg]).get() + (b - start);
+}
+// The first node of the chain that holds keys of hash `hash`, or null.
+inline hash_node_header* hash_map_chain(const hash_map_rep& rep, std::uint64_t hash) {
+  if (rep.size == 0) return nullptr;
+  return pptr<hash_node_header>::from_raw(*hash_map_bucket_head(rep, hash_map_bucket_of(rep, hash))).get();
+}
+
+// Starts loading the first node of the bucket the next insert will split
+// (when it will), so that its cache miss overlaps the insert's lookup.
+inline void hash_map_prefetch_split(const hash_map_rep& rep) {
+  if (rep.segments == 0 || rep.size < hash_map_bucket_count(rep)) return;
+  const std::uint64_t raw = *hash_map_bucket_head(rep, rep.split);
+  if (raw != 0) __builtin_prefetch(pptr<const hash_node_header>::from_raw(raw).get());
+}
+
 // The first node of the first non-empty bucket >= `bucket` (which is
 // updated), or null when there is none.
 hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket);
