@@ -40,8 +40,9 @@ struct holder {
   hash_map<std::int64_t, pptr<holder>> links;
   hash_map<std::int64_t, labelled> records;
   hash_map<pair_key, std::uint8_t> pairs;
+  hash_map<ferrite::string, hash_map<std::int64_t, std::int64_t>> nested;
 };
-FERRITE_TYPE(holder, "test.MapHolder", ints, names, texts, links, records, pairs)
+FERRITE_TYPE(holder, "test.MapHolder", ints, names, texts, links, records, pairs, nested)
 
 }  // namespace maptest
 
@@ -547,6 +548,25 @@ static_assert(std::forward_iterator<hash_map<std::int64_t, std::int64_t>::const_
 static_assert(std::is_trivially_copyable_v<hash_map<ferrite::string, ferrite::string>>);
 static_assert(std::is_standard_layout_v<hash_map<ferrite::string, ferrite::string>>);
 static_assert(sizeof(hash_map<std::int64_t, std::int64_t>) == 32);
+
+TEST_CASE("container values are built in place and freed with their element", "[hash_map]") {
+  pool p = open_sim(device());
+  auto h = p.root<holder>();
+  CHECK(detail::descriptor_of<decltype(h->nested)>().name ==
+        "ferrite.hash_map<ferrite.string,ferrite.hash_map<i64,i64>>");
+  const auto empty = p.heap_statistics().objects;
+  p.transaction([&] {
+    for (std::int64_t i = 0; i < 100; ++i) h->nested["evens"].insert(2 * i, i);
+  });
+  h->nested["odds"].insert(1, 1);
+  CHECK(h->nested.size() == 2);
+  CHECK(h->nested.at("evens").size() == 100);
+  CHECK(h->nested.at("evens").at(198) == 99);
+  CHECK(h->nested.erase("evens") == 1);
+  CHECK(h->nested.at("odds").at(1) == 1);
+  h->nested.clear();
+  CHECK(p.heap_statistics().objects == empty);
+}
 
 TEST_CASE("iteration visits every element once", "[hash_map]") {
   pool p = open_sim(device());
