@@ -11,7 +11,10 @@ namespace ferrite {
 namespace detail {
 
 namespace {
-thread_local tx_context tls_tx;
+// initial-exec: one load from the thread pointer instead of a call to
+// __tls_get_addr on every snapshot (the library is linked, not dlopen'ed
+// late; glibc keeps static TLS room for such libraries).
+thread_local tx_context tls_tx __attribute__((tls_model("initial-exec")));
 }
 
 tx_context& this_thread_tx() noexcept { return tls_tx; }

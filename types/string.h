@@ -71,6 +71,7 @@ class string {
   friend auto operator<=>(const string& a, const string& b) { return a.view() <=> b.view(); }
 
  private:
+  std::string_view stable_text(std::string_view text, std::string& copy) const;
   detail::string_rep rep_{};
 };
 
