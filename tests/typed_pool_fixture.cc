@@ -1,5 +1,7 @@
-// typed_pool_fixture PATH: creates a pool whose root (test.Game) holds one
-// of everything `ferrite dump` decodes, for tests/cli_test.sh.
+// typed_pool_fixture PATH [--chain N]: creates a pool whose root
+// (test.Game) holds one of everything `ferrite dump` decodes, for
+// tests/cli_test.sh. With --chain N, `moves` is instead a list of N nodes
+// (no cycle), to test the depth limit.
 //
 //   root test.Game
 //     name "ada" (char[16]), maximum 100, ratio 0.5, small -3, big u64 max,
@@ -15,6 +17,7 @@
 // the containers' own names, so the decoder is tested against the format
 // itself, not against the container code.
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <limits>
@@ -220,10 +223,11 @@ void fill_set(ferrite::pool& p, raw_set& s) {
 
 int main(int argc, char** argv) {
   using namespace fixture;
-  if (argc != 2) {
-    std::cerr << "usage: typed_pool_fixture PATH\n";
+  if (argc != 2 && !(argc == 4 && std::strcmp(argv[2], "--chain") == 0)) {
+    std::cerr << "usage: typed_pool_fixture PATH [--chain N]\n";
     return 2;
   }
+  const long chain = argc == 4 ? std::atol(argv[3]) : 0;
   try {
     ferrite::pool_options o;
     o.mode = ferrite::open_mode::create_exclusive;
@@ -246,6 +250,11 @@ int main(int argc, char** argv) {
       n1->next = n2;
       n2->next = n3;
       g.moves = n1;
+      if (chain > 0) {
+        ferrite::pptr<node> list;
+        for (long k = chain; k > 0; --k) list = p.make<node>(std::int64_t{k}, list);
+        g.moves = list;
+      }
       fill_vector(p, g.scores);
       fill_hash_map(p, g.index);
       fill_map(p, g.ranks);

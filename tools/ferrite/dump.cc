@@ -247,7 +247,7 @@ dump_value decoder::pointer(std::uint64_t raw, std::uint32_t declared, std::uint
                        " bytes)",
                    span.offset);
   }
-  v.items.push_back(value(type_id, at(span.offset), depth + 1));
+  v.items.push_back(value(type_id, at(span.offset), depth));  // its fields are one level down
   return v;
 }
 
@@ -424,8 +424,10 @@ dump_value decoder::hash_map_value(const stored_type& t, const std::byte* p, std
     }
   }
   if (!val) v.items = std::move(v.keys), v.keys.clear();
+  // Elements not walked are counted from the size; after a complete walk
+  // there are none, whatever the size says.
   const std::uint64_t shown = std::min(found, options_.max_elements);
-  v.omitted = rep.size > shown ? rep.size - shown : 0;
+  v.omitted = stopped && rep.size > shown ? rep.size - shown : 0;
   if (!stopped && found != rep.size) {
     v.notes.push_back(problem("hash_map size says " + std::to_string(rep.size) +
                                   " entries, its buckets hold " + std::to_string(found),
@@ -507,8 +509,10 @@ dump_value decoder::btree_value(const stored_type& t, const std::byte* p, std::u
     }
     leaf = h.next_leaf;
   }
+  // Elements not walked are counted from the size; after a complete walk
+  // there are none, whatever the size says.
   const std::uint64_t shown = std::min(found, options_.max_elements);
-  v.omitted = rep.size > shown ? rep.size - shown : 0;
+  v.omitted = stopped && rep.size > shown ? rep.size - shown : 0;
   if (!stopped && found != rep.size) {
     v.notes.push_back(problem(std::string(what) + " size says " + std::to_string(rep.size) +
                                   " keys, its leaves hold " + std::to_string(found),
