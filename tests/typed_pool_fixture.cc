@@ -159,8 +159,10 @@ void fill_vector(ferrite::pool& p, raw_vector& v) {
 // Nodes: { u64 next; u64 hash; string key (24 B, at 16); i64 value (at 40) }.
 void fill_hash_map(ferrite::pool& p, raw_hash_map& m) {
   const std::uint32_t id = p.type_id(describe<raw_hash_map>::get());
-  auto* dir = static_cast<std::uint64_t*>(p.allocate(ferrite::detail::hash_max_segments * 8, id, 8));
-  auto* seg0 = static_cast<std::uint64_t*>(p.allocate(ferrite::detail::hash_initial_buckets * 8, id, 8));
+  auto* dir =
+      static_cast<std::uint64_t*>(p.allocate(ferrite::detail::hash_max_segments * 8, id, 8));
+  auto* seg0 =
+      static_cast<std::uint64_t*>(p.allocate(ferrite::detail::hash_initial_buckets * 8, id, 8));
   dir[0] = bits(p, seg0);
   const char* keys[] = {"alpha", "beta", "gamma"};
   for (int k = 0; k < 3; ++k) {

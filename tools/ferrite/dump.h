@@ -78,9 +78,9 @@ struct dump_value {
   double f = 0;
   std::string type;
   std::string text;
-  std::uint64_t offset = 0;  // pointer: target pool offset; problem: where
-  std::uint16_t tag = 0;     // foreign pointer: the other pool's tag
-  std::uint64_t size = 0;    // text/sequence/mapping: stored size; untyped object: bytes
+  std::uint64_t offset = 0;   // pointer: target pool offset; problem: where (0: inline)
+  std::uint16_t tag = 0;      // foreign pointer: the other pool's tag
+  std::uint64_t size = 0;     // text/sequence/mapping: stored size; untyped object: bytes
   std::uint64_t omitted = 0;  // sequence/mapping: elements not shown (max_elements)
   std::vector<std::string> names;
   std::vector<dump_value> keys;
@@ -98,11 +98,11 @@ struct unreached_object {
 struct dump_result {
   std::string path;
   bool has_root = false;
-  dump_value root;                       // a pointer value (link::expanded when readable)
-  std::uint64_t objects = 0;             // heap objects decoded
-  std::uint64_t problems = 0;            // problem values in the tree
+  dump_value root;                         // a pointer value (link::expanded when readable)
+  std::uint64_t objects = 0;               // heap objects decoded
+  std::uint64_t problems = 0;              // problem values in the tree
   std::vector<detail::stored_type> types;  // the pool's type table (stored types)
-  bool listed_unreached = false;         // options.all
+  bool listed_unreached = false;           // options.all
   std::vector<unreached_object> unreached;
 };
 

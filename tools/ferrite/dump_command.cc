@@ -36,7 +36,8 @@ void add_dump(CLI::App& app, command_fn& run) {
   };
   auto a = std::make_shared<args>();
   CLI::App* sub = app.add_subcommand(
-      "dump", "Decode the objects reachable from the root through the pool's type table (read-only)");
+      "dump",
+      "Decode the objects reachable from the root through the pool's type table (read-only)");
   sub->add_option("path", a->path, "Pool file")->required();
   sub->add_flag("--json", a->json, "Print one JSON document: {root, types, ...}");
   sub->add_option("--max-elements", a->options.max_elements,
@@ -45,7 +46,8 @@ void add_dump(CLI::App& app, command_fn& run) {
   sub->add_option("--depth", a->options.max_depth, "Nesting levels shown (1-1000)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  sub->add_option("--max-string", a->options.max_text, "Bytes of a string shown")->capture_default_str();
+  sub->add_option("--max-string", a->options.max_text, "Bytes of a string shown")
+      ->capture_default_str();
   sub->add_flag("--all", a->options.all,
                 "Also list heap objects not reached from the root (offset, type, size)");
   sub->callback([a, &run] { run = [a] { return run_dump(a->path, a->options, a->json); }; });

@@ -22,10 +22,18 @@ std::string quoted(const std::string& s, char quote) {
   std::string out(1, quote);
   for (unsigned char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c == static_cast<unsigned char>(quote)) {
           out += '\\';
@@ -49,7 +57,9 @@ std::string number(double f) {
   return std::string(buf, r.ptr);
 }
 
-std::string at_offset(std::uint64_t offset) { return " @" + std::to_string(offset); }
+std::string at_offset(std::uint64_t offset) {
+  return " @" + std::to_string(offset);
+}
 
 std::string text_of(const dump_value& v) {
   std::string s = quoted(v.text, '"');
@@ -70,22 +80,44 @@ std::string container_head(const dump_value& v) {
 // The one-line form of v, or false when v needs a block.
 bool one_line(const dump_value& v, std::string& out) {
   switch (v.what) {
-    case kind::boolean: out = v.b ? "true" : "false"; return true;
-    case kind::signed_int: out = std::to_string(v.i); return true;
-    case kind::unsigned_int: out = std::to_string(v.u); return true;
-    case kind::floating: out = number(v.f); return true;
-    case kind::character: out = quoted(v.text, '\''); return true;
-    case kind::text: out = text_of(v); return true;
-    case kind::problem: out = "<" + v.text + ">"; return true;
-    case kind::elided: out = v.type + " {...} (depth limit)"; return true;
+    case kind::boolean:
+      out = v.b ? "true" : "false";
+      return true;
+    case kind::signed_int:
+      out = std::to_string(v.i);
+      return true;
+    case kind::unsigned_int:
+      out = std::to_string(v.u);
+      return true;
+    case kind::floating:
+      out = number(v.f);
+      return true;
+    case kind::character:
+      out = quoted(v.text, '\'');
+      return true;
+    case kind::text:
+      out = text_of(v);
+      return true;
+    case kind::problem:
+      out = "<" + v.text + ">";
+      return true;
+    case kind::elided:
+      out = v.type + " {...} (depth limit)";
+      return true;
     case kind::pointer:
       switch (v.target) {
-        case link::null: out = "null"; return true;
-        case link::seen: out = pointer_head(v) + " (see above)"; return true;
+        case link::null:
+          out = "null";
+          return true;
+        case link::seen:
+          out = pointer_head(v) + " (see above)";
+          return true;
         case link::foreign:
           out = "-> another pool (tag " + std::to_string(v.tag) + ")" + at_offset(v.offset);
           return true;
-        case link::depth_limit: out = pointer_head(v) + " (not followed: depth limit)"; return true;
+        case link::depth_limit:
+          out = pointer_head(v) + " (not followed: depth limit)";
+          return true;
         case link::expanded:
           if (v.items.empty()) {
             out = pointer_head(v) + " (" + std::to_string(v.size) + " bytes)";
@@ -119,7 +151,8 @@ bool one_line(const dump_value& v, std::string& out) {
         s += item;
         if (s.size() > inline_width) return false;
       }
-      if (v.omitted) s += (v.items.empty() ? "... " : ", ... ") + std::to_string(v.omitted) + " more";
+      if (v.omitted)
+        s += (v.items.empty() ? "... " : ", ... ") + std::to_string(v.omitted) + " more";
       s += v.what == kind::sequence ? "]" : "}";
       out = v.type.empty() || is_struct ? s : container_head(v) + ": " + s;
       return out.size() <= inline_width;
@@ -134,7 +167,8 @@ void print_value(const std::string& label, const dump_value& v, int indent, std:
 void print_body(const dump_value& v, int indent, std::ostream& out) {
   const std::string pad(static_cast<std::size_t>(indent), ' ');
   if (v.what == kind::structure) {
-    for (std::size_t k = 0; k < v.items.size(); ++k) print_value(v.names[k], v.items[k], indent, out);
+    for (std::size_t k = 0; k < v.items.size(); ++k)
+      print_value(v.names[k], v.items[k], indent, out);
   } else if (v.what == kind::sequence) {
     for (std::size_t k = 0; k < v.items.size(); ++k) {
       print_value("[" + std::to_string(k) + "]", v.items[k], indent, out);
@@ -173,7 +207,9 @@ void print_value(const std::string& label, const dump_value& v, int indent, std:
     return;
   }
   out << pad << label << ": "
-      << (v.what == kind::structure ? v.type : v.type.empty() ? "array of " + std::to_string(v.size) : container_head(v))
+      << (v.what == kind::structure ? v.type
+          : v.type.empty()          ? "array of " + std::to_string(v.size)
+                                    : container_head(v))
       << "\n";
   print_body(v, indent + 2, out);
 }
@@ -197,24 +233,35 @@ json object_json(const dump_value& v) {
 
 json json_of(const dump_value& v) {
   switch (v.what) {
-    case kind::boolean: return v.b;
-    case kind::signed_int: return v.i;
-    case kind::unsigned_int: return v.u;
-    case kind::floating: return v.f;  // NaN and infinities become null
-    case kind::character: return v.text;
+    case kind::boolean:
+      return v.b;
+    case kind::signed_int:
+      return v.i;
+    case kind::unsigned_int:
+      return v.u;
+    case kind::floating:
+      return v.f;  // NaN and infinities become null
+    case kind::character:
+      return v.text;
     case kind::text:
       if (v.text.size() == v.size) return v.text;
       return json{{"type", v.type}, {"size", v.size}, {"text", v.text}, {"truncated", true}};
-    case kind::problem: return json{{"problem", v.text}, {"offset", v.offset}};
-    case kind::elided: return json{{"type", v.type}, {"depth_limit", true}};
+    case kind::problem:  // offset 0: not at a known heap location (an inline value)
+      return v.offset ? json{{"problem", v.text}, {"offset", v.offset}} : json{{"problem", v.text}};
+    case kind::elided:
+      return json{{"type", v.type}, {"depth_limit", true}};
     case kind::pointer:
       switch (v.target) {
-        case link::null: return nullptr;
-        case link::seen: return json{{"ref", v.offset}};
-        case link::foreign: return json{{"foreign_pool_tag", v.tag}, {"offset", v.offset}};
+        case link::null:
+          return nullptr;
+        case link::seen:
+          return json{{"ref", v.offset}};
+        case link::foreign:
+          return json{{"foreign_pool_tag", v.tag}, {"offset", v.offset}};
         case link::depth_limit:
           return json{{"type", v.type}, {"offset", v.offset}, {"depth_limit", true}};
-        case link::expanded: return object_json(v);
+        case link::expanded:
+          return object_json(v);
       }
       return nullptr;
     case kind::structure: {
@@ -250,21 +297,30 @@ json json_of(const dump_value& v) {
 
 const char* kind_name(type_kind k) {
   switch (k) {
-    case type_kind::scalar: return "scalar";
-    case type_kind::pointer: return "pointer";
-    case type_kind::structure: return "structure";
-    case type_kind::container: return "container";
+    case type_kind::scalar:
+      return "scalar";
+    case type_kind::pointer:
+      return "pointer";
+    case type_kind::structure:
+      return "structure";
+    case type_kind::container:
+      return "container";
   }
   return "unknown";
 }
 
 const char* container_name(std::uint8_t subkind) {
   switch (static_cast<container_kind>(subkind)) {
-    case container_kind::string: return "string";
-    case container_kind::vector: return "vector";
-    case container_kind::hash_map: return "hash_map";
-    case container_kind::map: return "map";
-    case container_kind::set: return "set";
+    case container_kind::string:
+      return "string";
+    case container_kind::vector:
+      return "vector";
+    case container_kind::hash_map:
+      return "hash_map";
+    case container_kind::map:
+      return "map";
+    case container_kind::set:
+      return "set";
   }
   return "unknown";
 }
@@ -299,7 +355,8 @@ json types_json(const dump_result& r) {
       }
     }
     if (t.key) j["key"] = name(t.key);
-    if (t.value || t.kind == type_kind::pointer) j[t.kind == type_kind::pointer ? "target" : "value"] = name(t.value);
+    if (t.value || t.kind == type_kind::pointer)
+      j[t.kind == type_kind::pointer ? "target" : "value"] = name(t.value);
     all.push_back(std::move(j));
   }
   return all;
