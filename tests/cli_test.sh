@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `ferrite` CLI: exit statuses and messages.
-# Usage: cli_test.sh PATH/TO/ferrite PATH/TO/typed_pool_fixture
+# Usage: cli_test.sh PATH/TO/ferrite PATH/TO/typed_pool_fixture PATH/TO/container_pool_fixture
 set -u
 ferrite=$1
 fixture=$2
+containers=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
@@ -101,6 +102,34 @@ expect 2 "grow smaller" -- "$ferrite" grow "$dir/p.pool" --size 8M
 contains err "invalid_argument" "grow smaller is invalid_argument"
 expect 2 "grow missing size" -- "$ferrite" grow "$dir/p.pool"
 
+# dump: the containers as their own code writes them (container_pool_fixture)
+expect 0 "container fixture" -- "$containers" "$dir/c.pool"
+expect 0 "dump real containers" -- "$ferrite" dump "$dir/c.pool" --max-elements 1000
+contains out "root: test.Shelf" "dump names the root type"
+contains out "numbers: ferrite.vector<i64> size 10: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" "dump decodes a vector"
+contains out 'words: ferrite.vector<ferrite.string> size 5: ["w0", "w1", "w2", "w3", "w4"]' "dump decodes strings in a vector"
+contains out "by_name: ferrite.hash_map<ferrite.string,i64> size 200" "dump decodes a grown hash_map"
+contains out '"k199": 199' "dump finds a key of a split bucket"
+contains out 'ordered: ferrite.map<i64,ferrite.string> size 300' "dump decodes a multi-level map"
+contains out "marks: ferrite.set<i32> size 3: [-3, 0, 5]" "dump decodes a set in order"
+contains out "0 problems" "dump of real containers finds no problem"
+cp "$dir/out" "$dir/c.txt"
+expect 0 "map in key order" -- python3 -c '
+import re, sys
+keys = [int(m.group(1)) for m in re.finditer(r"^    (\d+): \"v\1\"$", open(sys.argv[1]).read(), re.M)]
+assert keys == list(range(300)), keys[:10]
+' "$dir/c.txt"
+expect 0 "dump real containers --json" -- "$ferrite" dump "$dir/c.pool" --json --max-elements 1000
+cp "$dir/out" "$dir/c.json"
+expect 0 "json counts the elements" -- python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["root"]["fields"]
+assert len(f["by_name"]["entries"]) == 200, len(f["by_name"]["entries"])
+assert len(f["ordered"]["entries"]) == 300
+assert len(f["numbers"]["elements"]) == 10
+' "$dir/c.json"
+
 # dump: the typed pool from typed_pool_fixture (see its header for the contents)
 expect 0 "fixture" -- "$fixture" "$dir/t.pool"
 expect 0 "dump" -- "$ferrite" dump "$dir/t.pool"
@@ -187,7 +216,7 @@ expect 1 "dump pointer into heap metadata" -- "$ferrite" dump "$dir/c1.pool"
 contains out "moves: <bad pointer @" "bad pointer note"
 contains out "inside heap metadata" "bad pointer reason"
 contains out "tags: ferrite.set<i32> size 3: [7, 8, 9]" "decoding goes on after a bad pointer"
-contains out "1 problems" "one problem counted"
+contains out "decoded, 1 problem" "one problem counted"
 expect 1 "dump --json with a bad pointer" -- "$ferrite" dump "$dir/c1.pool" --json
 contains out '"problem": "bad pointer @' "bad pointer in json"
 corrupt_field "$dir/c2.pool" moves beyond

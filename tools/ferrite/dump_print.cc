@@ -395,7 +395,8 @@ void print_text(const dump_result& r, std::ostream& out) {
       out << "  @" << o.offset << " " << o.type << " (" << o.size << " bytes)\n";
     }
   }
-  out << r.objects << " objects decoded, " << r.problems << " problems\n";
+  out << r.objects << (r.objects == 1 ? " object" : " objects") << " decoded, " << r.problems
+      << (r.problems == 1 ? " problem\n" : " problems\n");
 }
 
 nlohmann::ordered_json to_json(const dump_result& r) {
