@@ -634,3 +634,20 @@ TEST_CASE("the map persists across reopen with string keys and values", "[hash_m
   CHECK(h->texts.at("hello") == "world");
   CHECK(h->names.at("answer") == 42);
 }
+
+TEST_CASE("operator[] inside a transaction snapshots the value it returns", "[hash_map]") {
+  ferrite::test::temp_dir dir;
+  ferrite::pool_options o;
+  o.size = 4 << 20;
+  o.checked_transactions = true;  // a missed snapshot would fail the commit
+  ferrite::pool p = ferrite::pool::open(dir / "h.pool", o);
+  auto r = p.root<holder>();
+  p.transaction([&] { r->ints[7] += 1; });
+  p.transaction([&] { r->ints[7] += 1; });
+  CHECK(r->ints.at(7) == 2);
+  CHECK_THROWS(p.transaction([&] {
+    r->ints[7] += 40;
+    throw std::runtime_error("abort");
+  }));
+  CHECK(r->ints.at(7) == 2);
+}

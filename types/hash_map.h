@@ -28,8 +28,9 @@
 // - Iterators yield a hash_map_entry {const K& first; V& second;} by value
 //   (write `for (auto [k, v] : m)` or `auto&&`); it->first works too.
 //   V& points into the pool: change a plain V through it only inside a
-//   transaction after tx_snapshot (or use insert_or_assign); containers in
-//   V snapshot for themselves.
+//   transaction after tx_snapshot (or use insert_or_assign; operator[]
+//   snapshots for you inside a transaction); containers in V snapshot for
+//   themselves.
 // - References stay valid until their element is erased (nodes never move
 //   in memory). Iterators are invalidated by inserts (which may split a
 //   bucket, as a rehash does in std), not by erasing other elements.
@@ -124,7 +125,13 @@ class hash_map {
   const V& at(const lookup_type& k) const { return value_at(existing(k)); }
 
   // The value of k, default-constructed in place first when k is absent.
-  V& operator[](key_input k) { return try_emplace(k).first->second; }
+  // Inside a transaction the value is snapshotted for you (so `m[k] += 1`
+  // is part of it); outside one, snapshot it or use insert_or_assign.
+  V& operator[](key_input k) {
+    V& v = try_emplace(k).first->second;
+    if (detail::in_transaction_on(detail::pool_holding(this))) tx_snapshot(&v);
+    return v;
+  }
   // Adds k with a default-constructed value unless k is present; `second`
   // says whether it was added.
   std::pair<iterator, bool> try_emplace(key_input k) {
