@@ -73,5 +73,6 @@ workload_info log_full();
 workload_info pool_sizes();
 workload_info alloc_free();
 workload_info grow();
+workload_info typed_objects();
 
 }  // namespace ferrite::crash::builtin
