@@ -9,3 +9,5 @@
 #include "engine/pool.h"
 #include "engine/pptr.h"
 #include "engine/transaction.h"
+#include "engine/type_info.h"
+#include "types/string.h"

@@ -430,6 +430,51 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
   return slot_off;
 }
 
+bool heap::object_containing(std::uint64_t at, std::uint64_t* data, object_header* header,
+                             std::uint64_t* next) const noexcept {
+  const std::uint64_t heap_off = pool_.header.heap_offset;
+  *next = at + 1;
+  if (at < heap_off || at >= heap_off + pool_.state.heap_size) return false;
+  std::uint64_t g = (at - heap_off) / chunk_size;
+  *next = chunk_offset(g) + chunk_size;
+  if (g % chunks_per_zone == 0) return false;
+  std::uint64_t e = *entry_ptr(g);
+  if (entry_kind_of(e) == chunk_kind::continuation) {
+    const std::uint64_t back = entry_length(e);
+    if (back == 0 || back > g % chunks_per_zone) return false;
+    g -= back;
+    e = *entry_ptr(g);
+  }
+  std::uint64_t slot = 0;
+  if (entry_kind_of(e) == chunk_kind::extent) {
+    slot = chunk_offset(g);
+    *next = slot + entry_length(e) * chunk_size;
+  } else if (entry_kind_of(e) == chunk_kind::run) {
+    run_header rh;
+    std::memcpy(&rh, base() + chunk_offset(g), sizeof rh);
+    if (rh.magic != run_magic || rh.slot_size == 0) return false;
+    const std::uint64_t first = chunk_offset(g) + rh.data_offset;
+    if (at < first) {
+      *next = first;
+      return false;
+    }
+    const std::uint64_t index = (at - first) / rh.slot_size;
+    if (index >= rh.slot_count) return false;
+    slot = first + index * rh.slot_size;
+    *next = slot + rh.slot_size;
+    const std::uint64_t word =
+        word_at(base() + chunk_offset(g) + run_bitmap_offset + index / 64 * 8)
+            .load(std::memory_order_relaxed);
+    if (!(word >> (index % 64) & 1)) return false;
+  } else {
+    return false;
+  }
+  std::memcpy(header, base() + slot, sizeof *header);
+  if (!object_magic_ok(*header)) return false;
+  *data = slot + header->data_offset;
+  return true;
+}
+
 object_header heap::header_of(std::uint64_t data) const {
   run_state* run;
   std::uint64_t idx, g, n;

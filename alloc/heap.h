@@ -66,6 +66,14 @@ class heap {
   // The object header for the data at pool offset `data`, validated.
   object_header header_of(std::uint64_t data) const;
 
+  // The allocated object whose slot (or extent) contains pool offset `at`,
+  // read from the chunk table without locks: true and its data offset and
+  // header, or false (free space, metadata, outside the heap). `next` is
+  // set to the first offset after that slot or chunk, for walking a range.
+  // For ranges the calling transaction has snapshotted (stable metadata).
+  bool object_containing(std::uint64_t at, std::uint64_t* data, object_header* header,
+                         std::uint64_t* next) const noexcept;
+
   // The heap grew (pool state already holds the new size) from
   // `old_heap_size` bytes.
   void grown(std::uint64_t old_heap_size);

@@ -5,6 +5,7 @@
 
 #include "engine/pool_impl.h"
 #include "engine/tx_context.h"
+#include "engine/type_table_format.h"
 
 namespace ferrite {
 namespace detail {
@@ -161,8 +162,51 @@ std::string find_unsnapshotted(const tx_context& tx) {
   return report;
 }
 
+// A pool never points into another pool: every pointer field of a typed
+// object in the changed ranges must be null or carry this pool's tag. Only
+// pools whose type table has pointer-bearing structs pay for the walk.
+// Returns a description of the first offending pointer, or "".
+std::string find_foreign_pointer(const tx_context& tx) {
+  const pool_impl& p = *tx.pool;
+  const std::byte* base = p.store->working();
+  const std::uint64_t tag = p.header.pool_tag;
+  for (const auto& iv : tx.covered) {
+    std::uint64_t at = iv.begin;
+    while (at < iv.end) {
+      std::uint64_t data = 0, next = 0;
+      object_header h;
+      const bool found = p.heap->object_containing(at, &data, &h, &next);
+      if (found && h.type_id >= first_stored_type_id) {
+        const stored_type* t = p.types->find(h.type_id);
+        if (t && !t->pointers.empty() && t->kind != type_kind::container) {
+          for (std::uint32_t o : t->pointers) {
+            const std::uint64_t where = data + o;
+            if (where + 8 <= iv.begin || where >= iv.end) continue;
+            std::uint64_t raw;
+            std::memcpy(&raw, base + where, sizeof raw);
+            if (raw != 0 && (raw >> 48) != tag) {
+              return "a pointer in a '" + t->name + "' at pool offset " + std::to_string(where) +
+                     " points into another pool (tag " + std::to_string(raw >> 48) + ", this pool's is " +
+                     std::to_string(tag) + "); a pool may only point into itself";
+            }
+          }
+        }
+      }
+      at = std::max(next, at + 1);
+    }
+  }
+  return {};
+}
+
 void commit_outermost(tx_context& tx) {
   pool_impl& p = *tx.pool;
+  if (p.types->has_pointers()) {
+    std::string foreign = find_foreign_pointer(tx);
+    if (!foreign.empty()) {
+      roll_back(tx);
+      fail(error_code::invalid_argument, foreign + "; the transaction was aborted");
+    }
+  }
   if (!tx.shadow.empty()) {
     std::string missing = find_unsnapshotted(tx);
     if (!missing.empty()) {

@@ -287,7 +287,8 @@ struct auto_register {
   (T, __VA_ARGS__)
 
 // Registers struct T under NAME with its fields (up to 24). At namespace
-// scope, in T's namespace or the global one.
+// scope, in the namespace that declares T (it is found by argument-dependent
+// lookup).
 #define FERRITE_TYPE(T, NAME, ...)                                                        \
   inline const ::ferrite::type_descriptor& ferrite_describe(T*) {                         \
     static const ::ferrite::type_descriptor d =                                           \

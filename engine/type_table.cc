@@ -197,7 +197,45 @@ type_table::type_table(pool_impl& pool) : pool_(pool), cache_(new std::atomic<st
     by_name_.emplace(t.name, t.id);
     field_count_ += static_cast<std::uint32_t>(t.fields.size());
   }
+  derive_pointers(types_, 0);
   count_.store(static_cast<std::uint32_t>(types_.size()), std::memory_order_release);
+}
+
+void type_table::derive_pointers(std::vector<stored_type>& types, std::size_t from) {
+  // `types` holds every stored type by id order; a struct's nested structs
+  // may come later, so derive recursively (by-value nesting has no cycles;
+  // the depth bound stops a corrupted table that claims one).
+  std::vector<int> state(types.size(), 0);  // 0 todo, 1 in progress, 2 done
+  std::function<const std::vector<std::uint32_t>*(std::uint32_t, int)> of =
+      [&](std::uint32_t id, int depth) -> const std::vector<std::uint32_t>* {
+    if (id < first_stored_type_id || id - first_stored_type_id >= types.size() || depth > 64) {
+      return nullptr;
+    }
+    const std::size_t i = id - first_stored_type_id;
+    stored_type& t = types[i];
+    if (state[i] == 2) return &t.pointers;
+    if (state[i] == 1) return nullptr;
+    state[i] = 1;
+    t.pointers.clear();
+    if (t.kind == type_kind::pointer) t.pointers.push_back(0);
+    for (const stored_field& f : t.fields) {
+      const stored_type* ft = f.type >= first_stored_type_id ? &types[f.type - first_stored_type_id] : nullptr;
+      if (!ft) continue;
+      const std::vector<std::uint32_t>* inner = of(f.type, depth + 1);
+      if (!inner || inner->empty() || ft->kind == type_kind::container) continue;
+      for (std::uint32_t k = 0; k < f.count; ++k) {
+        for (std::uint32_t o : *inner) t.pointers.push_back(f.offset + k * ft->size + o);
+      }
+    }
+    state[i] = 2;
+    return &t.pointers;
+  };
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    of(static_cast<std::uint32_t>(first_stored_type_id + i), 0);
+    if (i >= from && !types[i].pointers.empty() && types[i].kind != type_kind::container) {
+      has_pointers_.store(true, std::memory_order_release);
+    }
+  }
 }
 
 const stored_type* type_table::find(std::uint32_t id) const noexcept {
@@ -423,11 +461,16 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
                  copy.data() + field_entries_offset + field_count_ * sizeof(field_entry),
                  fields.size() * sizeof(field_entry));
   }
+  // Derive before publishing: published entries never change.
+  std::vector<stored_type> all = types_;
+  const std::size_t first_new = all.size();
+  all.insert(all.end(), parsed.begin(), parsed.end());
+  derive_pointers(all, first_new);
   pool_.log->commit(rb);
   std::memcpy(image, copy.data(), type_table_bytes);
-  for (stored_type& s : parsed) {
-    by_name_.emplace(s.name, s.id);
-    types_.push_back(std::move(s));
+  for (std::size_t i = first_new; i < all.size(); ++i) {
+    by_name_.emplace(all[i].name, all[i].id);
+    types_.push_back(std::move(all[i]));
   }
   field_count_ = next_field;
   count_.store(static_cast<std::uint32_t>(types_.size()), std::memory_order_release);

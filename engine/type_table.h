@@ -37,6 +37,9 @@ struct stored_type {
   std::uint32_t size = 0, align = 0, version = 0;
   std::vector<stored_field> fields;
   std::uint32_t key = 0, value = 0;
+  // Offsets of the pointers in one value (pointer fields, also inside
+  // nested structs and arrays); {0} for a pointer type. Derived, not stored.
+  std::vector<std::uint32_t> pointers;
 };
 
 // Parses a type table image of type_table_bytes bytes. Throws corrupted,
@@ -63,6 +66,10 @@ class type_table {
   // table is full, layout_mismatch when the stored type differs.
   std::uint32_t id_of(const type_descriptor& d);
 
+  // True when some stored struct or pointer type holds pointers (then
+  // commits check where they point: transaction.cc).
+  bool has_pointers() const noexcept { return has_pointers_.load(std::memory_order_acquire); }
+
   // Compares every type registered in this process with the stored type of
   // the same name; throws layout_mismatch naming the type and field.
   void check_registered() const;
@@ -70,6 +77,8 @@ class type_table {
  private:
   std::uint32_t add_missing(const type_descriptor& d);  // REQUIRES: mu_ held
   std::string difference(const type_descriptor& d, const stored_type& s) const;
+  // Fills stored_type::pointers of types [from, end) (and has_pointers_).
+  void derive_pointers(std::vector<stored_type>& types, std::size_t from);
 
   pool_impl& pool_;
   mutable std::mutex mu_;
@@ -77,6 +86,7 @@ class type_table {
   std::atomic<std::uint32_t> count_{0};
   std::unordered_map<std::string, std::uint32_t> by_name_;  // under mu_
   std::uint32_t field_count_ = 0;                             // under mu_
+  std::atomic<bool> has_pointers_{false};
   static constexpr std::uint32_t cache_size = 4096;
   std::unique_ptr<std::atomic<std::uint32_t>[]> cache_;  // by descriptor index
 };

@@ -343,3 +343,37 @@ TEST_CASE("check reports an object whose type id is not in the type table", "[ty
   REQUIRE_FALSE(report.problems.empty());
   CHECK(report.problems[0].what.find("unknown type id 7777") != std::string::npos);
 }
+
+TEST_CASE("a foreign pointer written directly is rejected at commit", "[types]") {
+  test::temp_dir dir;
+  pool a = pool::open(dir / "a.pool", small());
+  pool b = pool::open(dir / "b.pool", small());
+  pptr<node> in_a = a.root<node>();
+  pptr<game> g = b.root<game>();
+  pptr<node> in_b = b.make<node>();
+  try {
+    b.transaction([&] {
+      tx_snapshot(&in_b->next);
+      in_b->next = in_a;  // not through make or a container: caught at commit
+    });
+    FAIL("expected invalid_argument");
+  } catch (const error& e) {
+    CHECK(e.code() == error_code::invalid_argument);
+    CHECK(std::string(e.what()).find("test.Node") != std::string::npos);
+  }
+  CHECK_FALSE(in_b->next);  // rolled back
+  // Inside a nested struct array field too: game::moves is a pointer field.
+  CHECK(error_of([&] {
+          b.transaction([&] {
+            tx_snapshot(&g->moves);
+            g->moves = in_a;
+          });
+        }) == error_code::invalid_argument);
+  CHECK_FALSE(g->moves);
+  // Pointers within the pool commit.
+  b.transaction([&] {
+    tx_snapshot(&g->moves);
+    g->moves = in_b;
+  });
+  CHECK(g->moves == in_b);
+}
