@@ -134,6 +134,9 @@ plan typed_model::plan_of(std::uint64_t op) const {
   const std::uint64_t r = rng() % 8;
   pl.how = !has_root_ || r < 4 ? mode::transaction : r < 5 ? mode::nested
                                                      : r < 6 ? mode::aborted : mode::atomic;
+  // Every fourth operation erases first (a committed destroy in every run).
+  const bool erase_first = op % 4 == 3 && !items_.empty();
+  if (erase_first) pl.how = mode::transaction;
   // Planned on a copy of the model, so that later steps see earlier ones.
   std::vector<model_item> items = items_;
   std::string title = title_;
@@ -146,6 +149,8 @@ plan typed_model::plan_of(std::uint64_t op) const {
                : k < 10               ? step_kind::assign
                : k < 14               ? step_kind::append
                                       : (k % 2 ? step_kind::clear : step_kind::reset);
+    } else if (erase_first && i == 0) {
+      s.kind = step_kind::erase;
     } else if (items.empty() || (items.size() < max_items_ && k < 6)) {
       s.kind = step_kind::insert;
     } else if (k < 9) {
@@ -365,7 +370,7 @@ workload_info typed_objects() {
   };
   w.pool_sizes = {2ull << 20};  // see max_appended_text
   w.quick_ops = 12;
-  w.long_ops = 120;
+  w.long_ops = 60;
   w.typed = true;
   w.continue_ops = 0;  // see workload_info::typed
   return w;
