@@ -35,6 +35,7 @@
 #include "engine/transaction.h"
 #include "tools/crash/builtin.h"
 #include "tools/crash/image_view.h"
+#include "tools/crash/typed_common.h"
 #include "types/string.h"
 
 namespace ferrite::crash::typed_objects_workload {
@@ -59,7 +60,7 @@ namespace {
 
 enum class step_kind { insert, erase, assign, append, clear, reset, rekey, title_assign,
                        title_append, title_reset };
-enum class mode { atomic, transaction, nested, aborted };
+using typed::tx_mode;
 
 struct step {
   step_kind kind;
@@ -69,11 +70,9 @@ struct step {
 };
 
 struct plan {
-  mode how;
+  tx_mode how;
   std::vector<step> steps;
 };
-
-struct planned_abort {};  // thrown out of a transaction on purpose
 
 struct model_item {
   std::int64_t key;
@@ -116,35 +115,27 @@ class typed_model final : public workload {
 // has 5 free chunks), however many operations the process kills run.
 constexpr std::size_t max_appended_text = 30;
 
-std::string letters(std::mt19937_64& rng, std::size_t n) {
-  std::string s(n, 'a');
-  for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-  return s;
-}
-
 // 0-14 letters, or (one time in six) 230-238.
 std::string random_text(std::mt19937_64& rng) {
-  if (rng() % 6 != 0) return letters(rng, rng() % 15);
-  return letters(rng, 230 + rng() % 9);
+  if (rng() % 6 != 0) return typed::letters(rng, rng() % 15);
+  return typed::letters(rng, 230 + rng() % 9);
 }
 
 plan typed_model::plan_of(std::uint64_t op) const {
   std::mt19937_64 rng = op_rng(seed_, op);
   plan pl;
-  const std::uint64_t r = rng() % 8;
-  pl.how = !has_root_ || r < 4 ? mode::transaction : r < 5 ? mode::nested
-                                                     : r < 6 ? mode::aborted : mode::atomic;
+  pl.how = typed::pick_mode(rng, has_root_);  // atomic calls need the root made
   // Every fourth operation erases first (a committed destroy in every run).
   const bool erase_first = op % 4 == 3 && !items_.empty();
-  if (erase_first) pl.how = mode::transaction;
+  if (erase_first) pl.how = tx_mode::transaction;
   // Planned on a copy of the model, so that later steps see earlier ones.
   std::vector<model_item> items = items_;
   std::string title = title_;
-  const std::size_t n = pl.how == mode::atomic ? 1 : 1 + rng() % 4;
+  const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
   for (std::size_t i = 0; i < n; ++i) {
     step s;
     const std::uint64_t k = rng() % 16;
-    if (pl.how == mode::atomic) {  // one string operation, atomic on its own
+    if (pl.how == tx_mode::atomic) {  // one string operation, atomic on its own
       s.kind = items.empty() || k < 4 ? (k % 2 ? step_kind::title_assign : step_kind::title_append)
                : k < 10               ? step_kind::assign
                : k < 14               ? step_kind::append
@@ -168,7 +159,7 @@ plan typed_model::plan_of(std::uint64_t op) const {
     }
     s.key = static_cast<std::int64_t>(rng() % 1000) - 500;
     if (s.kind == step_kind::append || s.kind == step_kind::title_append) {
-      s.text = letters(rng, 1 + rng() % 8);
+      s.text = typed::letters(rng, 1 + rng() % 8);
       const std::string& to = s.kind == step_kind::append ? items[s.pos].text : title;
       if (to.size() + s.text.size() > max_appended_text) {  // assign instead
         s.kind = s.kind == step_kind::append ? step_kind::assign : step_kind::title_assign;
@@ -239,41 +230,25 @@ void typed_model::perform_step(pool& p, pptr<root> r, const step& s) {
 
 void typed_model::perform(pool& p, std::uint64_t op) const {
   const plan pl = plan_of(op);
-  if (pl.how == mode::atomic) {  // the root exists: root<>() commits nothing
-    perform_step(p, p.root<root>(), pl.steps.front());
-    return;
-  }
-  auto body = [&] {
-    const pptr<root> r = p.root<root>();  // created in this transaction on first use
-    for (const step& s : pl.steps) perform_step(p, r, s);
-    tx_snapshot(&r->commits, 2 * sizeof(std::uint64_t));
-    r->commits += 1;
-    r->complement = ~r->commits;
-  };
-  switch (pl.how) {
-    case mode::transaction: p.transaction(body); return;
-    case mode::nested: p.transaction([&] { p.transaction(body); }); return;
-    case mode::aborted:
-      try {
-        p.transaction([&] {
-          body();
-          throw planned_abort{};
-        });
-      } catch (const planned_abort&) {
-      }
-      return;
-    case mode::atomic: return;
-  }
+  // root<>() makes the root in the running transaction on first use; an
+  // atomic call comes only once it exists (root<>() then commits nothing).
+  typed::run_as(
+      p, pl.how,
+      [&] {
+        const pptr<root> r = p.root<root>();
+        for (const step& s : pl.steps) perform_step(p, r, s);
+      },
+      [&] { return reinterpret_cast<typed::commit_counter*>(&p.root<root>()->commits); });
 }
 
 void typed_model::apply(std::uint64_t op) {
   const plan pl = plan_of(op);
-  if (pl.how == mode::aborted) return;
+  if (pl.how == tx_mode::aborted) return;
   for (const step& s : pl.steps) {
     apply_step(items_, title_, s);
     erased_ += s.kind == step_kind::erase;
   }
-  if (pl.how != mode::atomic) {
+  if (pl.how != tx_mode::atomic) {
     has_root_ = true;
     commits_ += 1;
   }
@@ -331,9 +306,8 @@ std::string typed_model::invariants(const pool& p) const {
       return heap_objects == 0 ? "" : "no root, yet the heap holds " +
                                           std::to_string(heap_objects) + " objects (a leak)";
     }
-    if (r->complement != ~r->commits) {
-      return "the transaction count " + std::to_string(r->commits) +
-             " and its complement disagree";
+    if (std::string c = typed::counter_invariant({r->commits, r->complement}); !c.empty()) {
+      return c;
     }
     v.text(r->title);
     std::uint64_t length = 0;
