@@ -69,4 +69,24 @@ std::string image_view::text(const ferrite::string& s) {
   return std::string(buf, rep.size);
 }
 
+const std::byte* image_view::vector_buffer(const void* handle, std::size_t element_size,
+                                           std::string_view type_name, std::uint64_t& size) {
+  detail::vector_rep rep;
+  std::memcpy(&rep, handle, sizeof rep);
+  const std::string what = "a " + std::string(type_name);
+  if ((rep.data == 0) != (rep.capacity == 0)) {
+    throw broken_image(what + " with capacity " + std::to_string(rep.capacity) +
+                       (rep.data ? " has a buffer" : " has no buffer"));
+  }
+  if (rep.size > rep.capacity) {
+    throw broken_image(what + " of " + std::to_string(rep.size) + " elements in a capacity of " +
+                       std::to_string(rep.capacity));
+  }
+  if (rep.capacity > (std::uint64_t{1} << 40) / element_size) {
+    throw broken_image(what + " with an impossible capacity " + std::to_string(rep.capacity));
+  }
+  size = rep.size;
+  return object(rep.data, type_name, rep.capacity * element_size, what + "'s buffer");
+}
+
 }  // namespace ferrite::crash

@@ -84,6 +84,13 @@ class image_view {
   // capacity, a "ferrite.string" buffer of capacity + 1 bytes, NUL at size).
   std::string text(const ferrite::string& s);
 
+  // The buffer of the vector handle at `handle` (container_format.h:
+  // data == 0 iff capacity == 0, size <= capacity, a buffer of stored type
+  // `type_name` holding capacity elements of `element_size` bytes); sets
+  // `size`. Null when the vector has no buffer.
+  const std::byte* vector_buffer(const void* handle, std::size_t element_size,
+                                 std::string_view type_name, std::uint64_t& size);
+
   // Distinct objects reached so far (root included).
   std::uint64_t objects() const noexcept { return seen_.size(); }
 
