@@ -11,3 +11,4 @@
 #include "engine/transaction.h"
 #include "engine/type_info.h"
 #include "types/string.h"
+#include "types/vector.h"
