@@ -12,3 +12,5 @@
 #include "engine/type_info.h"
 #include "types/string.h"
 #include "types/vector.h"
+#include "types/map.h"
+#include "types/set.h"
