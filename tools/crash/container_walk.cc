@@ -128,6 +128,7 @@ struct btree_walker {
   detail::btree_rep rep;
   std::vector<const std::byte*> leaves;  // in tree order
   std::vector<stored_entry> out;
+  std::vector<const std::byte*>* separators;
 
   std::size_t keys_off() const { return align_up(sizeof(detail::btree_node_header), key.align); }
   std::size_t leaf_bytes() const {
@@ -185,6 +186,9 @@ struct btree_walker {
       }
       return;
     }
+    if (separators) {
+      for (std::size_t i = 0; i < h.count; ++i) separators->push_back(keys + i * key.size);
+    }
     const std::byte* children = node + children_off();
     for (std::size_t i = 0; i <= h.count; ++i) {
       walk(word_at(children + i * 8), depth + 1, i == 0 ? lo : keys + (i - 1) * key.size,
@@ -197,8 +201,10 @@ struct btree_walker {
 
 std::vector<stored_entry> walk_btree(image_view& v, const void* handle, element_shape key,
                                      element_shape value, std::string_view type_name,
-                                     const key_compare& compare) {
-  btree_walker w{v, key, value, std::string(type_name), type_name, compare, {}, {}, {}};
+                                     const key_compare& compare,
+                                     std::vector<const std::byte*>* separators) {
+  btree_walker w{v,  key, value, std::string(type_name), type_name, compare, {}, {}, {},
+                 separators};
   std::memcpy(&w.rep, handle, sizeof w.rep);
   const detail::btree_rep& rep = w.rep;
   if (rep.root == 0) {

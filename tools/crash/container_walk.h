@@ -61,9 +61,12 @@ using key_compare = std::function<int(const std::byte*, const std::byte*)>;
 // leaf only when the tree is); keys strictly increase within a node and
 // lie within the bounds their parent gives (keys[i-1] <= k < keys[i] under
 // child i); the leaf chain from first_leaf visits exactly the leaves in
-// key order; `size` equals the number of keys in leaves.
+// key order; `size` equals the number of keys in leaves. The inner nodes'
+// keys (separators: copies of leaf keys, owning their own storage for
+// string keys) go to `separators` when given.
 std::vector<stored_entry> walk_btree(image_view& v, const void* handle, element_shape key,
                                      element_shape value, std::string_view type_name,
-                                     const key_compare& compare);
+                                     const key_compare& compare,
+                                     std::vector<const std::byte*>* separators = nullptr);
 
 }  // namespace ferrite::crash

@@ -15,7 +15,7 @@ bool image_view::owns_pointers() const {
 }
 
 const std::byte* image_view::object(std::uint64_t bits, std::string_view type_name,
-                                    std::size_t size, const std::string& what) {
+                                    std::size_t size, const std::string& what, bool count) {
   if (bits == 0) return nullptr;
   const std::uint64_t off = bits & ((1ull << 48) - 1);
   auto bad = [&](const std::string& why) {
@@ -41,7 +41,7 @@ const std::byte* image_view::object(std::uint64_t bits, std::string_view type_na
     const std::string stored = p_.type_name(type);
     if (stored != type_name) bad("is a '" + stored + "', not a '" + std::string(type_name) + "'");
   }
-  if (!seen_.insert(off).second) bad("is reached twice (two owners, or a cycle)");
+  if (count && !seen_.insert(off).second) bad("is reached twice (two owners, or a cycle)");
   return obj;
 }
 
@@ -51,7 +51,7 @@ const std::byte* image_view::root_object(const std::string& type_name, std::size
   return object(std::uint64_t{tag_} << 48 | off, type_name, size, "the root");
 }
 
-std::string image_view::text(const ferrite::string& s) {
+std::string image_view::text(const ferrite::string& s, bool count) {
   detail::string_rep rep;
   std::memcpy(&rep, &s, sizeof rep);
   if ((rep.data == 0) != (rep.capacity == 0)) {
@@ -64,7 +64,7 @@ std::string image_view::text(const ferrite::string& s) {
   }
   if (rep.data == 0) return {};
   const auto* buf = reinterpret_cast<const char*>(
-      object(rep.data, "ferrite.string", rep.capacity + 1, "a string's buffer"));
+      object(rep.data, "ferrite.string", rep.capacity + 1, "a string's buffer", count));
   if (buf[rep.size] != '\0') throw broken_image("a string's text is not NUL-terminated");
   return std::string(buf, rep.size);
 }

@@ -76,13 +76,15 @@ class image_view {
   // (tag), start an allocated object of at least `size` bytes, be of the
   // stored type `type_name` ("" accepts any) and not have been reached
   // before. `what` names the pointer in messages.
+  // `count` false: checked the same, not recorded as reached (a second look).
   const std::byte* object(std::uint64_t bits, std::string_view type_name, std::size_t size,
-                          const std::string& what);
+                          const std::string& what, bool count = true);
 
   // The text of a ferrite::string anywhere in the pool, after checking its
   // invariants (container_format.h: data == 0 iff capacity == 0, size <=
   // capacity, a "ferrite.string" buffer of capacity + 1 bytes, NUL at size).
-  std::string text(const ferrite::string& s);
+  // `count` false: its buffer is not recorded as reached (comparing keys).
+  std::string text(const ferrite::string& s, bool count = true);
 
   // The buffer of the vector handle at `handle` (container_format.h:
   // data == 0 iff capacity == 0, size <= capacity, a buffer of stored type

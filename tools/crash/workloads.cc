@@ -18,6 +18,9 @@
 //                 space
 //   typed-objects a FERRITE_TYPE root, pool.make objects linked by pptr,
 //                 ferrite::string, pool.destroy, aborted transactions
+//   vector        ferrite::vector<i64> and vector<string>, a 264 KB extent
+//   map-set       ferrite::map and ferrite::set (B+-trees): splits, node
+//                 removal, string keys
 //
 // Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
@@ -30,7 +33,7 @@ namespace ferrite::crash {
 std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),   builtin::nested_abort(), builtin::log_wrap(),
           builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow(),
-          builtin::typed_objects()};
+          builtin::typed_objects(), builtin::vector(),   builtin::map_set()};
 }
 
 namespace builtin {
