@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `ferrite` CLI: exit statuses and messages.
-# Usage: cli_test.sh PATH/TO/ferrite
+# Usage: cli_test.sh PATH/TO/ferrite PATH/TO/typed_pool_fixture
 set -u
 ferrite=$1
+fixture=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
@@ -24,9 +25,9 @@ expect() {
   fi
 }
 
-# contains FILE TEXT DESCRIPTION
+# contains FILE TEXT DESCRIPTION (TEXT is a fixed string)
 contains() {
-  if grep -q -- "$2" "$dir/$1"; then
+  if grep -q -F -- "$2" "$dir/$1"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
@@ -99,6 +100,148 @@ expect 0 "check grown pool" -- "$ferrite" check "$dir/p.pool"
 expect 2 "grow smaller" -- "$ferrite" grow "$dir/p.pool" --size 8M
 contains err "invalid_argument" "grow smaller is invalid_argument"
 expect 2 "grow missing size" -- "$ferrite" grow "$dir/p.pool"
+
+# dump: the typed pool from typed_pool_fixture (see its header for the contents)
+expect 0 "fixture" -- "$fixture" "$dir/t.pool"
+expect 0 "dump" -- "$ferrite" dump "$dir/t.pool"
+contains out "root: test.Game @" "dump names the root type"
+contains out 'name: "ada"' "char array as text"
+contains out "maximum: 100" "i64 field"
+contains out "ratio: 0.5" "f32 field"
+contains out "small: -3" "i8 field"
+contains out "big: 18446744073709551615" "u64 field"
+contains out "last: [{x: 1, y: 2}, {x: 3, y: 4}]" "array of structs"
+contains out "stats_: {ratio: 0.25, won: true, level: 7, grade: 'A'}" "nested struct"
+contains out 'title: "hello \"world\"\n"' "ferrite::string, escaped"
+contains out "moves: -> test.Node @" "pointer"
+contains out "value: 3" "end of the pointer chain"
+contains out "(see above)" "the cycle is printed once"
+contains out "scores: ferrite.vector<i64> size 3: [10, 20, 30]" "vector"
+contains out '"alpha": 1' "hash_map entry"
+contains out '"gamma": 3' "hash_map entry"
+contains out "ranks: ferrite.map<i64,i64> size 5: {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}" "map over two leaves"
+contains out "tags: ferrite.set<i32> size 3: [7, 8, 9]" "set"
+contains out "0 problems" "no problems"
+expect 0 "dump --max-elements" -- "$ferrite" dump "$dir/t.pool" --max-elements 2
+contains out "[10, 20, ... 1 more]" "vector capped"
+contains out "{1: 100, 2: 200, ... 3 more}" "map capped"
+expect 0 "dump --depth" -- "$ferrite" dump "$dir/t.pool" --depth 2
+contains out "(not followed: depth limit)" "depth limit"
+expect 2 "dump --depth 0" -- "$ferrite" dump "$dir/t.pool" --depth 0
+expect 0 "dump --all" -- "$ferrite" dump "$dir/t.pool" --all
+contains out "objects not reached from the root" "all lists unreached objects"
+contains out "test.Node (16 bytes)" "the unreachable node"
+expect 0 "dump --json" -- "$ferrite" dump "$dir/t.pool" --json
+cp "$dir/out" "$dir/t.json"
+expect 0 "dump json parses and holds the graph" -- python3 - "$dir/t.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["root"]
+assert r["type"] == "test.Game" and r["offset"] > 0, r
+f = r["fields"]
+assert f["name"] == "ada" and f["maximum"] == 100 and f["title"] == 'hello "world"\n', f
+assert f["last"][1]["fields"] == {"x": 3, "y": 4}, f["last"]
+n1 = f["moves"]
+n3 = n1["fields"]["next"]["fields"]["next"]
+assert n3["type"] == "test.Node" and n3["fields"]["value"] == 3, n3
+assert n3["fields"]["next"] == {"ref": n1["offset"]}, n3
+assert f["scores"]["elements"] == [10, 20, 30], f["scores"]
+assert {e["key"]: e["value"] for e in f["index"]["entries"]} == {"alpha": 1, "beta": 2, "gamma": 3}
+assert [e["key"] for e in f["ranks"]["entries"]] == [1, 2, 3, 4, 5]
+assert f["tags"]["elements"] == [7, 8, 9]
+types = {t["name"]: t for t in d["types"]}
+assert [x["name"] for x in types["test.Node"]["fields"]] == ["value", "next"], types["test.Node"]
+assert types["ferrite.hash_map<ferrite.string,i64>"]["key"] == "ferrite.string"
+assert d["problems"] == 0
+PY
+expect 0 "dump a pool without a root" -- "$ferrite" dump "$dir/p.pool"
+contains out "no root object" "dump says there is no root"
+expect 2 "dump garbage" -- "$ferrite" dump "$dir/garbage"
+contains err "not_a_pool" "dump garbage is not_a_pool"
+
+# dump of damaged pointers: exit 1, a <...> note in place, the rest still decoded
+"$ferrite" info "$dir/t.pool" --json >"$dir/t_info.json"
+# corrupt_field POOL FIELD HOW: overwrites the root's pointer field FIELD
+corrupt_field() {
+  cp "$dir/t.pool" "$1"
+  python3 - "$1" "$dir/t.json" "$dir/t_info.json" "$2" "$3" <<'PY'
+import json, struct, sys
+pool, dump, info, field, how = sys.argv[1:6]
+d = json.load(open(dump)); i = json.load(open(info))
+game = [t for t in d["types"] if t["name"] == "test.Game"][0]
+at = d["root"]["offset"] + [f for f in game["fields"] if f["name"] == field][0]["offset"]
+tag = i["pool_tag"]
+heap = [r for r in i["regions"] if r["name"] == "heap"][0]["offset"]
+with open(pool, "r+b") as fp:
+    fp.seek(at)
+    old, = struct.unpack("<Q", fp.read(8))
+    new = {"metadata": tag << 48 | (heap + 8), "beyond": tag << 48 | (1 << 47),
+           "interior": old + 8, "foreign": ((tag % 65535) + 1) << 48 | (old & ((1 << 48) - 1)),
+           "huge": 1 << 40}[how]
+    fp.seek(at)
+    fp.write(struct.pack("<Q", new))
+PY
+}
+corrupt_field "$dir/c1.pool" moves metadata
+expect 1 "dump pointer into heap metadata" -- "$ferrite" dump "$dir/c1.pool"
+contains out "moves: <bad pointer @" "bad pointer note"
+contains out "inside heap metadata" "bad pointer reason"
+contains out "tags: ferrite.set<i32> size 3: [7, 8, 9]" "decoding goes on after a bad pointer"
+contains out "1 problems" "one problem counted"
+expect 1 "dump --json with a bad pointer" -- "$ferrite" dump "$dir/c1.pool" --json
+contains out '"problem": "bad pointer @' "bad pointer in json"
+corrupt_field "$dir/c2.pool" moves beyond
+expect 1 "dump pointer beyond the heap" -- "$ferrite" dump "$dir/c2.pool"
+contains out "outside the heap" "beyond reason"
+corrupt_field "$dir/c3.pool" moves interior
+expect 1 "dump pointer into an object" -- "$ferrite" dump "$dir/c3.pool"
+contains out "not the start of an object" "interior reason"
+corrupt_field "$dir/c4.pool" moves foreign
+expect 1 "dump pointer into another pool" -- "$ferrite" dump "$dir/c4.pool"
+contains out "moves: -> another pool (tag" "foreign pointer"
+corrupt_field "$dir/c5.pool" scores huge
+expect 1 "dump vector larger than its storage" -- "$ferrite" dump "$dir/c5.pool"
+contains out "does not fit its storage" "vector size capped by its storage"
+corrupt_field "$dir/c6.pool" index huge
+expect 1 "dump hash_map size beyond its nodes" -- "$ferrite" dump "$dir/c6.pool"
+contains out "hash_map size says 1099511627776 entries, its buckets hold 3" "hash_map size checked"
+
+# dump of randomly damaged typed pools: always exit 0, 1 or 2 (never a crash or a hang)
+if python3 - "$ferrite" "$dir/t.pool" "$dir/fz.pool" <<'PY'
+import os, random, shutil, subprocess, sys
+ferrite, pool, damaged = sys.argv[1:4]
+out = subprocess.run([ferrite, "dump", pool, "--json"], capture_output=True, text=True).stdout
+import json
+d = json.loads(out)
+anchors = [d["root"]["offset"], d["root"]["fields"]["moves"]["offset"]]
+rng = random.Random(1)
+bad = 0
+for _ in range(40):
+    shutil.copy(pool, damaged)
+    with open(damaged, "r+b") as fp:
+        for _ in range(rng.randint(1, 6)):
+            fp.seek(rng.choice(anchors) + rng.randrange(-64, 512))
+            fp.write(bytes(rng.randrange(256) for _ in range(rng.choice([1, 8]))))
+    for args in ([], ["--json", "--all"]):
+        r = subprocess.run([ferrite, "dump", damaged] + args, capture_output=True, timeout=30)
+        if r.returncode not in (0, 1, 2):
+            print("dump exited", r.returncode, args)
+            bad += 1
+sys.exit(1 if bad else 0)
+PY
+then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: dump of randomly damaged pools"
+fi
+
+# dump of a long list: the depth limit keeps the output (and the recursion) bounded
+expect 0 "fixture chain" -- "$fixture" "$dir/chain.pool" --chain 300
+expect 0 "dump chain" -- "$ferrite" dump "$dir/chain.pool"
+contains out "(not followed: depth limit)" "chain cut at the default depth"
+expect 0 "dump chain --depth 1000" -- "$ferrite" dump "$dir/chain.pool" --depth 1000
+contains out "301 objects decoded, 0 problems" "whole chain decoded"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_info(app, run);
   add_check(app, run);
   add_grow(app, run);
+  add_dump(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
