@@ -89,6 +89,20 @@ void run_power_failures(const run_target& tg, const exploration& ex,
       return;
     }
     accept({{current, 0}});
+    if (tg.info->typed) {  // see workload_info::typed
+      doing.emplace("run: reopening the new pool, so that it owns its tag");
+      checkers.drain();  // no crash image of this pool is open now
+      auto hook = std::move(dev->on_barrier);
+      dev->on_barrier = nullptr;
+      try {
+        p.close();
+        p = pool::open(tg.label(), tg.options(dev, open_mode::open_existing));
+      } catch (const std::exception& e) {
+        fail("create", "reopening the new pool failed: " + describe(e));
+        return;
+      }
+      dev->on_barrier = std::move(hook);
+    }
     if (std::string d = current->check(p); !d.empty()) {
       fail("create", "a new pool is not the model's initial state: " + d);
       return;

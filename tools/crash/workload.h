@@ -132,6 +132,15 @@ struct workload_info {
   std::uint64_t long_ops = 200;
   // Operations carried on from each recovered image before checking again.
   std::uint64_t continue_ops = 3;
+  // Workloads that make persistent pointers (typed objects, containers):
+  // once the run's pool is created and the crash images of its creation are
+  // checked, the runner closes and reopens it (without crash points), so
+  // that it is the first handle of its pool in the process and owns the
+  // pool's tag: pool.make and every pptr need that (engine/pool_registry.h).
+  // Checker threads open crash images of the same pool at the same time:
+  // such workloads read pools through image_view (image_view.h) and keep
+  // continue_ops at 0, as pointers cannot be made on a second handle.
+  bool typed = false;
 };
 
 // The workloads shipped with ferrite-crash (docs/crash.md lists them).

@@ -16,8 +16,13 @@
 //                 ones, extents; no leak, no double allocation
 //   grow          a pool grown every fourth operation, extents in the new
 //                 space
+//   typed-objects a FERRITE_TYPE root, pool.make objects linked by pptr,
+//                 ferrite::string, pool.destroy, aborted transactions
+//   vector        ferrite::vector<i64> and vector<string>, a 264 KB extent
+//   map-set       ferrite::map and ferrite::set (B+-trees): splits, node
+//                 removal, string keys
 //
-// Pending: containers and the object model as they arrive (docs/crash.md).
+// Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
 
 #include "engine/transaction.h"
@@ -27,7 +32,8 @@ namespace ferrite::crash {
 
 std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),   builtin::nested_abort(), builtin::log_wrap(),
-          builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow()};
+          builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow(),
+          builtin::typed_objects(), builtin::vector(),   builtin::map_set()};
 }
 
 namespace builtin {
