@@ -76,5 +76,6 @@ workload_info grow();
 workload_info typed_objects();
 workload_info vector();
 workload_info map_set();
+workload_info hash_map();
 
 }  // namespace ferrite::crash::builtin

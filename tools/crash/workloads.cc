@@ -21,6 +21,8 @@
 //   vector        ferrite::vector<i64> and vector<string>, a 264 KB extent
 //   map-set       ferrite::map and ferrite::set (B+-trees): splits, node
 //                 removal, string keys
+//   hash-map      ferrite::hash_map<i64,i64> and <string,string>: bucket
+//                 splits, new segments, erase by key and iterator
 //
 // Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
@@ -33,7 +35,8 @@ namespace ferrite::crash {
 std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),   builtin::nested_abort(), builtin::log_wrap(),
           builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow(),
-          builtin::typed_objects(), builtin::vector(),   builtin::map_set()};
+          builtin::typed_objects(), builtin::vector(),   builtin::map_set(),
+          builtin::hash_map()};
 }
 
 namespace builtin {
