@@ -91,6 +91,8 @@ void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj) {
 
 bool in_transaction_on(pool_impl& p) noexcept { return running_tx(p) != nullptr; }
 
+std::uint64_t max_record_bytes(pool_impl& p) noexcept { return p.log->max_record_length(); }
+
 void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align) {
   tx_context* tx = running_tx(p);
   if (!tx) fail(error_code::tx_invalid, "allocation needs a running transaction on this pool");

@@ -45,6 +45,10 @@ bool in_new_extent(pool_impl& p, const void* ptr) noexcept;
 
 bool in_transaction_on(pool_impl& p) noexcept;
 
+// The largest log record the pool takes (half its log): what one
+// transaction may log at most.
+std::uint64_t max_record_bytes(pool_impl& p) noexcept;
+
 // Runs `fn` in the transaction this thread runs on `p`, or, when there is
 // none, in a transaction of its own (so a single operation is atomic).
 template <class Fn>

@@ -606,6 +606,32 @@ TEST_CASE("operations on a large vector stay within a small log", "[vector]") {
   CHECK(contents(p.root<holder>()->numbers) == model);
 }
 
+TEST_CASE("an erase near the front of an extent fits the smallest log", "[vector]") {
+  // Found by ferrite-crash: with a 256 KiB log (records up to ~128 KiB),
+  // shifting 248 KB in place could not commit; the move limit follows the
+  // pool's log.
+  test::temp_dir dir;
+  pool_options o = options(16 << 20);  // room for a run of every size class the growth uses
+  o.log_size = 256 << 10;
+  pool p = pool::open(dir / "small.pool", o);
+  ferrite::vector<std::int64_t>& v = p.root<holder>()->numbers;
+  std::vector<std::int64_t> model;
+  for (int chunk = 0; chunk < 33; ++chunk) {
+    p.transaction([&] {
+      for (int i = 0; i < 1000; ++i) {
+        v.push_back(chunk * 1000 + i);
+        model.push_back(chunk * 1000 + i);
+      }
+    });
+  }
+  v.erase(2000);
+  model.erase(model.begin() + 2000);
+  v.insert(100, -5);
+  model.insert(model.begin() + 100, -5);
+  CHECK(contents(v) == model);
+  CHECK(p.check().empty());
+}
+
 TEST_CASE("large buffers (extents) are snapshotted correctly (checked transactions)", "[vector]") {
   pool p = pool::open("extents", sim_options(std::make_shared<sim_device>(), 16 << 20, true));
   ferrite::vector<std::int64_t>& v = p.root<holder>()->numbers;

@@ -6,8 +6,10 @@
 // are extents written straight to the pool file). Hence:
 // - push_back/emplace_back/set log one element (plus the 8-byte size);
 //   growth logs at most a new 256 KiB slot;
-// - insert/erase/resize move or zero at most `max_logged_move` bytes in
-//   place; beyond that they rebuild the buffer (new extent, copy, free old);
+// - insert/erase/resize move or zero at most max_logged_move(p) bytes in
+//   place (256 KiB, or a quarter of the largest log record in a pool with a
+//   small log); beyond that they rebuild the buffer (new extent, copy, free
+//   old);
 // - snapshots inside an extent this transaction allocated are skipped: the
 //   whole extent is written directly at commit, and freed on abort;
 // - releasing owning elements (strings...) costs each element's release
@@ -26,7 +28,9 @@ namespace ferrite::detail {
 namespace {
 
 // Larger moves rebuild the buffer instead of logging the moved bytes.
-constexpr std::uint64_t max_logged_move = max_slot_size;
+std::uint64_t max_logged_move(pool_impl& p) {
+  return std::min<std::uint64_t>(max_slot_size, max_record_bytes(p) / 4);
+}
 // Heap header and alignment padding in front of an extent's data.
 constexpr std::uint64_t extent_overhead = 64;
 // Chunk size of the heap: extents are whole chunks.
@@ -119,7 +123,7 @@ void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, 
   const std::uint64_t touched = need - pos;
   if (need > rep.capacity) {
     relocate(p, rep, e, grown_capacity(e, rep.capacity, need), pos, pos, pos + count);
-  } else if (touched * e.size > max_logged_move && !is_new_extent(p, rep, e)) {
+  } else if (touched * e.size > max_logged_move(p) && !is_new_extent(p, rep, e)) {
     relocate(p, rep, e, rep.capacity, pos, pos, pos + count);
   } else {
     snapshot_elements(p, rep, e, pos, touched);
@@ -152,7 +156,7 @@ void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::u
     for (std::uint64_t i = first; i < last; ++i) e.release(p, buf + i * e.size);
   }
   const std::uint64_t tail = rep.size - last;
-  if (tail * e.size > max_logged_move && !is_new_extent(p, rep, e)) {
+  if (tail * e.size > max_logged_move(p) && !is_new_extent(p, rep, e)) {
     relocate(p, rep, e, rep.capacity, first, last, first);
   } else if (tail != 0) {
     snapshot_elements(p, rep, e, first, tail);
@@ -170,7 +174,7 @@ void vector_resize(pool_impl& p, vector_rep& rep, const vector_element& e, std::
   const std::uint64_t added = n - rep.size;
   if (n > rep.capacity) {
     relocate(p, rep, e, grown_capacity(e, rep.capacity, n), rep.size, rep.size, rep.size);
-  } else if (added * e.size > max_logged_move && !is_new_extent(p, rep, e)) {
+  } else if (added * e.size > max_logged_move(p) && !is_new_extent(p, rep, e)) {
     relocate(p, rep, e, rep.capacity, rep.size, rep.size, rep.size);
   } else {
     snapshot_elements(p, rep, e, rep.size, added);
