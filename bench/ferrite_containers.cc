@@ -25,35 +25,26 @@
 namespace ferrite::bench {
 
 // The typed roots (a pool runs one workload, so holds one of them).
+// FERRITE_TYPE goes in the namespace of its type (argument-dependent lookup).
 #ifdef FERRITE_BENCH_VECTOR
 struct vector_root {
   ferrite::vector<std::uint64_t> elements;
 };
+FERRITE_TYPE(vector_root, "ferrite_bench.VectorRoot", elements)
 #endif
 #ifdef FERRITE_BENCH_HASH
 struct hash_root {
   ferrite::hash_map<std::uint64_t, std::uint64_t> entries;
 };
+FERRITE_TYPE(hash_root, "ferrite_bench.HashRoot", entries)
 #endif
 #ifdef FERRITE_BENCH_TREE
 struct tree_root {
   ferrite::map<std::uint64_t, std::uint64_t> entries;
 };
+FERRITE_TYPE(tree_root, "ferrite_bench.TreeRoot", entries)
 #endif
 
-}  // namespace ferrite::bench
-
-#ifdef FERRITE_BENCH_VECTOR
-FERRITE_TYPE(ferrite::bench::vector_root, "ferrite_bench.VectorRoot", elements)
-#endif
-#ifdef FERRITE_BENCH_HASH
-FERRITE_TYPE(ferrite::bench::hash_root, "ferrite_bench.HashRoot", entries)
-#endif
-#ifdef FERRITE_BENCH_TREE
-FERRITE_TYPE(ferrite::bench::tree_root, "ferrite_bench.TreeRoot", entries)
-#endif
-
-namespace ferrite::bench {
 namespace {
 
 [[noreturn]] void not_landed(const char* header) {
