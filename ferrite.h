@@ -11,3 +11,6 @@
 #include "engine/transaction.h"
 #include "engine/type_info.h"
 #include "types/string.h"
+#include "types/vector.h"
+#include "types/map.h"
+#include "types/set.h"

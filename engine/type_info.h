@@ -105,8 +105,17 @@ std::vector<const type_descriptor*> registered_types();
 // buffers, recursively through struct fields), in the running transaction.
 void release_storage(pool_impl& pool, const type_descriptor& d, void* obj);
 
+template <class T>
+inline constexpr bool always_false = false;
+
+// Specialised below, by FERRITE_TYPE and by the containers.
 template <class T, class = void>
-struct describe;  // specialised below, by FERRITE_TYPE and by the containers
+struct describe {
+  static_assert(always_false<T>,
+                "not a persistent type: register the struct with FERRITE_TYPE (in its own "
+                "namespace), or use a scalar, ferrite::pptr or a ferrite container");
+  static const type_descriptor& get();
+};
 
 template <class T>
 const type_descriptor& descriptor_of() {

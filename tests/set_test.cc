@@ -1,0 +1,241 @@
+// Tests of ferrite::set<K> (types/set.h; the tree itself: map_test.cc).
+#include <random>
+#include <set>
+#include <string>
+
+#include "engine/pool.h"
+#include "engine/transaction.h"
+#include "tests/test_util.h"
+#include "types/set.h"
+#include "types/string.h"
+
+using namespace ferrite;
+using ferrite::test::error_of;
+
+namespace settest {
+
+struct target {
+  std::int64_t value;
+};
+FERRITE_TYPE(target, "test.SetTarget", value)
+
+struct groups {
+  set<std::int64_t> numbers;
+  set<string> words;
+  set<pptr<target>> targets;
+};
+FERRITE_TYPE(groups, "test.SetGroups", numbers, words, targets)
+
+}  // namespace settest
+
+using namespace settest;
+
+namespace {
+
+pool_options options(bool checked = false, std::uint64_t size = 32 << 20) {
+  pool_options o;
+  o.size = size;
+  o.checked_transactions = checked;
+  return o;
+}
+
+template <class S>
+void use_small_nodes(pool& p, S& s, std::uint16_t leaf, std::uint16_t inner) {
+  auto& rep = reinterpret_cast<detail::btree_rep&>(s);
+  p.transaction([&] {
+    tx_snapshot(&rep);
+    rep.leaf_capacity = leaf;
+    rep.inner_capacity = inner;
+  });
+}
+
+std::int64_t plain(std::int64_t v) { return v; }
+std::string plain(const string& s) { return s.str(); }
+
+template <class S, class R>
+void expect_same(const S& s, const R& ref) {
+  REQUIRE(s.check_invariants() == "");
+  REQUIRE(s.size() == ref.size());
+  auto it = s.begin();
+  for (const auto& k : ref) {
+    REQUIRE(it != s.end());
+    REQUIRE(plain(*it) == k);
+    ++it;
+  }
+  CHECK(it == s.end());
+}
+
+// Seeded inserts, erases and lookups against std::set, in transactions of
+// a few operations; `key` makes a key from a number.
+template <class S, class Key>
+void random_ops(pool& p, S& s, std::uint64_t seed, int ops, std::uint64_t range, Key key) {
+  using K = decltype(key(0));
+  std::mt19937_64 rng(seed);
+  std::set<K> ref;
+  int done = 0;
+  while (done < ops) {  // `done` counts inside the transaction
+    p.transaction([&] {
+      for (int j = 0; j < 8; ++j, ++done) {
+        const K k = key(rng() % range);
+        // Phases of mostly inserts and mostly erases.
+        const bool growing = (done / 1000) % 2 == 0;
+        const unsigned op = rng() % 6;
+        if (op < 3) {
+          if (growing) {
+            auto [it, inserted] = s.insert(k);
+            CHECK(inserted == ref.insert(k).second);
+            CHECK(plain(*it) == k);
+          } else {
+            CHECK(s.erase(k) == ref.erase(k));
+          }
+        } else if (op == 3) {
+          CHECK(s.contains(k) == ref.contains(k));
+        } else if (op == 4) {
+          auto lb = s.lower_bound(k);
+          auto rl = ref.lower_bound(k);
+          REQUIRE((lb == s.end()) == (rl == ref.end()));
+          if (rl != ref.end()) CHECK(plain(*lb) == *rl);
+          auto ub = s.upper_bound(k);
+          auto ru = ref.upper_bound(k);
+          REQUIRE((ub == s.end()) == (ru == ref.end()));
+          if (ru != ref.end()) CHECK(plain(*ub) == *ru);
+        } else {
+          CHECK(s.erase(k) == ref.erase(k));
+        }
+      }
+    });
+    if (done % 400 == 0) expect_same(s, ref);
+  }
+  expect_same(s, ref);
+}
+
+}  // namespace
+
+TEST_CASE("the set's descriptor names its key type", "[set]") {
+  const type_descriptor& d = detail::descriptor_of<set<string>>();
+  CHECK(d.name == "ferrite.set<ferrite.string>");
+  CHECK(d.subkind == static_cast<std::uint8_t>(container_kind::set));
+  CHECK(d.key().name == "ferrite.string");
+  CHECK(d.value == nullptr);
+}
+
+TEST_CASE("a zero-initialised set is empty", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  CHECK(g->numbers.empty());
+  CHECK(g->numbers.begin() == g->numbers.end());
+  CHECK_FALSE(g->words.contains("x"));
+  CHECK(g->words.erase("x") == 0);
+  CHECK(g->words.check_invariants() == "");
+}
+
+TEST_CASE("leaves of a set hold keys only", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  g->numbers.insert(1);
+  const auto& rep = reinterpret_cast<const detail::btree_rep&>(g->numbers);
+  CHECK(rep.leaf_capacity == 60);  // 16 + 60 * 8 = 496 bytes
+  CHECK(rep.inner_capacity == 29);
+}
+
+TEST_CASE("random operations match std::set (int64 keys)", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  random_ops(p, g->numbers, 1, 8000, 5000, [](std::uint64_t v) { return std::int64_t(v) - 2500; });
+}
+
+TEST_CASE("random operations match std::set (string keys, small nodes)", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  use_small_nodes(p, g->words, 3, 2);
+  random_ops(p, g->words, 2, 5000, 1000, [](std::uint64_t v) { return std::to_string(v); });
+}
+
+TEST_CASE("random operations match std::set under checked transactions", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options(true, 4 << 20));
+  auto g = p.root<groups>();
+  use_small_nodes(p, g->words, 4, 3);
+  random_ops(p, g->words, 3, 2000, 300, [](std::uint64_t v) { return "w" + std::to_string(v); });
+  random_ops(p, g->numbers, 4, 2000, 2000, [](std::uint64_t v) { return std::int64_t(v); });
+}
+
+TEST_CASE("a set survives reopen", "[set]") {
+  test::temp_dir dir;
+  std::set<std::string> ref;
+  {
+    pool p = pool::open(dir / "s.pool", options());
+    auto g = p.root<groups>();
+    p.transaction([&] {
+      for (int i = 0; i < 5000; ++i) {
+        g->words.insert(std::to_string(i * 37 % 10007));
+        ref.insert(std::to_string(i * 37 % 10007));
+      }
+    });
+  }
+  pool p = pool::open(dir / "s.pool", options());
+  expect_same(p.root<groups>()->words, ref);
+}
+
+TEST_CASE("an aborted transaction restores the set", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  std::set<std::int64_t> ref;
+  for (int i = 0; i < 300; ++i) {
+    g->numbers.insert(i * 3);
+    ref.insert(i * 3);
+  }
+  const auto objects = p.heap_statistics().objects;
+  CHECK_THROWS(p.transaction([&] {
+    for (int i = 0; i < 3000; ++i) g->numbers.insert(i);
+    for (int i = 0; i < 200; ++i) g->numbers.erase(i * 3);
+    throw std::runtime_error("abandon");
+  }));
+  CHECK(p.heap_statistics().objects == objects);
+  expect_same(g->numbers, ref);
+}
+
+TEST_CASE("erase and clear free the strings of a set", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  const auto empty = p.heap_statistics().objects;
+  p.transaction([&] {
+    for (int i = 0; i < 400; ++i) g->words.insert("word number " + std::to_string(i));
+  });
+  for (int i = 0; i < 400; i += 4) CHECK(g->words.erase("word number " + std::to_string(i)) == 1);
+  CHECK(g->words.size() == 300);
+  CHECK(g->words.check_invariants() == "");
+  g->words.clear();
+  CHECK(p.heap_statistics().objects == empty);
+}
+
+TEST_CASE("a pointer into another pool is not inserted", "[set]") {
+  test::temp_dir dir;
+  pool a = pool::open(dir / "a.pool", options());
+  pool b = pool::open(dir / "b.pool", options());
+  auto g = a.root<groups>();
+  pptr<target> here = a.make<target>(std::int64_t{1});
+  pptr<target> there = b.make<target>(std::int64_t{2});
+  g->targets.insert(here);
+  const auto objects = a.heap_statistics().objects;
+  CHECK(error_of([&] { g->targets.insert(there); }) == error_code::invalid_argument);
+  CHECK(g->targets.size() == 1);
+  CHECK(*g->targets.begin() == here);
+  CHECK(a.heap_statistics().objects == objects);
+}
+
+TEST_CASE("a set copied to volatile memory is a read-only view", "[set]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", options());
+  auto g = p.root<groups>();
+  g->numbers.insert(4);
+  set<std::int64_t> copy = g->numbers;
+  CHECK(copy.contains(4));
+  CHECK(error_of([&] { copy.insert(5); }) == error_code::invalid_argument);
+}
