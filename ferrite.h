@@ -14,3 +14,4 @@
 #include "types/vector.h"
 #include "types/map.h"
 #include "types/set.h"
+#include "types/hash_map.h"

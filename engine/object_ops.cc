@@ -109,6 +109,16 @@ std::uint32_t stored_type_of(pool_impl& p, const void* obj) {
       .type_id;
 }
 
+bool in_new_extent(pool_impl& p, const void* ptr) noexcept {
+  const tx_context* tx = running_tx(p);
+  if (!tx) return false;
+  const auto off = static_cast<std::uint64_t>(static_cast<const std::byte*>(ptr) - p.store->working());
+  for (const auto& d : tx->direct) {
+    if (off >= d.begin && off < d.end) return true;
+  }
+  return false;
+}
+
 // The root as the running transaction sees it.
 std::pair<std::uint64_t, std::uint64_t> current_root(pool_impl& p) {
   if (tx_context* tx = running_tx(p); tx && tx->root_changed) {

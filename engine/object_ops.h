@@ -38,6 +38,10 @@ void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj);
 void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align);
 void tx_free(pool_impl& p, void* obj);
 std::uint32_t stored_type_of(pool_impl& p, const void* obj);
+// True when `ptr` lies in an extent the running transaction allocated: it is
+// written whole at commit, so changing it needs no snapshot (tx_snapshot
+// skips it) and costs no log space.
+bool in_new_extent(pool_impl& p, const void* ptr) noexcept;
 
 bool in_transaction_on(pool_impl& p) noexcept;
 

@@ -11,7 +11,10 @@ namespace ferrite {
 namespace detail {
 
 namespace {
-thread_local tx_context tls_tx;
+// initial-exec: one load from the thread pointer instead of a call to
+// __tls_get_addr on every snapshot (the library is linked, not dlopen'ed
+// late; glibc keeps static TLS room for such libraries).
+thread_local tx_context tls_tx __attribute__((tls_model("initial-exec")));
 }
 
 tx_context& this_thread_tx() noexcept { return tls_tx; }
@@ -353,6 +356,11 @@ void tx_snapshot(const void* ptr, std::size_t len) {
                   " bytes that are not inside the pool's heap");
   }
   if (len == 0) return;
+  // A new extent of this transaction is written whole at commit and freed
+  // on abort: its bytes need no snapshot (and would only fill the log).
+  for (const auto& d : tx.direct) {
+    if (offset >= d.begin && offset + len <= d.end) return;
+  }
   tx.cover(base, offset, len);
 }
 

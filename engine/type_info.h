@@ -85,7 +85,9 @@ struct type_descriptor {
   type_ref key = nullptr;                // containers: hash_map, map, set
   type_ref value = nullptr;              // pointers: target (null = untyped); vector/maps: value
   // Containers: frees the storage the container at `obj` owns (not the
-  // container itself), inside the running transaction.
+  // container itself), inside the running transaction. The handle's bytes
+  // are dead afterwards (its owner is freed or overwrites them), so a
+  // release need not snapshot or clear the handle.
   void (*release)(detail::pool_impl& pool, void* obj) = nullptr;
   // Process-wide index, dense, assigned at registration (pools cache type ids by it).
   mutable std::uint32_t index = 0;

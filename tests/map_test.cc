@@ -87,7 +87,7 @@ void random_int_ops(pool& p, map<std::int64_t, std::int64_t>& m, std::uint64_t s
   int done = 0;
   while (done < ops) {  // `done` counts inside the transaction
     p.transaction([&] {
-      for (int j = 0; j < 8; ++j, ++done) {
+      for (int j = 0; j < 16; ++j, ++done) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % range);
         const std::int64_t v = static_cast<std::int64_t>(rng() % 1000);
         if (growing && ref.size() >= peak) growing = false;
@@ -499,4 +499,30 @@ TEST_CASE("a corrupted node is reported, not followed", "[map]") {
   CHECK(error_of([&] { t->numbers.find(5); }) == error_code::corrupted);
   root->count = saved;
   CHECK(t->numbers.check_invariants() == "");
+}
+
+TEST_CASE("one insert or erase writes a bounded log record", "[map]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "m.pool", options());
+  auto t = p.root<tables>();
+  std::mt19937_64 rng(13);
+  for (int batch = 0; batch < 10; ++batch) {
+    p.transaction([&] {
+      for (int i = 0; i < 2000; ++i) t->counts.insert(std::to_string(rng() % 1000000), i);
+    });
+  }
+  std::uint64_t worst = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string k = std::to_string(rng() % 1000000);
+    const auto before = p.stats().log_bytes;
+    if (i % 2) {
+      t->counts.insert(k, i);
+    } else {
+      t->counts.erase(t->counts.lower_bound(k) == t->counts.end() ? k : t->counts.lower_bound(k).key().str());
+    }
+    worst = std::max(worst, p.stats().log_bytes - before);
+  }
+  // A few 512-byte nodes per level, whatever the size of the map.
+  CHECK(worst < 8192);
+  CHECK(t->counts.check_invariants() == "");
 }

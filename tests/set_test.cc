@@ -75,7 +75,7 @@ void random_ops(pool& p, S& s, std::uint64_t seed, int ops, std::uint64_t range,
   int done = 0;
   while (done < ops) {  // `done` counts inside the transaction
     p.transaction([&] {
-      for (int j = 0; j < 8; ++j, ++done) {
+      for (int j = 0; j < 16; ++j, ++done) {
         const K k = key(rng() % range);
         // Phases of mostly inserts and mostly erases.
         const bool growing = (done / 1000) % 2 == 0;

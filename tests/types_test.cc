@@ -377,3 +377,17 @@ TEST_CASE("a foreign pointer written directly is rejected at commit", "[types]")
   });
   CHECK(g->moves == in_b);
 }
+
+TEST_CASE("a string assigned or appended from its own text", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", small());
+  pptr<game> g = p.root<game>();
+  g->title = "abcdef";
+  g->title = g->title.view().substr(2);
+  CHECK(g->title == "cdef");
+  g->title += g->title.view();  // grows: the old buffer is freed while copying
+  CHECK(g->title == "cdefcdef");
+  g->title.reset();
+  CHECK(g->title.empty());
+  CHECK(g->title.capacity() == 0);
+}

@@ -48,19 +48,30 @@ apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& 
 }
 
 void change_log::flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
-  std::sort(stored.begin(), stored.end());
-  std::uint64_t begin = 0, end = 0;
-  for (const auto& [b, e] : stored) {
-    const std::uint64_t lb = b / 64 * 64, le = (e + 63) / 64 * 64;
-    if (end != 0 && lb <= end) {
-      end = std::max(end, le);
-      continue;
-    }
-    if (end != 0) media_.flush(begin, end - begin);
-    begin = lb;
-    end = le;
+  if (media_.store_granularity() == granularity::page) {  // the sync writes pages back
+    stored.clear();
+    return;
   }
-  if (end != 0) media_.flush(begin, end - begin);
+  // Each line once: a hot line written by thousands of records is flushed
+  // one time. A flat hash set of line numbers (open addressing, 0 = empty)
+  // costs less than sorting the ranges; flush order does not matter before
+  // the fence that follows.
+  std::size_t lines = 0;
+  for (const auto& [b, e] : stored) lines += (e + 63) / 64 - b / 64;
+  std::size_t cap = 64;
+  while (cap < lines * 2) cap *= 2;
+  flush_set_.assign(cap, 0);
+  const std::size_t mask = cap - 1;
+  for (const auto& [b, e] : stored) {
+    for (std::uint64_t line = b / 64; line < (e + 63) / 64; ++line) {
+      std::size_t i = static_cast<std::size_t>((line + 1) * 0x9e3779b97f4a7c15ull >> 20) & mask;
+      while (flush_set_[i] != 0 && flush_set_[i] != line + 1) i = (i + 1) & mask;
+      if (flush_set_[i] == 0) {
+        flush_set_[i] = line + 1;
+        media_.flush(line * 64, 64);
+      }
+    }
+  }
   stored.clear();
 }
 

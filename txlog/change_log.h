@@ -137,6 +137,7 @@ class change_log {
   const std::uint64_t seed_;
 
   mutable std::mutex mu_;
+  std::vector<std::uint64_t> flush_set_;  // flush_stored's scratch: one checkpoint (or recovery) at a time
   std::condition_variable cv_;
   std::deque<slot> pending_;  // reserved, not yet checkpointed, LSN order
   std::uint64_t next_lsn_ = 1;

@@ -43,10 +43,20 @@ char string::at(std::size_t i) const {
   return data()[i];
 }
 
+// The text to write: `text` itself, or a copy of it when it lies in the
+// string's own buffer (which a regrow frees or the write overlaps).
+std::string_view string::stable_text(std::string_view text, std::string& copy) const {
+  if (rep_.data == 0 || text.empty()) return text;
+  const char* b = data();
+  if (text.data() + text.size() <= b || text.data() >= b + rep_.capacity + 1) return text;
+  copy.assign(text);
+  return copy;
+}
+
 void string::assign(std::string_view text) {
   pool_impl& p = pool_holding(this);
-  // The text may live in this string's own buffer.
-  const std::string copy(text);
+  std::string scratch;
+  const std::string_view copy = stable_text(text, scratch);
   atomically(p, [&] {
     tx_snapshot(&rep_);
     if (copy.size() > rep_.capacity) regrow(p, rep_, grown_capacity(0, copy.size()), 0);
@@ -62,7 +72,8 @@ void string::assign(std::string_view text) {
 void string::append(std::string_view text) {
   if (text.empty()) return;
   pool_impl& p = pool_holding(this);
-  const std::string copy(text);
+  std::string scratch;
+  const std::string_view copy = stable_text(text, scratch);
   atomically(p, [&] {
     tx_snapshot(&rep_);
     const std::uint64_t need = rep_.size + copy.size();
@@ -100,17 +111,18 @@ void string::reserve(std::size_t n) {
 void string::reset() {
   if (rep_.capacity == 0) return;
   pool_impl& p = pool_holding(this);
-  atomically(p, [&] { release_string(p, this); });
+  atomically(p, [&] {
+    release_string(p, this);
+    tx_snapshot(&rep_);
+    rep_ = {};
+  });
 }
 
 namespace detail {
 
 void release_string(pool_impl& p, void* s) {
   auto* rep = static_cast<string_rep*>(s);
-  if (rep->data == 0) return;
-  tx_free(p, resolve(p, rep->data));
-  tx_snapshot(rep);
-  *rep = {};
+  if (rep->data != 0) tx_free(p, resolve(p, rep->data));
 }
 
 const type_descriptor& describe<string>::get() {

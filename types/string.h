@@ -71,6 +71,7 @@ class string {
   friend auto operator<=>(const string& a, const string& b) { return a.view() <=> b.view(); }
 
  private:
+  std::string_view stable_text(std::string_view text, std::string& copy) const;
   detail::string_rep rep_{};
 };
 
@@ -83,14 +84,22 @@ template <>
 struct describe<string> {
   static const type_descriptor& get();
 };
-// Frees the buffer of the string at `s` (in the running transaction).
+// Frees the buffer of the string at `s` (in the running transaction). The
+// handle is left as it was, now dangling: its owner is being freed or
+// overwritten (a container's release contract); string::reset() is the
+// call that keeps an empty string.
 void release_string(pool_impl& p, void* s);
 }  // namespace detail
 
 template <>
 struct element_traits<string> {
   using input = std::string_view;
-  static void construct(detail::pool_impl&, string* dest, std::string_view v) { dest->assign(v); }
+  // `dest` is new or snapshotted memory whose bytes may be a released
+  // handle: start from an empty string.
+  static void construct(detail::pool_impl&, string* dest, std::string_view v) {
+    std::memset(static_cast<void*>(dest), 0, sizeof(string));
+    dest->assign(v);
+  }
   static void release(detail::pool_impl& p, string* v) { detail::release_string(p, v); }
 };
 

@@ -20,13 +20,11 @@
 
 #include "alloc/size_classes.h"
 #include "engine/error.h"
-#include "engine/tx_context.h"
 
 namespace ferrite::detail {
 
 namespace {
 
-constexpr std::uint64_t offset_mask = (1ull << 48) - 1;
 // Larger moves rebuild the buffer instead of logging the moved bytes.
 constexpr std::uint64_t max_logged_move = max_slot_size;
 // Heap header and alignment padding in front of an extent's data.
@@ -64,12 +62,7 @@ std::uint64_t grown_capacity(const vector_element& e, std::uint64_t have, std::u
 // its bytes reach the pool file whole at commit, so they need no snapshot.
 bool is_new_extent(pool_impl& p, const vector_rep& rep, const vector_element& e) {
   if (rep.capacity * e.size <= max_slot_size - extent_overhead) return false;
-  const tx_context* tx = running_tx(p);
-  const std::uint64_t off = rep.data & offset_mask;
-  for (const tx_context::interval& d : tx->direct) {
-    if (off >= d.begin && off < d.end) return true;
-  }
-  return false;
+  return in_new_extent(p, resolve(p, rep.data));
 }
 
 // Snapshots elements [first, first + count) of the buffer.
