@@ -6,113 +6,68 @@
 
 #include "bench/keys.h"
 #include "engine/type_info.h"
-
-// INTERIM (the containers land one by one): a container whose header is
-// not in this tree fails its cells with a message saying so.
-#if __has_include("types/vector.h")
-#include "types/vector.h"
-#define FERRITE_BENCH_VECTOR 1
-#endif
-#if __has_include("types/hash_map.h")
 #include "types/hash_map.h"
-#define FERRITE_BENCH_HASH 1
-#endif
-#if __has_include("types/map.h")
 #include "types/map.h"
-#define FERRITE_BENCH_TREE 1
-#endif
+#include "types/vector.h"
 
 namespace ferrite::bench {
 
 // The typed roots (a pool runs one workload, so holds one of them).
 // FERRITE_TYPE goes in the namespace of its type (argument-dependent lookup).
-#ifdef FERRITE_BENCH_VECTOR
 struct vector_root {
   ferrite::vector<std::uint64_t> elements;
 };
 FERRITE_TYPE(vector_root, "ferrite_bench.VectorRoot", elements)
-#endif
-#ifdef FERRITE_BENCH_HASH
+
 struct hash_root {
   ferrite::hash_map<std::uint64_t, std::uint64_t> entries;
 };
 FERRITE_TYPE(hash_root, "ferrite_bench.HashRoot", entries)
-#endif
-#ifdef FERRITE_BENCH_TREE
+
 struct tree_root {
   ferrite::map<std::uint64_t, std::uint64_t> entries;
 };
 FERRITE_TYPE(tree_root, "ferrite_bench.TreeRoot", entries)
-#endif
 
-namespace {
-
-[[noreturn]] void not_landed(const char* header) {
-  throw std::runtime_error(std::string("ferrite: ") + header +
-                           " is not in this build yet; the ferrite side of this workload "
-                           "arrives with it");
-}
-
-}  // namespace
-
-void ferrite_containers::open([[maybe_unused]] pool& p, const engine_setup& setup) {
+void ferrite_containers::open(pool& p, const engine_setup& setup) {
   work_ = setup.work;
   shape_ = setup.shape;
   keys_ = insert_order(setup.keys);
   cursor_ = 0;
   if (work_ == workload::vector_push) {
-#ifdef FERRITE_BENCH_VECTOR
     p.root<vector_root>();
     return;
-#else
-    not_landed("types/vector.h");
-#endif
   }
   if (shape_ == structure::hash) {
-#ifdef FERRITE_BENCH_HASH
     auto& m = p.root<hash_root>()->entries;
     if (work_ == workload::map_get) fill(p, m);
-#else
-    not_landed("types/hash_map.h");
-#endif
   } else {
-#ifdef FERRITE_BENCH_TREE
     auto& m = p.root<tree_root>()->entries;
     if (work_ == workload::map_get) fill(p, m);
-#else
-    not_landed("types/map.h");
-#endif
   }
   if (work_ == workload::map_get) lookups_ = lookup_order(setup.keys);
 }
 
-void ferrite_containers::run([[maybe_unused]] pool& p, std::uint64_t ops) {
+void ferrite_containers::run(pool& p, std::uint64_t ops) {
   if (work_ == workload::vector_push) {
-#ifdef FERRITE_BENCH_VECTOR
     ferrite::vector<std::uint64_t>& v = p.root<vector_root>()->elements;
     for (std::uint64_t i = 0; i < ops; ++i) v.push_back(v.size());
-#endif
     return;
   }
   if (work_ == workload::map_insert && cursor_ + ops > keys_.size()) {
     throw std::logic_error("ferrite: more inserts than keys");
   }
   if (shape_ == structure::hash) {
-#ifdef FERRITE_BENCH_HASH
     auto& m = p.root<hash_root>()->entries;
     return work_ == workload::map_insert ? insert(m, ops) : lookup(m, ops);
-#endif
-  } else {
-#ifdef FERRITE_BENCH_TREE
-    auto& m = p.root<tree_root>()->entries;
-    return work_ == workload::map_insert ? insert(m, ops) : lookup(m, ops);
-#endif
   }
+  auto& m = p.root<tree_root>()->entries;
+  if (work_ == workload::map_insert) return insert(m, ops);
+  lookup(m, ops);
 }
 
-void ferrite_containers::check([[maybe_unused]] pool& p, [[maybe_unused]] std::uint64_t count) const {
+void ferrite_containers::check(pool& p, std::uint64_t count) const {
   if (work_ == workload::vector_push) {
-#ifdef FERRITE_BENCH_VECTOR
     const ferrite::vector<std::uint64_t>& v = p.root<vector_root>()->elements;
     if (v.size() != count) {
       throw std::runtime_error("the ferrite::vector holds " + std::to_string(v.size()) +
@@ -121,15 +76,10 @@ void ferrite_containers::check([[maybe_unused]] pool& p, [[maybe_unused]] std::u
     for (std::uint64_t i = 0; i < count; ++i) {
       if (v[i] != i) throw std::runtime_error("the ferrite::vector lost a pushed element");
     }
-#endif
     return;
   }
-#ifdef FERRITE_BENCH_HASH
   if (shape_ == structure::hash) return check_map(p.root<hash_root>()->entries, count);
-#endif
-#ifdef FERRITE_BENCH_TREE
-  if (shape_ == structure::ordered) return check_map(p.root<tree_root>()->entries, count);
-#endif
+  check_map(p.root<tree_root>()->entries, count);
 }
 
 template <class Map>
