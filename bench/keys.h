@@ -33,10 +33,16 @@ inline std::vector<std::uint64_t> shuffled_keys(std::uint64_t n, std::uint64_t s
   return keys;
 }
 
-inline std::vector<std::uint64_t> insert_order(std::uint64_t n) { return shuffled_keys(n, 42); }
-inline std::vector<std::uint64_t> lookup_order(std::uint64_t n) { return shuffled_keys(n, 43); }
+inline std::vector<std::uint64_t> insert_order(std::uint64_t n) {
+  return shuffled_keys(n, 42);
+}
+inline std::vector<std::uint64_t> lookup_order(std::uint64_t n) {
+  return shuffled_keys(n, 43);
+}
 
-inline std::uint64_t value_of(std::uint64_t key) { return ~key; }
+inline std::uint64_t value_of(std::uint64_t key) {
+  return ~key;
+}
 
 // Keys per transaction when a map is filled untimed for map_get: few
 // enough that a transaction's log record stays far below half the log.
