@@ -180,19 +180,27 @@ void print_setup(std::ostream& out, const run_description& d) {
                          : "");
   }
   out << "\n";
+  // --ops matters only to the workloads that are not containers (those
+  // count --keys, printed on their own line below).
+  bool by_ops = false;
+  for (workload w : d.workloads) by_ops = by_ops || !info(w).container;
   for (media_mode m : d.modes) {
     if (m == media_mode::cacheline) {
       out << "  cacheline  pools in " << d.cacheline_dir.string() << " ("
           << file_system_name(d.cacheline_dir)
           << "); ferrite: PMEM2_FORCE_GRANULARITY=cacheline (flush + fence); "
-             "libpmemobj: PMEM_IS_PMEM_FORCE=1; "
-          << d.ops_cacheline << " ops per run\n";
+             "libpmemobj: PMEM_IS_PMEM_FORCE=1";
+      if (by_ops) out << "; " << d.ops_cacheline << " ops per run";
     } else {
       out << "  page       pools in " << d.page_dir.string() << " (" << file_system_name(d.page_dir)
           << "); ferrite: page mode (msync/fdatasync); libpmemobj: PMEM_IS_PMEM_FORCE=0 "
-             "(msync); "
-          << d.ops_page << " ops per run (std: " << d.ops_cacheline << ", it does no I/O)\n";
+             "(msync)";
+      if (by_ops) {
+        out << "; " << d.ops_page << " ops per run (std: " << d.ops_cacheline
+            << ", it does no I/O)";
+      }
     }
+    out << "\n";
   }
   out << "  runs       " << d.runs
       << " per cell (engine x workload x mode x threads), interleaved between engines; each "
