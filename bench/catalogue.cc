@@ -4,6 +4,24 @@
 
 namespace ferrite::bench {
 
+std::string_view to_string(structure s) noexcept {
+  switch (s) {
+    case structure::hash:
+      return "hash";
+    case structure::ordered:
+      return "ordered";
+    default:
+      return "none";
+  }
+}
+
+std::optional<structure> parse_structure(std::string_view name) noexcept {
+  if (name == "hash") return structure::hash;
+  if (name == "ordered") return structure::ordered;
+  if (name == "none") return structure::none;
+  return std::nullopt;
+}
+
 const workload_info* find_workload(std::string_view name) {
   for (const workload_info& w : catalogue) {
     if (w.name == name) return &w;

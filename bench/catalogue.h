@@ -1,12 +1,18 @@
 // The workloads of ferrite-bench: one table, read by the command line, the
 // cell runner and the report. main.cc opens with the same catalogue in prose.
 //
+// The container workloads (vector_push, map_insert, map_get) are sized by
+// --keys rather than --ops, and the map ones have a structure dimension
+// (hash: ferrite::hash_map / std::unordered_map; ordered: ferrite::map /
+// std::map), like open has its object counts.
+//
 // A workload whose `arrives_with` is not empty needs an engine feature that
 // has not landed yet (the allocator, persistent pointers); --workload rejects
 // it with that message rather than measuring a stand-in.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,7 +26,17 @@ enum class workload {
   atomic_alloc_free64,
   chase,
   open,
+  vector_push,
+  map_insert,
+  map_get,
 };
+
+// The container a map workload runs on: one row per structure in the
+// report. `none` for every other workload.
+enum class structure { none, hash, ordered };
+
+std::string_view to_string(structure s) noexcept;
+std::optional<structure> parse_structure(std::string_view name) noexcept;
 
 struct workload_info {
   workload id;
@@ -32,6 +48,13 @@ struct workload_info {
   double target_cacheline;
   double target_page;
   bool threaded;  // measured with more than one thread (chase and open: one only)
+  // A container workload: a run's op count is --keys (--page-keys on page
+  // media), one thread, the survival check reads the container back.
+  bool container = false;
+  // Each run starts from an empty container: one timed run per process (on
+  // a fresh pool), no warm-up.
+  bool from_empty = false;
+  bool per_structure = false;  // one row per structure (hash, ordered)
 };
 
 inline constexpr workload_info catalogue[] = {
@@ -61,7 +84,23 @@ inline constexpr workload_info catalogue[] = {
      "open a pool holding --objects 64-byte objects and make its first 64-byte allocation "
      "(ns per open)",
      "", 0, 0, 0, false},
+    {workload::vector_push, "vector_push",
+     "push_back of one u64 onto a vector, one transaction per push (N pushes onto an empty "
+     "vector)",
+     "", 0, 0, 0, false, true, true, false},
+    {workload::map_insert, "map_insert",
+     "insert of one u64 key with a u64 value, one transaction per insert (N distinct keys, "
+     "shuffled, into an empty map)",
+     "", 0, 0, 0, false, true, true, true},
+    {workload::map_get, "map_get",
+     "lookup of one present u64 key (N keys inserted untimed, looked up in another shuffled "
+     "order)",
+     "", 0, 0, 0, false, true, false, true},
 };
+
+// The containers issue's target: a hash map insert within 4x of
+// std::unordered_map per op, on cache-line media (ferrite/std).
+inline constexpr double hash_insert_target_vs_std = 4.0;
 
 // chase's target is on ferrite/std (issue 6: within 1.3x of a raw pointer).
 inline constexpr double chase_target_vs_std = 1.3;

@@ -45,6 +45,11 @@ double run_threads(bench_engine& e, workload w, int threads, std::uint64_t per_t
 // on their thread, after a close and reopen.
 void check_survivors(bench_engine& e, const cell_spec& spec, std::uint64_t per_thread_total) {
   e.reopen();
+  if (info(spec.work).container) {
+    // map_get's container holds the N keys it was filled with.
+    e.check_container(spec.work, spec.work == workload::map_get ? spec.ops : per_thread_total);
+    return;
+  }
   const int lines = info(spec.work).lines_per_op;
   for (int t = 0; t < spec.threads; ++t) {
     for (int k = 0; k < lines; ++k) {
@@ -110,6 +115,20 @@ cell_result run_cell(const cell_spec& spec) {
   if (spec.threads < 1 || spec.runs < 1 || spec.ops < static_cast<std::uint64_t>(spec.threads)) {
     throw std::invalid_argument("a cell needs threads >= 1, runs >= 1 and ops >= threads");
   }
+  const workload_info& wi = info(spec.work);
+  if (wi.container && spec.threads != 1) {
+    throw std::invalid_argument(std::string(wi.name) + " runs on one thread (one writer)");
+  }
+  if (wi.from_empty && (spec.runs != 1 || spec.warmup_ops != 0)) {
+    throw std::invalid_argument(std::string(wi.name) +
+                                " starts from an empty container: one run per process, no "
+                                "warm-up");
+  }
+  if (wi.per_structure == (spec.shape == structure::none)) {
+    throw std::invalid_argument(std::string(wi.name) +
+                                (wi.per_structure ? " needs a structure (hash or ordered)"
+                                                  : " has no structure dimension"));
+  }
   cell_result r;
   r.spec = spec;
   const auto threads = static_cast<std::uint64_t>(spec.threads);
@@ -124,6 +143,8 @@ cell_result run_cell(const cell_spec& spec) {
   setup.threads = spec.threads;
   setup.work = spec.work;
   setup.objects = spec.objects;
+  setup.shape = spec.shape;
+  if (wi.container) setup.keys = spec.ops;
   try {
     r.media = e->open(setup);
     if (spec.work == workload::open) {
@@ -172,6 +193,7 @@ nlohmann::json to_json(const cell_result& r) {
   j["pool_bytes"] = s.pool_bytes;
   j["pool_path"] = s.pool_path.string();
   j["objects"] = s.objects;
+  j["structure"] = std::string(to_string(s.shape));
   j["media"] = r.media;
   j["ns_per_op"] = r.ns_per_op;
   j["ns_per_op_runs"] = r.ns_per_op_runs;
@@ -202,6 +224,9 @@ cell_result cell_result_from_json(const nlohmann::json& j) {
   s.pool_bytes = j.at("pool_bytes").get<std::uint64_t>();
   s.pool_path = j.at("pool_path").get<std::string>();
   s.objects = j.value("objects", std::uint64_t{0});
+  auto shape = parse_structure(j.value("structure", std::string("none")));
+  if (!shape) throw std::runtime_error("unknown structure in a cell result");
+  s.shape = *shape;
   r.media = j.at("media").get<std::string>();
   r.ns_per_op = j.at("ns_per_op").get<double>();
   r.ns_per_op_runs = j.at("ns_per_op_runs").get<std::vector<double>>();

@@ -18,6 +18,13 @@
 // The open workload differs in step 3: each op is timed alone (the engine
 // closes its pool untimed before it, bench_engine::close_for_open), and a
 // run's ns/op is the mean of its ops; finish_run is not called.
+// The container workloads differ in steps 2, 3 and 5: ops is N, the keys
+// of the container; vector_push and map_insert start from an empty
+// container, so a cell process runs one timed run and no warm-up (the
+// driver runs each run in a process of its own anyway); map_get's container
+// is filled with the N keys at open (untimed) and every run looks all of
+// them up. Step 5 reads the whole container back
+// (bench_engine::check_container).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +51,7 @@ struct cell_spec {
   std::uint64_t pool_bytes = 64ull << 20;
   std::filesystem::path pool_path;
   std::uint64_t objects = 0;  // open: objects in the pool (0 for other workloads)
+  structure shape = structure::none;  // map_insert, map_get: hash or ordered
 };
 
 struct cell_result {

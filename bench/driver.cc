@@ -30,7 +30,9 @@ std::vector<std::string> cell_arguments(const std::filesystem::path& self, const
           "--pool",
           s.pool_path.string(),
           "--objects",
-          std::to_string(s.objects)};
+          std::to_string(s.objects),
+          "--structure",
+          std::string(to_string(s.shape))};
 }
 
 cell_result failed(const cell_spec& spec, const std::string& why) {

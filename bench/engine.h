@@ -8,6 +8,11 @@
 // fields updates the first 8-byte word of lines 0..n-1 of its thread's
 // region, so threads never share a cache line.
 //
+// The container workloads (vector_push, map_insert, map_get) run on one
+// thread on a container the engine keeps (ferrite: in its typed root;
+// libpmemobj: a hand-written persistent array in thread 0's region; std:
+// the std container), with the keys of bench/keys.h.
+//
 // Thread-safety: run() may be called from several threads at once, each with
 // its own thread index; everything else is called by one thread while no
 // run() is in progress.
@@ -56,6 +61,10 @@ struct engine_setup {
   int threads = 1;
   workload work = workload::tx_set8;  // open() prepares what it needs, untimed
   std::uint64_t objects = 0;          // open: objects the pool holds
+  // Container workloads: the container (map_insert, map_get) and N, the
+  // keys a run inserts or looks up (map_get: inserted by open(), untimed).
+  structure shape = structure::none;
+  std::uint64_t keys = 0;
 };
 
 class bench_engine {
@@ -88,6 +97,12 @@ class bench_engine {
 
   // Word `i` of thread `t`'s region.
   virtual std::uint64_t read_word(int t, std::size_t i) const = 0;
+
+  // Container workloads, after reopen(): throws unless the container holds
+  // exactly what `count` ops put there (vector_push: elements 0..count-1;
+  // map_insert, map_get: the first `count` keys of insert_order, each with
+  // value_of(key)). Every element is read.
+  virtual void check_container(workload w, std::uint64_t count) = 0;
 
   // Closes the pool and removes its file. Harmless when not open.
   virtual void close_and_remove() noexcept = 0;

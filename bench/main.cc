@@ -33,6 +33,27 @@
 //                        untimed, 4096 allocations per transaction) and make
 //                        the first 64-byte atomic allocation; each open timed
 //                        alone. ferrite and pmdk, 1 thread only.
+//   vector_push          push_back of one u64 (element i holds i), one
+//                        transaction per push, N pushes onto an empty vector.
+//                          ferrite: ferrite::vector<u64>::push_back (atomic);
+//                          pmdk:    a hand-written persistent array (no such
+//                                   structure in libpmemobj): add_range of
+//                                   the size and the new slot, doubling with
+//                                   pmemobj_tx_zalloc + copy + pmemobj_tx_free;
+//                          std:     std::vector<u64>::push_back.
+//   map_insert           insert of one u64 key -> u64 value, one transaction
+//                        per insert, N distinct keys (shuffled) into an empty
+//                        map; one row per structure:
+//                          hash:    ferrite::hash_map vs std::unordered_map;
+//                          ordered: ferrite::map (B+-tree) vs std::map.
+//                        libpmemobj has no comparable structure: not run.
+//                        Target (hash, cacheline): ferrite/std <= 4.
+//   map_get              lookup of one present key: the map is filled with
+//                        the N keys untimed, then looked up in another
+//                        shuffled order. Same structures as map_insert.
+//                        The container workloads run on 1 thread (the
+//                        containers are single-writer); N is --keys
+//                        (--page-keys on page media, for every engine).
 //
 // Media modes:
 //   cacheline  pools on /dev/shm; ferrite with PMEM2_FORCE_GRANULARITY=cacheline
@@ -89,6 +110,9 @@ struct options {
   std::uint64_t warmup_ops = 0;
   std::vector<std::uint64_t> objects{1000000};
   std::uint64_t open_ops = 5;
+  std::uint64_t keys = 1000000;
+  std::uint64_t page_keys = 1000;
+  std::vector<std::string> structures{"hash", "ordered"};
 };
 
 struct usage_error : std::runtime_error {
@@ -176,15 +200,21 @@ std::filesystem::path default_page_dir() {
 // process on a new pool, so that a drift of the machine (other load, the
 // disk's state) weighs on every engine alike.
 void run_group(const std::filesystem::path& self, const run_description& d, workload w,
-               media_mode m, int t, std::uint64_t objects, std::vector<cell_result>& results) {
+               media_mode m, int t, std::uint64_t objects, structure shape,
+               std::vector<cell_result>& results) {
   const auto threads = static_cast<std::uint64_t>(t);
+  const workload_info& wi = info(w);
   std::vector<cell_result> cells;
   for (const std::string& e : d.engines) {
     if (w == workload::open && e == "std") continue;  // nothing to open
+    if (wi.per_structure && e == "pmdk") continue;    // no hash map or ordered map in libpmemobj
     // std does no I/O: a page-mode op count would time little but the
     // threads' start.
     std::uint64_t ops = m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;
     if (w == workload::open) ops = d.open_ops;
+    // A container's cost per op depends on its size: every engine gets the
+    // same N on a given media.
+    if (wi.container) ops = m == media_mode::cacheline ? d.keys_cacheline : d.keys_page;
     cell_result c;
     c.spec.engine = e;
     c.spec.work = w;
@@ -193,19 +223,26 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     c.spec.ops = std::max<std::uint64_t>(ops / threads, 1) * threads;
     c.spec.warmup_ops = c.spec.ops * d.warmup_percent / 100;
     if (w == workload::open) c.spec.warmup_ops = 1;
+    if (wi.from_empty) c.spec.warmup_ops = 0;  // each run starts from an empty container
     c.spec.runs = 0;
     c.spec.pool_bytes = d.pool_bytes;
     c.spec.objects = objects;
+    c.spec.shape = shape;
     // open: room for the objects (~80 bytes each with their headers, in
     // either engine) on top of the usual pool.
     if (w == workload::chase) c.spec.pool_bytes += 32ull << 20;  // the 100k nodes
     if (w == workload::open) c.spec.pool_bytes += (objects * 160 + (1 << 20) - 1) >> 20 << 20;
+    // The containers: 160 bytes per key is room for a hash map node or a
+    // B+-tree entry with the allocator's headers, or a vector's array while
+    // it doubles, with a wide margin.
+    if (wi.container) c.spec.pool_bytes += (c.spec.ops * 160 + (1 << 20) - 1) >> 20 << 20;
     c.spec.pool_path = (m == media_mode::cacheline ? d.cacheline_dir : d.page_dir) /
                        ("ferrite-bench-" + std::to_string(getpid()) + "-" + e + ".pool");
     cells.push_back(std::move(c));
   }
   for (int run = 1; run <= d.runs; ++run) {
-    std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "") << " "
+    std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "")
+              << (shape != structure::none ? " " + std::string(to_string(shape)) : "") << " "
               << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "")
               << ", run " << run << "/" << d.runs << ":";
     for (cell_result& c : cells) {
@@ -241,6 +278,9 @@ int cell_main(const options& o) {
   s.pool_bytes = o.pool_bytes;
   s.pool_path = o.pool;
   s.objects = o.objects.empty() ? 0 : o.objects.front();
+  auto shape = parse_structure(o.structures.empty() ? "none" : o.structures.front());
+  if (!shape) throw usage_error("--structure: hash, ordered or none");
+  s.shape = *shape;
   return cell_process_main(s);
 }
 
@@ -253,6 +293,8 @@ int driver_main(options o) {
     o.pool_mib = 8;
     o.objects = {1000};
     o.open_ops = 2;
+    o.keys = 3000;     // enough for hash map splits and B+-tree node splits
+    o.page_keys = 20;  // an insert or push costs an msync or more
   }
   if (o.engines.empty()) {
     for (std::string_view e : compiled_engines()) o.engines.emplace_back(e);
@@ -282,6 +324,16 @@ int driver_main(options o) {
   d.smoke = o.smoke;
   d.objects = o.objects;
   d.open_ops = std::max<std::uint64_t>(o.open_ops, 1);
+  if (o.keys < 1 || o.page_keys < 1) throw usage_error("--keys and --page-keys: at least 1");
+  d.keys_cacheline = o.keys;
+  d.keys_page = o.page_keys;
+  for (const std::string& name : o.structures) {
+    auto shape = parse_structure(name);
+    if (!shape || *shape == structure::none) {
+      throw usage_error("unknown structure '" + name + "' (hash or ordered)");
+    }
+    d.structures.push_back(*shape);
+  }
   d.machine = machine_description();
   for (media_mode m : d.modes) {
     const auto& dir = m == media_mode::cacheline ? d.cacheline_dir : d.page_dir;
@@ -319,14 +371,16 @@ int driver_main(options o) {
         // chase and open: one thread (the first count asked, if 1)
         if (std::find(d.threads.begin(), d.threads.end(), 1) == d.threads.end()) continue;
         if (w == workload::open) {
-          for (std::uint64_t n : d.objects) run_group(self, d, w, m, 1, n, results);
+          for (std::uint64_t n : d.objects) run_group(self, d, w, m, 1, n, structure::none, results);
+        } else if (info(w).per_structure) {
+          for (structure shape : d.structures) run_group(self, d, w, m, 1, 0, shape, results);
         } else {
-          run_group(self, d, w, m, 1, 0, results);
+          run_group(self, d, w, m, 1, 0, structure::none, results);
         }
         continue;
       }
       for (int t : d.threads) {
-        run_group(self, d, w, m, t, 0, results);
+        run_group(self, d, w, m, t, 0, structure::none, results);
       }
     }
   }
@@ -385,6 +439,15 @@ int main(int argc, char** argv) {
                  "open: object counts of the pools, comma-separated (default 1000000)")
       ->delimiter(',');
   app.add_option("--open-ops", o.open_ops, "open: opens per run (5)")->capture_default_str();
+  app.add_option("--keys", o.keys,
+                 "vector_push, map_insert, map_get: N, the keys (or pushes) per run on cacheline "
+                 "media")
+      ->capture_default_str();
+  app.add_option("--page-keys", o.page_keys, "The same on page media")->capture_default_str();
+  app.add_option("--structure", o.structures,
+                 "map_insert, map_get: structures, comma-separated: hash,ordered")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--runs", o.runs, "Timed runs per cell; the median is reported")
       ->capture_default_str();
   app.add_option("--warmup", o.warmup_percent, "Untimed warm-up, in % of the ops of a run")

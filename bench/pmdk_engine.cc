@@ -6,6 +6,10 @@
 // or calls msync is libpmem's pmem_is_pmem() answer, which
 // PMEM_IS_PMEM_FORCE decides (set by the driver before this process starts);
 // open() checks that answer against the mode.
+//
+// vector_push runs on a persistent array written here with the C API (no
+// such structure is part of libpmemobj): see pvec below. libpmemobj has no
+// hash map or ordered map, so map_insert and map_get are not run here.
 #include <libpmem.h>
 #include <libpmemobj.h>
 
@@ -13,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -35,6 +40,20 @@ struct chase_node {
 };
 
 constexpr std::uint64_t fill_batch = 4096;
+
+// A hand-written persistent array of u64 (vector_push), at the start of
+// thread 0's region in the root object: `size` elements at `data`, room for
+// `capacity`. A push is one transaction: pmemobj_tx_add_range_direct of
+// `size` and of the new slot, then the stores; when full, the array doubles
+// (from 16) as ferrite::vector does: pmemobj_tx_zalloc of the new array,
+// copy (new memory, no snapshot), pmemobj_tx_free of the old one, and the
+// whole header snapshotted. Invariant: OID_IS_NULL(data) iff capacity == 0.
+struct pvec {
+  std::uint64_t size;
+  std::uint64_t capacity;
+  PMEMoid data;
+};
+constexpr std::uint64_t pvec_first_capacity = 16;
 
 class pmdk_engine final : public bench_engine {
  public:
@@ -94,6 +113,11 @@ class pmdk_engine final : public bench_engine {
       case workload::open:
         for (std::uint64_t i = 0; i < ops; ++i) open_and_allocate();
         return;
+      case workload::vector_push: {
+        auto* v = reinterpret_cast<pvec*>(r);
+        for (std::uint64_t i = 0; i < ops; ++i) push(v, v->size);
+        return;
+      }
       default:
         throw std::logic_error("pmdk: workload not implemented");
     }
@@ -116,6 +140,19 @@ class pmdk_engine final : public bench_engine {
   }
 
   std::uint64_t read_word(int t, std::size_t i) const override { return region(t)[i]; }
+
+  void check_container(workload w, std::uint64_t count) override {
+    if (w != workload::vector_push) throw std::logic_error("pmdk: no such container");
+    const auto* v = reinterpret_cast<const pvec*>(region(0));
+    if (v->size != count) {
+      throw std::runtime_error("the libpmemobj array holds " + std::to_string(v->size) +
+                               " elements after reopening, expected " + std::to_string(count));
+    }
+    const auto* a = static_cast<const std::uint64_t*>(pmemobj_direct(v->data));
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (a[i] != i) throw std::runtime_error("the libpmemobj array lost a pushed element");
+    }
+  }
 
   void close_and_remove() noexcept override {
     if (pop_ == nullptr) return;
@@ -168,6 +205,39 @@ class pmdk_engine final : public bench_engine {
       pmemobj_tx_commit();
     }
     if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("freeing transaction");
+  }
+
+  // One push_back of `value` onto *v, one transaction (see pvec).
+  void push(pvec* v, std::uint64_t value) {
+    if (pmemobj_tx_begin(pop_, nullptr, TX_PARAM_NONE) != 0) fail_pmdk("pmemobj_tx_begin");
+    int rc = 0;
+    if (v->size == v->capacity) {
+      const std::uint64_t capacity = v->capacity ? v->capacity * 2 : pvec_first_capacity;
+      PMEMoid bigger = pmemobj_tx_zalloc(capacity * sizeof(std::uint64_t), 0);
+      rc = OID_IS_NULL(bigger) ? -1 : pmemobj_tx_add_range_direct(v, sizeof *v);
+      if (rc == 0 && v->size) {
+        std::memcpy(pmemobj_direct(bigger), pmemobj_direct(v->data),
+                    v->size * sizeof(std::uint64_t));
+      }
+      if (rc == 0 && !OID_IS_NULL(v->data)) rc = pmemobj_tx_free(v->data);
+      if (rc == 0) {
+        v->data = bigger;
+        v->capacity = capacity;
+      }
+    } else {
+      rc = pmemobj_tx_add_range_direct(&v->size, sizeof v->size);
+    }
+    if (rc == 0) {
+      auto* slot = static_cast<std::uint64_t*>(pmemobj_direct(v->data)) + v->size;
+      rc = pmemobj_tx_add_range_direct(slot, sizeof *slot);
+      if (rc == 0) {
+        *slot = value;
+        v->size += 1;
+      }
+    }
+    // A failed call has aborted the transaction already.
+    if (rc == 0) pmemobj_tx_commit();
+    if (pmemobj_tx_end() != 0 || rc != 0) fail_pmdk("push transaction");
   }
 
   // `n` 64-byte objects in transactions of fill_batch allocations, unlinked.

@@ -32,6 +32,9 @@ struct run_description {
   std::filesystem::path page_dir;
   std::vector<std::uint64_t> objects;  // open: object counts
   std::uint64_t open_ops = 0;          // open: opens per run
+  std::uint64_t keys_cacheline = 0;    // container workloads: N on cacheline media
+  std::uint64_t keys_page = 0;         // and on page media
+  std::vector<structure> structures;   // map_insert, map_get: hash, ordered
   bool smoke = false;
   std::string machine;  // CPU, count, kernel
 };

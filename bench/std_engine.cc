@@ -3,13 +3,17 @@
 // compared with; it ignores the media mode.
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <new>
 #include <numeric>
 #include <random>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "bench/engine.h"
+#include "bench/keys.h"
 
 namespace ferrite::bench {
 namespace {
@@ -29,6 +33,7 @@ class std_engine final : public bench_engine {
     if (memory_ == nullptr) throw std::bad_alloc();
     for (std::size_t i = 0; i < bytes / sizeof(std::uint64_t); ++i) memory_[i] = 0;
     if (setup.work == workload::chase) build_chase();
+    if (info(setup.work).container) return open_container(setup);
     return "volatile memory (aligned_alloc), plain stores, no pool file";
   }
 
@@ -72,8 +77,42 @@ class std_engine final : public bench_engine {
         sink_ += sum;
         return;
       }
+      case workload::vector_push:
+        for (std::uint64_t i = 0; i < ops; ++i) vector_.push_back(vector_.size());
+        return;
+      case workload::map_insert:
+        if (key_cursor_ + ops > keys_.size()) throw std::logic_error("std: more inserts than keys");
+        for (std::uint64_t i = 0; i < ops; ++i) {
+          const std::uint64_t k = keys_[key_cursor_++];
+          if (shape_ == structure::hash) {
+            hash_.insert({k, value_of(k)});
+          } else {
+            tree_.insert({k, value_of(k)});
+          }
+        }
+        return;
+      case workload::map_get:
+        return shape_ == structure::hash ? lookup(hash_, ops) : lookup(tree_, ops);
       default:
         throw std::logic_error("std: workload not implemented");
+    }
+  }
+
+  void check_container(workload w, std::uint64_t count) override {
+    if (w == workload::vector_push) {
+      if (vector_.size() != count) throw std::runtime_error("std::vector lost elements");
+      for (std::uint64_t i = 0; i < count; ++i) {
+        if (vector_[i] != i) throw std::runtime_error("std::vector element changed");
+      }
+      return;
+    }
+    const std::uint64_t size = shape_ == structure::hash ? hash_.size() : tree_.size();
+    if (size != count) throw std::runtime_error("std map holds the wrong number of keys");
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const std::uint64_t k = keys_[i];
+      const bool ok = shape_ == structure::hash ? hash_.at(k) == value_of(k)
+                                                : tree_.at(k) == value_of(k);
+      if (!ok) throw std::runtime_error("std map holds a wrong value");
     }
   }
 
@@ -90,9 +129,44 @@ class std_engine final : public bench_engine {
     nodes_.clear();
     std::free(memory_);
     memory_ = nullptr;
+    vector_ = {};
+    hash_ = {};
+    tree_ = {};
   }
 
  private:
+  // The container workloads (bench/keys.h): std::vector, std::unordered_map
+  // or std::map, filled with the keys for map_get.
+  std::string open_container(const engine_setup& setup) {
+    shape_ = setup.shape;
+    keys_ = insert_order(setup.keys);
+    if (setup.work == workload::map_get) {
+      for (std::uint64_t k : keys_) {
+        if (shape_ == structure::hash) {
+          hash_.insert({k, value_of(k)});
+        } else {
+          tree_.insert({k, value_of(k)});
+        }
+      }
+      lookups_ = lookup_order(setup.keys);
+    }
+    return "volatile memory (aligned_alloc), plain stores, no pool file";
+  }
+
+  // ops lookups of present keys, in lookup order from where the last call
+  // stopped (wrapping around); each must find its key.
+  template <class Map>
+  void lookup(const Map& m, std::uint64_t ops) {
+    std::uint64_t sum = 0;
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      const auto it = m.find(lookups_[key_cursor_]);
+      if (it == m.end()) throw std::runtime_error("std: a present key was not found");
+      sum += it->second;
+      if (++key_cursor_ == lookups_.size()) key_cursor_ = 0;
+    }
+    sink_ += sum;
+  }
+
   template <int Lines>
   static void set_fields(std::uint64_t* r, std::uint64_t ops) {
     for (std::uint64_t i = 0; i < ops; ++i) {
@@ -119,6 +193,13 @@ class std_engine final : public bench_engine {
   }
 
   std::uint64_t* memory_ = nullptr;
+  structure shape_ = structure::none;
+  std::vector<std::uint64_t> vector_;
+  std::unordered_map<std::uint64_t, std::uint64_t> hash_;
+  std::map<std::uint64_t, std::uint64_t> tree_;
+  std::vector<std::uint64_t> keys_;     // insert order
+  std::vector<std::uint64_t> lookups_;  // map_get: lookup order
+  std::uint64_t key_cursor_ = 0;            // next key of keys_ (insert) or lookups_ (get)
   std::vector<chase_node*> nodes_;
   chase_node* cursor_ = nullptr;
   std::uint64_t sink_ = 0;

@@ -1,0 +1,130 @@
+#include "bench/ferrite_containers.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "bench/keys.h"
+#include "engine/type_info.h"
+#include "types/hash_map.h"
+#include "types/map.h"
+#include "types/vector.h"
+
+namespace ferrite::bench {
+
+// The typed roots (a pool runs one workload, so holds one of them).
+// FERRITE_TYPE goes in the namespace of its type (argument-dependent lookup).
+struct vector_root {
+  ferrite::vector<std::uint64_t> elements;
+};
+FERRITE_TYPE(vector_root, "ferrite_bench.VectorRoot", elements)
+
+struct hash_root {
+  ferrite::hash_map<std::uint64_t, std::uint64_t> entries;
+};
+FERRITE_TYPE(hash_root, "ferrite_bench.HashRoot", entries)
+
+struct tree_root {
+  ferrite::map<std::uint64_t, std::uint64_t> entries;
+};
+FERRITE_TYPE(tree_root, "ferrite_bench.TreeRoot", entries)
+
+void ferrite_containers::open(pool& p, const engine_setup& setup) {
+  work_ = setup.work;
+  shape_ = setup.shape;
+  keys_ = insert_order(setup.keys);
+  cursor_ = 0;
+  if (work_ == workload::vector_push) {
+    p.root<vector_root>();
+    return;
+  }
+  if (shape_ == structure::hash) {
+    auto& m = p.root<hash_root>()->entries;
+    if (work_ == workload::map_get) fill(p, m);
+  } else {
+    auto& m = p.root<tree_root>()->entries;
+    if (work_ == workload::map_get) fill(p, m);
+  }
+  if (work_ == workload::map_get) lookups_ = lookup_order(setup.keys);
+}
+
+void ferrite_containers::run(pool& p, std::uint64_t ops) {
+  if (work_ == workload::vector_push) {
+    ferrite::vector<std::uint64_t>& v = p.root<vector_root>()->elements;
+    for (std::uint64_t i = 0; i < ops; ++i) v.push_back(v.size());
+    return;
+  }
+  if (work_ == workload::map_insert && cursor_ + ops > keys_.size()) {
+    throw std::logic_error("ferrite: more inserts than keys");
+  }
+  if (shape_ == structure::hash) {
+    auto& m = p.root<hash_root>()->entries;
+    return work_ == workload::map_insert ? insert(m, ops) : lookup(m, ops);
+  }
+  auto& m = p.root<tree_root>()->entries;
+  if (work_ == workload::map_insert) return insert(m, ops);
+  lookup(m, ops);
+}
+
+void ferrite_containers::check(pool& p, std::uint64_t count) const {
+  if (work_ == workload::vector_push) {
+    const ferrite::vector<std::uint64_t>& v = p.root<vector_root>()->elements;
+    if (v.size() != count) {
+      throw std::runtime_error("the ferrite::vector holds " + std::to_string(v.size()) +
+                               " elements after reopening, expected " + std::to_string(count));
+    }
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (v[i] != i) throw std::runtime_error("the ferrite::vector lost a pushed element");
+    }
+    return;
+  }
+  if (shape_ == structure::hash) return check_map(p.root<hash_root>()->entries, count);
+  check_map(p.root<tree_root>()->entries, count);
+}
+
+template <class Map>
+void ferrite_containers::fill(pool& p, Map& m) {
+  for (std::uint64_t done = 0; done < keys_.size();) {
+    const std::uint64_t n = std::min(fill_keys_per_transaction, keys_.size() - done);
+    p.transaction([&] {
+      for (std::uint64_t i = done; i < done + n; ++i) m.insert(keys_[i], value_of(keys_[i]));
+    });
+    done += n;
+  }
+}
+
+template <class Map>
+void ferrite_containers::insert(Map& m, std::uint64_t ops) {
+  for (std::uint64_t i = 0; i < ops; ++i) {
+    const std::uint64_t k = keys_[cursor_++];
+    m.insert(k, value_of(k));
+  }
+}
+
+template <class Map>
+void ferrite_containers::lookup(const Map& m, std::uint64_t ops) {
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < ops; ++i) {
+    const auto it = m.find(lookups_[cursor_]);
+    if (it == m.end()) throw std::runtime_error("ferrite: a present key was not found");
+    sum += it->second;
+    if (++cursor_ == lookups_.size()) cursor_ = 0;
+  }
+  sink_ += sum;
+}
+
+template <class Map>
+void ferrite_containers::check_map(const Map& m, std::uint64_t count) const {
+  if (m.size() != count) {
+    throw std::runtime_error("the ferrite map holds " + std::to_string(m.size()) +
+                             " keys after reopening, expected " + std::to_string(count));
+  }
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto it = m.find(keys_[i]);
+    if (it == m.end() || it->second != value_of(keys_[i])) {
+      throw std::runtime_error("the ferrite map lost a key or its value after reopening");
+    }
+  }
+}
+
+}  // namespace ferrite::bench
