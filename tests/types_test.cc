@@ -2,6 +2,8 @@
 // typed root, make/destroy and cross-pool pointer rejection
 // (engine/type_info.h, engine/type_table.h, engine/object_ops.h).
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "engine/check.h"
 #include "engine/pool.h"
@@ -390,4 +392,61 @@ TEST_CASE("a string assigned or appended from its own text", "[types]") {
   g->title.reset();
   CHECK(g->title.empty());
   CHECK(g->title.capacity() == 0);
+}
+
+namespace typetest {
+struct thread_a {
+  std::int64_t n;
+};
+FERRITE_TYPE(thread_a, "test.ThreadA", n)
+struct thread_b {
+  std::int64_t n;
+  pptr<thread_b> next;
+};
+FERRITE_TYPE(thread_b, "test.ThreadB", n, next)
+}  // namespace typetest
+
+TEST_CASE("threads registering and making types at once agree on the type table", "[types]") {
+  test::temp_dir dir;
+  pool_options o = small();
+  o.size = 16 << 20;
+  std::uint32_t id_a = 0, id_b = 0;
+  {
+    pool p = pool::open(dir / "mt.pool", o);
+    std::vector<std::uint32_t> seen_a(4), seen_b(4);
+    std::vector<std::string> errors(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        try {
+          for (int i = 0; i < 200; ++i) {
+            p.transaction([&] {
+              pptr<thread_a> a = p.make<thread_a>(std::int64_t{i});
+              pptr<thread_b> b = p.make<thread_b>(std::int64_t{i}, pptr<thread_b>());
+              seen_a[t] = p.object_type(a.get());
+              seen_b[t] = p.object_type(b.get());
+              p.destroy(a);
+            });
+          }
+        } catch (const std::exception& e) {
+          errors[t] = e.what();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 4; ++t) {
+      INFO("thread " << t << ": " << errors[t]);
+      CHECK(errors[t].empty());
+      CHECK(seen_a[t] == seen_a[0]);
+      CHECK(seen_b[t] == seen_b[0]);
+    }
+    id_a = seen_a[0];
+    id_b = seen_b[0];
+    CHECK(p.type_name(id_a) == "test.ThreadA");
+    CHECK(p.heap_statistics().objects == 800);
+  }
+  pool p = pool::open(dir / "mt.pool", o);
+  CHECK(p.type_name(id_a) == "test.ThreadA");
+  CHECK(p.type_name(id_b) == "test.ThreadB");
+  CHECK(p.check().empty());
 }
