@@ -206,7 +206,7 @@ void print_setup(std::ostream& out, const run_description& d) {
       << " per cell (engine x workload x mode x threads), interleaved between engines; each "
          "in a new process on a new pool of "
       << bytes_text(d.pool_bytes) << " (removed afterwards), after an untimed warm-up of "
-      << d.warmup_percent << "% of the ops\n";
+      << d.warmup_percent << "% of the ops (chase: at least one lap of its list)\n";
   out << "  ns/op      median over the runs of (wall time of the run / ops of all threads); "
          "ferrite's time includes a checkpoint at the end of each run\n";
   out << "  threads    ";

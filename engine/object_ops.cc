@@ -121,6 +121,7 @@ bool in_new_extent(pool_impl& p, const void* ptr) noexcept {
   return false;
 }
 
+namespace {
 // The root as the running transaction sees it.
 std::pair<std::uint64_t, std::uint64_t> current_root(pool_impl& p) {
   if (tx_context* tx = running_tx(p); tx && tx->root_changed) {
@@ -128,6 +129,7 @@ std::pair<std::uint64_t, std::uint64_t> current_root(pool_impl& p) {
   }
   return {p.log->root_offset(), p.log->root_type()};
 }
+}  // namespace
 
 }  // namespace detail
 

@@ -8,8 +8,14 @@
 namespace ferrite::detail {
 
 open_pool_slot open_pools[65536];
+std::atomic<std::uint64_t> recent_pool{0};
 
 namespace {
+
+std::uint64_t pack_recent(std::uint16_t tag, const std::byte* base) {
+  const auto b = reinterpret_cast<std::uintptr_t>(base);
+  return b >> 48 == 0 ? std::uint64_t{tag} << 48 | b : 0;  // 0: no hint for such an address
+}
 
 // One open pool. Written under registry_mu; `pool` is set last and cleared
 // first, so a reader that sees it non-null sees the other fields.
@@ -67,6 +73,7 @@ std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
     s.size.store(size);
     s.generation.store(gen);
     s.base.store(base, std::memory_order_release);
+    recent_pool.store(pack_recent(tag, base), std::memory_order_release);
   }
   open_range& r = ranges[i];
   r.base.store(reinterpret_cast<std::uintptr_t>(base));
@@ -86,6 +93,7 @@ void unregister_pool(std::uint64_t generation) noexcept {
   if (!r) return;
   if (r->owns_tag.load()) {
     open_pool_slot& s = open_pools[r->tag.load()];
+    if (recent_pool.load() >> 48 == r->tag.load()) recent_pool.store(0, std::memory_order_release);
     s.base.store(nullptr, std::memory_order_release);
     s.generation.store(0);
   }
@@ -102,6 +110,9 @@ void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t si
     open_pool_slot& s = open_pools[r->tag.load()];
     s.size.store(size);
     s.base.store(base, std::memory_order_release);
+    if (recent_pool.load() >> 48 == r->tag.load()) {
+      recent_pool.store(pack_recent(r->tag.load(), base), std::memory_order_release);
+    }
   }
 }
 

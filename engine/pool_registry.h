@@ -29,6 +29,13 @@ struct open_pool_slot {
 // Indexed by pool tag.
 extern open_pool_slot open_pools[65536];
 
+// The pool opened last that owns its tag, packed as tag << 48 | base (a
+// user-space address fits in 48 bits), or 0. pptr::get() tries it first:
+// comparing a pointer's tag with it is a predicted branch, so a chain of
+// pointers waits for one load per hop instead of two (the slot's base
+// would depend on the tag just loaded).
+extern std::atomic<std::uint64_t> recent_pool;
+
 // At most this many pools are open at once in a process.
 inline constexpr std::size_t max_open_pools = 256;
 

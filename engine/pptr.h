@@ -2,17 +2,20 @@
 //
 //   struct node { std::uint64_t value; ferrite::pptr<node> next; };
 //   ferrite::pptr<node> n(static_cast<node*>(pool.allocate(sizeof(node))));
-//   n->value = 1;                                  // resolves with one load and one add
+//   n->value = 1;                                  // resolves with a compare and an add
 //
 // 8 bytes, trivially copyable, usable in persistent and volatile memory:
 // bits 0-47 are the offset in its pool, bits 48-63 the pool's tag (from the
 // pool header). A pointer resolves through the process-wide table of open
-// pools, so it stays valid when a pool is mapped at another address.
+// pools, so it stays valid when a pool is mapped at another address. The
+// most recently opened pool is tried first (one word holding its tag and
+// base), so a chain of pointers into it costs one load per hop, like raw
+// pointers; other pools cost one more load.
 // Null is all zeros. Building a pptr from an address outside every open
 // pool (volatile memory) throws invalid_argument.
 //
-// Not yet checked (arrives with the typed layer): storing a pointer to one
-// pool inside another pool.
+// A pool never points into another: make, set_root, the containers and
+// commit refuse it (docs/types.md).
 #pragma once
 
 #include <compare>
@@ -51,6 +54,11 @@ class pptr {
   // not open.
   T* get() const {
     if (raw_ == 0) return nullptr;
+    const std::uint64_t recent = detail::recent_pool.load(std::memory_order_relaxed);
+    if ((recent ^ raw_) >> 48 == 0 && recent != 0) [[likely]] {
+      return reinterpret_cast<T*>(static_cast<std::uintptr_t>((recent & offset_mask) +
+                                                              (raw_ & offset_mask)));
+    }
     std::byte* base = detail::open_pools[raw_ >> 48].base.load(std::memory_order_relaxed);
     if (base == nullptr) [[unlikely]] detail::pptr_unresolved(raw_);
     return reinterpret_cast<T*>(base + (raw_ & offset_mask));

@@ -68,3 +68,25 @@ TEST_CASE("a pptr into a closed pool does not resolve", "[pptr][errors]") {
   }
   CHECK(error_of([&] { (void)n.get(); }) == error_code::invalid_argument);
 }
+
+TEST_CASE("pointers into several open pools resolve to the right one", "[pptr]") {
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  pool a = pool::open(d / "a.pool", o);
+  pool b = pool::open(d / "b.pool", o);  // the most recently opened
+  node* na = nullptr;
+  node* nb = nullptr;
+  a.transaction([&] { na = static_cast<node*>(a.allocate(sizeof(node))); });
+  b.transaction([&] { nb = static_cast<node*>(b.allocate(sizeof(node))); });
+  pptr<node> pa(na), pb(nb);
+  CHECK(pa.get() == na);
+  CHECK(pb.get() == nb);
+  b.close();  // a is no longer behind the most recent pool
+  CHECK(pa.get() == na);
+  CHECK(error_of([&] { (void)pb.get(); }) == error_code::invalid_argument);
+  pool c = pool::open(d / "b.pool", o);  // reopened: pb resolves again
+  CHECK(pb.get() != nullptr);
+  CHECK(pb.get() == static_cast<node*>(c.at(pb.offset())));
+  CHECK(pa.get() == na);
+}
