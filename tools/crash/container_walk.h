@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,13 @@ constexpr element_shape shape_of() {
   return {sizeof(T), alignof(T)};
 }
 inline constexpr element_shape no_value{0, 1};  // set: keys only
+
+// The i64 stored at `p` (an element's bytes, possibly unaligned).
+inline std::int64_t i64_at(const std::byte* p) {
+  std::int64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 // One element found in a container.
 struct stored_entry {

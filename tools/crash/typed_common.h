@@ -79,6 +79,28 @@ inline std::string counter_invariant(const commit_counter& c) {
   return "the transaction count " + std::to_string(c.commits) + " and its complement disagree";
 }
 
+// The frame of every typed workload's invariants(): without a root the heap
+// is empty; the root's commit counter agrees with its complement;
+// `walk(root)` reads (through `v`) everything the root reaches and returns
+// "" or the first problem; then the heap holds exactly the objects reached
+// (no leak, nothing shared).
+template <class Root, class Walk>
+std::string reach_invariants(const pool& p, image_view& v, Walk&& walk) {
+  const Root* r = v.template root<Root>();
+  const std::uint64_t heap_objects = p.heap_statistics().objects;
+  if (!r) {
+    return heap_objects == 0 ? "" : "no root, yet the heap holds " +
+                                        std::to_string(heap_objects) + " objects (a leak)";
+  }
+  if (std::string c = counter_invariant({r->commits, r->complement}); !c.empty()) return c;
+  if (std::string w = walk(*r); !w.empty()) return w;
+  if (v.objects() != heap_objects) {
+    return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
+           std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
+  }
+  return "";
+}
+
 inline std::string letters(std::mt19937_64& rng, std::size_t n) {
   std::string s(n, 'a');
   for (char& c : s) c = static_cast<char>('a' + rng() % 26);

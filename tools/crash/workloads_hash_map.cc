@@ -269,12 +269,6 @@ void hash_model::apply(std::uint64_t op) {
   }
 }
 
-std::int64_t i64_at(const std::byte* p) {
-  std::int64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 const std::string& nums_type() {
   static const std::string n =
       detail::descriptor_of<ferrite::hash_map<std::int64_t, std::int64_t>>().name;
@@ -372,19 +366,10 @@ std::string hash_model::check(const pool& p) const {
 std::string hash_model::invariants(const pool& p) const {
   return checked_read([&]() -> std::string {
     image_view v(p);
-    const root* r = v.root<root>();
-    const std::uint64_t heap_objects = p.heap_statistics().objects;
-    if (!r) {
-      return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                          std::to_string(heap_objects) + " objects (a leak)";
-    }
-    if (std::string c = typed::counter_invariant({r->commits, r->complement}); !c.empty()) return c;
-    read(v, *r);
-    if (v.objects() != heap_objects) {
-      return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
-             std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
-    }
-    return "";
+    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
+      read(v, r);
+      return "";
+    });
   });
 }
 

@@ -265,12 +265,6 @@ void map_model::apply(std::uint64_t op) {
   }
 }
 
-std::int64_t i64_at(const std::byte* p) {
-  std::int64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 int compare_i64(const std::byte* a, const std::byte* b) {
   const std::int64_t x = i64_at(a), y = i64_at(b);
   return x < y ? -1 : x > y ? 1 : 0;
@@ -376,25 +370,16 @@ std::string map_model::check(const pool& p) const {
 std::string map_model::invariants(const pool& p) const {
   return checked_read([&]() -> std::string {
     image_view v(p);
-    const root* r = v.root<root>();
-    const std::uint64_t heap_objects = p.heap_statistics().objects;
-    if (!r) {
-      return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                          std::to_string(heap_objects) + " objects (a leak)";
-    }
-    if (std::string c = typed::counter_invariant({r->commits, r->complement}); !c.empty()) return c;
-    read(v, *r);
-    if (v.owns_pointers()) {
-      for (std::string d : {r->nums.check_invariants(), r->keys.check_invariants(),
-                            r->names.check_invariants()}) {
-        if (!d.empty()) return "check_invariants(): " + d;
+    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
+      read(v, r);
+      if (v.owns_pointers()) {
+        for (std::string d : {r.nums.check_invariants(), r.keys.check_invariants(),
+                              r.names.check_invariants()}) {
+          if (!d.empty()) return "check_invariants(): " + d;
+        }
       }
-    }
-    if (v.objects() != heap_objects) {
-      return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
-             std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
-    }
-    return "";
+      return "";
+    });
   });
 }
 

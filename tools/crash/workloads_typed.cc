@@ -300,31 +300,20 @@ std::string typed_model::check(const pool& p) const {
 std::string typed_model::invariants(const pool& p) const {
   return checked_read([&]() -> std::string {
     image_view v(p);
-    const root* r = v.root<root>();
-    const std::uint64_t heap_objects = p.heap_statistics().objects;
-    if (!r) {
-      return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                          std::to_string(heap_objects) + " objects (a leak)";
-    }
-    if (std::string c = typed::counter_invariant({r->commits, r->complement}); !c.empty()) {
-      return c;
-    }
-    v.text(r->title);
-    std::uint64_t length = 0;
-    for (pptr<item> n = r->head; n; ++length) {
-      const item* it = v.get(n);  // throws on a second visit: no cycle
-      v.text(it->text);
-      n = it->next;
-    }
-    if (length != r->count) {
-      return "the list holds " + std::to_string(length) + " items, the root counts " +
-             std::to_string(r->count);
-    }
-    if (v.objects() != heap_objects) {
-      return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
-             std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
-    }
-    return "";
+    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
+      v.text(r.title);
+      std::uint64_t length = 0;
+      for (pptr<item> n = r.head; n; ++length) {
+        const item* it = v.get(n);  // throws on a second visit: no cycle
+        v.text(it->text);
+        n = it->next;
+      }
+      if (length != r.count) {
+        return "the list holds " + std::to_string(length) + " items, the root counts " +
+               std::to_string(r.count);
+      }
+      return "";
+    });
   });
 }
 

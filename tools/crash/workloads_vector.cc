@@ -394,19 +394,10 @@ std::string vector_model::check(const pool& p) const {
 std::string vector_model::invariants(const pool& p) const {
   return checked_read([&]() -> std::string {
     image_view v(p);
-    const root* r = v.root<root>();
-    const std::uint64_t heap_objects = p.heap_statistics().objects;
-    if (!r) {
-      return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                          std::to_string(heap_objects) + " objects (a leak)";
-    }
-    if (std::string c = typed::counter_invariant({r->commits, r->complement}); !c.empty()) return c;
-    read(v, *r);  // every layout invariant, each buffer reached once
-    if (v.objects() != heap_objects) {
-      return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
-             std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
-    }
-    return "";
+    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
+      read(v, r);  // every layout invariant, each buffer reached once
+      return "";
+    });
   });
 }
 
