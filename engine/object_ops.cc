@@ -114,11 +114,8 @@ std::uint32_t stored_type_of(pool_impl& p, const void* obj) {
 bool in_new_extent(pool_impl& p, const void* ptr) noexcept {
   const tx_context* tx = running_tx(p);
   if (!tx) return false;
-  const auto off = static_cast<std::uint64_t>(static_cast<const std::byte*>(ptr) - p.store->working());
-  for (const auto& d : tx->direct) {
-    if (off >= d.begin && off < d.end) return true;
-  }
-  return false;
+  return tx->in_direct(
+      static_cast<std::uint64_t>(static_cast<const std::byte*>(ptr) - p.store->working()));
 }
 
 namespace {

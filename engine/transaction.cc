@@ -136,9 +136,7 @@ std::string find_unsnapshotted(const tx_context& tx) {
                                  return v < iv.begin;
                                });
     if (it != tx.covered.begin() && std::prev(it)->end > off) return true;
-    for (const auto& d : tx.direct) {
-      if (off >= d.begin && off < d.end) return true;
-    }
+    if (tx.in_direct(off)) return true;
     for (const auto& op : tx.bit_ops) {
       if (off >= op.offset && off < op.offset + 8) return true;
     }
@@ -358,9 +356,7 @@ void tx_snapshot(const void* ptr, std::size_t len) {
   if (len == 0) return;
   // A new extent of this transaction is written whole at commit and freed
   // on abort: its bytes need no snapshot (and would only fill the log).
-  for (const auto& d : tx.direct) {
-    if (offset >= d.begin && offset + len <= d.end) return;
-  }
+  if (tx.in_direct(offset, len)) return;
   tx.cover(base, offset, len);
 }
 

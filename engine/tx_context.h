@@ -53,6 +53,14 @@ struct tx_context {
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
   // The same for newly allocated bytes: nothing to restore on abort.
   void cover_new(std::uint64_t offset, std::uint64_t len) { cover(nullptr, offset, len); }
+  // True when [offset, offset+len) lies inside one new extent of this
+  // transaction (written whole at commit: no snapshot needed).
+  bool in_direct(std::uint64_t offset, std::uint64_t len = 1) const noexcept {
+    for (const interval& d : direct) {
+      if (offset >= d.begin && offset < d.end && len <= d.end - offset) return true;
+    }
+    return false;
+  }
   void reset();
 };
 
