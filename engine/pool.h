@@ -252,6 +252,7 @@ class pool {
   void destroy(pptr<T> p);
 
   // This pool's id for a registered type (adding it to the type table).
+  // REQUIRES: `d` lives until the process ends (it joins the registry).
   std::uint32_t type_id(const type_descriptor& d);
   // The stored name of a type id ("untyped" for 0).
   std::string type_name(std::uint32_t type_id) const;

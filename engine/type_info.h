@@ -97,7 +97,8 @@ namespace detail {
 
 // Adds `d` (and every type it refers to) to the process-wide registry;
 // returns true. Registered types are checked against each pool's type table
-// when the pool opens.
+// when the pool opens. REQUIRES: `d` lives until the process ends (the
+// registry keeps its address; FERRITE_TYPE and the containers use statics).
 bool register_type(const type_descriptor& d);
 
 // Every registered descriptor (a snapshot).

@@ -2,6 +2,7 @@
 // typed root, make/destroy and cross-pool pointer rejection
 // (engine/type_info.h, engine/type_table.h, engine/object_ops.h).
 #include <cstring>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "engine/pool_impl.h"
 #include "engine/transaction.h"
 #include "engine/type_table.h"
+#include "engine/type_table_format.h"
 #include "tests/test_util.h"
 #include "types/string.h"
 
@@ -449,4 +451,48 @@ TEST_CASE("threads registering and making types at once agree on the type table"
   CHECK(p.type_name(id_a) == "test.ThreadA");
   CHECK(p.type_name(id_b) == "test.ThreadB");
   CHECK(p.check().empty());
+}
+
+namespace {
+// A struct type with one i64 field, built at run time (as a program with
+// very many types would register them). Registered descriptors must live as
+// long as the process, so they are kept in a static deque.
+const type_descriptor& runtime_struct(const std::string& name) {
+  static std::deque<type_descriptor> keep;
+  type_descriptor d;
+  d.name = name;
+  d.kind = type_kind::structure;
+  d.size = 8;
+  d.align = 8;
+  d.fields.push_back({"v", 0, 8, 1, &detail::descriptor_of<std::int64_t>});
+  keep.push_back(std::move(d));
+  return keep.back();
+}
+}  // namespace
+
+TEST_CASE("a full type table is out_of_space and keeps what it holds", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "full.pool", small());
+  std::size_t added = 0;
+  error_code code = error_code::invalid_argument;
+  try {
+    for (;; ++added) p.type_id(runtime_struct("test.Many" + std::to_string(added)));
+  } catch (const error& e) {
+    code = e.code();
+  }
+  CHECK(code == error_code::out_of_space);
+  CHECK(added == detail::max_types);
+  CHECK(p.type_name(detail::first_stored_type_id) == "test.Many0");
+  p.close();
+  pool q = pool::open(dir / "full.pool", small());
+  CHECK(q.type_name(detail::first_stored_type_id + detail::max_types - 1) ==
+        "test.Many" + std::to_string(detail::max_types - 1));
+}
+
+TEST_CASE("a type name longer than the table holds is refused", "[types]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "long.pool", small());
+  const std::string name(detail::type_name_max, 'x');
+  CHECK(error_of([&] { p.type_id(runtime_struct(name)); }) == error_code::invalid_argument);
+  CHECK(p.impl().types->types().empty());
 }
