@@ -26,6 +26,9 @@ std::string_view to_string(error_code code) noexcept {
     case error_code::layout_mismatch: return "layout_mismatch";
     case error_code::invalid_argument: return "invalid_argument";
     case error_code::closed: return "closed";
+    case error_code::wrong_type: return "wrong_type";
+    case error_code::not_found: return "not_found";
+    case error_code::out_of_range: return "out_of_range";
   }
   return "unknown";
 }

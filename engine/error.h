@@ -32,6 +32,9 @@ enum class error_code {
   layout_mismatch,  // a stored type layout differs from the compiled one
   invalid_argument,
   closed,           // the pool handle was closed
+  wrong_type,       // a value is not of the kind asked for (Python's TypeError)
+  not_found,        // no such key, member or attribute (Python's KeyError)
+  out_of_range,     // an index outside a list or tuple (Python's IndexError)
 };
 
 // A short, stable, lower-case name for a code ("pool_locked").

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@
 namespace ferrite {
 
 class sim_device;
+class value;
 
 namespace detail {
 struct pool_impl;
@@ -62,6 +65,12 @@ struct pool_options {
   // Run on a simulated device instead of the file at `path` (crash
   // injection and fault tests). The path is then only a name in messages.
   std::shared_ptr<sim_device> device;
+  // Collect garbage (pool::gc) when the pool opens after an unclean
+  // shutdown and has a root: objects a crash left unreachable (made outside
+  // a transaction and never linked, or dropped by a program that stopped
+  // half-way) are freed. Turn off for pools whose objects are not all
+  // reachable from the root.
+  bool gc_after_crash = true;
 };
 
 struct pool_region {
@@ -127,6 +136,20 @@ struct heap_stats {
   std::uint64_t free_bytes = 0;
   std::uint64_t largest_free = 0;          // largest object allocatable now
   double fragmentation = 0;                // 1 - largest_free / free_bytes
+};
+
+// What a garbage collection found (pool::gc): objects (allocations: a
+// container's storage counts as its own object) that are reachable from the
+// root, and those it freed, in total and by stored type name
+// ("ferrite.list", "guess.Guesser", "ferrite.string", "untyped", ...).
+struct gc_stats {
+  struct counts {
+    std::uint64_t live = 0, freed = 0;
+    std::uint64_t live_bytes = 0, freed_bytes = 0;  // requested bytes
+  };
+  counts total;
+  std::map<std::string, counts> by_type;
+  std::uint64_t transactions = 0;  // the sweep's transactions (each frees a batch)
 };
 
 // A problem found by pool::check(), at a pool offset.
@@ -250,6 +273,28 @@ class pool {
   // pointers point to), in the running transaction or atomically.
   template <class T>
   void destroy(pptr<T> p);
+
+  // --- Dynamic values (../types/value.h; ../docs/values.md) ---
+
+  // The root as a dynamic value: None until something is stored in it
+  // (`if (p.root().is_none()) p.root() = ferrite::dict_of();`). The root
+  // object is then a ferrite.value cell; asking for it as a value when it is
+  // of a registered struct type throws layout_mismatch.
+  value root();
+
+  // --- Garbage collection (../docs/gc.md) ---
+
+  // Frees every object not reachable from the root, cycles included:
+  // marks from the root through the type table (pointer fields, container
+  // storage, value cells; untyped objects are scanned conservatively), then
+  // frees the rest in transactions of bounded size. Waits for running
+  // transactions on this pool and keeps new ones waiting until it is done.
+  // Frees nothing when the pool has no root. Throws tx_invalid inside a
+  // transaction, read_only on a read-only pool, corrupted (having freed
+  // nothing) when a pointer or container in the reachable graph is damaged.
+  gc_stats gc();
+  // The collection made by open() after an unclean shutdown, if any.
+  std::optional<gc_stats> gc_at_open() const;
 
   // This pool's id for a registered type (adding it to the type table).
   // REQUIRES: `d` lives until the process ends (it joins the registry).

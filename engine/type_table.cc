@@ -137,7 +137,7 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
     t.subkind = e.subkind;
     if (t.kind == type_kind::container &&
         (e.subkind < static_cast<std::uint8_t>(container_kind::string) ||
-         e.subkind > static_cast<std::uint8_t>(container_kind::set))) {
+         e.subkind > static_cast<std::uint8_t>(container_kind::value))) {
       bad(where + ": unknown container kind");
     }
     t.size = e.size;
