@@ -15,3 +15,4 @@
 #include "types/map.h"
 #include "types/set.h"
 #include "types/hash_map.h"
+#include "types/value.h"

@@ -9,7 +9,11 @@ std::uint64_t stable_hash(const void* data, std::size_t len) noexcept {
 }
 
 bool owns_storage(const type_descriptor& d) {
-  if (d.kind == type_kind::container) return true;
+  // A value cell owns nothing: its payloads are shared and freed by the
+  // collector.
+  if (d.kind == type_kind::container) {
+    return d.subkind != static_cast<std::uint8_t>(container_kind::value);
+  }
   if (d.kind != type_kind::structure) return false;
   for (const field_descriptor& f : d.fields) {
     if (owns_storage(f.type())) return true;
