@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "engine/pool_impl.h"
 #include "engine/tx_context.h"
@@ -24,6 +25,10 @@ tx_context* running_tx(pool_impl& p) noexcept {
 }
 
 void tx_context::reset() {
+  if (gate) {
+    gate->unlock_shared();
+    gate = nullptr;
+  }
   pool = nullptr;
   depth = 0;
   aborted = false;
@@ -272,6 +277,12 @@ transaction::transaction(pool_impl& impl) {
                                     "); reopen it");
   }
   tx.reset();
+  // Garbage collection excludes transactions (types/gc.h); its own sweep
+  // transactions, on the collecting thread, pass.
+  if (impl.gc_thread.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
+    impl.tx_gate.lock_shared();
+    tx.gate = &impl.tx_gate;
+  }
   tx.pool = &impl;
   tx.depth = 1;
   if (impl.checked) {
