@@ -324,6 +324,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   if (writable && !impl->was_clean_shutdown && o.gc_after_crash && impl->log->root_offset() != 0) {
     try {
       impl->gc_at_open = collect_garbage(*impl);
+      impl->log->checkpoint();  // recovery leaves an empty log, the collection too
     } catch (const error& e) {
       // Not marked cleanly shut down: the next open collects again.
       impl->opened = false;

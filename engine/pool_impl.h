@@ -1,13 +1,11 @@
 // The state behind a ferrite::pool handle (internal).
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-#include <thread>
 
 #include "alloc/heap.h"
 #include "engine/media/media.h"
@@ -39,9 +37,8 @@ struct pool_impl {
   bool was_clean_shutdown = false;
   // The transaction gate: every outermost transaction holds it shared from
   // begin to end (commit or abort); garbage collection holds it exclusive
-  // (types/gc.h), and its own sweep transactions, run by gc_thread, pass.
+  // (types/gc.h).
   std::shared_mutex tx_gate;
-  std::atomic<std::thread::id> gc_thread{};
   std::optional<gc_stats> gc_at_open;  // the collection open() made
 
   ~pool_impl();

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
 
 #include "engine/pool_impl.h"
 #include "engine/tx_context.h"
@@ -277,12 +276,9 @@ transaction::transaction(pool_impl& impl) {
                                     "); reopen it");
   }
   tx.reset();
-  // Garbage collection excludes transactions (types/gc.h); its own sweep
-  // transactions, on the collecting thread, pass.
-  if (impl.gc_thread.load(std::memory_order_relaxed) != std::this_thread::get_id()) {
-    impl.tx_gate.lock_shared();
-    tx.gate = &impl.tx_gate;
-  }
+  // Garbage collection excludes transactions (types/gc.h).
+  impl.tx_gate.lock_shared();
+  tx.gate = &impl.tx_gate;
   tx.pool = &impl;
   tx.depth = 1;
   if (impl.checked) {

@@ -2,12 +2,10 @@
 #include "types/gc.h"
 
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "alloc/heap_check.h"
 #include "engine/pool_impl.h"
-#include "engine/transaction.h"
 #include "engine/tx_context.h"
 #include "types/gc_mark.h"
 
@@ -57,6 +55,22 @@ std::vector<garbage> survey(pool_impl& p, const gc_marker& m, gc_stats& s,
   return out;
 }
 
+// Frees g[from, to) in one committed record: the allocator's free path
+// (heap::free logs clear_bits, applied once the record is durable) without
+// the calling thread's transaction, so that the collector holds the gate
+// and may run while this thread runs a transaction on another pool (a pool
+// opened inside one).
+void commit_frees(pool_impl& p, const std::vector<garbage>& g, std::size_t from, std::size_t to) {
+  tx_context tx;
+  tx.pool = &p;
+  tx.depth = 1;
+  for (std::size_t k = from; k < to; ++k) p.heap->free(tx, g[k].data);
+  for (const auto& op : tx.bit_ops) tx.record.add_bits(op.kind, op.offset, op.mask);
+  const std::uint64_t lsn = p.log->commit(tx.record);
+  p.heap->on_durable(tx, lsn);
+  p.log->maybe_checkpoint();
+}
+
 // Frees `g` in transactions of bounded size, counting what each frees once
 // it has committed.
 void sweep(pool_impl& p, const std::vector<garbage>& g, gc_stats& s,
@@ -71,11 +85,7 @@ void sweep(pool_impl& p, const std::vector<garbage>& g, gc_stats& s,
            (end == i || entries + g[end].log_entries <= entry_budget)) {
       entries += g[end++].log_entries;
     }
-    {
-      transaction tx(p);
-      for (std::size_t k = i; k < end; ++k) p.heap->free(*running_tx(p), g[k].data);
-      tx.commit();
-    }
+    commit_frees(p, g, i, end);
     ++s.transactions;
     for (std::size_t k = i; k < end; ++k) {
       const std::string& n = names.at(g[k].type);
@@ -96,16 +106,15 @@ gc_stats collect_garbage(pool_impl& p) {
     fail(error_code::read_only, "pool '" + p.path.string() + "' is open read-only; garbage "
                                 "collection needs a writable pool");
   }
-  if (in_transaction()) {
+  if (in_transaction_on(p)) {
     fail(error_code::tx_invalid, "pool::gc inside a transaction: it waits for every transaction "
                                  "to end, so call it outside one");
   }
+  if (p.log->failed()) {
+    fail(error_code::read_only, "pool '" + p.path.string() + "' is read-only after a failed sync (" +
+                                    p.log->failure() + "); reopen it");
+  }
   std::unique_lock gate(p.tx_gate);
-  p.gc_thread.store(std::this_thread::get_id());
-  struct release_gate {
-    pool_impl& p;
-    ~release_gate() { p.gc_thread.store(std::thread::id()); }
-  } owner{p};
   gc_stats s;
   if (p.log->root_offset() == 0) return s;
   gc_marker m(p);
@@ -121,7 +130,14 @@ gc_stats collect_garbage(pool_impl& p) {
 
 }  // namespace detail
 
-gc_stats pool::gc() { return detail::collect_garbage(impl()); }
+gc_stats pool::gc() {
+  detail::pool_impl& p = impl();
+  if (in_transaction()) {
+    fail(error_code::tx_invalid, "pool::gc inside a transaction: it waits for every transaction "
+                                 "to end, so call it outside one");
+  }
+  return detail::collect_garbage(p);
+}
 
 std::optional<gc_stats> pool::gc_at_open() const { return impl().gc_at_open; }
 

@@ -11,10 +11,13 @@
 //
 // Exclusion: outermost transactions hold the pool's transaction gate
 // (pool_impl::tx_gate) shared; the collector holds it exclusive for mark and
-// sweep, so it waits for running transactions and new ones wait for it; its
-// own sweep transactions pass the gate (pool_impl::gc_thread).
+// sweep, so it waits for running transactions and new ones wait for it. Its
+// sweep commits its records itself (the allocator's free path, not a
+// ferrite::transaction), so it neither takes the gate again nor touches the
+// calling thread's transaction.
 //
-// Thread-safety: may be called from any thread not running a transaction.
+// Thread-safety: may be called from any thread not running a transaction
+// on `p`.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,7 @@ struct pool_impl;
 inline constexpr std::uint64_t gc_batch_objects = 1024;
 
 // Collects `p`. Throws read_only, tx_invalid (this thread runs a
-// transaction) and corrupted (nothing freed); see pool::gc. Without a root
+// transaction on `p`) and corrupted (nothing freed); see pool::gc. Without a root
 // it frees nothing and returns zero counts.
 gc_stats collect_garbage(pool_impl& p);
 
