@@ -26,14 +26,14 @@ void put_text(pool_impl& p, value_cell_rep& r, std::string_view a, std::string_v
   if (n <= value_inline_max) {
     r.inline_size = static_cast<std::uint8_t>(n + 1);
     auto* text = reinterpret_cast<char*>(&r) + 2;
-    std::memcpy(text, a.data(), a.size());
-    std::memcpy(text + a.size(), b.data(), b.size());
+    if (!a.empty()) std::memcpy(text, a.data(), a.size());
+    if (!b.empty()) std::memcpy(text + a.size(), b.data(), b.size());
     return;
   }
   auto* buf = static_cast<char*>(
       tx_allocate(p, n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
-  std::memcpy(buf, a.data(), a.size());
-  std::memcpy(buf + a.size(), b.data(), b.size());
+  if (!a.empty()) std::memcpy(buf, a.data(), a.size());
+  if (!b.empty()) std::memcpy(buf + a.size(), b.data(), b.size());
   buf[n] = '\0';
   set_length(r, n);
   r.payload = pointer_bits(p, buf);

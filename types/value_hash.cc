@@ -154,7 +154,7 @@ std::uint64_t h_bytes(char tag, std::string_view a, std::string_view b = {}) {
 std::uint64_t h_words(char tag, const std::uint64_t* w, std::size_t n) {
   std::string buf(1 + 8 * n, '\0');
   buf[0] = tag;
-  std::memcpy(buf.data() + 1, w, 8 * n);
+  if (n != 0) std::memcpy(buf.data() + 1, w, 8 * n);
   return stable_hash(buf.data(), buf.size());
 }
 
