@@ -1433,9 +1433,9 @@ TEST_CASE("value errors: reading a value as another kind is a wrong_type", "[val
   CHECK(root["n"].type_name() == "NoneType");
 }
 
-// Known bug (reported): equality of lists and objects short-cuts on the
-// payload offset without comparing pools, so same-offset containers of two
-// pools compare equal, and an object of another pool finds a key of this one.
+// Regression: equality of lists and objects once compared payload offsets
+// without the pool, so same-offset containers of two pools compared equal
+// and an object of another pool found a key of this one.
 TEST_CASE("value pools: equal offsets in two pools are not the same list or object", "[value]") {
   test::temp_dir dir;
   pool a = pool::open(dir / "a.pool", options());
