@@ -12,6 +12,8 @@
 // "entries" [{key, value}] for dict, "attributes" {name: value} for
 // object, "ref": OFF for a payload decoded earlier.
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 #include "tools/ferrite/dump_print.h"
@@ -48,11 +50,19 @@ void py_quote(std::string& out, const std::string& text, bool bytes) {
   out += q;
 }
 
+// Python's float repr: the shortest digits that read back, in fixed
+// notation when the exponent is in [-4, 16), else as 1e+16 / 3e-05.
 std::string py_float(double f) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  if (std::isnan(f)) return "nan";
+  if (std::isinf(f)) return f < 0 ? "-inf" : "inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::scientific);
   std::string s(buf, r.ptr);
-  if (s.find_first_of(".ein") == std::string::npos) s += ".0";  // 3.0, not 3
+  const int exponent = std::atoi(s.c_str() + s.find('e') + 1);
+  if (exponent < -4 || exponent >= 16) return s;
+  r = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
+  s.assign(buf, r.ptr);
+  if (s.find('.') == std::string::npos) s += ".0";  // 3.0, not 3
   return s;
 }
 
