@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `ferrite` CLI: exit statuses and messages.
 # Usage: cli_test.sh PATH/TO/ferrite PATH/TO/typed_pool_fixture PATH/TO/container_pool_fixture
+#                    PATH/TO/value_pool_fixture
 set -u
 ferrite=$1
 fixture=$2
 containers=$3
+values=$4
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
@@ -151,6 +153,134 @@ expect 2 "gc without path" -- "$ferrite" gc
 "$ferrite" create "$dir/empty.pool" >/dev/null
 expect 0 "gc without a root" -- "$ferrite" gc "$dir/empty.pool"
 contains out "no root" "gc says the pool has no root"
+# dump: a value pool (value_pool_fixture: every kind of cell, a shared list, a cycle)
+expect 0 "value fixture" -- "$values" "$dir/v.pool"
+expect 0 "dump values" -- "$ferrite" dump "$dir/v.pool"
+cp "$dir/out" "$dir/v.txt"
+contains v.txt "root: ferrite.value @" "value root"
+contains v.txt ": dict @" "root dict block"
+for line in "'none': None" "'yes': True" "'int': -7" "'float': 2.5" "'short': 'hi'" \
+    "'long': 'a str too long for a cell'" "'raw': b'\x00\x01ab'" "'blob': b'0123456789abcdefXYZ'" \
+    "'tuple': (1, 'x', 2.5)" "'one': (1,)" "'empty': ()" "'set': {3}" "'no_set': set()" \
+    "'point': <geo.Point encoded, 3 bytes>" "(1, 2): 'tuple key'" "'self': {...@"; do
+  contains v.txt "$line" "value repr $line"
+done
+contains v.txt "frozenset({" "frozenset repr"
+contains v.txt "<test.Player {" "object repr"
+contains v.txt "'name': 'Ada'" "object attribute"
+contains v.txt "'number': 42" "nested dict"
+contains v.txt "'guesses': [25]" "nested list"
+contains v.txt "[1, 2]" "shared list printed once"
+contains v.txt "[...@" "shared list referenced"
+contains v.txt "0 problems" "value pool decodes cleanly"
+expect 0 "dump values --json" -- "$ferrite" dump "$dir/v.pool" --json
+cp "$dir/out" "$dir/v.json"
+expect 0 "value json holds kinds and values" -- python3 - "$dir/v.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+root = d["root"]["value"]
+assert root["kind"] == "dict" and root["size"] == 21, root.get("size")
+items = {}
+for e in root["entries"]:
+    k = e["key"]
+    items[k["value"] if k["kind"] == "str" else json.dumps(k)] = e["value"]
+assert items["none"] == {"kind": "none", "value": None}
+assert items["yes"] == {"kind": "bool", "value": True}
+assert items["int"] == {"kind": "int", "value": -7}
+assert items["float"] == {"kind": "float", "value": 2.5}
+assert items["short"] == {"kind": "str", "value": "hi"}
+assert items["long"]["value"] == "a str too long for a cell" and items["long"]["offset"] > 0
+assert items["raw"]["hex"] == "00016162"
+assert items["tuple"]["kind"] == "tuple" and [i["value"] for i in items["tuple"]["items"]] == [1, "x", 2.5]
+assert items["empty"] == {"kind": "tuple", "size": 0, "items": []}
+assert sorted(i["value"] for i in items["frozen"]["items"]) == ["a", "b"]
+assert items["set"]["kind"] == "set" and items["set"]["items"] == [{"kind": "int", "value": 3}]
+assert items["point"] == {"kind": "encoded", "codec": "geo.Point", "hex": "332c34"}
+p = items["player"]
+assert p["kind"] == "object" and p["class"] == "test.Player"
+assert p["attributes"]["name"] == {"kind": "str", "value": "Ada"}
+nested = {e["key"]["value"]: e["value"] for e in items["nested"]["entries"]}
+assert nested["number"]["value"] == 42 and nested["guesses"]["items"][0]["value"] == 25
+a, b = items["shared_a"], items["shared_b"]
+first, second = (a, b) if "items" in a else (b, a)
+assert [i["value"] for i in first["items"]] == [1, 2] and second == {"kind": "list", "ref": first["offset"]}
+assert items["self"] == {"kind": "dict", "ref": root["offset"]}
+key = [e for e in root["entries"] if e["key"]["kind"] == "tuple"][0]
+assert [i["value"] for i in key["key"]["items"]] == [1, 2] and key["value"]["value"] == "tuple key"
+assert d["problems"] == 0
+assert any(t["name"] == "ferrite.value" and t.get("container") == "value" for t in d["types"])
+PY
+expect 0 "dump values --max-elements 1" -- "$ferrite" dump "$dir/v.pool" --max-elements 1
+contains out "... 20 more" "value dict elements counted"
+
+# dump of damaged value cells: exit 1, a <...> note in place, the rest decoded
+"$ferrite" info "$dir/v.pool" --json >"$dir/v_info.json"
+# corrupt_cell POOL HOW: damages the cells of the 'tuple' value (1, 'x', 2.5)
+corrupt_cell() {
+  cp "$dir/v.pool" "$1"
+  python3 - "$1" "$dir/v.json" "$dir/v_info.json" "$2" <<'PY'
+import json, struct, sys
+pool, dump, info, how = sys.argv[1:5]
+d = json.load(open(dump)); tag = json.load(open(info))["pool_tag"]
+root = d["root"]["value"]
+cells = [e["value"] for e in root["entries"] if e["key"].get("value") == "tuple"][0]["offset"]
+with open(pool, "r+b") as fp:
+    if how == "kind":        # cell 0: an unknown kind
+        fp.seek(cells); fp.write(bytes([99]))
+    elif how == "length":    # cell 1: a str of 1000 bytes in the tuple's 48-byte buffer
+        fp.seek(cells + 16)
+        fp.write(bytes([4, 0]) + (1000).to_bytes(6, "little") + struct.pack("<Q", tag << 48 | cells))
+    elif how == "inline":    # cell 1: an inline length past the cell
+        fp.seek(cells + 17); fp.write(bytes([40]))
+    elif how == "payload":   # the root dict's payload pointer into an object's middle
+        fp.seek(d["root"]["offset"] + 8)
+        fp.write(struct.pack("<Q", tag << 48 | (root["offset"] + 8)))
+PY
+}
+corrupt_cell "$dir/v1.pool" kind
+expect 1 "dump value cell of unknown kind" -- "$ferrite" dump "$dir/v1.pool"
+contains out "'tuple': (<value cell of unknown kind 99>, 'x', 2.5)" "unknown kind in place"
+contains out "'int': -7" "decoding goes on after a bad cell"
+contains out "decoded, 1 problem" "one value problem counted"
+expect 1 "dump --json with a bad cell" -- "$ferrite" dump "$dir/v1.pool" --json
+contains out '"problem": "value cell of unknown kind 99"' "bad cell in json"
+corrupt_cell "$dir/v2.pool" length
+expect 1 "dump str longer than its buffer" -- "$ferrite" dump "$dir/v2.pool"
+contains out "str of length 1000 does not fit its buffer" "str length checked against its buffer"
+corrupt_cell "$dir/v3.pool" inline
+expect 1 "dump bad inline length" -- "$ferrite" dump "$dir/v3.pool"
+contains out "str cell with inline length 39" "inline length checked"
+corrupt_cell "$dir/v4.pool" payload
+expect 1 "dump bad dict payload" -- "$ferrite" dump "$dir/v4.pool"
+contains out "bad dict payload @" "payload pointer checked"
+# randomly damaged value pools: always exit 0, 1 or 2
+if python3 - "$ferrite" "$dir/v.pool" "$dir/vz.pool" "$dir/v.json" <<'PY'
+import json, random, shutil, subprocess, sys
+ferrite, pool, damaged, dump = sys.argv[1:5]
+d = json.load(open(dump))
+anchors = [d["root"]["offset"], d["root"]["value"]["offset"]]
+anchors += [e["value"]["offset"] for e in d["root"]["value"]["entries"] if e["value"].get("offset")]
+rng = random.Random(2)
+bad = 0
+for _ in range(25):
+    shutil.copy(pool, damaged)
+    with open(damaged, "r+b") as fp:
+        for _ in range(rng.randint(1, 6)):
+            fp.seek(rng.choice(anchors) + rng.randrange(-32, 256))
+            fp.write(bytes(rng.randrange(256) for _ in range(rng.choice([1, 8]))))
+    for args in ([], ["--json", "--all"]):
+        r = subprocess.run([ferrite, "dump", damaged] + args, capture_output=True, timeout=30)
+        if r.returncode not in (0, 1, 2):
+            print("dump exited", r.returncode, args)
+            bad += 1
+sys.exit(1 if bad else 0)
+PY
+then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL: dump of randomly damaged value pools"
+fi
 
 # dump: the typed pool from typed_pool_fixture (see its header for the contents)
 expect 0 "fixture" -- "$fixture" "$dir/t.pool"

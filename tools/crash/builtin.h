@@ -73,6 +73,7 @@ workload_info log_full();
 workload_info pool_sizes();
 workload_info alloc_free();
 workload_info grow();
+workload_info values();  // workloads_values.cc
 workload_info typed_objects();
 workload_info vector();
 workload_info map_set();

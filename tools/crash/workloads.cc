@@ -26,6 +26,9 @@
 //   gc            pool.gc() over linked nodes, unlinked nodes and garbage
 //                 cycles; collections of more than one sweep transaction
 //
+//   values        the dynamic value model: a dict root, every kind of
+//                 value, shared lists, cycles (workloads_values.cc)
+//
 // Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
 
@@ -36,6 +39,7 @@ namespace ferrite::crash {
 
 std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),   builtin::nested_abort(), builtin::log_wrap(),
+          builtin::values(),  // workloads_values.cc
           builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow(),
           builtin::typed_objects(), builtin::vector(),   builtin::map_set(),
           builtin::hash_map(), builtin::gc()};

@@ -11,7 +11,8 @@
 // arrays as text, pointers to their targets (each heap object decoded once;
 // later references say "see above"), and the containers of
 // types/container_format.h (string, vector, hash_map, map, set) with their
-// elements. The result is a plain tree (dump_value) that the two printers
+// elements, and the dynamic value cells of types/value_format.h (str,
+// bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree (dump_value) that the two printers
 // render; nothing is printed while decoding.
 //
 // The pool is untrusted input (DESIGN.md §9, invariant 7). Every pointer,
@@ -36,6 +37,7 @@
 
 #include "engine/pool.h"
 #include "engine/type_table.h"
+#include "types/value_format.h"
 
 namespace ferrite::cli {
 
@@ -61,6 +63,7 @@ struct dump_value {
     mapping,       // type; size; keys[k] -> items[k]; omitted
     problem,       // text: what is wrong (a bad pointer, damaged container storage)
     elided,        // type: not decoded, max_depth reached
+    dynamic,       // a value cell (types/value_format.h): see dump_value::cell
   };
   enum class link : std::uint8_t {
     null,         // a null pointer
@@ -71,6 +74,14 @@ struct dump_value {
   };
 
   kind what = kind::problem;
+  // dynamic: the cell's kind; type is Python's type name ("int", "str"...),
+  // an object's class name or an encoded value's codec name. none: nothing
+  // more; bool b, int i, float f; str, bytes, encoded: text (data) and
+  // size; tuple, frozenset: size, items (cells), omitted, offset (0: empty);
+  // list, dict, set, object: items[0], the pointer to the payload struct
+  // (decoded as any heap object: ferrite.list, ferrite.dict, ferrite.set,
+  // the class's struct).
+  value_kind cell = value_kind::none;
   link target = link::null;
   bool b = false;
   std::int64_t i = 0;

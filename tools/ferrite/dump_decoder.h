@@ -16,6 +16,10 @@
 //  4. Nesting is bounded by options.max_depth (a corrupted type table can
 //     make a struct contain itself).
 //
+//  5. Value cells (dump_values.cc) are bounded by a budget of cells per
+//     dump, as immutable payloads may be shared (a DAG of tuples), and a
+//     tuple buffer met again inside itself is a cycle (a problem).
+//
 // Thread-safety: a decoder is used once (run()), by one thread.
 #pragma once
 
@@ -35,6 +39,7 @@ using kind = dump_value::kind;
 using link = dump_value::link;
 
 inline constexpr std::uint64_t offset_mask = (1ull << 48) - 1;
+inline constexpr std::uint64_t cell_budget = 1'000'000;  // value cells per dump
 
 inline std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
   return (v + a - 1) / a * a;
@@ -71,6 +76,12 @@ class decoder {
   dump_value string_value(const std::byte* at);
   dump_value vector_value(const stored_type& t, const std::byte* at, std::uint32_t depth);
   dump_value hash_map_value(const stored_type& t, const std::byte* at, std::uint32_t depth);
+  // Value cells (dump_values.cc).
+  dump_value cell_value(const std::byte* at, std::uint32_t depth);
+  bool cell_buffer(const detail::value_cell_rep& c, std::uint64_t min_size, const char* what,
+                   object_span& span, dump_value& out);
+  dump_value cell_items(const detail::value_cell_rep& c, dump_value v, std::uint32_t depth);
+  dump_value cell_payload(const detail::value_cell_rep& c, dump_value v, std::uint32_t depth);
   dump_value btree_value(const stored_type& t, const std::byte* at, std::uint32_t depth);
   void mark_inner_nodes(std::uint64_t raw, std::uint32_t levels, std::uint32_t capacity,
                         const stored_type& key);
@@ -88,6 +99,8 @@ class decoder {
   std::uint16_t tag_;
   std::unordered_set<std::uint64_t> decoded_;  // objects decoded through pointers
   std::unordered_set<std::uint64_t> reached_;  // those and container storage
+  std::unordered_set<std::uint64_t> open_cells_;  // tuple buffers being decoded (cycles)
+  std::uint64_t cells_ = 0;                        // value cells decoded (cell_budget)
   std::uint64_t objects_ = 0;
   std::uint64_t problems_ = 0;
 };

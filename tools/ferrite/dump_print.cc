@@ -8,15 +8,14 @@
 #include <cstdio>
 
 #include "tools/ferrite/dump.h"
+#include "tools/ferrite/dump_print.h"
 
 namespace ferrite::cli {
+namespace print_detail {
 namespace {
 
 using kind = dump_value::kind;
 using link = dump_value::link;
-using json = nlohmann::ordered_json;
-
-constexpr std::size_t inline_width = 100;
 
 std::string quoted(const std::string& s, char quote) {
   std::string out(1, quote);
@@ -77,9 +76,15 @@ std::string container_head(const dump_value& v) {
   return v.type + " size " + std::to_string(v.size);
 }
 
+void print_body(const dump_value& v, int indent, std::ostream& out);
+
+}  // namespace
+
 // The one-line form of v, or false when v needs a block.
 bool one_line(const dump_value& v, std::string& out) {
   switch (v.what) {
+    case kind::dynamic:
+      return cell_line(v, out);
     case kind::boolean:
       out = v.b ? "true" : "false";
       return true;
@@ -161,7 +166,7 @@ bool one_line(const dump_value& v, std::string& out) {
   return false;
 }
 
-void print_value(const std::string& label, const dump_value& v, int indent, std::ostream& out);
+namespace {
 
 // The block of a structure, container or heap object, at `indent`.
 void print_body(const dump_value& v, int indent, std::ostream& out) {
@@ -191,11 +196,17 @@ void print_body(const dump_value& v, int indent, std::ostream& out) {
   for (const dump_value& n : v.notes) out << pad << "<" << n.text << ">\n";
 }
 
+}  // namespace
+
 void print_value(const std::string& label, const dump_value& v, int indent, std::ostream& out) {
   const std::string pad(static_cast<std::size_t>(indent), ' ');
   std::string line;
   if (one_line(v, line)) {
     out << pad << label << ": " << line << "\n";
+    return;
+  }
+  if (v.what == kind::dynamic) {
+    print_cell(label, v, indent, out);
     return;
   }
   if (v.what == kind::pointer) {  // an expanded heap object
@@ -214,7 +225,7 @@ void print_value(const std::string& label, const dump_value& v, int indent, std:
   print_body(v, indent + 2, out);
 }
 
-json json_of(const dump_value& v);
+namespace {
 
 json object_json(const dump_value& v) {
   json j;
@@ -231,8 +242,12 @@ json object_json(const dump_value& v) {
   return j;
 }
 
+}  // namespace
+
 json json_of(const dump_value& v) {
   switch (v.what) {
+    case kind::dynamic:
+      return cell_json(v);
     case kind::boolean:
       return v.b;
     case kind::signed_int:
@@ -294,6 +309,8 @@ json json_of(const dump_value& v) {
   }
   return nullptr;
 }
+
+namespace {
 
 const char* kind_name(type_kind k) {
   switch (k) {
@@ -365,6 +382,9 @@ json types_json(const dump_result& r) {
 }
 
 }  // namespace
+}  // namespace print_detail
+
+using namespace print_detail;
 
 void print_text(const dump_result& r, std::ostream& out) {
   if (!r.has_root) {
@@ -376,6 +396,14 @@ void print_text(const dump_result& r, std::ostream& out) {
     } else if (r.root.items[0].what == kind::structure) {
       out << "\n";
       print_body(r.root.items[0], 2, out);
+    } else if (r.root.items[0].what == kind::dynamic) {  // a value pool
+      std::string line;
+      if (one_line(r.root.items[0], line)) {
+        out << ": " << line << "\n";
+      } else {
+        out << "\n";
+        print_value("value", r.root.items[0], 2, out);
+      }
     } else {
       std::string line;
       if (one_line(r.root.items[0], line)) {
