@@ -1,6 +1,8 @@
 // Python repr() of values and inputs.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <unordered_set>
@@ -39,17 +41,41 @@ void quote(std::string& out, std::string_view text, bool bytes) {
   out += q;
 }
 
+// Python's repr of a float: the shortest digits that read back, in fixed
+// notation for exponents in [-4, 16), else as 1.5e+16.
 std::string float_repr(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
   char buf[40];
-  for (int prec = 1; prec <= 17; ++prec) {  // the shortest text that reads back
-    std::snprintf(buf, sizeof buf, "%.*g", prec, d);
+  for (int prec = 0; prec <= 16; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*e", prec, d);
     if (std::strtod(buf, nullptr) == d) break;
   }
-  std::string s = buf;
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
+  const std::string sci = buf;  // [-]d[.ddd]e[+-]XX
+  const std::size_t e_at = sci.find('e');
+  const int exponent = std::atoi(sci.c_str() + e_at + 1);
+  std::string digits;
+  for (std::size_t i = 0; i < e_at; ++i) {
+    if (std::isdigit(static_cast<unsigned char>(sci[i]))) digits += sci[i];
+  }
+  const std::string sign = sci[0] == '-' ? "-" : "";
+  std::string out;
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent >= 0) {
+      const auto int_len = static_cast<std::size_t>(exponent) + 1;
+      if (digits.size() < int_len) digits.append(int_len - digits.size(), '0');
+      out = digits.substr(0, int_len) + "." + (digits.size() > int_len ? digits.substr(int_len) : "0");
+    } else {
+      out = "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+    }
+  } else {
+    out = digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    char e[16];
+    std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+    out += e;
+  }
+  return sign + out;
 }
 
 class printer {
