@@ -1173,6 +1173,12 @@ TEST_CASE("value repr: Python's repr of each kind", "[value]") {
   CHECK(repr_of(0.1) == "0.1");
   CHECK(repr_of(-0.0) == "-0.0");
   CHECK(repr_of(1e100) == "1e+100");
+  CHECK(repr_of(100.0) == "100.0");  // fixed notation for exponents in [-4, 16)
+  CHECK(repr_of(1e15) == "1000000000000000.0");
+  CHECK(repr_of(1e16) == "1e+16");
+  CHECK(repr_of(3e-05) == "3e-05");
+  CHECK(repr_of(0.0001) == "0.0001");
+  CHECK(repr_of(1.0 / 3) == "0.3333333333333333");
   CHECK(repr_of(std::numeric_limits<double>::infinity()) == "inf");
   CHECK(repr_of(-std::numeric_limits<double>::infinity()) == "-inf");
   CHECK(repr_of(std::numeric_limits<double>::quiet_NaN()) == "nan");
