@@ -111,8 +111,10 @@ inline ferrite::pool reopen_game(const game_files& files) {
   return std::move(*pool);
 }
 
-// Closes the pool and removes its file: the game is over.
+// Closes the pool and removes its file: the game is over. What the player
+// was told goes out first, so that a crash in between never hides it.
 inline void end_game(ferrite::pool& pool, const game_files& files) {
+  std::cout.flush();
   pool.close();
   std::remove(files.pool_path);
 }

@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
     ferrite::pool pool = reopen_game(files);
     guesser game = pool.root().as<guesser>();
     if (game.done()) {  // finished, but the last guess stopped before removing the file
-      end_game(pool, files);
       std::cout << "That game is over. Start a new one with 'start_guessing'.\n";
+      end_game(pool, files);
       return 1;
     }
     std::string outcome = game.check_guess(guess);

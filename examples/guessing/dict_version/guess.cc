@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
     ferrite::list guesses = game["guesses"].as_list();
     if (guesses.contains(number) || guesses.size() >= max_guesses) {
       // Finished, but the last guess stopped before removing the file.
-      end_game(pool, files);
       std::cout << "That game is over. Start a new one with '" << files.start_command << "'.\n";
+      end_game(pool, files);
       return 1;
     }
 
