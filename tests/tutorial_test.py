@@ -3,7 +3,10 @@
 player would: separate processes in a scratch directory, names typed on stdin,
 games played to the end, starts interrupted, guesses killed with SIGKILL.
 
-Usage: tutorial_test.py BUILD/examples
+Usage: tutorial_test.py BUILD/examples [SOURCE_ROOT]
+
+With SOURCE_ROOT, also checks that every line of docs/tutorial.md's C++
+snippets is in the examples' sources (the snippets stay in sync).
 
 Checks, for hello and both versions of the guessing game (dict and list:
 *_dict; Guesser class: no suffix):
@@ -26,6 +29,7 @@ import tempfile
 import time
 
 EXAMPLES = os.path.abspath(sys.argv[1])
+SOURCE_ROOT = sys.argv[2] if len(sys.argv) > 2 else None
 passed = 0
 failed = 0
 
@@ -237,9 +241,25 @@ def test_kill_inside_transaction(d):
         os.remove(os.path.join(d, g.pool))
 
 
+def test_snippets_in_sync(root):
+    sources = ""
+    for where, _, files in os.walk(os.path.join(root, "examples")):
+        for f in files:
+            if f.endswith((".cc", ".h")):
+                sources += open(os.path.join(where, f)).read()
+    lines = {line.strip() for line in sources.splitlines()}
+    doc = open(os.path.join(root, "docs", "tutorial.md")).read()
+    for block in re.findall(r"```cpp\n(.*?)```", doc, re.S):
+        for line in block.splitlines():
+            check(not line.strip() or line.strip() in lines,
+                  "docs/tutorial.md: a snippet line not in examples/", line)
+
+
 def main():
     random.seed(int(os.environ.get("TUTORIAL_TEST_SEED", time.time_ns())))
     deadline = time.monotonic() + 12
+    if SOURCE_ROOT:
+        test_snippets_in_sync(SOURCE_ROOT)
     with tempfile.TemporaryDirectory() as d:
         test_hello(d)
         for g in (DICT, GUESSER):
