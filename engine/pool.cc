@@ -15,6 +15,7 @@
 #include "engine/transaction.h"
 #include "engine/tx_context.h"
 #include "alloc/heap_check.h"
+#include "types/gc.h"
 
 namespace ferrite {
 namespace detail {
@@ -320,6 +321,18 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   impl->generation = register_pool(impl.get(), impl->header.pool_tag, impl->store->working(),
                                    impl->store->size(), impl->state.open_count);
   impl->opened = true;
+  if (writable && !impl->was_clean_shutdown && o.gc_after_crash && impl->log->root_offset() != 0) {
+    try {
+      impl->gc_at_open = collect_garbage(*impl);
+      impl->log->checkpoint();  // recovery leaves an empty log, the collection too
+    } catch (const error& e) {
+      // Not marked cleanly shut down: the next open collects again.
+      impl->opened = false;
+      fail(e.code(), std::string(e.what()) +
+                         " (garbage collection after an unclean shutdown; open with "
+                         "pool_options::gc_after_crash = false to skip it)");
+    }
+  }
   return pool(std::move(impl));
 }
 

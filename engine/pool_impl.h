@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
 
 #include "alloc/heap.h"
 #include "engine/media/media.h"
@@ -33,6 +35,11 @@ struct pool_impl {
   bool checked = false;                // checked transactions
   std::uint64_t generation = 0;        // unique per open in this process
   bool was_clean_shutdown = false;
+  // The transaction gate: every outermost transaction holds it shared from
+  // begin to end (commit or abort); garbage collection holds it exclusive
+  // (types/gc.h).
+  std::shared_mutex tx_gate;
+  std::optional<gc_stats> gc_at_open;  // the collection open() made
 
   ~pool_impl();
   // Marks the pool cleanly shut down and releases it. Idempotent.

@@ -24,6 +24,10 @@ tx_context* running_tx(pool_impl& p) noexcept {
 }
 
 void tx_context::reset() {
+  if (gate) {
+    gate->unlock_shared();
+    gate = nullptr;
+  }
   pool = nullptr;
   depth = 0;
   aborted = false;
@@ -272,6 +276,9 @@ transaction::transaction(pool_impl& impl) {
                                     "); reopen it");
   }
   tx.reset();
+  // Garbage collection excludes transactions (types/gc.h).
+  impl.tx_gate.lock_shared();
+  tx.gate = &impl.tx_gate;
   tx.pool = &impl;
   tx.depth = 1;
   if (impl.checked) {

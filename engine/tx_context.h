@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct tx_context {
   std::vector<heap_action> heap_allocs;  // undone by abort
   std::vector<heap_action> heap_frees;   // applied once the commit is durable
   std::vector<interval> direct;          // new extents: written to the durable image at commit
+  std::shared_mutex* gate = nullptr;     // the pool's tx_gate, held shared (released by reset)
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
@@ -61,6 +63,7 @@ struct tx_context {
     }
     return false;
   }
+  // Ends the transaction's state: releases the gate and clears everything.
   void reset();
 };
 

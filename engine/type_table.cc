@@ -440,8 +440,10 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
   const std::size_t first_type = types_.size();
   std::memcpy(copy.data() + type_entries_offset + first_type * sizeof(type_entry), entries.data(),
               entries.size() * sizeof(type_entry));
-  std::memcpy(copy.data() + field_entries_offset + field_count_ * sizeof(field_entry),
-              fields.data(), fields.size() * sizeof(field_entry));
+  if (!fields.empty()) {
+    std::memcpy(copy.data() + field_entries_offset + field_count_ * sizeof(field_entry),
+                fields.data(), fields.size() * sizeof(field_entry));
+  }
   type_table_header h;
   std::memset(&h, 0, sizeof h);
   h.magic = type_table_magic;

@@ -130,6 +130,28 @@ assert len(f["ordered"]["entries"]) == 300
 assert len(f["numbers"]["elements"]) == 10
 ' "$dir/c.json"
 
+# gc: the container fixture has nothing to free; the typed one one orphan
+expect 0 "gc real containers" -- "$ferrite" gc "$dir/c.pool"
+contains out "0 freed" "gc frees nothing reachable"
+contains out "ferrite.string: 505 live" "gc counts by type"
+expect 0 "gc fixture --json" -- "$fixture" "$dir/g.pool"
+expect 0 "gc --json" -- "$ferrite" gc "$dir/g.pool" --json
+cp "$dir/out" "$dir/g.json"
+expect 0 "gc json counts" -- python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["total"]["freed"] == 1, d["total"]
+assert d["by_type"]["test.Node"]["freed"] == 1
+' "$dir/g.json"
+expect 0 "gc again frees nothing" -- "$ferrite" gc "$dir/g.pool"
+contains out "0 freed" "a second gc frees nothing"
+expect 0 "check after gc" -- "$ferrite" check "$dir/g.pool"
+expect 2 "gc missing pool" -- "$ferrite" gc "$dir/missing.pool"
+expect 2 "gc without path" -- "$ferrite" gc
+"$ferrite" create "$dir/empty.pool" >/dev/null
+expect 0 "gc without a root" -- "$ferrite" gc "$dir/empty.pool"
+contains out "no root" "gc says the pool has no root"
+
 # dump: the typed pool from typed_pool_fixture (see its header for the contents)
 expect 0 "fixture" -- "$fixture" "$dir/t.pool"
 expect 0 "dump" -- "$ferrite" dump "$dir/t.pool"

@@ -220,7 +220,7 @@ input object_of(std::string_view class_name, input_pairs attributes = {});
 
 // Registers a class name for objects (FERRITE_CLASS does it before main).
 // Names are stable identities like type names ("guess.Guesser"); throws
-// invalid_argument for an empty name, one over 63 bytes or one starting
+// invalid_argument for an empty name, one over 87 bytes or one starting
 // with "ferrite.". Registering a name twice is harmless.
 void register_class(std::string_view class_name);
 
@@ -328,6 +328,7 @@ class value {
 
   // Python ==.
   friend bool operator==(const value& a, const input& b);
+  friend bool operator==(const value& a, const value& b) { return a == input(b); }
   // Python repr(): "{'number': 42, 'guesses': [25, 50]}". Cycles print as
   // [...] / {...}.
   std::string repr() const;

@@ -2,6 +2,7 @@
 // payloads allocated in the running transaction (new memory: no snapshot).
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "engine/error.h"
 #include "engine/object_ops.h"
@@ -25,14 +26,14 @@ void put_text(pool_impl& p, value_cell_rep& r, std::string_view a, std::string_v
   if (n <= value_inline_max) {
     r.inline_size = static_cast<std::uint8_t>(n + 1);
     auto* text = reinterpret_cast<char*>(&r) + 2;
-    std::memcpy(text, a.data(), a.size());
-    std::memcpy(text + a.size(), b.data(), b.size());
+    if (!a.empty()) std::memcpy(text, a.data(), a.size());
+    if (!b.empty()) std::memcpy(text + a.size(), b.data(), b.size());
     return;
   }
   auto* buf = static_cast<char*>(
       tx_allocate(p, n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
-  std::memcpy(buf, a.data(), a.size());
-  std::memcpy(buf + a.size(), b.data(), b.size());
+  if (!a.empty()) std::memcpy(buf, a.data(), a.size());
+  if (!b.empty()) std::memcpy(buf + a.size(), b.data(), b.size());
   buf[n] = '\0';
   set_length(r, n);
   r.payload = pointer_bits(p, buf);
@@ -147,16 +148,17 @@ value_cell_rep build_cell(pool_impl& p, const input& in) {
     case value_kind::frozenset: {
       // Distinct members sorted by hash (value_format.h).
       std::vector<std::pair<std::uint64_t, value_cell_rep>> members;
+      std::unordered_multimap<std::uint64_t, std::size_t> by_hash;  // into members
       for (const input& item : n.items) {
         const std::uint64_t h = value_hash(value_key(item));
         bool dup = false;
-        for (const auto& [mh, mc] : members) {
-          if (mh == h && value_equal(as_cell(mc), value_key(item))) {
-            dup = true;
-            break;
-          }
+        auto [lo, hi] = by_hash.equal_range(h);
+        for (auto it = lo; it != hi && !dup; ++it) {
+          dup = value_equal(as_cell(members[it->second].second), value_key(item));
         }
-        if (!dup) members.emplace_back(h, build_cell(p, item));
+        if (dup) continue;
+        by_hash.emplace(h, members.size());
+        members.emplace_back(h, build_cell(p, item));
       }
       std::stable_sort(members.begin(), members.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });

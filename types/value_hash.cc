@@ -40,7 +40,7 @@ struct vview {
   std::size_t count = 0;
   const std::vector<input>* items = nullptr;  // an input's items
   const void* map = nullptr;                  // a stored dict or set: its hash map
-  std::uint64_t identity = 0;                 // stored list/dict/set/object: payload offset
+  std::uint64_t identity = 0;                 // stored list/dict/set/object: payload pptr bits
 };
 
 vview view_of(pool_impl* p, const value_cell& c) {
@@ -69,7 +69,7 @@ vview view_of(pool_impl* p, const value_cell& c) {
       v.cells = v.count ? static_cast<const value_cell*>(cell_target(p, c)) : nullptr;
       break;
     case value_kind::list: {
-      v.identity = r.payload & ((std::uint64_t{1} << 48) - 1);
+      v.identity = r.payload;
       const auto* l = static_cast<const list_rep*>(cell_target(p, c));
       v.cells = l->items.data();
       v.count = l->items.size();
@@ -77,12 +77,12 @@ vview view_of(pool_impl* p, const value_cell& c) {
     }
     case value_kind::dict:
     case value_kind::set:
-      v.identity = r.payload & ((std::uint64_t{1} << 48) - 1);
+      v.identity = r.payload;
       v.map = cell_target(p, c);  // dict_rep / set_rep start with their map
       v.count = v.kind == value_kind::dict ? static_cast<const value_map*>(v.map)->size()
                                            : static_cast<const member_map*>(v.map)->size();
       break;
-    case value_kind::object: v.identity = r.payload & ((std::uint64_t{1} << 48) - 1); break;
+    case value_kind::object: v.identity = r.payload; break;
     default:
       fail(error_code::corrupted,
            "a value cell has the unknown kind " + std::to_string(static_cast<int>(r.kind)));
@@ -154,7 +154,7 @@ std::uint64_t h_bytes(char tag, std::string_view a, std::string_view b = {}) {
 std::uint64_t h_words(char tag, const std::uint64_t* w, std::size_t n) {
   std::string buf(1 + 8 * n, '\0');
   buf[0] = tag;
-  std::memcpy(buf.data() + 1, w, 8 * n);
+  if (n != 0) std::memcpy(buf.data() + 1, w, 8 * n);
   return stable_hash(buf.data(), buf.size());
 }
 
@@ -205,7 +205,10 @@ std::uint64_t hash_view(const vview& v, int depth) {
     }
     case value_kind::object:
       if (v.fresh) return 0;  // a new object equals no stored key
-      return h_words('o', &v.identity, 1);
+      {
+        const std::uint64_t offset = v.identity & ((std::uint64_t{1} << 48) - 1);
+        return h_words('o', &offset, 1);
+      }
     default:
       fail(error_code::wrong_type,
            std::string("unhashable type: '") +

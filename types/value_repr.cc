@@ -1,4 +1,5 @@
 // Python repr() of values and inputs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -79,8 +80,9 @@ class printer {
       case value_kind::string: quote(out, cell_text(p, c), false); return;
       case value_kind::bytes: quote(out, cell_text(p, c), true); return;
       case value_kind::encoded: {
-        out += "<" + kind_name(p, c) + " encoded, ";
-        out += std::to_string(cell_text(p, c).size()) + " bytes>";
+        const std::string name = kind_name(p, c);
+        const std::size_t all = cell_text(p, c).size();
+        out += "<" + name + " encoded, " + std::to_string(all - std::min(all, 1 + name.size())) + " bytes>";
         return;
       }
       case value_kind::tuple: {

@@ -77,5 +77,6 @@ workload_info typed_objects();
 workload_info vector();
 workload_info map_set();
 workload_info hash_map();
+workload_info gc();
 
 }  // namespace ferrite::crash::builtin

@@ -23,6 +23,8 @@
 //                 removal, string keys
 //   hash-map      ferrite::hash_map<i64,i64> and <string,string>: bucket
 //                 splits, new segments, erase by key and iterator
+//   gc            pool.gc() over linked nodes, unlinked nodes and garbage
+//                 cycles; collections of more than one sweep transaction
 //
 // Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
@@ -36,7 +38,7 @@ std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),   builtin::nested_abort(), builtin::log_wrap(),
           builtin::log_full(), builtin::pool_sizes(), builtin::alloc_free(),   builtin::grow(),
           builtin::typed_objects(), builtin::vector(),   builtin::map_set(),
-          builtin::hash_map()};
+          builtin::hash_map(), builtin::gc()};
 }
 
 namespace builtin {

@@ -152,6 +152,8 @@ dump_value decoder::value(std::uint32_t type_id, const std::byte* p, std::uint32
     case container_kind::map:
     case container_kind::set:
       return btree_value(*t, p, depth);
+    case container_kind::value:
+      return problem("type '" + t->name + "' is a value cell, which dump does not decode yet", 0);
   }
   return problem("type '" + t->name + "' is an unknown container kind", 0);
 }

@@ -321,6 +321,8 @@ const char* container_name(std::uint8_t subkind) {
       return "map";
     case container_kind::set:
       return "set";
+    case container_kind::value:
+      return "value";
   }
   return "unknown";
 }

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   add_check(app, run);
   add_grow(app, run);
   add_dump(app, run);
+  add_gc(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
