@@ -1,6 +1,6 @@
 // guess_dict N: one guess in the game start_guessing_dict started
 // (docs/tutorial.md, part 2). The game is the pool's root, a dict:
-//   {'name': 'Ada', 'number': 36, 'guesses': [25, 40]}
+//   {'guesses': [25, 40], 'name': 'Ada', 'number': 36}
 // The only change a guess makes is one list append, atomic on its own.
 #include <iostream>
 #include <string>
