@@ -64,15 +64,23 @@ PY
   return $rc
 }
 
+# The tutorial's hello (docs/tutorial.md) run twice in a scratch directory:
+# the first run asks a name (answered here on stdin), the second, a new
+# process, remembers it. Then `ferrite info` on the pool it keeps.
 demo() {
-  local dir
+  local dir bin
   dir=$(mktemp -d)
-  echo "== first run: creates $dir/demo.pool"
-  build/examples/demo "$dir/demo.pool"
-  echo "== second run, a new process: what survived"
-  build/examples/demo "$dir/demo.pool"
-  echo "== ferrite info"
-  build/tools/ferrite info "$dir/demo.pool"
+  bin=$PWD/build
+  (
+    cd "$dir"
+    echo "== first run, in $dir: hello asks a name (we answer Ada) and keeps it in hello_world.pool"
+    echo Ada | "$bin/examples/hello"
+    echo
+    echo "== second run, a new process: hello remembers"
+    "$bin/examples/hello"
+    echo "== ferrite info hello_world.pool"
+    "$bin/tools/ferrite" info hello_world.pool
+  )
   rm -rf "$dir"
 }
 
