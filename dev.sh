@@ -78,8 +78,8 @@ demo() {
     echo
     echo "== second run, a new process: hello remembers"
     "$bin/examples/hello"
-    echo "== ferrite info hello_world.pool"
-    "$bin/tools/ferrite" info hello_world.pool
+    echo "== ferrite dump hello_world.pool: the pool decoded without the program"
+    "$bin/tools/ferrite" dump hello_world.pool
   )
   rm -rf "$dir"
 }
