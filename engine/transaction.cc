@@ -283,7 +283,12 @@ transaction::transaction(pool_impl& impl) {
   tx.depth = 1;
   if (impl.checked) {
     const std::byte* heap = impl.store->working() + impl.header.heap_offset;
-    tx.shadow.assign(heap, heap + impl.state.heap_size);
+    try {
+      tx.shadow.assign(heap, heap + impl.state.heap_size);
+    } catch (...) {
+      tx.reset();  // no transaction began: release the gate
+      throw;
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 #include "engine/pool_registry.h"
 #include "engine/type_table_format.h"
 #include "types/value_internal.h"
+#include "types/value_text.h"
 
 namespace ferrite {
 namespace detail {
@@ -77,17 +78,6 @@ std::string_view cell_text(pool_impl* p, const value_cell& c) {
 
 std::string kind_name(pool_impl* p, const value_cell& c) {
   switch (c.kind()) {
-    case value_kind::none: return "NoneType";
-    case value_kind::boolean: return "bool";
-    case value_kind::integer: return "int";
-    case value_kind::floating: return "float";
-    case value_kind::string: return "str";
-    case value_kind::bytes: return "bytes";
-    case value_kind::list: return "list";
-    case value_kind::dict: return "dict";
-    case value_kind::set: return "set";
-    case value_kind::frozenset: return "frozenset";
-    case value_kind::tuple: return "tuple";
     case value_kind::object: {
       if (!p) return "object";
       return p->types->name_of(stored_type_of(*p, cell_target(p, c)));
@@ -98,8 +88,12 @@ std::string kind_name(pool_impl* p, const value_cell& c) {
       const auto n = static_cast<std::uint8_t>(t[0]);
       return std::string(t.substr(1, n));
     }
+    default:
+      if (static_cast<std::uint8_t>(c.kind()) >= value_kind_count) {
+        return "unknown kind " + std::to_string(static_cast<int>(c.kind()));
+      }
+      return python_kind_name(c.kind());
   }
-  return "unknown kind " + std::to_string(static_cast<int>(c.kind()));
 }
 
 void wrong_kind(const value_cell& c, pool_impl* p, const char* wanted) {

@@ -11,72 +11,13 @@
 #include "engine/object_ops.h"
 #include "engine/pool_impl.h"
 #include "types/value_internal.h"
+#include "types/value_text.h"
 
 namespace ferrite {
 
 using namespace detail;
 
 namespace {
-
-void quote(std::string& out, std::string_view text, bool bytes) {
-  const char q = (text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos) ? '"' : '\'';
-  if (bytes) out += 'b';
-  out += q;
-  for (unsigned char ch : text) {
-    if (ch == static_cast<unsigned char>(q) || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (ch < 0x20 || ch == 0x7f || (bytes && ch >= 0x80)) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-      out += buf;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  out += q;
-}
-
-// Python's repr of a float: the shortest digits that read back, in fixed
-// notation for exponents in [-4, 16), else as 1.5e+16.
-std::string float_repr(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
-  char buf[40];
-  for (int prec = 0; prec <= 16; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*e", prec, d);
-    if (std::strtod(buf, nullptr) == d) break;
-  }
-  const std::string sci = buf;  // [-]d[.ddd]e[+-]XX
-  const std::size_t e_at = sci.find('e');
-  const int exponent = std::atoi(sci.c_str() + e_at + 1);
-  std::string digits;
-  for (std::size_t i = 0; i < e_at; ++i) {
-    if (std::isdigit(static_cast<unsigned char>(sci[i]))) digits += sci[i];
-  }
-  const std::string sign = sci[0] == '-' ? "-" : "";
-  std::string out;
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent >= 0) {
-      const auto int_len = static_cast<std::size_t>(exponent) + 1;
-      if (digits.size() < int_len) digits.append(int_len - digits.size(), '0');
-      out = digits.substr(0, int_len) + "." + (digits.size() > int_len ? digits.substr(int_len) : "0");
-    } else {
-      out = "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
-    }
-  } else {
-    out = digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    char e[16];
-    std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
-    out += e;
-  }
-  return sign + out;
-}
 
 class printer {
  public:
@@ -100,11 +41,11 @@ class printer {
       case value_kind::floating: {
         double d = 0;
         std::memcpy(&d, &r.payload, 8);
-        out += float_repr(d);
+        out += python_float(d);
         return;
       }
-      case value_kind::string: quote(out, cell_text(p, c), false); return;
-      case value_kind::bytes: quote(out, cell_text(p, c), true); return;
+      case value_kind::string: python_quote(out, cell_text(p, c), false); return;
+      case value_kind::bytes: python_quote(out, cell_text(p, c), true); return;
       case value_kind::encoded: {
         const std::string name = kind_name(p, c);
         const std::size_t all = cell_text(p, c).size();
@@ -228,9 +169,9 @@ class printer {
       case value_kind::none: out += "None"; return;
       case value_kind::boolean: out += n.boolean ? "True" : "False"; return;
       case value_kind::integer: out += std::to_string(n.integer); return;
-      case value_kind::floating: out += float_repr(n.floating); return;
-      case value_kind::string: quote(out, n.text, false); return;
-      case value_kind::bytes: quote(out, n.text, true); return;
+      case value_kind::floating: out += python_float(n.floating); return;
+      case value_kind::string: python_quote(out, n.text, false); return;
+      case value_kind::bytes: python_quote(out, n.text, true); return;
       case value_kind::list: seq("[", "]", 1); return;
       case value_kind::tuple: seq("(", ")", 1); return;
       case value_kind::set: seq("{", "}", 1); return;

@@ -17,54 +17,13 @@
 #include <cstdio>
 
 #include "tools/ferrite/dump_print.h"
+#include "types/value_text.h"
 
 namespace ferrite::cli::print_detail {
 namespace {
 
 using kind = dump_value::kind;
 using link = dump_value::link;
-
-void py_quote(std::string& out, const std::string& text, bool bytes) {
-  const bool dq = text.find('\'') != std::string::npos && text.find('"') == std::string::npos;
-  const char q = dq ? '"' : '\'';
-  if (bytes) out += 'b';
-  out += q;
-  for (unsigned char ch : text) {
-    if (ch == static_cast<unsigned char>(q) || ch == '\\') {
-      out += '\\';
-      out += static_cast<char>(ch);
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else if (ch == '\t') {
-      out += "\\t";
-    } else if (ch == '\r') {
-      out += "\\r";
-    } else if (ch < 0x20 || ch == 0x7f || (bytes && ch >= 0x80)) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
-      out += buf;
-    } else {
-      out += static_cast<char>(ch);
-    }
-  }
-  out += q;
-}
-
-// Python's float repr: the shortest digits that read back, in fixed
-// notation when the exponent is in [-4, 16), else as 1e+16 / 3e-05.
-std::string py_float(double f) {
-  if (std::isnan(f)) return "nan";
-  if (std::isinf(f)) return f < 0 ? "-inf" : "inf";
-  char buf[400];
-  auto r = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::scientific);
-  std::string s(buf, r.ptr);
-  const int exponent = std::atoi(s.c_str() + s.find('e') + 1);
-  if (exponent < -4 || exponent >= 16) return s;
-  r = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::fixed);
-  s.assign(buf, r.ptr);
-  if (s.find('.') == std::string::npos) s += ".0";  // 3.0, not 3
-  return s;
-}
 
 std::string hex_of(const std::string& raw) {
   std::string out;
@@ -142,10 +101,10 @@ bool repr(const dump_value& v, std::string& out, std::size_t limit) {
     case value_kind::none: out += "None"; break;
     case value_kind::boolean: out += v.b ? "True" : "False"; break;
     case value_kind::integer: out += std::to_string(v.i); break;
-    case value_kind::floating: out += py_float(v.f); break;
+    case value_kind::floating: out += detail::python_float(v.f); break;
     case value_kind::string:
     case value_kind::bytes:
-      py_quote(out, v.text, v.cell == value_kind::bytes);
+      detail::python_quote(out, v.text, v.cell == value_kind::bytes);
       if (v.text.size() < v.size) out += "... (" + std::to_string(v.size) + " bytes)";
       break;
     case value_kind::encoded:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tools/ferrite/dump_decoder.h"
+#include "types/value_text.h"
 
 namespace ferrite::cli::dump_detail {
 namespace {
@@ -21,25 +22,6 @@ std::uint64_t length_of(const detail::value_cell_rep& c) {
   std::uint64_t n = 0;
   std::memcpy(&n, c.length, 6);
   return n;
-}
-
-const char* python_name(value_kind k) {
-  switch (k) {
-    case value_kind::none: return "NoneType";
-    case value_kind::boolean: return "bool";
-    case value_kind::integer: return "int";
-    case value_kind::floating: return "float";
-    case value_kind::string: return "str";
-    case value_kind::bytes: return "bytes";
-    case value_kind::list: return "list";
-    case value_kind::dict: return "dict";
-    case value_kind::set: return "set";
-    case value_kind::frozenset: return "frozenset";
-    case value_kind::tuple: return "tuple";
-    case value_kind::object: return "object";
-    case value_kind::encoded: return "encoded";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -86,7 +68,7 @@ dump_value decoder::cell_value(const std::byte* p, std::uint32_t depth) {
   dump_value v;
   v.what = kind::dynamic;
   v.cell = static_cast<value_kind>(c.kind);
-  v.type = python_name(v.cell);
+  v.type = detail::python_kind_name(v.cell);
   switch (v.cell) {
     case value_kind::none:
       return v;
