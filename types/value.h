@@ -12,7 +12,7 @@
 //   }
 //   root["guesses"].as_list().append(25);              // atomic on its own
 //   std::int64_t n = root["number"].as_int();
-//   std::cout << root << "\n";                         // {'number': 42, 'guesses': [25]}
+//   std::cout << root << "\n";                         // {'guesses': [25], 'number': 42}
 //
 // Kinds (value_format.h): none, bool, int (i64), float (f64), str, bytes,
 // list, dict, set, frozenset, tuple, object (a registered class name plus
