@@ -509,13 +509,20 @@ class object {
 };
 
 // Iterators: forward iterators yielding handles by value.
-class list::iterator {
- public:
+namespace detail {
+// The member types of the value model's iterators, which yield by value.
+template <class Yield>
+struct yields_by_value {
   using iterator_category = std::input_iterator_tag;
-  using value_type = value;
+  using value_type = Yield;
   using difference_type = std::ptrdiff_t;
-  using reference = value;
+  using reference = Yield;
   using pointer = void;
+};
+}  // namespace detail
+
+class list::iterator : public detail::yields_by_value<value> {
+ public:
   value operator*() const;
   iterator& operator++() {
     ++i_;
@@ -530,13 +537,8 @@ class list::iterator {
   std::int64_t i_ = 0;
 };
 
-class tuple::iterator {
+class tuple::iterator : public detail::yields_by_value<value> {
  public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = value;
-  using difference_type = std::ptrdiff_t;
-  using reference = value;
-  using pointer = void;
   value operator*() const;
   iterator& operator++() {
     ++at_;
@@ -552,13 +554,8 @@ class tuple::iterator {
 };
 
 // dict and set iterators walk the hash map's nodes.
-class dict::iterator {
+class dict::iterator : public detail::yields_by_value<dict::entry> {
  public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = entry;
-  using difference_type = std::ptrdiff_t;
-  using reference = entry;
-  using pointer = void;
   entry operator*() const;
   iterator& operator++() {
     ++it_;
@@ -571,13 +568,8 @@ class dict::iterator {
   detail::value_map::iterator it_;
 };
 
-class value_set::iterator {
+class value_set::iterator : public detail::yields_by_value<value> {
  public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = value;
-  using difference_type = std::ptrdiff_t;
-  using reference = value;
-  using pointer = void;
   value operator*() const;
   iterator& operator++() {
     ++it_;
