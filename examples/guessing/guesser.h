@@ -32,7 +32,7 @@
 
 namespace guessing {
 
-// TEST HOOK, for tests/tutorial_test.sh only: when the environment sets
+// TEST HOOK, for tests/tutorial_test.py only: when the environment sets
 // FERRITE_TUTORIAL_PAUSE_IN_GUESS=SECONDS, check_guess says so on stderr
 // and sleeps inside its transaction (every change made, none committed), so
 // that the test can kill the process at exactly that point. Unset (as for
