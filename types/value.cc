@@ -145,7 +145,7 @@ void value::store(const input& v) {
         auto& items = static_cast<list_rep*>(slot_.container)->items;
         const std::uint64_t i = sequence_index(slot_.index, items.size(), "list assignment");
         const value_cell_rep r = build_cell(p, v);
-        items.set(i, *reinterpret_cast<const value_cell*>(&r));
+        items.set(i, as_cell(r));
       });
       return;
     case where::dict_item:

@@ -13,8 +13,6 @@
 namespace ferrite::detail {
 namespace {
 
-const value_cell& as_cell(const value_cell_rep& r) { return *reinterpret_cast<const value_cell*>(&r); }
-
 void set_length(value_cell_rep& r, std::uint64_t n) {
   if (n > value_length_max) fail(error_code::invalid_argument, "a value is too long for a cell");
   std::memcpy(r.length, &n, 6);

@@ -53,10 +53,14 @@ const type_descriptor* class_descriptor(std::string_view name) {
 
 pool_impl* pool_or_null(const void* obj) noexcept { return pool_of(obj); }
 
-std::uint64_t cell_length(const value_cell& c) noexcept {
-  std::uint64_t n = 0;
-  std::memcpy(&n, c.rep().length, 6);
-  return n;
+std::uint64_t cell_length(const value_cell& c) noexcept { return value_length(c.rep()); }
+
+bool split_encoded(std::string_view all, std::string_view* codec, std::string_view* data) {
+  const std::size_t n = all.empty() ? 0 : static_cast<std::uint8_t>(all[0]);
+  if (all.empty() || all.size() < 1 + n) return false;
+  *codec = all.substr(1, n);
+  *data = all.substr(1 + n);
+  return true;
 }
 
 void* cell_target(pool_impl* p, const value_cell& c) {
@@ -83,10 +87,9 @@ std::string kind_name(pool_impl* p, const value_cell& c) {
       return p->types->name_of(stored_type_of(*p, cell_target(p, c)));
     }
     case value_kind::encoded: {
-      const std::string_view t = cell_text(p, c);
-      if (t.empty()) return "encoded";
-      const auto n = static_cast<std::uint8_t>(t[0]);
-      return std::string(t.substr(1, n));
+      std::string_view codec, data;
+      if (!split_encoded(cell_text(p, c), &codec, &data)) return "encoded";
+      return std::string(codec);
     }
     default:
       if (static_cast<std::uint8_t>(c.kind()) >= value_kind_count) {

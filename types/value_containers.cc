@@ -13,7 +13,13 @@ namespace ferrite {
 using namespace detail;
 
 namespace {
-const value_cell& as_cell(const value_cell_rep& r) { return *reinterpret_cast<const value_cell*>(&r); }
+// Index of the first of items[0, n) equal to v, or n.
+std::size_t first_equal(pool_impl* p, const value_cell* items, std::size_t n, const input& v) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (values_equal(p, items[i], v)) return i;
+  }
+  return n;
+}
 
 pool_impl& writable(pool_impl* p) {
   if (!p) fail(error_code::invalid_argument, "this container is not in an open pool");
@@ -80,14 +86,15 @@ object value_access::as_object(const value& v, std::string_view class_name) {
 std::string_view value_access::encoded_bytes(const value& v, std::string_view codec_name) {
   const value_cell& c = v.cell();
   if (c.kind() != value_kind::encoded) wrong_kind(c, v.pool(), std::string(codec_name).c_str());
-  const std::string_view all = cell_text(v.pool(), c);
-  const std::size_t n = all.empty() ? 0 : static_cast<std::uint8_t>(all[0]);
-  if (all.size() < 1 + n) fail(error_code::corrupted, "an encoded value is shorter than its codec name");
-  if (all.substr(1, n) != codec_name) {
-    fail(error_code::wrong_type, "the value was encoded by codec '" + std::string(all.substr(1, n)) +
+  std::string_view codec, data;
+  if (!split_encoded(cell_text(v.pool(), c), &codec, &data)) {
+    fail(error_code::corrupted, "an encoded value is shorter than its codec name");
+  }
+  if (codec != codec_name) {
+    fail(error_code::wrong_type, "the value was encoded by codec '" + std::string(codec) +
                                      "', not '" + std::string(codec_name) + "'");
   }
-  return all.substr(1 + n);
+  return data;
 }
 
 // --- list -------------------------------------------------------------------------
@@ -131,9 +138,8 @@ value list::pop(std::int64_t i) {
 }
 
 std::size_t list::index(const input& v) const {
-  for (std::size_t i = 0; i < size(); ++i) {
-    if (values_equal(pool_, rep_->items[i], v)) return i;
-  }
+  const std::size_t i = first_equal(pool_, rep_->items.data(), size(), v);
+  if (i < size()) return i;
   fail(error_code::not_found, "ValueError: " + input_repr(v) + " is not in list");
 }
 
@@ -149,10 +155,7 @@ std::size_t list::count(const input& v) const {
 }
 
 bool list::contains(const input& v) const {
-  for (std::size_t i = 0; i < size(); ++i) {
-    if (values_equal(pool_, rep_->items[i], v)) return true;
-  }
-  return false;
+  return first_equal(pool_, rep_->items.data(), size(), v) < size();
 }
 
 void list::clear() {
@@ -262,12 +265,7 @@ value tuple::operator[](std::int64_t i) const {
   return cell_handle(pool_, &items_[sequence_index(i, size_, "tuple")], true);
 }
 
-bool tuple::contains(const input& v) const {
-  for (std::size_t i = 0; i < size_; ++i) {
-    if (values_equal(pool_, items_[i], v)) return true;
-  }
-  return false;
-}
+bool tuple::contains(const input& v) const { return first_equal(pool_, items_, size_, v) < size_; }
 
 tuple::iterator tuple::begin() const {
   iterator it;

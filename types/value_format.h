@@ -39,6 +39,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace ferrite {
 
@@ -70,6 +71,13 @@ struct value_cell_rep {
 static_assert(sizeof(value_cell_rep) == 16);
 
 inline constexpr std::uint32_t value_inline_max = 14;  // bytes 2..15
+
+// The out-of-line length (bytes 2..7, u48 little-endian).
+inline std::uint64_t value_length(const value_cell_rep& r) noexcept {
+  std::uint64_t n = 0;
+  std::memcpy(&n, r.length, 6);
+  return n;
+}
 inline constexpr std::uint64_t value_length_max = (std::uint64_t{1} << 48) - 1;
 
 // Names of the payload structs in the type table.

@@ -56,11 +56,9 @@ vview view_of(pool_impl* p, const value_cell& c) {
     case value_kind::string:
     case value_kind::bytes: v.text = cell_text(p, c); break;
     case value_kind::encoded: {
-      const std::string_view all = cell_text(p, c);
-      const std::size_t n = all.empty() ? 0 : static_cast<std::uint8_t>(all[0]);
-      if (all.size() < 1 + n) fail(error_code::corrupted, "an encoded value is shorter than its codec name");
-      v.name = all.substr(1, n);
-      v.text = all.substr(1 + n);
+      if (!split_encoded(cell_text(p, c), &v.name, &v.text)) {
+        fail(error_code::corrupted, "an encoded value is shorter than its codec name");
+      }
       break;
     }
     case value_kind::tuple:

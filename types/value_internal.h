@@ -68,6 +68,15 @@ bool set_add(pool_impl& p, member_map& m, const input& member);
 // Python == of a cell (in pool p, or volatile) and an input.
 bool values_equal(pool_impl* p, const value_cell& c, const input& in);
 
+// A built cell as the element type containers store.
+inline const value_cell& as_cell(const value_cell_rep& r) noexcept {
+  return *reinterpret_cast<const value_cell*>(&r);
+}
+
+// Splits an encoded payload ({u8 n; codec name[n]; data}); false when it is
+// shorter than its codec name.
+bool split_encoded(std::string_view all, std::string_view* codec, std::string_view* data);
+
 // Reading cells. `p` is the pool holding the cell (null for a volatile
 // cell, which can only hold inline values).
 std::string_view cell_text(pool_impl* p, const value_cell& c);  // str / bytes / encoded

@@ -18,12 +18,6 @@ constexpr const char* buffer_type = "ferrite.string";                 // str, by
 constexpr const char* cells_type = "ferrite.vector<ferrite.value>";  // tuple, frozenset
 constexpr const char* attributes_type = "ferrite.hash_map<ferrite.value,ferrite.value>";
 
-std::uint64_t length_of(const detail::value_cell_rep& c) {
-  std::uint64_t n = 0;
-  std::memcpy(&n, c.length, 6);
-  return n;
-}
-
 }  // namespace
 
 bool decoder::cell_buffer(const detail::value_cell_rep& c, std::uint64_t min_size,
@@ -33,14 +27,14 @@ bool decoder::cell_buffer(const detail::value_cell_rep& c, std::uint64_t min_siz
                                    ? cells_type
                                    : buffer_type;
   if (c.payload == 0) {
-    out = problem(std::string(what) + " cell of length " + std::to_string(length_of(c)) +
+    out = problem(std::string(what) + " cell of length " + std::to_string(detail::value_length(c)) +
                       " without a buffer",
                   0);
     return false;
   }
   if (!storage(c.payload, what, span, out)) return false;
   if (span.size < min_size) {
-    out = problem(std::string(what) + " of length " + std::to_string(length_of(c)) +
+    out = problem(std::string(what) + " of length " + std::to_string(detail::value_length(c)) +
                       " does not fit its buffer @" + std::to_string(span.offset) + " of " +
                       std::to_string(span.size) + " bytes",
                   span.offset);
@@ -107,7 +101,7 @@ dump_value decoder::cell_value(const std::byte* p, std::uint32_t depth) {
     }
     data = reinterpret_cast<const char*>(p) + 2;
   } else {
-    n = length_of(c);
+    n = detail::value_length(c);
     if (n == 0 && c.payload == 0) {
       data = "";
     } else {
@@ -141,7 +135,7 @@ dump_value decoder::cell_value(const std::byte* p, std::uint32_t depth) {
 
 dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v,
                                std::uint32_t depth) {
-  const std::uint64_t n = length_of(c);
+  const std::uint64_t n = detail::value_length(c);
   v.size = n;
   if (n == 0) {
     if (c.payload != 0) return problem("empty " + v.type + " cell with a payload", 0);
