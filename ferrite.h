@@ -1,18 +1,24 @@
 // ferrite: a persistent heap engine. The one header a program includes.
+//
+//   #include <ferrite/ferrite.h>     // pkg-config --cflags --libs ferrite
+//
+// It brings the public API: pools and transactions (engine/), errors and
+// media statistics (base/), typed containers and dynamic values (types/).
+// Internals (detail/ folders, alloc/, txlog/) are not installed; the
+// simulated device of the crash runner is not part of it.
 #pragma once
 
-#include "engine/check.h"
-#include "engine/error.h"
-#include "engine/media/media.h"
-#include "engine/media/sim_device.h"
-#include "engine/pmutex.h"
-#include "engine/pool.h"
-#include "engine/pptr.h"
-#include "engine/transaction.h"
-#include "engine/type_info.h"
-#include "types/string.h"
-#include "types/vector.h"
-#include "types/map.h"
-#include "types/set.h"
-#include "types/hash_map.h"
-#include "types/value.h"
+#include "ferrite/base/error.h"
+#include "ferrite/base/media/media.h"
+#include "ferrite/engine/check.h"
+#include "ferrite/engine/pmutex.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/engine/type_info.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/types/map.h"
+#include "ferrite/types/set.h"
+#include "ferrite/types/string.h"
+#include "ferrite/types/value.h"
+#include "ferrite/types/vector.h"

@@ -1,14 +1,14 @@
-#include "alloc/heap.h"
+#include "ferrite/alloc/heap.h"
 
 #include <atomic>
 #include <bit>
 #include <cstring>
 #include <thread>
 
-#include "alloc/size_classes.h"
-#include "engine/error.h"
-#include "engine/pool_impl.h"
-#include "engine/tx_context.h"
+#include "ferrite/alloc/size_classes.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/detail/tx_context.h"
 
 namespace ferrite::detail {
 

@@ -1,9 +1,9 @@
-#include "alloc/heap_check.h"
+#include "ferrite/alloc/heap_check.h"
 
 #include <bit>
 #include <cstring>
 
-#include "alloc/size_classes.h"
+#include "ferrite/alloc/size_classes.h"
 
 namespace ferrite::detail {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "alloc/heap_format.h"
+#include "ferrite/base/format/heap_format.h"
 
 namespace ferrite::detail {
 

@@ -1,9 +1,9 @@
-#include "alloc/size_classes.h"
+#include "ferrite/alloc/size_classes.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "alloc/heap_format.h"
+#include "ferrite/base/format/heap_format.h"
 
 namespace ferrite::detail {
 namespace {

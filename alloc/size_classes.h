@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace ferrite::detail {
+#include "ferrite/base/format/heap_format.h"
 
-inline constexpr std::uint64_t max_slot_size = 256 * 1024;
+namespace ferrite::detail {
 
 struct size_class {
   std::uint32_t slot_size;

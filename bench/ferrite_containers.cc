@@ -5,10 +5,10 @@
 #include <string>
 
 #include "bench/keys.h"
-#include "engine/type_info.h"
-#include "types/hash_map.h"
-#include "types/map.h"
-#include "types/vector.h"
+#include "ferrite/engine/type_info.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/types/map.h"
+#include "ferrite/types/vector.h"
 
 namespace ferrite::bench {
 

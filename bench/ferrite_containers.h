@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bench/engine.h"
-#include "engine/pool.h"
+#include "ferrite/engine/pool.h"
 
 namespace ferrite::bench {
 

@@ -13,9 +13,9 @@
 
 #include "bench/engine.h"
 #include "bench/ferrite_containers.h"
-#include "engine/pool.h"
-#include "engine/pptr.h"
-#include "engine/transaction.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/transaction.h"
 
 namespace ferrite::bench {
 namespace {

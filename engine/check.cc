@@ -1,7 +1,7 @@
-#include "engine/check.h"
+#include "ferrite/engine/check.h"
 
-#include "alloc/heap_check.h"
-#include "engine/pool_impl.h"
+#include "ferrite/alloc/heap_check.h"
+#include "ferrite/engine/detail/pool_impl.h"
 
 namespace ferrite {
 

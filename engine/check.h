@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "pool.h"
+#include "ferrite/engine/pool.h"
 
 namespace ferrite {
 

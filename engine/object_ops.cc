@@ -1,13 +1,13 @@
 // Typed objects: the root, make/destroy, type ids, pointer checks.
-#include "engine/object_ops.h"
+#include "ferrite/engine/object_ops.h"
 
 #include <cstring>
 #include <mutex>
 
-#include "engine/pool.h"
-#include "engine/pool_impl.h"
-#include "engine/pool_registry.h"
-#include "engine/tx_context.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/pool_registry.h"
+#include "ferrite/engine/detail/tx_context.h"
 
 namespace ferrite {
 namespace detail {

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "engine/transaction.h"
-#include "engine/type_info.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/engine/type_info.h"
 
 namespace ferrite::detail {
 

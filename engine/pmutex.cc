@@ -1,8 +1,8 @@
-#include "engine/pmutex.h"
+#include "ferrite/engine/pmutex.h"
 
 #include <thread>
 
-#include "engine/pool_registry.h"
+#include "ferrite/engine/pool_registry.h"
 
 namespace ferrite {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/pool.h"
+#include "ferrite/engine/pool.h"
 
 #include <sys/random.h>
 #include <unistd.h>
@@ -7,15 +7,15 @@
 #include <cstdio>
 #include <cstring>
 
-#include "engine/checksum.h"
-#include "engine/media/file_media.h"
-#include "engine/media/sim_media.h"
-#include "engine/pool_impl.h"
-#include "engine/pool_registry.h"
-#include "engine/transaction.h"
-#include "engine/tx_context.h"
-#include "alloc/heap_check.h"
-#include "types/gc.h"
+#include "ferrite/base/detail/checksum.h"
+#include "ferrite/base/media/detail/file_media.h"
+#include "ferrite/base/media/detail/sim_media.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/pool_registry.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/alloc/heap_check.h"
+#include "ferrite/engine/detail/gc.h"
 
 namespace ferrite {
 namespace detail {

@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "error.h"
-#include "media/media.h"
-#include "object_ops.h"
-#include "pptr.h"
-#include "type_info.h"
+#include "ferrite/base/error.h"
+#include "ferrite/base/media/media.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/type_info.h"
 
 namespace ferrite {
 

@@ -1,9 +1,9 @@
-#include "engine/pool_registry.h"
+#include "ferrite/engine/pool_registry.h"
 
 #include <mutex>
 #include <string>
 
-#include "engine/error.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite::detail {
 

@@ -23,7 +23,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "pool_registry.h"
+#include "ferrite/engine/pool_registry.h"
 
 namespace ferrite {
 

@@ -1,11 +1,11 @@
-#include "engine/transaction.h"
+#include "ferrite/engine/transaction.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "engine/pool_impl.h"
-#include "engine/tx_context.h"
-#include "engine/type_table_format.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/base/format/type_table_format.h"
 
 namespace ferrite {
 namespace detail {

@@ -35,7 +35,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "pptr.h"
+#include "ferrite/engine/pptr.h"
 
 namespace ferrite {
 
@@ -61,7 +61,7 @@ enum class container_kind : std::uint8_t {
   hash_map = 3,  // key, value
   map = 4,       // key, value (a B+-tree)
   set = 5,       // key
-  value = 6,     // a dynamic value cell (types/value_format.h)
+  value = 6,     // a dynamic value cell (base/format/value_format.h)
 };
 
 struct type_descriptor;

@@ -3,8 +3,8 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "engine/error.h"
-#include "engine/type_info.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/type_info.h"
 
 namespace ferrite::detail {
 

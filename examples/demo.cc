@@ -4,7 +4,7 @@
 //                    and shows what the pool remembers.
 #include <iostream>
 
-#include "ferrite.h"
+#include <ferrite/ferrite.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <string>
 
-#include "ferrite.h"
+#include <ferrite/ferrite.h>
 
 int main() {
   try {

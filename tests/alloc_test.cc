@@ -9,12 +9,12 @@
 
 #include <unistd.h>
 
-#include "alloc/heap_check.h"
-#include "alloc/size_classes.h"
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/pool_format.h"
-#include "engine/transaction.h"
+#include "ferrite/alloc/heap_check.h"
+#include "ferrite/alloc/size_classes.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/base/format/pool_format.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 
 using namespace ferrite;

@@ -12,11 +12,11 @@
 #include <iostream>
 #include <string>
 
-#include "ferrite.h"
-#include "types/hash_map.h"
-#include "types/map.h"
-#include "types/set.h"
-#include "types/vector.h"
+#include "ferrite/ferrite.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/types/map.h"
+#include "ferrite/types/set.h"
+#include "ferrite/types/vector.h"
 
 namespace fixture {
 

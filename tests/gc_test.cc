@@ -1,4 +1,4 @@
-// Tests of garbage collection (pool::gc, types/gc.h, docs/gc.md): what is
+// Tests of garbage collection (pool::gc, engine/detail/gc.h, docs/gc.md): what is
 // reachable (pointers, cycles, container storage, untyped objects), the
 // collection at open after an unclean shutdown, the transaction gate, and
 // refusals (inside a transaction, read-only, a damaged graph).
@@ -7,16 +7,16 @@
 #include <cstring>
 #include <thread>
 
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
-#include "types/gc.h"
-#include "types/hash_map.h"
-#include "types/map.h"
-#include "types/string.h"
-#include "types/value.h"
-#include "types/vector.h"
+#include "ferrite/engine/detail/gc.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/types/map.h"
+#include "ferrite/types/string.h"
+#include "ferrite/types/value.h"
+#include "ferrite/types/vector.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

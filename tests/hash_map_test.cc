@@ -10,12 +10,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
-#include "types/hash_map.h"
-#include "types/string.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/types/string.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

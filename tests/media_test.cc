@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/media/file_media.h"
-#include "engine/media/sim_device.h"
-#include "engine/media/sim_media.h"
+#include "ferrite/base/media/detail/file_media.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/base/media/detail/sim_media.h"
 #include "tests/test_util.h"
 
 using namespace ferrite;

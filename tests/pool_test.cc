@@ -6,12 +6,12 @@
 
 #include <cstring>
 
-#include "engine/checksum.h"
-#include "engine/pool.h"
-#include "engine/pool_format.h"
-#include "engine/media/sim_device.h"
+#include "ferrite/base/detail/checksum.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/base/format/pool_format.h"
+#include "ferrite/base/media/detail/sim_device.h"
 #include "tests/test_util.h"
-#include "txlog/superblock.h"
+#include "ferrite/txlog/superblock.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

@@ -1,7 +1,7 @@
 // Tests of engine/pptr: encoding, resolution, persistence, rejection.
-#include "engine/pool.h"
-#include "engine/pptr.h"
-#include "engine/transaction.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 
 using namespace ferrite;

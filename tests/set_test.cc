@@ -3,11 +3,11 @@
 #include <set>
 #include <string>
 
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
-#include "types/set.h"
-#include "types/string.h"
+#include "ferrite/types/set.h"
+#include "ferrite/types/string.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/error.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite::test {
 

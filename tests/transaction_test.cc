@@ -4,10 +4,10 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/media/sim_device.h"
-#include "engine/pmutex.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pmutex.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 
 using namespace ferrite;

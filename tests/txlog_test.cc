@@ -3,15 +3,15 @@
 #include <cstring>
 #include <random>
 
-#include "engine/checksum.h"
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/pool_format.h"
-#include "engine/transaction.h"
+#include "ferrite/base/detail/checksum.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/base/format/pool_format.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
-#include "txlog/log_format.h"
-#include "txlog/record.h"
-#include "txlog/superblock.h"
+#include "ferrite/base/format/log_format.h"
+#include "ferrite/txlog/record.h"
+#include "ferrite/txlog/superblock.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

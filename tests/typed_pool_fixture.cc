@@ -13,7 +13,7 @@
 //   plus one test.Node nobody points to (for --all).
 //
 // The containers are written here from the documented layouts
-// (types/container_format.h) with stand-in handle types registered under
+// (base/format/container_format.h) with stand-in handle types registered under
 // the containers' own names, so the decoder is tested against the format
 // itself, not against the container code.
 #include <cstdint>
@@ -22,11 +22,11 @@
 #include <iostream>
 #include <limits>
 
-#include "engine/object_ops.h"
-#include "engine/pool.h"
-#include "types/container_format.h"
-#include "types/element.h"
-#include "types/string.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
+#include "ferrite/types/string.h"
 
 namespace fixture {
 

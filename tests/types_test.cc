@@ -1,19 +1,19 @@
 // Tests of the typed layer's core: registered types, the type table, the
 // typed root, make/destroy and cross-pool pointer rejection
-// (engine/type_info.h, engine/type_table.h, engine/object_ops.h).
+// (engine/type_info.h, engine/detail/type_table.h, engine/object_ops.h).
 #include <cstring>
 #include <deque>
 #include <thread>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/pool.h"
-#include "engine/pool_impl.h"
-#include "engine/transaction.h"
-#include "engine/type_table.h"
-#include "engine/type_table_format.h"
+#include "ferrite/engine/check.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/engine/detail/type_table.h"
+#include "ferrite/base/format/type_table_format.h"
 #include "tests/test_util.h"
-#include "types/string.h"
+#include "ferrite/types/string.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

@@ -15,7 +15,7 @@
 #include <iostream>
 #include <string>
 
-#include "ferrite.h"
+#include "ferrite/ferrite.h"
 
 namespace fixture {
 

@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/pool.h"
-#include "engine/transaction.h"
-#include "engine/type_table_format.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/base/format/type_table_format.h"
 #include "tests/test_util.h"
-#include "types/value.h"
+#include "ferrite/types/value.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
-#include "types/string.h"
-#include "types/vector.h"
+#include "ferrite/types/string.h"
+#include "ferrite/types/vector.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

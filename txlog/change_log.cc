@@ -1,10 +1,10 @@
-#include "txlog/change_log.h"
+#include "ferrite/txlog/change_log.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "engine/error.h"
-#include "txlog/mutation.h"
+#include "ferrite/base/error.h"
+#include "ferrite/txlog/mutation.h"
 
 namespace ferrite::detail {
 

@@ -33,10 +33,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/media/media.h"
-#include "engine/pool_format.h"
-#include "txlog/record.h"
-#include "txlog/superblock.h"
+#include "ferrite/base/media/media.h"
+#include "ferrite/base/format/pool_format.h"
+#include "ferrite/txlog/record.h"
+#include "ferrite/txlog/superblock.h"
 
 namespace ferrite::detail {
 

@@ -1,4 +1,4 @@
-#include "txlog/mutation.h"
+#include "ferrite/txlog/mutation.h"
 
 #include <atomic>
 

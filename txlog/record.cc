@@ -1,9 +1,9 @@
-#include "txlog/record.h"
+#include "ferrite/txlog/record.h"
 
 #include <cstring>
 
-#include "engine/checksum.h"
-#include "txlog/mutation.h"
+#include "ferrite/base/detail/checksum.h"
+#include "ferrite/txlog/mutation.h"
 
 namespace ferrite::detail {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "txlog/log_format.h"
+#include "ferrite/base/format/log_format.h"
 
 namespace ferrite::detail {
 

@@ -1,9 +1,9 @@
-#include "txlog/superblock.h"
+#include "ferrite/txlog/superblock.h"
 
 #include <cstring>
 
-#include "engine/checksum.h"
-#include "engine/error.h"
+#include "ferrite/base/detail/checksum.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite::detail {
 

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/media/media.h"
-#include "engine/pool_format.h"
+#include "ferrite/base/media/media.h"
+#include "ferrite/base/format/pool_format.h"
 
 namespace ferrite::detail {
 

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/error.h"
-#include "types/btree_node.h"
+#include "ferrite/base/error.h"
+#include "ferrite/types/detail/btree_node.h"
 
 namespace ferrite::detail {
 

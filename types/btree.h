@@ -38,8 +38,8 @@
 #include <string>
 #include <type_traits>
 
-#include "container_format.h"
-#include "element.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
 
 namespace ferrite::detail {
 

@@ -6,8 +6,8 @@
 // pointer before checking it.
 #include <vector>
 
-#include "engine/error.h"
-#include "types/btree_node.h"
+#include "ferrite/base/error.h"
+#include "ferrite/types/detail/btree_node.h"
 
 namespace ferrite::detail {
 

@@ -8,7 +8,7 @@
 // An inner root left with one child is replaced by that child. Leaves are
 // never merged: they may be sparse after many erases, but every node but
 // the root holds at least one key and every leaf stays at depth `height`.
-#include "types/btree_node.h"
+#include "ferrite/types/detail/btree_node.h"
 
 namespace ferrite::detail {
 

@@ -1,6 +1,6 @@
-#include "types/element.h"
+#include "ferrite/types/element.h"
 
-#include "engine/checksum.h"
+#include "ferrite/base/detail/checksum.h"
 
 namespace ferrite::detail {
 

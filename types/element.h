@@ -18,8 +18,8 @@
 #include <string_view>
 #include <type_traits>
 
-#include "../engine/object_ops.h"
-#include "../engine/type_info.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/type_info.h"
 
 namespace ferrite {
 

@@ -1,11 +1,11 @@
-#include "types/hash_map_core.h"
+#include "ferrite/types/hash_map_core.h"
 
 #include <string>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pptr.h"
-#include "engine/transaction.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/transaction.h"
 
 namespace ferrite::detail {
 

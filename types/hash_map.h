@@ -70,9 +70,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "container_format.h"
-#include "element.h"
-#include "hash_map_core.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
+#include "ferrite/types/hash_map_core.h"
 
 namespace ferrite {
 

@@ -19,9 +19,9 @@
 #include <bit>
 #include <cstdint>
 
-#include "container_format.h"
-#include "../engine/pptr.h"
-#include "../engine/type_info.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/engine/pptr.h"
+#include "ferrite/engine/type_info.h"
 
 namespace ferrite::detail {
 

@@ -9,7 +9,7 @@
 //   if (auto it = s->by_name.find("ada"); it != s->by_name.end()) use(it->second);
 //   for (auto [name, score] : s->by_name) ...  // in key order
 //
-// A 32-byte handle (detail::btree_rep, types/container_format.h) embedded in
+// A 32-byte handle (detail::btree_rep, base/format/container_format.h) embedded in
 // its owner; zero bytes are an empty map. Keys order by key_traits<K>::compare
 // (integers, enums, pptr...; ferrite::string keys by text, looked up with
 // std::string_view). Values are elements (types/element.h): a value that
@@ -44,10 +44,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "btree.h"
-#include "container_format.h"
-#include "element.h"
-#include "../engine/error.h"
+#include "ferrite/types/btree.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite {
 

@@ -29,9 +29,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "btree.h"
-#include "container_format.h"
-#include "element.h"
+#include "ferrite/types/btree.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
 
 namespace ferrite {
 

@@ -1,10 +1,10 @@
-#include "types/string.h"
+#include "ferrite/types/string.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include "engine/error.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite {
 

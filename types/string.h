@@ -7,7 +7,7 @@
 //   p->name = "Ada";                    // atomic on its own, or joins the transaction
 //   std::string_view v = p->name;       // read in place, no copy
 //
-// A 24-byte handle (types/container_format.h) embedded in its owner, owning
+// A 24-byte handle (base/format/container_format.h) embedded in its owner, owning
 // a NUL-terminated buffer in the same pool. Mutating calls must be made on
 // the handle in the pool (not on a copy in volatile memory: they throw
 // invalid_argument); each is atomic on its own and joins the transaction the
@@ -22,8 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "container_format.h"
-#include "element.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
 
 namespace ferrite {
 

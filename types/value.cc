@@ -1,14 +1,14 @@
 // ferrite::value handles: resolving a slot, storing into it, reading it.
-#include "types/value.h"
+#include "ferrite/types/value.h"
 
 #include <cstring>
 #include <ostream>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pool.h"
-#include "engine/pool_impl.h"
-#include "types/value_internal.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/types/detail/value_internal.h"
 
 namespace ferrite {
 

@@ -74,10 +74,10 @@
 #include <utility>
 #include <vector>
 
-#include "element.h"
-#include "hash_map.h"
-#include "value_format.h"
-#include "vector.h"
+#include "ferrite/types/element.h"
+#include "ferrite/types/hash_map.h"
+#include "ferrite/base/format/value_format.h"
+#include "ferrite/types/vector.h"
 
 namespace ferrite {
 

@@ -4,11 +4,11 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pool_impl.h"
-#include "types/string.h"
-#include "types/value_internal.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/types/string.h"
+#include "ferrite/types/detail/value_internal.h"
 
 namespace ferrite::detail {
 namespace {

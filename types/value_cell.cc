@@ -6,13 +6,13 @@
 #include <memory>
 #include <mutex>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pool_impl.h"
-#include "engine/pool_registry.h"
-#include "engine/type_table_format.h"
-#include "types/value_internal.h"
-#include "types/value_text.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/pool_registry.h"
+#include "ferrite/base/format/type_table_format.h"
+#include "ferrite/types/detail/value_internal.h"
+#include "ferrite/types/detail/value_text.h"
 
 namespace ferrite {
 namespace detail {

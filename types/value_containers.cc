@@ -2,11 +2,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pool_impl.h"
-#include "engine/transaction.h"
-#include "types/value_internal.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/transaction.h"
+#include "ferrite/types/detail/value_internal.h"
 
 namespace ferrite {
 

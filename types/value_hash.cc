@@ -19,8 +19,8 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "engine/error.h"
-#include "types/value_internal.h"
+#include "ferrite/base/error.h"
+#include "ferrite/types/detail/value_internal.h"
 
 namespace ferrite::detail {
 namespace {

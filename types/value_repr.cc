@@ -7,11 +7,11 @@
 #include <cstring>
 #include <unordered_set>
 
-#include "engine/error.h"
-#include "engine/object_ops.h"
-#include "engine/pool_impl.h"
-#include "types/value_internal.h"
-#include "types/value_text.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/types/detail/value_internal.h"
+#include "ferrite/types/detail/value_text.h"
 
 namespace ferrite {
 

@@ -15,13 +15,13 @@
 // - releasing owning elements (strings...) costs each element's release
 //   (a 24-byte snapshot and a free per string), which is not bounded when
 //   one call erases very many of them.
-#include "types/vector.h"
+#include "ferrite/types/vector.h"
 
 #include <algorithm>
 #include <string>
 
-#include "alloc/size_classes.h"
-#include "engine/error.h"
+#include "ferrite/base/format/heap_format.h"
+#include "ferrite/base/error.h"
 
 namespace ferrite::detail {
 

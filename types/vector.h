@@ -13,7 +13,7 @@
 //   for (std::int64_t x : g->guesses) {}  // read in place
 //   g->guesses.set(0, 7);                 // write one element (snapshotted for you)
 //
-// A 24-byte handle (detail::vector_rep, types/container_format.h) embedded
+// A 24-byte handle (detail::vector_rep, base/format/container_format.h) embedded
 // in its owner, owning one buffer of `capacity` elements in the same pool.
 // Elements live in the buffer: data(), operator[], at(), front(), back()
 // and the iterators (plain T*) return references into the pool. Reading
@@ -55,8 +55,8 @@
 #include <iterator>
 #include <type_traits>
 
-#include "container_format.h"
-#include "element.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/element.h"
 
 namespace ferrite {
 

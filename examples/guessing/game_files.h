@@ -32,7 +32,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "ferrite.h"
+#include <ferrite/ferrite.h>
 
 namespace guessing {
 

@@ -27,7 +27,7 @@
 #include <string>
 #include <thread>
 
-#include "ferrite.h"
+#include <ferrite/ferrite.h>
 #include "game_files.h"
 
 namespace guessing {

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/check.h"
-#include "engine/media/sim_device.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"
+#include "ferrite/engine/check.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 
 namespace {
 

@@ -71,9 +71,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/media/media.h"
-#include "engine/pool.h"
-#include "engine/transaction.h"  // what workloads use: tx_snapshot, transaction
+#include "ferrite/base/media/media.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"  // what workloads use: tx_snapshot, transaction
 
 namespace ferrite::crash {
 
@@ -147,7 +147,7 @@ struct workload_info {
 std::vector<workload_info> builtin_workloads();
 
 // Runs the ferrite-crash command line over `workloads` and returns the exit
-// status (0 no failure, 1 failures, 2 bad arguments). See tools/crash/cli.cc.
+// status (0 no failure, 1 failures, 2 bad arguments). See tools/crash/runner/cli.cc.
 int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads);
 
 // Random numbers for operation `op` of a run seeded with `seed`: the same

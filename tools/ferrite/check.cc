@@ -2,7 +2,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
+#include "ferrite/engine/check.h"
 #include "tools/ferrite/commands.h"
 
 namespace ferrite::cli {

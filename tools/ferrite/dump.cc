@@ -2,9 +2,9 @@
 // (see dump.h; the decoder's invariants are in dump_decoder.h).
 #include <string>
 
-#include "alloc/heap_check.h"
-#include "engine/error.h"
-#include "engine/pool_impl.h"
+#include "ferrite/alloc/heap_check.h"
+#include "ferrite/base/error.h"
+#include "ferrite/engine/detail/pool_impl.h"
 #include "tools/ferrite/dump_decoder.h"
 
 namespace ferrite::cli {

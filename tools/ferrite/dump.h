@@ -10,8 +10,8 @@
 // decode_pool walks from the root object: struct fields by name, char
 // arrays as text, pointers to their targets (each heap object decoded once;
 // later references say "see above"), and the containers of
-// types/container_format.h (string, vector, hash_map, map, set) with their
-// elements, and the dynamic value cells of types/value_format.h (str,
+// base/format/container_format.h (string, vector, hash_map, map, set) with their
+// elements, and the dynamic value cells of base/format/value_format.h (str,
 // bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree (dump_value) that the two printers
 // render; nothing is printed while decoding.
 //
@@ -35,9 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/pool.h"
-#include "engine/type_table.h"
-#include "types/value_format.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/detail/type_table.h"
+#include "ferrite/base/format/value_format.h"
 
 namespace ferrite::cli {
 
@@ -63,7 +63,7 @@ struct dump_value {
     mapping,       // type; size; keys[k] -> items[k]; omitted
     problem,       // text: what is wrong (a bad pointer, damaged container storage)
     elided,        // type: not decoded, max_depth reached
-    dynamic,       // a value cell (types/value_format.h): see dump_value::cell
+    dynamic,       // a value cell (base/format/value_format.h): see dump_value::cell
   };
   enum class link : std::uint8_t {
     null,         // a null pointer

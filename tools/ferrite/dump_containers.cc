@@ -1,4 +1,4 @@
-// Decoding the containers of types/container_format.h for `ferrite dump`:
+// Decoding the containers of base/format/container_format.h for `ferrite dump`:
 // string, vector, hash_map (linear hashing) and the B+-tree of map and set.
 // Each checks its storage before reading it (dump_decoder.h, invariants 2
 // and 3).
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "tools/ferrite/dump_decoder.h"
-#include "types/container_format.h"
+#include "ferrite/base/format/container_format.h"
 
 namespace ferrite::cli::dump_detail {
 

@@ -1,6 +1,6 @@
 // The decoder class behind decode_pool (internal to `ferrite dump`; see
 // dump.h). dump.cc holds the graph walk (pointers, structs, scalars),
-// dump_containers.cc the container layouts of types/container_format.h.
+// dump_containers.cc the container layouts of base/format/container_format.h.
 //
 // Invariants of the decoder:
 //  1. value() is only called with `at` pointing to type.size bytes that lie
@@ -28,7 +28,7 @@
 #include <string>
 #include <unordered_set>
 
-#include "engine/type_table.h"
+#include "ferrite/engine/detail/type_table.h"
 #include "tools/ferrite/dump.h"
 
 namespace ferrite::cli::dump_detail {

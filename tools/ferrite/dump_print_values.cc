@@ -17,7 +17,7 @@
 #include <cstdio>
 
 #include "tools/ferrite/dump_print.h"
-#include "types/value_text.h"
+#include "ferrite/types/detail/value_text.h"
 
 namespace ferrite::cli::print_detail {
 namespace {

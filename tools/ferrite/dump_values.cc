@@ -1,4 +1,4 @@
-// Decoding the dynamic value cells of types/value_format.h for `ferrite
+// Decoding the dynamic value cells of base/format/value_format.h for `ferrite
 // dump`, from the format alone: scalars in the cell, str/bytes/encoded
 // text inline or in a buffer, tuple/frozenset cell buffers, and the
 // list/dict/set/object payload structs (decoded as heap objects through
@@ -9,7 +9,7 @@
 #include <string>
 
 #include "tools/ferrite/dump_decoder.h"
-#include "types/value_text.h"
+#include "ferrite/types/detail/value_text.h"
 
 namespace ferrite::cli::dump_detail {
 namespace {

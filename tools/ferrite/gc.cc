@@ -5,7 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "engine/pool.h"
+#include "ferrite/engine/pool.h"
 #include "tools/ferrite/commands.h"
 
 namespace ferrite::cli {

@@ -1,7 +1,7 @@
 // ferrite grow PATH --size SIZE
 #include <iostream>
 
-#include "engine/pool.h"
+#include "ferrite/engine/pool.h"
 #include "tools/ferrite/commands.h"
 
 namespace ferrite::cli {

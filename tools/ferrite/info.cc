@@ -4,8 +4,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
-#include "engine/pool.h"
+#include "ferrite/engine/check.h"
+#include "ferrite/engine/pool.h"
 #include "tools/ferrite/commands.h"
 
 namespace ferrite::cli {

@@ -1,7 +1,7 @@
 // ferrite: inspect and manage ferrite pool files.
 #include <iostream>
 
-#include "engine/error.h"
+#include "ferrite/base/error.h"
 #include "tools/ferrite/commands.h"
 
 int main(int argc, char** argv) {

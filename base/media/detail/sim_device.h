@@ -1,0 +1,91 @@
+// sim_device: a simulated storage device for crash injection and fault tests.
+//
+// It stands in for a pool file. It keeps two images:
+//   - visible(): what a reader of a shared mapping would see (every write);
+//   - durable(): what would survive a power failure right now.
+// Between them it tracks the dirty units: the 8-byte words (byte and
+// cache-line granularity) or 512-byte sectors (page granularity) written
+// since they were last made durable. A crash image is durable() plus any
+// subset of the dirty units taken from visible(); the crash runner
+// enumerates such subsets at every barrier.
+//
+// Barriers: on byte/cache-line granularity a barrier makes every dirty unit
+// that was flushed durable (write() flushes; store() does not, and its units
+// stay in flight until a flush() and a barrier); on page granularity a barrier over a range makes the dirty units
+// of the pages it covers durable (as msync does) and sync_all() all of them.
+//
+// Fault injection knobs make the next barrier fail (EIO), the working view
+// fail to map, or size changes beyond `capacity` fail with ENOSPC.
+//
+// Thread-safety: none; a simulated pool is driven by one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "ferrite/base/media/media.h"
+
+namespace ferrite {
+
+class sim_device {
+ public:
+  explicit sim_device(granularity g = granularity::cache_line);
+
+  // A device whose durable (and visible) contents are `image`, as after a
+  // crash: this is how a crash image is reopened.
+  static std::shared_ptr<sim_device> from_image(std::vector<std::byte> image,
+                                                granularity g);
+
+  granularity store_granularity() const noexcept { return granularity_; }
+  std::size_t unit_size() const noexcept;  // 8 or 512
+  std::size_t size() const noexcept { return visible_.size(); }
+
+  const std::vector<std::byte>& visible() const noexcept { return visible_; }
+  const std::vector<std::byte>& durable() const noexcept { return durable_; }
+  // Indices (offset / unit_size()) of units written but not yet durable, in
+  // the order they were first dirtied.
+  const std::vector<std::uint64_t>& dirty_units() const noexcept { return dirty_list_; }
+
+  // durable() with the listed dirty units copied from visible().
+  std::vector<std::byte> crash_image(const std::vector<std::uint64_t>& units) const;
+
+  // Called at every barrier/sync, before it takes effect. It must not
+  // modify the device. `barriers()` counts them, starting at 0.
+  std::function<void(const sim_device&)> on_barrier;
+  std::uint64_t barriers() const noexcept { return barriers_; }
+
+  // Fault injection. -1 / 0 mean "off".
+  std::int64_t fail_barrier_at = -1;  // barrier number that fails with EIO
+  bool fail_map = false;              // map_working_view() fails
+  std::size_t capacity = 0;           // resize beyond this fails (ENOSPC)
+
+  // Lock emulation for pool::open: one writer or many readers.
+  bool writer_open = false;
+  int readers_open = 0;
+
+  // --- used by the engine's simulated media backend ---
+  void resize(std::size_t new_size);  // throws error(no_space) past capacity
+  void write(std::uint64_t offset, const void* src, std::size_t len);  // store + flush
+  void store(std::uint64_t offset, const void* src, std::size_t len);
+  void flush(std::uint64_t offset, std::size_t len);
+  void barrier(std::uint64_t offset, std::size_t len);  // may throw io_error
+  void sync_all();                                      // may throw io_error
+  std::byte* visible_data() noexcept { return visible_.data(); }
+
+ private:
+  void before_barrier();
+  void make_durable(std::uint64_t unit);
+
+  granularity granularity_;
+  std::vector<std::byte> visible_;
+  std::vector<std::byte> durable_;
+  std::vector<bool> dirty_;
+  std::vector<bool> flushed_;
+  std::vector<std::uint64_t> dirty_list_;
+  std::uint64_t barriers_ = 0;
+};
+
+}  // namespace ferrite

@@ -1,0 +1,30 @@
+// sim_media: the media interface over a sim_device (see sim_device.h).
+// Selected at run time by pool options; the engine is the same build.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ferrite/base/media/media.h"
+#include "ferrite/base/media/detail/sim_device.h"
+
+namespace ferrite::detail {
+
+class sim_media final : public media {
+ public:
+  explicit sim_media(std::shared_ptr<sim_device> device);
+
+  void write(std::uint64_t offset, const void* src, std::size_t len) override;
+  void store(std::uint64_t offset, const void* src, std::size_t len) override;
+  void flush(std::uint64_t offset, std::size_t len) override;
+  void barrier(std::uint64_t offset, std::size_t len) override;
+  void sync_all() override;
+  void map_working_view() override;
+  void grow(std::size_t new_size) override;
+
+ private:
+  std::shared_ptr<sim_device> device_;
+  std::vector<std::byte> working_copy_;
+};
+
+}  // namespace ferrite::detail

@@ -1,0 +1,119 @@
+// The mark phase of the garbage collector (internal; docs/gc.md).
+//
+//   gc_marker m(pool);
+//   m.mark_root();                  // the whole reachable graph, or throws
+//   bool kept = m.marked(data);     // per object, by data offset
+//
+// Reachability: from the root, through every pointer field (the type table
+// says where they are: nested structs and arrays included), the storage of
+// every container (string, vector, hash_map, map, set: layouts in
+// container_format.h) and its elements, and value cells (value_format.h).
+// An object reached through a pointer is walked by the type id in its own
+// header; a typed pointer into container storage (or to a container handle)
+// also walks the target as its declared type. Untyped objects (type id 0)
+// are scanned conservatively: every aligned u64 that is pptr bits of this
+// pool or a plain pool offset landing in an allocated object marks it.
+//
+// Invariants:
+//  1. Nothing is read from the pool before it is located: every pointer
+//     goes through locate() (an allocated object of this pool whose bytes
+//     lie inside its slot), and every read stays inside that object.
+//  2. The walk uses an explicit work stack: its C stack depth is bounded by
+//     the static nesting of types (at most max_type_depth), never by the
+//     length of a chain of objects.
+//  3. Every object is walked once (the mark bitmap); container nodes reached
+//     twice, chains that loop and counts that disagree with their storage are
+//     corruption. Any corruption throws error(corrupted) naming the offset.
+//
+// Thread-safety: one marker is used by one thread, while no transaction
+// runs on the pool (the caller holds the pool's transaction gate).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ferrite/base/format/heap_format.h"
+
+namespace ferrite::detail {
+
+struct pool_impl;
+struct stored_type;
+
+class gc_marker {
+ public:
+  explicit gc_marker(pool_impl& p);
+
+  // Marks everything reachable from the pool's root (nothing without one).
+  void mark_root();
+  bool marked(std::uint64_t data) const noexcept;
+
+ private:
+  // What a value of some type holds that the walk must follow, at an
+  // offset inside the value (nested structs and arrays flattened).
+  struct plan_entry {
+    enum class what : std::uint8_t { pointer, container, cell } what;
+    std::uint32_t offset;
+    std::uint32_t type;  // pointer: target type (0 untyped); container: its type
+  };
+  // Pending work: an object to walk by its header, `count` values of `type`
+  // at `at`, or `count` value cells at `at`.
+  struct work {
+    enum class op : std::uint8_t { object, values, cells } op;
+    std::uint64_t at;
+    std::uint64_t count;
+    std::uint32_t type;
+  };
+  // A located allocation: data offset, requested size, header type id.
+  struct object {
+    std::uint64_t data = 0, size = 0;
+    std::uint32_t type = 0;
+    bool fresh = false;  // newly marked by this lookup
+  };
+
+  [[noreturn]] void corrupted(std::uint64_t at, const std::string& what) const;
+  const stored_type& type_of(std::uint32_t id, std::uint64_t at) const;
+  const std::vector<plan_entry>& plan(std::uint32_t id, int depth = 0);
+  bool set_mark(std::uint64_t data);
+  // The allocated object containing pool offset `off` (marked now), or
+  // false when there is none.
+  bool find(std::uint64_t off, object& o);
+  // pptr bits to an allocated object of this pool, else corrupted.
+  object locate(std::uint64_t raw, std::uint64_t from, const char* what);
+  // Container storage: pptr bits to the start of an object of `need` bytes.
+  object storage(std::uint64_t raw, std::uint64_t need, std::uint64_t from, const char* what);
+
+  void follow(std::uint64_t raw, std::uint32_t target, std::uint64_t from);
+  void walk_value(std::uint32_t type, std::uint64_t at, int depth);
+  void walk_object(const work& w);
+  void scan_untyped(std::uint64_t data, std::uint64_t size);
+  void walk_cell(std::uint64_t at);
+  void container(const stored_type& t, std::uint64_t at, int depth);
+  void string_storage(std::uint64_t at);
+  void vector_storage(const stored_type& t, std::uint64_t at);
+  void hash_map_storage(const stored_type& t, std::uint64_t at, int depth);
+  void btree_storage(const stored_type& t, std::uint64_t at, int depth);
+  void drain();
+
+  // REQUIRES: [off, off + sizeof(T)) lies inside a located object.
+  template <class T>
+  T load(std::uint64_t off) const {
+    T v;
+    std::memcpy(&v, base_ + off, sizeof v);
+    return v;
+  }
+
+  pool_impl& pool_;
+  const std::byte* base_;
+  std::uint64_t heap_begin_, heap_end_;
+  std::uint16_t tag_;
+  std::vector<std::uint64_t> bits_;  // one per 16 heap bytes: object data marked
+  std::vector<work> stack_;
+  std::unordered_map<std::uint32_t, std::vector<plan_entry>> plans_;
+  std::unordered_set<std::uint64_t> typed_walks_;  // type << 48 | offset, walked by a pointer's type
+};
+
+}  // namespace ferrite::detail

@@ -1,0 +1,81 @@
+// The per-thread state of a running transaction (internal).
+//
+// Invariants while depth > 0:
+// - `covered` holds sorted, disjoint, non-adjacent [begin, end) pool offsets
+//   whose old bytes are in `undo_bytes` (the first snapshot of each byte).
+// - The working view holds the transaction's new bytes; the durable image
+//   knows nothing of them until commit writes the record.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "ferrite/alloc/heap.h"
+#include "ferrite/txlog/record.h"
+
+namespace ferrite::detail {
+
+struct pool_impl;
+
+struct tx_context {
+  struct interval {
+    std::uint64_t begin, end;
+  };
+  struct undo_entry {
+    std::uint64_t offset, len, at;  // at: position in undo_bytes
+  };
+  struct bit_op {
+    entry_kind kind;
+    std::uint64_t offset, mask;
+  };
+
+  pool_impl* pool = nullptr;
+  int depth = 0;
+  bool aborted = false;  // rolled back by an inner abort
+  bool poisoned = false;
+  std::string poison_reason;
+  std::vector<interval> covered;
+  std::vector<undo_entry> undo;
+  std::vector<std::byte> undo_bytes;
+  std::vector<bit_op> bit_ops;
+  bool root_changed = false;
+  std::uint64_t new_root_offset = 0, new_root_type = 0;
+  std::vector<std::function<void()>> on_commit, on_abort;
+  record_builder record;
+  std::vector<std::byte> shadow;  // checked mode: the heap at begin
+  std::vector<heap_action> heap_allocs;  // undone by abort
+  std::vector<heap_action> heap_frees;   // applied once the commit is durable
+  std::vector<interval> direct;          // new extents: written to the durable image at commit
+  std::shared_mutex* gate = nullptr;     // the pool's tx_gate, held shared (released by reset)
+
+  // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
+  void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
+  // The same for newly allocated bytes: nothing to restore on abort.
+  void cover_new(std::uint64_t offset, std::uint64_t len) { cover(nullptr, offset, len); }
+  // True when [offset, offset+len) lies inside one new extent of this
+  // transaction (written whole at commit: no snapshot needed).
+  bool in_direct(std::uint64_t offset, std::uint64_t len = 1) const noexcept {
+    for (const interval& d : direct) {
+      if (offset >= d.begin && offset < d.end && len <= d.end - offset) return true;
+    }
+    return false;
+  }
+  // Ends the transaction's state: releases the gate and clears everything.
+  void reset();
+};
+
+// The context of the calling thread.
+tx_context& this_thread_tx() noexcept;
+
+// Internal API for engine modules (allocator, containers): the running
+// transaction on `p`, or null. Logs a bit operation that is applied to the
+// working view now and to the durable image at commit.
+tx_context* running_tx(pool_impl& p) noexcept;
+void tx_log_bits(tx_context& tx, entry_kind kind, std::uint64_t offset, std::uint64_t mask);
+void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type);
+[[noreturn]] void tx_poison(tx_context& tx, int code, const std::string& message);
+
+}  // namespace ferrite::detail

@@ -1,0 +1,367 @@
+#include "tools/crash/runner/campaign.h"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <thread>
+
+#include "ferrite/base/media/detail/sim_device.h"
+#include "tools/crash/runner/faults.h"
+#include "tools/crash/runner/isolate.h"
+#include "tools/crash/runner/power_failure.h"
+#include "tools/crash/runner/process_kill.h"
+#include "tools/crash/runner/report.h"
+
+namespace ferrite::crash {
+
+exploration exploration_for(campaign_mode mode, std::uint64_t pool_size) {
+  exploration ex;
+  ex.recovery_depth = 2;
+  if (mode == campaign_mode::long_run) {
+    ex.top = {
+        .enumerate_up_to = 10, .prefixes = 16, .suffixes = 16, .all_but_one = 8, .random = 12};
+    ex.nested = {.enumerate_up_to = 3, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 2};
+    ex.nested_per_point = 3;
+  } else if (pool_size <= (4ull << 20)) {
+    ex.top = {.enumerate_up_to = 8, .prefixes = 5, .suffixes = 5, .all_but_one = 3, .random = 3};
+    ex.nested = {.enumerate_up_to = 0, .prefixes = 1, .suffixes = 0, .all_but_one = 0, .random = 0};
+    ex.nested_per_point = 1;
+  } else {
+    ex.top = {.enumerate_up_to = 4, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 1};
+    ex.nested = {.enumerate_up_to = 0, .prefixes = 0, .suffixes = 0, .all_but_one = 0, .random = 0};
+    ex.nested_per_point = 1;
+  }
+  return ex;
+}
+
+std::optional<crash_path> crash_path::parse(const std::string& text) {
+  crash_path p;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, '/')) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos) {  // a point alone: its durable image
+      if (item.empty()) return std::nullopt;
+      p.steps.push_back({item, "none"});
+      continue;
+    }
+    if (colon == 0 || colon + 1 == item.size()) return std::nullopt;
+    p.steps.push_back({item.substr(0, colon), item.substr(colon + 1)});
+  }
+  if (p.steps.empty()) return std::nullopt;
+  return p;
+}
+
+std::string crash_path::str() const {
+  std::string out;
+  for (const step& s : steps) out += (out.empty() ? "" : "/") + s.point + ":" + s.subset;
+  return out;
+}
+
+namespace {
+
+std::string size_text(std::uint64_t bytes) {
+  if (bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
+  if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes);
+}
+
+}  // namespace
+
+std::string run_target::label() const {
+  return info->name + "/" + std::string(to_string(media)) + "/" + size_text(pool_size);
+}
+
+std::string run_target::repro(const std::string& only, const std::string& at) const {
+  std::string cmd = "ferrite-crash --workload " + info->name + " --seed " + std::to_string(seed) +
+                    " --media " + std::string(to_string(media)) + " --pool-size " +
+                    std::to_string(pool_size) + " --ops " + std::to_string(ops);
+  if (mutation != detail::mutation::none) cmd += " --mutation " + mutation_name(mutation);
+  if (!only.empty()) cmd += " --only " + only;
+  if (!at.empty()) cmd += " --at '" + at + "'";
+  return cmd;
+}
+
+pool_options run_target::options(std::shared_ptr<sim_device> dev, open_mode m) const {
+  pool_options o;
+  o.mode = m;
+  o.device = std::move(dev);
+  o.size = pool_size;
+  o.log_size = info->log_size;
+  return o;
+}
+
+void tally::add_failure(failure f) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
+  if (mirror) mirror(event::failure);
+  keep_failure(std::move(f));
+}
+
+void tally::add_count(const std::string& name, std::uint64_t n) {
+  std::lock_guard lk(mu_);
+  counts_[name] += n;
+}
+
+std::uint64_t tally::count(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = counts_.find(name);
+  return it == counts_.end() ? 0 : it->second;
+}
+
+std::map<std::string, std::uint64_t> tally::counts() const {
+  std::lock_guard lk(mu_);
+  return counts_;
+}
+
+void tally::keep_failure(failure f) {
+  std::lock_guard lk(mu_);
+  std::string kind = f.kind + "/" + f.workload + "/" + f.media + "/";
+  for (char c : f.what.substr(0, f.what.find(':'))) {
+    kind += std::isdigit(static_cast<unsigned char>(c)) ? '#' : c;
+  }
+  if (kept_.size() < keep_ && kinds_[kind]++ < per_kind_) kept_.push_back(std::move(f));
+}
+
+std::vector<failure> tally::kept_failures() const {
+  std::lock_guard lk(mu_);
+  return kept_;
+}
+
+bool tally::stopping() const {
+  if (stop_on_failure && failure_count() > 0) return true;
+  return deadline_ && std::chrono::steady_clock::now() >= *deadline_;
+}
+
+void tally::set_activity(const std::string& what) {
+  std::lock_guard lk(mu_);
+  activity_ = what;
+}
+
+std::string tally::activity() const {
+  std::lock_guard lk(mu_);
+  return activity_;
+}
+
+std::string mutation_name(detail::mutation m) {
+  switch (m) {
+    case detail::mutation::none:
+      return "none";
+    case detail::mutation::drop_commit_fence:
+      return "drop_commit_fence";
+    case detail::mutation::marker_before_data:
+      return "marker_before_data";
+    case detail::mutation::skip_checksum:
+      return "skip_checksum";
+    case detail::mutation::early_checkpoint_lsn:
+      return "early_checkpoint_lsn";
+  }
+  return "unknown";
+}
+
+std::optional<detail::mutation> mutation_named(const std::string& name) {
+  using detail::mutation;
+  for (mutation m : {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
+                     mutation::skip_checksum, mutation::early_checkpoint_lsn}) {
+    if (mutation_name(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+run_target make_target(const workload_info& w, std::uint64_t seed, granularity g,
+                       std::uint64_t pool_size, std::uint64_t ops, const campaign_options& o) {
+  run_target t;
+  t.info = &w;
+  t.seed = seed;
+  t.media = g;
+  t.pool_size = pool_size;
+  t.ops = o.ops.value_or(ops);
+  t.mode = o.mode;
+  t.mutation = o.mutation;
+  return t;
+}
+
+// The simulated runs of one workload in one round: each pool size on each
+// medium (as narrowed by --pool-size and --media).
+std::vector<run_target> targets_of(const workload_info& w, std::uint64_t seed,
+                                   const campaign_options& o) {
+  const std::uint64_t ops = o.mode == campaign_mode::quick ? w.quick_ops : w.long_ops;
+  std::vector<std::uint64_t> sizes = w.pool_sizes;
+  if (o.pool_size) sizes = {*o.pool_size};  // also a size the workload does not list
+  std::vector<run_target> out;
+  for (std::uint64_t size : sizes) {
+    for (granularity g : w.media) {
+      if (!o.media || *o.media == g) out.push_back(make_target(w, seed, g, size, ops, o));
+    }
+  }
+  return out;
+}
+
+// Restores the engine's mutation switch when the campaign ends.
+struct mutation_scope {
+  explicit mutation_scope(detail::mutation m) { detail::set_mutation(m); }
+  ~mutation_scope() { detail::set_mutation(detail::mutation::none); }
+  mutation_scope(const mutation_scope&) = delete;
+  mutation_scope& operator=(const mutation_scope&) = delete;
+};
+
+}  // namespace
+
+campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
+                             const campaign_options& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool quick = o.mode == campaign_mode::quick;
+  tally t;
+  t.stop_on_failure = o.stop_on_failure;
+  if (!quick) {
+    t.set_deadline(start + std::chrono::milliseconds(static_cast<std::int64_t>(o.minutes * 60000)));
+  }
+  const bool sim = o.only.empty() || o.only == "sim";
+  const bool kills = (o.only.empty() && !o.at) || o.only == "process";
+  const bool faults = (o.only.empty() && !o.at) || o.only == "faults";
+  mutation_scope scope(o.mutation);
+
+  campaign_result r;
+  const unsigned jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  // Runs planned, for the progress line: counted per round.
+  std::uint64_t planned = 0;
+  for (const workload_info* w : workloads) {
+    if (sim) planned += targets_of(*w, o.seed, o).size();
+    planned += (kills ? 1 : 0) + (faults ? w->media.size() : 0);
+  }
+  progress_line progress(t, o.progress, quick ? planned : 0, quick ? 0 : o.minutes);
+  // A run whose child process died: the failure names what it was doing.
+  auto died = [](const run_target& target, const std::string& kind, const std::string& only) {
+    return [target, kind, only](const std::vector<std::string>& doing, const std::string& signal) {
+      failure f;
+      f.kind = kind;
+      f.workload = target.info->name;
+      f.seed = target.seed;
+      f.media = std::string(to_string(target.media));
+      f.pool_size = target.pool_size;
+      std::string image;  // the first crash image being checked, for the reproduction
+      for (const std::string& d : doing) {
+        f.at += (f.at.empty() ? "" : " | ") + d;
+        if (image.empty() && d.rfind("run:", 0) != 0) image = d;
+      }
+      f.what = "the engine crashed (" + signal +
+               ") while the runner was at: " + (f.at.empty() ? "?" : f.at);
+      f.repro = target.repro(only, only == "sim" ? image : "");
+      return f;
+    };
+  };
+  for (std::uint64_t round = 0;; ++round) {
+    const std::uint64_t seed = o.seed + round;
+    for (const workload_info* w : workloads) {
+      if (sim) {
+        for (const run_target& target : targets_of(*w, seed, o)) {
+          if (t.stopping()) break;
+          t.set_activity(target.label() + " power failures");
+          const auto s0 = t.states(), c0 = t.crash_points(), b0 = t.barriers(),
+                     f0 = t.failure_count();
+          const auto t0 = std::chrono::steady_clock::now();
+          run_isolated(
+              t,
+              [&](tally& mine) {
+                job_queue checkers(jobs, 2 * jobs);
+                run_power_failures(target, exploration_for(o.mode, target.pool_size), o.at, mine,
+                                   checkers);
+              },
+              died(target, "power-failure", "sim"));
+          r.runs.push_back(
+              {target.label(), t.states() - s0, t.crash_points() - c0, t.barriers() - b0,
+               t.failure_count() - f0,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
+          progress.advance();
+        }
+      }
+      if (kills && !t.stopping()) {
+        t.set_activity(w->name + " process kills");
+        const run_target target =
+            make_target(*w, seed, granularity::page, w->pool_sizes.front(), 0, o);
+        run_isolated(
+            t,
+            [&](tally& mine) {
+              const kill_counts k = run_process_kills(*w, seed, quick ? 12 : 60, mine);
+              mine.add_count("process_kills", k.kills);
+              mine.add_count("process_operations", k.operations);
+              mine.add_count("early_kills", k.before_first_op);
+            },
+            died(target, "process-kill", "process"));
+        progress.advance();
+      }
+      if (faults) {
+        for (granularity g : w->media) {
+          if (t.stopping() || (o.media && *o.media != g)) continue;
+          t.set_activity(w->name + "/" + std::string(to_string(g)) + " faults");
+          // Short runs: every barrier of them is failed in turn.
+          const run_target target =
+              make_target(*w, seed, g, o.pool_size.value_or(w->pool_sizes.front()),
+                          std::min<std::uint64_t>(w->quick_ops, 8), o);
+          run_isolated(
+              t, [&](tally& mine) { mine.add_count("fault_cases", run_faults(target, mine)); },
+              died(target, "fault", "faults"));
+          progress.advance();
+        }
+      }
+    }
+    if (quick || t.stopping()) break;
+  }
+  r.process_kills = t.count("process_kills");
+  r.process_operations = t.count("process_operations");
+  r.early_kills = t.count("early_kills");
+  r.fault_cases = t.count("fault_cases");
+  r.states = t.states();
+  r.crash_points = t.crash_points();
+  r.barriers = t.barriers();
+  r.failures = t.failure_count();
+  r.failures_list = t.kept_failures();
+  std::sort(r.failures_list.begin(), r.failures_list.end(),
+            [](const failure& a, const failure& b) { return a.repro < b.repro; });
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+self_test_result run_self_test(const std::vector<workload_info>& workloads,
+                               const campaign_options& options) {
+  const auto start = std::chrono::steady_clock::now();
+  // A small campaign whose runs reach every kind of barrier: commits of
+  // several sizes on both media, checkpoints (log half full, and close).
+  std::vector<const workload_info*> chosen;
+  for (const workload_info& w : workloads) {
+    if (w.name == "tx-sizes") chosen.push_back(&w);
+  }
+  if (chosen.empty() && !workloads.empty()) chosen.push_back(&workloads.front());
+  campaign_options o = options;
+  o.mode = campaign_mode::quick;
+  o.only = "sim";
+  o.workloads.clear();
+
+  self_test_result r;
+  o.mutation = detail::mutation::none;
+  o.stop_on_failure = false;
+  campaign_result base = run_campaign(chosen, o);
+  r.baseline_failures = base.failures;
+  if (!base.failures_list.empty()) r.baseline_first_failure = base.failures_list.front().repro;
+
+  using detail::mutation;
+  for (mutation m : {mutation::drop_commit_fence, mutation::marker_before_data,
+                     mutation::skip_checksum, mutation::early_checkpoint_lsn}) {
+    o.mutation = m;
+    o.stop_on_failure = true;
+    campaign_result c = run_campaign(chosen, o);
+    mutation_verdict v;
+    v.name = mutation_name(m);
+    v.detected = c.failures > 0;
+    v.states = c.states;
+    if (!c.failures_list.empty()) {
+      v.first_failure = c.failures_list.front().what + "  (" + c.failures_list.front().repro + ")";
+    }
+    r.mutations.push_back(v);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace ferrite::crash

@@ -1,0 +1,164 @@
+#include "tools/crash/runner/power_failure.h"
+
+#include "ferrite/base/media/detail/sim_device.h"
+#include "tools/crash/runner/image_check.h"
+#include "tools/crash/runner/isolate.h"
+
+namespace ferrite::crash {
+
+void run_power_failures(const run_target& tg, const exploration& ex,
+                        const std::optional<crash_path>& only_path, tally& t, job_queue& checkers) {
+  image_checker checker(tg, ex, only_path, t);
+  auto fail = [&](const std::string& at, const std::string& what) {
+    failure f;
+    f.kind = "power-failure";
+    f.workload = tg.info->name;
+    f.seed = tg.seed;
+    f.media = std::string(to_string(tg.media));
+    f.pool_size = tg.pool_size;
+    f.at = at;
+    f.what = what;
+    f.repro = tg.repro("sim", "");  // the whole run: these are not crash images
+    t.add_failure(std::move(f));
+  };
+
+  // The states a crash may show in the current phase. Replaced, never
+  // changed: queued images hold the one of their moment.
+  std::shared_ptr<const acceptable_states> acc;
+  auto accept = [&](std::vector<model_state> states, bool may_be_no_pool = false) {
+    auto a = std::make_shared<acceptable_states>();
+    a->states = std::move(states);
+    a->may_be_no_pool = may_be_no_pool;
+    acc = std::move(a);
+  };
+
+  // Queues the images of the crash point `point`: subsets of the units in
+  // flight, or (durable_only) the durable image alone. False when it took
+  // none.
+  auto take_images = [&](const sim_device& d, const std::string& point, bool durable_only) {
+    if (t.stopping()) return false;
+    if (only_path && only_path->steps.front().point != point) return false;
+    if (!durable_only) t.count_crash_point();
+    std::vector<crash_subset> subsets;
+    if (durable_only) {
+      subsets.push_back({"none", {}});
+    } else {
+      const std::vector<std::uint64_t> units = in_flight_units(d);
+      const std::uint64_t seed = checker.subset_seed(point);
+      if (only_path) {
+        auto s = subset_named(only_path->steps.front().subset, units, seed);
+        if (!s) {
+          fail(point, "subset " + only_path->steps.front().subset + " does not fit the " +
+                          std::to_string(units.size()) + " units in flight");
+          return false;
+        }
+        subsets.push_back(std::move(*s));
+      } else {
+        subsets = crash_subsets(units, ex.top, seed);
+      }
+    }
+    std::size_t taken = 0;
+    for (const crash_subset& s : subsets) {
+      const bool nested = ex.nested_per_point == 0 || taken++ < ex.nested_per_point;
+      checkers.submit([&checker, states = acc, path = crash_path{{{point, s.name}}}, nested,
+                       image = d.crash_image(s.units)]() mutable {
+        checker.check(std::move(image), *states, path, nested);
+      });
+    }
+    return true;
+  };
+
+  std::shared_ptr<const workload> current = tg.info->make(tg.seed);
+  auto dev = std::make_shared<sim_device>(tg.media);
+  std::uint64_t barriers = 0, explored = 0;
+  dev->on_barrier = [&](const sim_device& d) {
+    t.count_barrier();
+    ++barriers;
+    if (take_images(d, std::to_string(d.barriers()), false)) ++explored;
+  };
+
+  std::optional<doing_scope> doing;  // what this thread does, should the engine crash
+  auto run = [&] {
+    doing.emplace("run: creating the pool");
+    accept({{current, 0}}, true);
+    pool p;
+    try {
+      p = pool::open(tg.label(), tg.options(dev, open_mode::create_exclusive));
+    } catch (const std::exception& e) {
+      fail("create", "creating the pool failed: " + describe(e));
+      return;
+    }
+    accept({{current, 0}});
+    if (tg.info->typed) {  // see workload_info::typed
+      doing.emplace("run: reopening the new pool, so that it owns its tag");
+      checkers.drain();  // no crash image of this pool is open now
+      auto hook = std::move(dev->on_barrier);
+      dev->on_barrier = nullptr;
+      try {
+        p.close();
+        p = pool::open(tg.label(), tg.options(dev, open_mode::open_existing));
+      } catch (const std::exception& e) {
+        fail("create", "reopening the new pool failed: " + describe(e));
+        return;
+      }
+      dev->on_barrier = std::move(hook);
+    }
+    if (std::string d = current->check(p); !d.empty()) {
+      fail("create", "a new pool is not the model's initial state: " + d);
+      return;
+    }
+    for (std::uint64_t op = 0; op < tg.ops; ++op) {
+      if (t.stopping()) return;
+      std::shared_ptr<workload> next = current->clone();
+      next->apply(op);
+      accept({{current, op}, {next, op + 1}});
+      doing.emplace("run: operation " + std::to_string(op));
+      try {
+        current->perform(p, op);
+      } catch (const std::exception& e) {
+        fail("op" + std::to_string(op),
+             "operation " + std::to_string(op) + " failed: " + describe(e) + " " + heap_summary(p));
+        return;
+      }
+      current = next;
+      std::string d = current->check(p);
+      if (d.empty()) d = current->invariants(p);
+      if (!d.empty()) {
+        fail("op" + std::to_string(op),
+             "in memory, after operation " + std::to_string(op) + ": " + d);
+        return;
+      }
+      accept({{current, op + 1}});
+      take_images(*dev, "op" + std::to_string(op), true);  // invariant 3
+    }
+    if (!only_path) {
+      if (std::string d = current->end_of_run(p); !d.empty()) {
+        fail("end", "the run did not do what the workload is for: " + d);
+      }
+    }
+    doing.emplace("run: close");
+    try {
+      p.close();
+    } catch (const std::exception& e) {
+      fail("end", "close failed: " + describe(e));
+      return;
+    }
+    take_images(*dev, "end", true);
+  };
+  run();
+  doing.reset();
+  dev->on_barrier = nullptr;
+  checkers.drain();  // the queued checks refer to `checker`
+  if (only_path && explored == 0 && only_path->steps.front().point != "end" &&
+      only_path->steps.front().point.rfind("op", 0) != 0) {
+    fail(only_path->steps.front().point,
+         "the run never reached barrier " + only_path->steps.front().point);
+  }
+  // A complete run must have taken images at every one of its barriers.
+  if (!only_path && !t.stopping() && explored < barriers) {
+    fail("end", "images were taken at " + std::to_string(explored) + " of " +
+                    std::to_string(barriers) + " barriers");
+  }
+}
+
+}  // namespace ferrite::crash

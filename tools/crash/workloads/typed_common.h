@@ -1,0 +1,130 @@
+// Helpers of the typed workloads (workloads/typed.cc and the container
+// workloads): how an operation is wrapped (atomic, transaction, nested,
+// aborted), random texts, and the root's commit counter.
+//
+// Every typed workload's root begins with two words: the number of
+// transactions the workload committed and its complement, bumped at the end
+// of every transaction it runs (not by an operation atomic on its own).
+// The invariant `complement == ~commits` holds in every state.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
+#include "tools/crash/readers/image_view.h"
+
+namespace ferrite::crash::typed {
+
+// How an operation's steps run: one call atomic on its own (one step, no
+// counter bump), a transaction, a transaction inside a transaction, or a
+// transaction that throws after its steps (nothing changes).
+enum class tx_mode { atomic, transaction, nested, aborted };
+
+// transaction 1/2, nested 1/8, aborted 1/8, atomic 1/4 (only when
+// `atomic_ok`, else a transaction).
+inline tx_mode pick_mode(std::mt19937_64& rng, bool atomic_ok) {
+  const std::uint64_t r = rng() % 8;
+  if (r < 4) return tx_mode::transaction;
+  if (r < 5) return tx_mode::nested;
+  if (r < 6) return tx_mode::aborted;
+  return atomic_ok ? tx_mode::atomic : tx_mode::transaction;
+}
+
+struct planned_abort {};  // thrown out of a transaction on purpose
+
+// The root's first two words.
+struct commit_counter {
+  std::uint64_t commits;
+  std::uint64_t complement;
+};
+
+// Runs `steps()` as `how` says. In a transaction, `counter()` (a
+// commit_counter* in the pool, evaluated inside it) is bumped after the
+// steps.
+template <class Steps, class Counter>
+void run_as(pool& p, tx_mode how, Steps&& steps, Counter&& counter) {
+  if (how == tx_mode::atomic) {
+    steps();
+    return;
+  }
+  auto body = [&] {
+    steps();
+    commit_counter* c = counter();
+    tx_snapshot(c, sizeof *c);
+    c->commits += 1;
+    c->complement = ~c->commits;
+  };
+  switch (how) {
+    case tx_mode::transaction: p.transaction(body); return;
+    case tx_mode::nested: p.transaction([&] { p.transaction(body); }); return;
+    case tx_mode::aborted:
+      try {
+        p.transaction([&] {
+          body();
+          throw planned_abort{};
+        });
+      } catch (const planned_abort&) {
+      }
+      return;
+    case tx_mode::atomic: return;
+  }
+}
+
+// "" when the counter and its complement agree.
+inline std::string counter_invariant(const commit_counter& c) {
+  if (c.complement == ~c.commits) return "";
+  return "the transaction count " + std::to_string(c.commits) + " and its complement disagree";
+}
+
+// The frame of every typed workload's invariants(): without a root the heap
+// is empty; the root's commit counter agrees with its complement;
+// `walk(root)` reads (through `v`) everything the root reaches and returns
+// "" or the first problem; then the heap holds exactly the objects reached
+// (no leak, nothing shared).
+template <class Root, class Walk>
+std::string reach_invariants(const pool& p, image_view& v, Walk&& walk) {
+  const Root* r = v.template root<Root>();
+  const std::uint64_t heap_objects = p.heap_statistics().objects;
+  if (!r) {
+    return heap_objects == 0 ? "" : "no root, yet the heap holds " +
+                                        std::to_string(heap_objects) + " objects (a leak)";
+  }
+  if (std::string c = counter_invariant({r->commits, r->complement}); !c.empty()) return c;
+  if (std::string w = walk(*r); !w.empty()) return w;
+  if (v.objects() != heap_objects) {
+    return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
+           std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
+  }
+  return "";
+}
+
+inline std::string letters(std::mt19937_64& rng, std::size_t n) {
+  std::string s(n, 'a');
+  for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+// A short text: 0-14 letters (a string buffer of capacity 15), one time in
+// four 16-30 (capacity 16-30): two size classes.
+inline std::string short_text(std::mt19937_64& rng) {
+  if (rng() % 4 != 0) return letters(rng, rng() % 15);
+  return letters(rng, 16 + rng() % 15);
+}
+
+// Expects `fn` to throw ferrite::error invalid_argument (std-like misuse);
+// throws std::logic_error when it does not.
+template <class Fn>
+void expect_misuse(const char* what, Fn&& fn) {
+  try {
+    fn();
+  } catch (const ferrite::error& e) {
+    if (e.code() == error_code::invalid_argument) return;
+    throw;
+  }
+  throw std::logic_error(std::string(what) + " did not throw invalid_argument");
+}
+
+}  // namespace ferrite::crash::typed
