@@ -2,33 +2,36 @@
 // hash-map): typed::skeleton holds what they share; an instantiation
 // supplies only its root type, its model, its steps and its readers.
 //
-//   struct my_root {                                 // FERRITE_TYPE, starting with
-//     std::uint64_t commits, complement;             // the commit counter
+//   struct bag_root {                       // the commit counter comes first
+//     std::uint64_t commits, complement;
 //     ferrite::vector<std::int64_t> nums;
 //   };
-//   struct my_step { std::int64_t value; };           // one call on the pool
-//   struct my_state {                                 // the model's contents
+//   FERRITE_TYPE(bag_root, "bag.Root", commits, complement, nums)
+//
+//   struct bag_step { std::int64_t value; };  // one call on the pool
+//   struct bag_state {                      // the model's contents
 //     std::vector<std::int64_t> nums;
-//     void apply(const my_step& s) { nums.push_back(s.value); }
+//     void apply(const bag_step& s) { nums.push_back(s.value); }
 //   };
-//   class my_workload final
-//       : public typed::skeleton<my_workload, my_root, my_state, my_step> {
+//
+//   class bag final : public typed::skeleton<bag, bag_root, bag_state, bag_step> {
 //    public:
-//     using skeleton::skeleton;                       // my_workload(seed)
-//     typed::plan<my_step> plan_of(std::uint64_t op) const {
+//     using skeleton::skeleton;             // bag(seed)
+//     typed::plan<bag_step> plan_of(std::uint64_t op) const {
 //       std::mt19937_64 rng = op_rng(seed_, op);
-//       typed::plan<my_step> pl;
-//       const std::size_t n = pl.pick(rng, has_root_);   // mode, then 1-4 steps
-//       for (std::size_t i = 0; i < n; ++i) pl.steps.push_back({std::int64_t(rng() % 9)});
+//       typed::plan<bag_step> pl;
+//       const std::size_t n = pl.pick(rng, has_root_);   // atomic only once the root exists
+//       for (std::size_t i = 0; i < n; ++i) pl.steps.push_back({std::int64_t(rng() % 100)});
 //       return pl;
 //     }
-//     static void perform_step(pool&, my_root& r, const my_step& s, typed::tx_mode) {
+//     static void perform_step(pool&, bag_root& r, const bag_step& s, typed::tx_mode) {
 //       r.nums.push_back(s.value);
 //     }
-//     std::string compare(image_view& v, const my_root& r) const;  // vs state_.nums
-//     std::string walk(image_view& v, const my_root& r) const;     // reads all r reaches
+//     std::string compare(image_view& v, const bag_root& r) const;  // "" or what differs
+//     std::string walk(image_view& v, const bag_root& r) const;     // reads all r reaches
 //   };
-//   workload_info w = typed::info<my_workload>("my-vector", "push_back");
+//
+//   workload_info w = typed::info<bag>("bag", "push_back in every mode");
 //
 // What every instantiation gets, unchanged:
 // - perform(op): plan_of(op), then perform_step for each step on the root
