@@ -6,6 +6,8 @@
 #   ./dev.sh test-asan   the test suite under AddressSanitizer + UBSan (build-asan/)
 #   ./dev.sh test-tsan   the test suite under ThreadSanitizer (build-tsan/, clang)
 #   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images for SEC seconds (build-fuzz/, clang)
+#   ./dev.sh install-check  meson install into a scratch prefix; build the examples out of
+#                        tree with `pkg-config --cflags --libs ferrite` and run them
 #   ./dev.sh deps        only install the Debian packages ferrite needs
 #   ./dev.sh build       only configure and build (build/)
 #
@@ -15,7 +17,7 @@ cd "$(dirname "$0")"
 
 packages=(g++ clang meson ninja-build pkg-config libpmem2-dev catch2 libxxhash-dev
           libcli11-dev nlohmann-json3-dev libpmemobj-dev gnuplot-nox libclang-rt-14-dev
-          python3)
+          python3 ccache clang-format)
 
 deps() {
   local missing=()
@@ -84,6 +86,49 @@ demo() {
   rm -rf "$dir"
 }
 
+# The install as a user meets it (README, "Install"): meson install into a
+# scratch prefix; every installed header compiles on its own and the
+# examples build out of tree with exactly `pkg-config --cflags --libs
+# ferrite`; hello runs twice and the installed CLI (its rpath, no
+# LD_LIBRARY_PATH) reads the pool it kept.
+install_check() {
+  local prefix src=$PWD
+  prefix=$(mktemp -d)
+  configure build-install --prefix="$prefix" -Dtests=false
+  meson install -C build-install --quiet
+  local pcdir libdir
+  pcdir=$(dirname "$(find "$prefix" -name ferrite.pc)")
+  export PKG_CONFIG_PATH=$pcdir
+  libdir=$(pkg-config --variable=libdir ferrite)
+  local cxx=${CXX:-g++} n=0 h
+  for h in $(cd "$prefix/include" && find ferrite -name '*.h' | sort); do
+    echo "#include <$h>" | $cxx -x c++ -fsyntax-only $(pkg-config --cflags ferrite) - ||
+      { echo "install-check: <$h> does not compile on its own"; return 1; }
+    n=$((n + 1))
+  done
+  echo "install-check: $n installed headers compile on their own"
+  local out=$prefix/examples
+  mkdir -p "$out"
+  local ex
+  for ex in examples/hello.cc examples/demo.cc examples/guessing/*.cc examples/guessing/dict_version/*.cc; do
+    local name
+    name=$(basename "${ex%.cc}")
+    [[ $ex == */dict_version/* ]] && name=${name}_dict
+    $cxx "$src/$ex" -o "$out/$name" $(pkg-config --cflags --libs ferrite)
+  done
+  echo "install-check: the examples built out of tree: $(ls "$out" | tr '\n' ' ')"
+  (
+    mkdir "$prefix/run" && cd "$prefix/run"
+    echo Ada | LD_LIBRARY_PATH=$libdir "$out/hello" >/dev/null
+    LD_LIBRARY_PATH=$libdir "$out/hello" | grep -q "Hello, Ada!" ||
+      { echo "install-check: hello did not remember"; exit 1; }
+    "$prefix/bin/ferrite" dump hello_world.pool | grep -q "'Ada'" ||
+      { echo "install-check: the installed ferrite CLI did not read the pool"; exit 1; }
+  )
+  echo "install-check: hello remembered; the installed CLI ran from $prefix/bin"
+  rm -rf "$prefix"
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) deps; configure build ;;
@@ -105,6 +150,7 @@ case "${1:-}" in
     mkdir -p build-fuzz/corpus
     ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \
       -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
+  install-check) deps; install_check ;;
   bench-smoke) deps; configure build; build/bench/ferrite-bench --smoke ;;  # every bench cell, tiny op counts
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
