@@ -1,3 +1,98 @@
+// Transactions: the per-thread state machine behind ferrite::transaction
+// (engine/transaction.h). The state is the calling thread's tx_context
+// (engine/detail/tx_context.h); the record it commits goes through the
+// change log (txlog/change_log.h).
+//
+// States:
+//   idle        depth == 0. Nothing held.
+//   running     depth >= 1, neither aborted nor poisoned. depth > 1 is
+//               nested: inner transactions flatten into the outermost one.
+//               Holds the pool's transaction gate (pool_impl::tx_gate)
+//               shared from begin to end; garbage collection holds it
+//               exclusive (engine/detail/gc.h), so the two never overlap.
+//               The working view holds the new bytes; nothing of them is
+//               in the durable image.
+//   poisoned    depth >= 1, an error was thrown inside the transaction and
+//               its bytes are not restored yet.
+//   aborted     depth >= 1, rolled back (an inner abort); the enclosing
+//               levels must still end.
+//   committing  the outermost commit, inside commit_outermost().
+//   durable     change_log::commit returned: the record and every earlier
+//               one are durable (invariant 3, docs/design.md).
+//
+//                           transaction::transaction (same pool): ++depth
+//                           transaction::commit (inner):          --depth
+//                                      +-----+
+//                                      |     |
+//            transaction::transaction  v     |  transaction::commit (outermost)
+//   idle ----------------------------> running -------------------------------> committing
+//    ^ ^ ^                             |     |                                  |       |
+//    | | |           tx_poison()       |     | roll_back()                      |       | change_log::
+//    | | |       +---------------------+     | (transaction::abort)             |       | commit returned
+//    | | |       v                           v                                  |       v
+//    | | |    poisoned --roll_back()---> aborted                                |    durable
+//    | | |       |                           |                                  |       |
+//    | | +-------+---------------------------+  tx_context::reset               |       |
+//    | |        when the outermost level ends                                   |       |
+//    | +------------------------------------------------------------------------+       |
+//    |              a check or the log refused: roll_back(), tx_context::reset, throw   |
+//    +----------------------------------------------------------------------------------+
+//                   tx_context::reset, then maybe_checkpoint and the on_commit callbacks
+//
+// Transitions:
+//   idle -> running         transaction::transaction: refuses a read-only or
+//                           failed pool (read_only) and a thread already in a
+//                           transaction on another pool (tx_invalid); resets
+//                           the context, takes the gate shared, depth = 1;
+//                           checked mode copies the heap into `shadow` (if
+//                           that throws: tx_context::reset, still idle).
+//   running -> running      transaction::transaction on the same pool, ++depth;
+//                           transaction::commit of an inner level, --depth.
+//   running -> poisoned     tx_poison(): a snapshot outside the heap
+//                           (tx_snapshot), or an allocation or free the heap
+//                           refuses (alloc/heap.cc). It throws; every later
+//                           call in the transaction throws tx_aborted
+//                           (check_usable), and it cannot commit.
+//   running, poisoned
+//     -> aborted            roll_back(): restores the snapshotted bytes (the
+//                           undo entries newest first, or the whole `shadow`
+//                           in checked mode), undoes the allocations
+//                           (heap::on_abort) and runs the on_abort
+//                           callbacks. Called by transaction::abort (and so
+//                           by ~transaction, which is how an exception out of
+//                           pool::transaction aborts) at any level; the
+//                           commit of an enclosing level then throws
+//                           tx_aborted.
+//   aborted, poisoned
+//     -> idle               when the outermost level ends: transaction::abort
+//                           (roll_back first if still poisoned) or
+//                           transaction::commit, which rolls back a poisoned
+//                           transaction and throws tx_aborted. Both end in
+//                           tx_context::reset, which releases the gate.
+//   running -> committing   transaction::commit of the outermost level calls
+//                           commit_outermost(): a typed object holding a
+//                           pointer into another pool (find_foreign_pointer)
+//                           or, in checked mode, a changed byte that was not
+//                           snapshotted (find_unsnapshotted) rolls back and
+//                           throws; else it gathers the record (the new
+//                           bytes of the covered ranges, the bit operations,
+//                           the root), writes new extents in place
+//                           (change_log::persist_direct) and commits the
+//                           record (change_log::commit). An empty record
+//                           writes nothing.
+//   committing -> idle      a check or the log refused (out_of_space,
+//                           io_error): roll_back(), then transaction::commit
+//                           calls tx_context::reset and rethrows. Nothing of the
+//                           transaction is in the pool, except on io_error,
+//                           where the pool is read-only from then on and the
+//                           record may or may not be durable
+//                           (docs/durability.md).
+//   committing -> durable   change_log::commit returned. The live root is
+//                           updated and the frees take effect
+//                           (heap::on_durable).
+//   durable -> idle         tx_context::reset (the gate is released), then
+//                           change_log::maybe_checkpoint and the on_commit
+//                           callbacks, which run outside the transaction.
 #include "ferrite/engine/transaction.h"
 
 #include <algorithm>

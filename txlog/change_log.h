@@ -1,27 +1,87 @@
 // The change log: commit with group commit, checkpoint, recovery.
 //
-// State diagram of a record (its slot in `pending_`):
+// Durability invariants 2-5 (docs/design.md, "Durability invariants") are
+// kept here; docs/durability.md says what they mean for a program.
 //
-//   reserved --write()--> written --fence/sync--> durable --checkpoint()--> freed
+// The life of a record (its slot in `pending_`), each step named by the
+// function that takes it; commit() runs them in this order:
 //
-//   reserve():   under mu_: takes the next LSN and log space (waiting for a
-//                checkpoint when the log is full).
-//   commit():    copies the record into the log; on byte/cache-line media it
-//                fences its own flushes; on page media one committer (the
-//                leader) syncs the log range of every written record for all
-//                waiting committers (group commit). Returns only when every
-//                record up to its own is durable (invariant 3).
-//   checkpoint() applies durable records, read back from the log, to the
-//                durable heap, makes them durable, then advances the
-//                checkpoint LSN in the superblock (invariants 2 and 5) and
-//                frees their log space.
-//   recover():   at open, replays the valid records after the checkpoint
-//                (invariant 4) and starts a new log epoch.
+//   reserve()              under mu_
+//      |
+//      v
+//   reserved               slot in pending_, written == false
+//      |  write_record()   mu_ released: the wrap marker, then the record
+//      |  fence_record()   mu_ released; byte and cache-line media only
+//      |  mark_written()   under mu_: slot written, or the log fails
+//      v
+//   written                lsn > durable_lsn_
+//      |  await_durable()  under mu_. byte/cache_line: advance_durable_locked();
+//      |                   page: sync_as_leader() (group commit), or wait
+//      v
+//   durable                lsn <= durable_lsn_: commit() returns (invariant 3)
+//      |  checkpoint_locked()
+//      v
+//   freed                  popped from pending_, its log space given back
 //
-// A failed sync puts the log in the failed state: every later commit fails
-// with io_error; what was durable stays durable.
+//   reserve():        takes the next LSN (two when the record needs a wrap
+//                     marker) and log space; when the log is full, runs a
+//                     checkpoint itself or waits for the running one.
+//   write_record():   copies the wrap marker and the record into the log.
+//   fence_record():   byte/cache-line media: fences this thread's flushes
+//                     of the record (each committer fences its own).
+//   mark_written():   marks the record (and its marker) written; a write or
+//                     fence that failed fails the log instead.
+//   await_durable():  returns once every record up to this one is durable
+//                     (invariant 3). byte/cache_line: advance_durable_locked()
+//                     moves durable_lsn_ over the written prefix, then waits
+//                     for earlier committers. page: the first committer to
+//                     find its record in the written prefix while no sync
+//                     runs becomes the leader (sync_as_leader()) and syncs
+//                     the log range of every written record for everyone
+//                     waiting (group commit); the others wait.
+//   commit():         checks the record's size, runs the steps in this
+//                     order, counts the commit and returns its LSN.
+//   checkpoint_locked() applies durable records, read back from the log, to
+//                     the durable heap, makes them durable, then advances
+//                     the checkpoint LSN in the superblock (invariants 2 and
+//                     5) and frees their log space.
+//   recover():        at open, replays the valid records after the
+//                     checkpoint (invariant 4) after making the log itself
+//                     durable (invariant 2), and starts a new log epoch.
 //
-// Thread-safety: commit() and checkpoint() may be called from any thread.
+// Failure: a write, fence or sync that fails (in a commit, a checkpoint,
+// persist_direct or update_superblock) puts the log in the failed state
+// (fail_locked): every later commit, and every waiting commit whose
+// record was not durable yet, fails with io_error; what was durable stays
+// durable. A failed log is never un-failed.
+//
+// Lock rules (mu_):
+// - mu_ guards the log's volatile state (pending_, next_lsn_, tail_, used_,
+//   written_lsn_, durable_lsn_, syncing_, checkpointing_, failed_,
+//   failure_, stats_) and the writes to state_. Functions named *_locked,
+//   mark_written(), and those taking the lock as an argument REQUIRE mu_
+//   held and return with it held (they may release it in between).
+// - No media call is made while mu_ is held. A committer reserves under
+//   mu_, writes and fences with mu_ released (its slot is its own), then
+//   takes mu_ again to publish. sync_as_leader() and checkpoint_locked()
+//   release mu_ around their media calls; `syncing_` and `checkpointing_`
+//   keep a second sync or checkpoint out meanwhile. update_superblock()
+//   does the same with `checkpointing_`.
+// - Outside recover(), `state_` is written under mu_ only: by checkpoints (the fields a
+//   checkpoint changes, never heap_size) and update_superblock() (which runs
+//   while no checkpoint does); its heap_size is read without mu_ by
+//   transactions and the allocator, and changes only in pool::grow, which
+//   runs alone.
+// - Not guarded by mu_: `failed_flag_` (an atomic mirror of failed_ for
+//   failed()), `checkpoint_wanted_` (an atomic hint that lets
+//   maybe_checkpoint() skip the lock), `flush_set_` (scratch of the one
+//   running checkpoint or recovery) and the live root (set_live_root(), by
+//   the committing thread after commit() returns).
+// - recover() and apply_to_working() run at open, before any other call,
+//   and take no lock.
+//
+// Thread-safety: commit(), persist_direct(), checkpoint() and the
+// accessors may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -120,6 +180,28 @@ class change_log {
     bool written;
   };
 
+  // A record's place in the log, chosen by reserve().
+  struct reservation {
+    std::uint64_t lsn;
+    std::uint64_t pos;         // offset of the record in the log region
+    std::uint64_t length;      // record bytes
+    std::uint64_t waste;       // bytes skipped at the end of the region (0: no wrap marker)
+    std::uint64_t marker_lsn;  // the wrap marker's LSN, when waste != 0
+    std::uint64_t epoch;       // the log epoch the record is written in
+  };
+
+  // The steps of commit(), in order (see the diagram above). Declared
+  // inline and defined in change_log.cc, their only user, so that the
+  // compiler folds them back into commit(): naming the steps costs no
+  // instructions on the commit path.
+  inline reservation reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len);
+  inline void write_record(const reservation& r, record_builder& rb,
+                           std::string& error);              // mu_ NOT held
+  inline void fence_record(const reservation& r, std::string& error);  // mu_ NOT held
+  inline void mark_written(const reservation& r, const std::string& error);  // REQUIRES: mu_
+  inline void await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t lsn);
+  inline void advance_written_locked();
+
   pool_bounds bounds() const noexcept;
   apply_target durable_target(std::uint64_t& root_off, std::uint64_t& root_type,
                               std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
@@ -132,7 +214,7 @@ class change_log {
   media& media_;
   const pool_header& header_;
   superblock_store& superblocks_;
-  pool_state& state_;  // superblock contents; changed only by checkpoints
+  pool_state& state_;  // superblock contents (lock rules above)
   const bool writable_;
   const std::uint64_t seed_;
 

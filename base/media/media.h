@@ -3,7 +3,7 @@
 // A media object owns two views of one pool image:
 //   - the durable view, which mirrors the pool file (or the simulated device).
 //     Bytes reach it only through write(); they are durable only after a
-//     barrier() or sync_all() that covers them (DESIGN.md invariant 1).
+//     barrier() or sync_all() that covers them (invariant 1, docs/design.md).
 //   - the working view, a private copy-on-write view used by the heap. Stores
 //     to it never reach the durable image by themselves.
 //

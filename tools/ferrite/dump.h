@@ -15,7 +15,7 @@
 // bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree (dump_value) that the two printers
 // render; nothing is printed while decoding.
 //
-// The pool is untrusted input (DESIGN.md §9, invariant 7). Every pointer,
+// The pool is untrusted input (docs/design.md, "Errors"; invariant 7). Every pointer,
 // offset, size and count read from it is checked before use: a pointer must
 // name the start of an allocated heap object (the allocator's own check),
 // every read stays inside the object it belongs to, a container's size is

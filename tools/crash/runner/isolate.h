@@ -1,8 +1,8 @@
 // Fault isolation: each run of a campaign happens in a child process, so
 // that an engine crash (SIGSEGV, an abort...) while it checks a crash image
 // is a failure naming that image, and the campaign goes on. A pool file is
-// untrusted input: any image must give an error, never a crash (DESIGN.md
-// §9).
+// untrusted input: any image must give an error, never a crash
+// (docs/design.md, "Errors").
 //
 // The child reports through a shared memory page: live counts (for the
 // progress line and the totals) and, per thread, what it is doing now (the
