@@ -27,7 +27,7 @@
 //            transaction::transaction  v     |  transaction::commit (outermost)
 //   idle ----------------------------> running -------------------------------> committing
 //    ^ ^ ^                             |     |                                  |       |
-//    | | |           tx_poison()       |     | roll_back()                      |       | change_log::
+//    | | |       heap_tx::poison()     |     | roll_back()                      |       | change_log::
 //    | | |       +---------------------+     | (transaction::abort)             |       | commit returned
 //    | | |       v                           v                                  |       v
 //    | | |    poisoned --roll_back()---> aborted                                |    durable
@@ -48,7 +48,8 @@
 //                           that throws: tx_context::reset, still idle).
 //   running -> running      transaction::transaction on the same pool, ++depth;
 //                           transaction::commit of an inner level, --depth.
-//   running -> poisoned     tx_poison(): a snapshot outside the heap
+//   running -> poisoned     heap_tx::poison() (tx_context::mark_poisoned): a
+//                           snapshot outside the heap
 //                           (tx_snapshot), or an allocation or free the heap
 //                           refuses (alloc/heap.cc). It throws; every later
 //                           call in the transaction throws tx_aborted
