@@ -7,7 +7,8 @@
 // Reachability: from the root, through every pointer field (the type table
 // says where they are: nested structs and arrays included), the storage of
 // every container (string, vector, hash_map, map, set: layouts in
-// container_format.h) and its elements, and value cells (value_format.h).
+// container_format.h, decoded by base/detail/container_layout.h) and its
+// elements, and value cells (value_format.h).
 // An object reached through a pointer is walked by the type id in its own
 // header; a typed pointer into container storage (or to a container handle)
 // also walks the target as its declared type. Untyped objects (type id 0)
