@@ -1,6 +1,6 @@
 // The mark phase of the garbage collector: locating objects, the work
-// stack, structs, pointers and untyped objects. Container layouts are
-// decoded in gc_containers.cc, value cells in gc_cells.cc.
+// stack, structs, pointers and untyped objects. Containers and value cells
+// are walked in gc_containers.cc.
 #include "ferrite/engine/detail/gc_mark.h"
 
 #include <cstring>
@@ -22,7 +22,22 @@ gc_marker::gc_marker(pool_impl& p)
       heap_begin_(p.header.heap_offset),
       heap_end_(p.header.heap_offset + p.state.heap_size),
       tag_(p.header.pool_tag),
-      bits_((p.state.heap_size / 16 + 63) / 64) {}
+      bits_((p.state.heap_size / 16 + 63) / 64),
+      image_(*this) {}
+
+gc_marker::layout_view::layout_view(gc_marker& m)
+    : layout_image(m.base_, m.heap_begin_, m.heap_end_, m.tag_), m_(m) {}
+
+bool gc_marker::layout_view::find(std::uint64_t offset, std::uint64_t, layout_part,
+                                  layout_object& out, std::string& why) {
+  object o;
+  if (!m_.find(offset, o)) {
+    why = "free space or heap metadata";
+    return false;
+  }
+  out = {o.data, o.size, o.type};
+  return true;
+}
 
 void gc_marker::corrupted(std::uint64_t at, const std::string& what) const {
   fail(error_code::corrupted,

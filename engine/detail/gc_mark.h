@@ -7,7 +7,8 @@
 // Reachability: from the root, through every pointer field (the type table
 // says where they are: nested structs and arrays included), the storage of
 // every container (string, vector, hash_map, map, set: layouts in
-// container_format.h) and its elements, and value cells (value_format.h).
+// container_format.h, decoded by base/detail/container_layout.h) and its
+// elements, and value cells (value_format.h).
 // An object reached through a pointer is walked by the type id in its own
 // header; a typed pointer into container storage (or to a container handle)
 // also walks the target as its declared type. Untyped objects (type id 0)
@@ -36,6 +37,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ferrite/base/detail/container_layout.h"
 #include "ferrite/base/format/heap_format.h"
 
 namespace ferrite::detail {
@@ -74,6 +76,20 @@ class gc_marker {
     bool fresh = false;  // newly marked by this lookup
   };
 
+  // The container decoder's view of the pool (container_layout.h): its
+  // lookups go through find(), so container storage is marked as located.
+  class layout_view : public layout_image {
+   public:
+    explicit layout_view(gc_marker& m);
+
+   protected:
+    bool find(std::uint64_t offset, std::uint64_t need, layout_part part, layout_object& out,
+              std::string& why) override;
+
+   private:
+    gc_marker& m_;
+  };
+
   [[noreturn]] void corrupted(std::uint64_t at, const std::string& what) const;
   const stored_type& type_of(std::uint32_t id, std::uint64_t at) const;
   const std::vector<plan_entry>& plan(std::uint32_t id, int depth = 0);
@@ -92,10 +108,10 @@ class gc_marker {
   void scan_untyped(std::uint64_t data, std::uint64_t size);
   void walk_cell(std::uint64_t at);
   void container(const stored_type& t, std::uint64_t at, int depth);
-  void string_storage(std::uint64_t at);
-  void vector_storage(const stored_type& t, std::uint64_t at);
+  void vector_elements(const stored_type& t, std::uint64_t at);
   void hash_map_storage(const stored_type& t, std::uint64_t at, int depth);
   void btree_storage(const stored_type& t, std::uint64_t at, int depth);
+  element_shape shape(std::uint32_t type, std::uint64_t at) const;
   void drain();
 
   // REQUIRES: [off, off + sizeof(T)) lies inside a located object.
@@ -114,6 +130,7 @@ class gc_marker {
   std::vector<work> stack_;
   std::unordered_map<std::uint32_t, std::vector<plan_entry>> plans_;
   std::unordered_set<std::uint64_t> typed_walks_;  // type << 48 | offset, walked by a pointer's type
+  layout_view image_;
 };
 
 }  // namespace ferrite::detail

@@ -17,7 +17,20 @@ decoder::decoder(const pool& p, const dump_options& o)
       base_(p.base()),
       heap_begin_(p.heap_offset()),
       heap_end_(p.heap_offset() + p.heap_size()),
-      tag_(detail::impl_of(p).header.pool_tag) {}
+      tag_(detail::impl_of(p).header.pool_tag),
+      image_(*this) {}
+
+decoder::layout_view::layout_view(decoder& d)
+    : layout_image(d.base_, d.heap_begin_, d.heap_end_, d.tag_), d_(d) {}
+
+bool decoder::layout_view::find(std::uint64_t offset, std::uint64_t, detail::layout_part,
+                                detail::layout_object& out, std::string& why) {
+  object_span s;
+  if (!d_.locate(std::uint64_t{d_.tag_} << 48 | offset, s, why)) return false;
+  d_.reached_.insert(s.offset);
+  out = {s.offset, s.size, s.type};
+  return true;
+}
 
 dump_value decoder::problem(std::string what, std::uint64_t offset) {
   ++problems_;

@@ -1,6 +1,7 @@
 // The decoder class behind decode_pool (internal to `ferrite dump`; see
 // dump.h). dump.cc holds the graph walk (pointers, structs, scalars),
-// dump_containers.cc the container layouts of base/format/container_format.h.
+// dump_containers.cc the container layouts of base/format/container_format.h
+// through the shared decoder (base/detail/container_layout.h).
 //
 // Invariants of the decoder:
 //  1. value() is only called with `at` pointing to type.size bytes that lie
@@ -12,7 +13,8 @@
 //     metadata and throw on anything else).
 //  3. Every loop over pool data is bounded by a stored size that was first
 //     checked against the storage holding it, or by a visited set plus such
-//     a size, so corrupted counts and cyclic chains terminate.
+//     a size, so corrupted counts and cyclic chains terminate (for
+//     containers, the shared decoder guarantees it: container_layout.h).
 //  4. Nesting is bounded by options.max_depth (a corrupted type table can
 //     make a struct contain itself).
 //
@@ -28,6 +30,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "ferrite/base/detail/container_layout.h"
 #include "ferrite/engine/detail/type_table.h"
 #include "tools/ferrite/dump.h"
 
@@ -67,6 +70,20 @@ class decoder {
   dump_result run();
 
  private:
+  // The container decoder's view of the pool: lookups through locate(),
+  // and every storage object located counts as reached (--all).
+  class layout_view : public detail::layout_image {
+   public:
+    explicit layout_view(decoder& d);
+
+   protected:
+    bool find(std::uint64_t offset, std::uint64_t need, detail::layout_part part,
+              detail::layout_object& out, std::string& why) override;
+
+   private:
+    decoder& d_;
+  };
+
   bool locate(std::uint64_t raw, object_span& span, std::string& why) const;
   dump_value value(std::uint32_t type_id, const std::byte* at, std::uint32_t depth);
   dump_value scalar(scalar_kind k, const std::byte* at);
@@ -83,13 +100,13 @@ class decoder {
   dump_value cell_items(const detail::value_cell_rep& c, dump_value v, std::uint32_t depth);
   dump_value cell_payload(const detail::value_cell_rep& c, dump_value v, std::uint32_t depth);
   dump_value btree_value(const stored_type& t, const std::byte* at, std::uint32_t depth);
-  void mark_inner_nodes(std::uint64_t raw, std::uint32_t levels, std::uint32_t capacity,
-                        const stored_type& key);
+  dump_value damaged(const detail::layout_damage& d);
   const stored_type* element_type(std::uint32_t id, std::string& why) const;
   // Locates container storage; on failure returns false with `out` a problem.
   bool storage(std::uint64_t raw, const std::string& what, object_span& span, dump_value& out);
   dump_value problem(std::string what, std::uint64_t offset);
   const std::byte* at(std::uint64_t offset) const { return base_ + offset; }
+  std::uint64_t offset_of(const std::byte* p) const { return static_cast<std::uint64_t>(p - base_); }
 
   const pool& pool_;
   const detail::type_table& types_;
@@ -103,6 +120,7 @@ class decoder {
   std::uint64_t cells_ = 0;                        // value cells decoded (cell_budget)
   std::uint64_t objects_ = 0;
   std::uint64_t problems_ = 0;
+  layout_view image_;
 };
 
 }  // namespace ferrite::cli::dump_detail
