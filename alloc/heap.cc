@@ -7,8 +7,7 @@
 
 #include "ferrite/alloc/size_classes.h"
 #include "ferrite/base/error.h"
-#include "ferrite/engine/detail/pool_impl.h"
-#include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/txlog/change_log.h"
 
 namespace ferrite::detail {
 
@@ -49,24 +48,31 @@ std::atomic<std::uint64_t>& word_at(std::byte* p) {
 
 }  // namespace
 
-heap::heap(pool_impl& pool) : pool_(pool), partial_(size_class_count()) {
+heap::heap(media& store, const pool_header& header, const pool_state& state, change_log& log,
+           std::string pool_name)
+    : store_(store),
+      header_(header),
+      state_(state),
+      log_(log),
+      pool_name_(std::move(pool_name)),
+      partial_(size_class_count()) {
   const unsigned n = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) arenas_.push_back(std::make_unique<arena>());
 }
 
 heap::~heap() = default;
 
-std::byte* heap::base() const { return pool_.store->working(); }
+std::byte* heap::base() const { return store_.working(); }
 
-std::uint64_t heap::total_chunks() const { return pool_.state.heap_size / chunk_size; }
+std::uint64_t heap::total_chunks() const { return state_.heap_size / chunk_size; }
 
 std::uint64_t heap::chunk_offset(std::uint64_t chunk) const {
-  return pool_.header.heap_offset + chunk * chunk_size;
+  return header_.heap_offset + chunk * chunk_size;
 }
 
 std::uint64_t* heap::entry_ptr(std::uint64_t chunk) const {
   const std::uint64_t zone = chunk / chunks_per_zone;
-  return reinterpret_cast<std::uint64_t*>(base() + pool_.header.heap_offset + zone * zone_bytes) +
+  return reinterpret_cast<std::uint64_t*>(base() + header_.heap_offset + zone * zone_bytes) +
          chunk % chunks_per_zone;
 }
 
@@ -213,7 +219,7 @@ run_state* heap::acquire_run(std::size_t cls) {
   return nullptr;
 }
 
-run_state* heap::create_run(tx_context& tx, std::size_t cls) {
+run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
   const size_class& c = class_at(cls);
   std::uint64_t g, free_lsn = 0;
   {
@@ -244,24 +250,17 @@ run_state* heap::create_run(tx_context& tx, std::size_t cls) {
                 static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), e);
   }
   try {
-    pool_.log->commit(rb);
+    log_.commit(rb);
   } catch (...) {
     for (std::uint64_t k = 0; k < c.run_chunks; ++k) *entry_ptr(g + k) = 0;
     std::lock_guard lk(mu_);
     give_chunks(g, c.run_chunks, free_lsn);
     throw;
   }
-  // Checked transactions compare the heap with a copy taken at their
-  // start: the new run's committed metadata is not the caller's change.
-  if (!tx.shadow.empty()) {
-    const std::uint64_t heap_off = pool_.header.heap_offset;
-    auto refresh = [&](std::uint64_t from, std::uint64_t len) {
-      std::memcpy(tx.shadow.data() + (from - heap_off), base() + from, len);
-    };
-    refresh(off, run_bitmap_offset + words * 8);
-    for (std::uint64_t k = 0; k < c.run_chunks; ++k) {
-      refresh(static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), 8);
-    }
+  // The new run's metadata is committed: not the caller's change.
+  tx.committed_aside(off, run_bitmap_offset + words * 8);
+  for (std::uint64_t k = 0; k < c.run_chunks; ++k) {
+    tx.committed_aside(static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), 8);
   }
   auto rs = std::make_unique<run_state>();
   rs->head_chunk = g;
@@ -276,18 +275,18 @@ run_state* heap::create_run(tx_context& tx, std::size_t cls) {
   return raw;
 }
 
-void heap::out_of_space(tx_context& tx, std::uint64_t size) {
-  tx_poison(tx, static_cast<int>(error_code::out_of_space),
-            "pool '" + pool_.path.string() + "' has no free block for an object of " +
+void heap::out_of_space(heap_tx& tx, std::uint64_t size) {
+  tx.poison(error_code::out_of_space,
+            "pool '" + pool_name_ + "' has no free block for an object of " +
                 std::to_string(size) + " bytes; free objects or grow the pool (pool::grow, "
                 "`ferrite grow`). The transaction was aborted");
 }
 
-std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t type_id,
+std::uint64_t heap::allocate(heap_tx& tx, std::uint64_t size, std::uint32_t type_id,
                              std::uint64_t align) {
   if (align == 0) align = 16;
   if (!std::has_single_bit(align) || align > chunk_size) {
-    tx_poison(tx, static_cast<int>(error_code::invalid_argument),
+    tx.poison(error_code::invalid_argument,
               "alignment " + std::to_string(align) + " is not a power of two up to 256 KiB");
   }
   if (size > max_pool_size) out_of_space(tx, size);
@@ -334,7 +333,7 @@ std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t t
     const std::uint64_t word_off = run->offset + run_bitmap_offset + idx / 64 * 8;
     const std::uint64_t mask = 1ull << (idx % 64);
     word_at(base() + word_off).fetch_or(mask, std::memory_order_relaxed);
-    tx_log_bits(tx, entry_kind::set_bits, word_off, mask);
+    tx.log_bits(entry_kind::set_bits, word_off, mask);
     tx.heap_allocs.push_back({heap_action::slot, run, idx, 0, 0, 0});
     slot_off = run->offset + c.data_offset + idx * c.slot_size;
   } else {
@@ -351,13 +350,13 @@ std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t t
       const std::uint64_t e = k == 0 ? make_entry(chunk_kind::extent, 0, n)
                                      : make_entry(chunk_kind::continuation, 0, k);
       *entry_ptr(g + k) = e;
-      tx_log_bits(tx, entry_kind::set_bits,
+      tx.log_bits(entry_kind::set_bits,
                   static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), e);
     }
     slot_off = chunk_offset(g);
     // The extent's data goes straight to the durable image at commit; no
     // older record may still write there.
-    if (free_lsn > pool_.log->checkpoint_lsn()) pool_.log->checkpoint();
+    if (free_lsn > log_.checkpoint_lsn()) log_.checkpoint();
   }
   const std::uint64_t data = (slot_off + sizeof(object_header) + align - 1) / align * align;
   object_header h{size | std::uint64_t{object_magic} << 48, type_id,
@@ -374,12 +373,12 @@ std::uint64_t heap::allocate(tx_context& tx, std::uint64_t size, std::uint32_t t
 
 std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64_t* index,
                                 std::uint64_t* head_chunk, std::uint64_t* chunks) const {
-  const std::uint64_t heap_off = pool_.header.heap_offset;
+  const std::uint64_t heap_off = header_.heap_offset;
   auto bad = [&](const std::string& why) {
     fail(error_code::invalid_argument,
          "pool offset " + std::to_string(data) + " is not an allocated object (" + why + ")");
   };
-  if (data < heap_off || data >= heap_off + pool_.state.heap_size) bad("outside the heap");
+  if (data < heap_off || data >= heap_off + state_.heap_size) bad("outside the heap");
   std::uint64_t g = (data - heap_off) / chunk_size;
   if (g % chunks_per_zone == 0) bad("inside heap metadata");
   {
@@ -432,9 +431,9 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
 
 bool heap::object_containing(std::uint64_t at, std::uint64_t* data, object_header* header,
                              std::uint64_t* next) const noexcept {
-  const std::uint64_t heap_off = pool_.header.heap_offset;
+  const std::uint64_t heap_off = header_.heap_offset;
   *next = at + 1;
-  if (at < heap_off || at >= heap_off + pool_.state.heap_size) return false;
+  if (at < heap_off || at >= heap_off + state_.heap_size) return false;
   std::uint64_t g = (at - heap_off) / chunk_size;
   *next = chunk_offset(g) + chunk_size;
   if (g % chunks_per_zone == 0) return false;
@@ -484,27 +483,27 @@ object_header heap::header_of(std::uint64_t data) const {
   return h;
 }
 
-void heap::free(tx_context& tx, std::uint64_t data) {
+void heap::free(heap_tx& tx, std::uint64_t data) {
   run_state* run;
   std::uint64_t idx = 0, g, n;
   try {
     locate_slot(data, &run, &idx, &g, &n);
   } catch (const error& e) {
-    tx_poison(tx, static_cast<int>(e.code()), e.what());
+    tx.poison(e.code(), e.what());
   }
   for (const heap_action& f : tx.heap_frees) {
     if ((run && f.run == run && f.slot_index == idx) || (!run && f.first_chunk == g && !f.run)) {
-      tx_poison(tx, static_cast<int>(error_code::invalid_argument),
+      tx.poison(error_code::invalid_argument,
                 "object at pool offset " + std::to_string(data) + " freed twice");
     }
   }
   if (run) {
     const std::uint64_t word_off = run->offset + run_bitmap_offset + idx / 64 * 8;
-    tx_log_bits(tx, entry_kind::clear_bits, word_off, 1ull << (idx % 64));
+    tx.log_bits(entry_kind::clear_bits, word_off, 1ull << (idx % 64));
     tx.heap_frees.push_back({heap_action::slot, run, idx, 0, 0, 0});
   } else {
     for (std::uint64_t k = 0; k < n; ++k) {
-      tx_log_bits(tx, entry_kind::clear_bits,
+      tx.log_bits(entry_kind::clear_bits,
                   static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()),
                   ~0ull);
     }
@@ -537,11 +536,11 @@ void heap::release(const heap_action& a, std::uint64_t free_lsn) noexcept {
   }
 }
 
-void heap::on_abort(tx_context& tx) noexcept {
+void heap::on_abort(heap_tx& tx) noexcept {
   for (const heap_action& a : tx.heap_allocs) release(a, a.free_lsn);
 }
 
-void heap::on_durable(tx_context& tx, std::uint64_t lsn) {
+void heap::on_durable(heap_tx& tx, std::uint64_t lsn) {
   for (const heap_action& f : tx.heap_frees) release(f, lsn);
 }
 

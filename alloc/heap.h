@@ -1,5 +1,5 @@
 // The slab heap: volatile allocator state over the on-media heap
-// (alloc/heap_format.h).
+// (base/format/heap_format.h).
 //
 // - Zones are scanned lazily: opening a pool reads no heap metadata; the
 //   first allocation that needs space scans the next zone (its chunk table
@@ -27,41 +27,37 @@
 #include <string>
 #include <vector>
 
+#include "ferrite/alloc/heap_tx.h"
 #include "ferrite/base/format/heap_format.h"
+#include "ferrite/base/format/pool_format.h"
+#include "ferrite/base/media/media.h"
 
 namespace ferrite::detail {
 
-struct pool_impl;
-struct tx_context;
-struct run_state;
-
-// What a transaction allocated or freed (kept in its tx_context).
-struct heap_action {
-  enum kind_t : std::uint8_t { slot, extent } kind;
-  run_state* run;             // slot: its run
-  std::uint64_t slot_index;   // slot: index in the run
-  std::uint64_t first_chunk;  // extent: global chunk index of its head
-  std::uint64_t chunks;       // extent: length
-  std::uint64_t free_lsn;     // extent allocation: free LSN of its chunks
-};
+class change_log;
+struct pool_state;
 
 class heap {
  public:
-  explicit heap(pool_impl& pool);
+  // The heap of the pool whose working view is `store`'s, laid out by
+  // `header`, `state.heap_size` bytes long (read again after a grow). New
+  // runs are committed through `log`; `pool_name` names the pool in errors.
+  heap(media& store, const pool_header& header, const pool_state& state, change_log& log,
+       std::string pool_name);
   ~heap();
 
   // Allocates `size` bytes aligned to `align` (a power of two up to the
   // chunk size) in the running transaction `tx`; returns the pool offset of
   // the data, zero-filled. Throws (and poisons tx) out_of_space.
-  std::uint64_t allocate(tx_context& tx, std::uint64_t size, std::uint32_t type_id,
+  std::uint64_t allocate(heap_tx& tx, std::uint64_t size, std::uint32_t type_id,
                          std::uint64_t align);
   // Frees the object whose data starts at pool offset `data`; takes effect
   // at commit. Throws invalid_argument for a pointer that is not an object.
-  void free(tx_context& tx, std::uint64_t data);
+  void free(heap_tx& tx, std::uint64_t data);
 
   // Transaction end hooks (called by the transaction code).
-  void on_abort(tx_context& tx) noexcept;          // undo allocations
-  void on_durable(tx_context& tx, std::uint64_t lsn);  // apply frees
+  void on_abort(heap_tx& tx) noexcept;          // undo allocations
+  void on_durable(heap_tx& tx, std::uint64_t lsn);  // apply frees
 
   // The object header for the data at pool offset `data`, validated.
   object_header header_of(std::uint64_t data) const;
@@ -94,17 +90,21 @@ class heap {
   std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // REQUIRES: mu_
   void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // REQUIRES: mu_
   run_state* acquire_run(std::size_t cls);
-  run_state* create_run(tx_context& tx, std::size_t cls);
+  run_state* create_run(heap_tx& tx, std::size_t cls);
   run_state* run_of(std::uint64_t chunk) const;  // REQUIRES: mu_
   arena& my_arena();
   // Gives an allocation back: a slot to its run, an extent's chunks to the
   // free map (freed by the record with `free_lsn`).
   void release(const heap_action& a, std::uint64_t free_lsn) noexcept;
-  [[noreturn]] void out_of_space(tx_context& tx, std::uint64_t size);
+  [[noreturn]] void out_of_space(heap_tx& tx, std::uint64_t size);
   std::uint64_t locate_slot(std::uint64_t data, run_state** run, std::uint64_t* index,
                             std::uint64_t* head_chunk, std::uint64_t* chunks) const;
 
-  pool_impl& pool_;
+  media& store_;
+  const pool_header& header_;
+  const pool_state& state_;
+  change_log& log_;
+  const std::string pool_name_;
   mutable std::mutex mu_;  // chunks, zones, partial runs
   std::vector<std::unique_ptr<zone_state>> zones_;
   std::uint64_t zones_scanned_ = 0;

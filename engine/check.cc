@@ -27,7 +27,7 @@ check_report check_pool(const std::filesystem::path& path, pool_options options)
 
 check_report check_pool(const pool& p) {
   check_report r;
-  const detail::pool_impl& impl = p.impl();
+  const detail::pool_impl& impl = detail::impl_of(p);
   for (int slot = 0; slot < 2; ++slot) {
     detail::superblock_slot_report s = impl.superblocks->inspect(slot);
     // A slot never written (a pool created and never opened) is not a problem.

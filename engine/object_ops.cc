@@ -91,6 +91,20 @@ void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj) {
 
 bool in_transaction_on(pool_impl& p) noexcept { return running_tx(p) != nullptr; }
 
+std::string pool_path(const pool_impl& p) { return p.path.string(); }
+
+std::string stored_type_name(pool_impl& p, const void* obj) {
+  return p.types->name_of(stored_type_of(p, obj));
+}
+
+std::optional<stored_type_summary> summary_of_stored_type(pool_impl& p, const void* obj) {
+  const stored_type* t = p.types->find(stored_type_of(p, obj));
+  if (!t) return std::nullopt;
+  stored_type_summary s{t->name, t->kind, t->size, {}};
+  for (const stored_field& f : t->fields) s.fields.push_back(f.name);
+  return s;
+}
+
 std::uint64_t max_record_bytes(pool_impl& p) noexcept { return p.log->max_record_length(); }
 
 void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align) {

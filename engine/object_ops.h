@@ -7,7 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "ferrite/engine/transaction.h"
 #include "ferrite/engine/type_info.h"
@@ -45,6 +48,23 @@ bool in_new_extent(pool_impl& p, const void* ptr) noexcept;
 
 bool in_transaction_on(pool_impl& p) noexcept;
 
+// The path `p` was opened with, for messages.
+std::string pool_path(const pool_impl& p);
+
+// What the pool's type table records for the type of the object at `obj`
+// (an allocation of `p`): its name, kind, size and field names.
+struct stored_type_summary {
+  std::string name;
+  type_kind kind = type_kind::scalar;
+  std::uint64_t size = 0;
+  std::vector<std::string> fields;
+};
+// Nothing when the object's type id is not in the table.
+std::optional<stored_type_summary> summary_of_stored_type(pool_impl& p, const void* obj);
+// The stored type name of the object at `obj` ("untyped" for raw
+// allocations, "unknown type N" for an id not in the table).
+std::string stored_type_name(pool_impl& p, const void* obj);
+
 // The largest log record the pool takes (half its log): what one
 // transaction may log at most.
 std::uint64_t max_record_bytes(pool_impl& p) noexcept;
@@ -54,7 +74,7 @@ std::uint64_t max_record_bytes(pool_impl& p) noexcept;
 template <class Fn>
 decltype(auto) atomically(pool_impl& p, Fn&& fn) {
   if (in_transaction_on(p)) return fn();
-  transaction tx(p);
+  pool_transaction tx(p);
   if constexpr (std::is_void_v<decltype(fn())>) {
     fn();
     tx.commit();

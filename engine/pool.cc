@@ -314,7 +314,8 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
                                            impl->state, writable);
   impl->log->recover();  // writable: replays, then clears the clean-shutdown flag
   impl->store->map_working_view();
-  impl->heap = std::make_unique<heap>(*impl);
+  impl->heap = std::make_unique<heap>(*impl->store, impl->header, impl->state, *impl->log,
+                                      impl->path.string());
   if (!writable) impl->log->apply_to_working(impl->store->working());
   impl->types = std::make_unique<type_table>(*impl);
   impl->types->check_registered();
@@ -346,6 +347,10 @@ detail::pool_impl& pool::impl() const {
   if (!impl_) fail(error_code::closed, "the pool is closed");
   return *impl_;
 }
+
+namespace detail {
+pool_impl& impl_of(const pool& p) { return p.impl(); }
+}  // namespace detail
 
 bool pool::read_only() const { return impl().read_only; }
 const std::filesystem::path& pool::path() const { return impl().path; }

@@ -32,12 +32,16 @@
 
 namespace ferrite {
 
+class pool;
 class sim_device;
 class value;
 
 namespace detail {
 struct pool_impl;
-}
+// The state behind `p`, for the other ferrite modules (internal; the
+// definition, engine/detail/pool_impl.h, is not installed).
+pool_impl& impl_of(const pool& p);
+}  // namespace detail
 
 // How open() treats the path (the modes of Python's nvm.pmemobj, plus
 // read-only).
@@ -302,10 +306,9 @@ class pool {
   // The stored name of a type id ("untyped" for 0).
   std::string type_name(std::uint32_t type_id) const;
 
-  // Internal access for the other ferrite modules.
-  detail::pool_impl& impl() const;
-
  private:
+  friend detail::pool_impl& detail::impl_of(const pool& p);
+  detail::pool_impl& impl() const;
   explicit pool(std::unique_ptr<detail::pool_impl> impl);
   void* root_object(const type_descriptor& d, void (*init)(void*));
   void set_root_object(const type_descriptor* d, std::uint64_t raw);

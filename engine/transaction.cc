@@ -80,14 +80,12 @@ void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_
   }
 }
 
-void tx_poison(tx_context& tx, int code, const std::string& message) {
-  tx.poisoned = true;
-  tx.poison_reason = message;
-  fail(static_cast<error_code>(code), message);
-}
-
-void tx_log_bits(tx_context& tx, entry_kind kind, std::uint64_t offset, std::uint64_t mask) {
-  tx.bit_ops.push_back({kind, offset, mask});
+void tx_context::committed_aside(std::uint64_t offset, std::uint64_t len) {
+  // Checked mode compares the heap with a copy taken at begin: bytes a
+  // record of the heap's own committed are not this transaction's change.
+  if (shadow.empty()) return;
+  const std::uint64_t heap = pool->header.heap_offset;
+  std::memcpy(shadow.data() + (offset - heap), pool->store->working() + offset, len);
 }
 
 void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type) {
@@ -255,7 +253,7 @@ void commit_outermost(tx_context& tx) {
 
 using namespace detail;
 
-transaction::transaction(pool& p) : transaction(p.impl()) {}
+transaction::transaction(pool& p) : transaction(detail::impl_of(p)) {}
 
 transaction::transaction(pool_impl& impl) {
   tx_context& tx = tls_tx;
@@ -276,7 +274,7 @@ transaction::transaction(pool_impl& impl) {
                                     "); reopen it");
   }
   tx.reset();
-  // Garbage collection excludes transactions (types/gc.h).
+  // Garbage collection excludes transactions (engine/detail/gc.h).
   impl.tx_gate.lock_shared();
   tx.gate = &impl.tx_gate;
   tx.pool = &impl;
@@ -361,9 +359,8 @@ void tx_snapshot(const void* ptr, std::size_t len) {
   const std::uint64_t heap_end = impl.header.heap_offset + impl.state.heap_size;
   if (addr < base_addr || offset < impl.header.heap_offset || offset > heap_end ||
       len > heap_end - offset) {
-    tx_poison(tx, static_cast<int>(error_code::invalid_argument),
-              "tx_snapshot of " + std::to_string(len) +
-                  " bytes that are not inside the pool's heap");
+    tx.poison(error_code::invalid_argument,
+              "tx_snapshot of " + std::to_string(len) + " bytes that are not inside the pool's heap");
   }
   if (len == 0) return;
   // A new extent of this transaction is written whole at commit and freed

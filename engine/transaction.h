@@ -46,7 +46,6 @@ class transaction {
   // Throws read_only on a read-only or failed pool, tx_invalid when this
   // thread runs a transaction on another pool.
   explicit transaction(pool& p);
-  explicit transaction(detail::pool_impl& p);  // for the typed layer
   ~transaction();
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;
@@ -67,9 +66,21 @@ class transaction {
   void on_commit(std::function<void()> fn);
   void on_abort(std::function<void()> fn);
 
+ protected:
+  explicit transaction(detail::pool_impl& p);  // detail::pool_transaction
+
  private:
   bool ended_ = false;
 };
+
+namespace detail {
+// A transaction on the state behind a pool, for the typed layer's single
+// operations (object_ops.h's atomically); the same as ferrite::transaction.
+class pool_transaction : public transaction {
+ public:
+  explicit pool_transaction(pool_impl& p) : transaction(p) {}
+};
+}  // namespace detail
 
 // Snapshot in the transaction this thread is running; throws tx_invalid
 // outside a transaction (never silently does nothing).

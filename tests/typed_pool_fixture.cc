@@ -144,7 +144,7 @@ T* allocate_storage(ferrite::pool& p, std::size_t size) {
 }
 
 std::uint64_t bits(ferrite::pool& p, const void* obj) {
-  return ferrite::detail::pointer_bits(p.impl(), obj);
+  return ferrite::detail::pointer_bits(ferrite::detail::impl_of(p), obj);
 }
 
 void fill_vector(ferrite::pool& p, raw_vector& v) {

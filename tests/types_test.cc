@@ -121,7 +121,7 @@ TEST_CASE("the type table records types and survives reopen", "[types]") {
   }
   pool p = pool::open(dir / "t.pool", small());
   CHECK(p.type_name(game_id) == "test.Game");
-  auto types = p.impl().types->types();
+  auto types = ferrite::detail::impl_of(p).types->types();
   bool found_ptr = false;
   for (const auto& t : types) {
     if (t.name == "ferrite.ptr<test.Node>") {
@@ -494,5 +494,5 @@ TEST_CASE("a type name longer than the table holds is refused", "[types]") {
   pool p = pool::open(dir / "long.pool", small());
   const std::string name(detail::type_name_max, 'x');
   CHECK(error_of([&] { p.type_id(runtime_struct(name)); }) == error_code::invalid_argument);
-  CHECK(p.impl().types->types().empty());
+  CHECK(ferrite::detail::impl_of(p).types->types().empty());
 }

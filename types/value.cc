@@ -7,7 +7,6 @@
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pool.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/types/detail/value_internal.h"
 
 namespace ferrite {
@@ -34,7 +33,7 @@ void* typed_payload(pool_impl* p, const value_cell& c, const type_descriptor& d)
   }
   void* target = cell_target(p, c);
   if (target == nullptr || stored_type_of(*p, target) != type_id_of(*p, d)) {
-    fail(error_code::corrupted, "pool '" + p->path.string() + "': a " + kind_name(p, c) +
+    fail(error_code::corrupted, "pool '" + pool_path(*p) + "': a " + kind_name(p, c) +
                                     " value does not point at a " + d.name);
   }
   return target;

@@ -6,7 +6,6 @@
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/types/string.h"
 #include "ferrite/types/detail/value_internal.h"
 

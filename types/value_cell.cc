@@ -8,7 +8,6 @@
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/pool_registry.h"
 #include "ferrite/base/format/type_table_format.h"
 #include "ferrite/types/detail/value_internal.h"
@@ -84,7 +83,7 @@ std::string kind_name(pool_impl* p, const value_cell& c) {
   switch (c.kind()) {
     case value_kind::object: {
       if (!p) return "object";
-      return p->types->name_of(stored_type_of(*p, cell_target(p, c)));
+      return stored_type_name(*p, cell_target(p, c));
     }
     case value_kind::encoded: {
       std::string_view codec, data;

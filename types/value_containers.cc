@@ -4,7 +4,6 @@
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/transaction.h"
 #include "ferrite/types/detail/value_internal.h"
 
@@ -69,10 +68,11 @@ object value_access::as_object(const value& v, std::string_view class_name) {
   if (c.kind() != value_kind::object) wrong_kind(c, p, class_name.empty() ? "object" : std::string(class_name).c_str());
   if (!p) fail(error_code::invalid_argument, "this value is not in an open pool");
   void* target = cell_target(p, c);
-  const stored_type* t = target ? p->types->find(stored_type_of(*p, target)) : nullptr;
+  const std::optional<stored_type_summary> t =
+      target ? summary_of_stored_type(*p, target) : std::nullopt;
   if (!t || t->kind != type_kind::structure || t->size != sizeof(object_rep) || t->fields.size() != 1 ||
-      t->fields[0].name != "attributes") {
-    fail(error_code::corrupted, "pool '" + p->path.string() + "': an object value does not point at an object");
+      t->fields[0] != "attributes") {
+    fail(error_code::corrupted, "pool '" + pool_path(*p) + "': an object value does not point at an object");
   }
   if (!class_name.empty() && t->name != class_name) {
     fail(error_code::wrong_type, "the object is a '" + t->name + "', not a '" + std::string(class_name) + "'");
@@ -299,7 +299,7 @@ tuple::iterator frozenset::end() const { return items_.end(); }
 // --- object -----------------------------------------------------------------------
 
 std::string object::class_name() const {
-  return pool_->types->name_of(stored_type_of(*pool_, rep_));
+  return stored_type_name(*pool_, rep_);
 }
 
 value object::operator[](std::string_view name) const {
@@ -317,7 +317,7 @@ bool object::del_attr(std::string_view name) {
 dict object::attributes() const { return value_access::make_dict(pool_, &rep_->attributes); }
 
 void object::transaction(const std::function<void()>& fn) const {
-  ferrite::transaction tx(writable(pool_));
+  detail::pool_transaction tx(writable(pool_));
   fn();
   tx.commit();
 }

@@ -9,7 +9,6 @@
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/types/detail/value_internal.h"
 #include "ferrite/types/detail/value_text.h"
 

@@ -97,6 +97,10 @@ void vector_shrink_to_fit(pool_impl& p, vector_rep& rep, const vector_element& e
 // Releases every element and frees the buffer; the vector becomes empty.
 void vector_release(pool_impl& p, vector_rep& rep, const vector_element& e);
 
+// Frees the buffer of the vector<T> at `obj` and what its elements own.
+template <class T>
+void release_vector(pool_impl& p, void* obj);
+
 [[noreturn]] void vector_empty(const char* op);
 [[noreturn]] void vector_bad_index(const char* op, std::uint64_t i, std::uint64_t size);
 [[noreturn]] void vector_not_copyable(const vector_element& e);
@@ -267,7 +271,10 @@ class vector {
     assign(values.begin(), values.end());
   }
 
-  // The element layout the core works with (internal).
+ private:
+  friend void detail::release_vector<T>(detail::pool_impl& p, void* obj);
+
+  // The element layout the core works with.
   static const detail::vector_element& element() {
     static const detail::vector_element e{
         sizeof(T), alignof(T), &detail::descriptor_of<vector<T>>,
@@ -275,8 +282,6 @@ class vector {
         std::is_same_v<input, const T&>};
     return e;
   }
-
- private:
   static void release_one(detail::pool_impl& p, void* v) {
     element_traits<T>::release(p, static_cast<T*>(v));
   }
@@ -299,7 +304,6 @@ static_assert(sizeof(vector<std::int64_t>) == sizeof(detail::vector_rep));
 
 namespace detail {
 
-// Frees the buffer of the vector<T> at `obj` and what its elements own.
 template <class T>
 void release_vector(pool_impl& p, void* obj) {
   vector_release(p, *static_cast<vector_rep*>(obj), vector<T>::element());

@@ -13,17 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "ferrite/alloc/heap.h"
+#include "ferrite/alloc/heap_tx.h"
 #include "ferrite/txlog/record.h"
 
 namespace ferrite::detail {
 
 struct pool_impl;
 
-struct tx_context {
-  struct interval {
-    std::uint64_t begin, end;
-  };
+// The allocator's part (heap_tx) is filled by alloc/heap; the hooks it
+// calls are implemented in engine/transaction.cc.
+struct tx_context final : heap_tx {
   struct undo_entry {
     std::uint64_t offset, len, at;  // at: position in undo_bytes
   };
@@ -46,22 +45,19 @@ struct tx_context {
   std::vector<std::function<void()>> on_commit, on_abort;
   record_builder record;
   std::vector<std::byte> shadow;  // checked mode: the heap at begin
-  std::vector<heap_action> heap_allocs;  // undone by abort
-  std::vector<heap_action> heap_frees;   // applied once the commit is durable
-  std::vector<interval> direct;          // new extents: written to the durable image at commit
   std::shared_mutex* gate = nullptr;     // the pool's tx_gate, held shared (released by reset)
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
-  // The same for newly allocated bytes: nothing to restore on abort.
-  void cover_new(std::uint64_t offset, std::uint64_t len) { cover(nullptr, offset, len); }
-  // True when [offset, offset+len) lies inside one new extent of this
-  // transaction (written whole at commit: no snapshot needed).
-  bool in_direct(std::uint64_t offset, std::uint64_t len = 1) const noexcept {
-    for (const interval& d : direct) {
-      if (offset >= d.begin && offset < d.end && len <= d.end - offset) return true;
-    }
-    return false;
+  // heap_tx's hooks.
+  void log_bits(entry_kind kind, std::uint64_t offset, std::uint64_t mask) override {
+    bit_ops.push_back({kind, offset, mask});
+  }
+  void cover_new(std::uint64_t offset, std::uint64_t len) override { cover(nullptr, offset, len); }
+  void committed_aside(std::uint64_t offset, std::uint64_t len) override;
+  void mark_poisoned(const std::string& reason) override {
+    poisoned = true;
+    poison_reason = reason;
   }
   // Ends the transaction's state: releases the gate and clears everything.
   void reset();
@@ -71,11 +67,8 @@ struct tx_context {
 tx_context& this_thread_tx() noexcept;
 
 // Internal API for engine modules (allocator, containers): the running
-// transaction on `p`, or null. Logs a bit operation that is applied to the
-// working view now and to the durable image at commit.
+// transaction on `p`, or null.
 tx_context* running_tx(pool_impl& p) noexcept;
-void tx_log_bits(tx_context& tx, entry_kind kind, std::uint64_t offset, std::uint64_t mask);
 void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type);
-[[noreturn]] void tx_poison(tx_context& tx, int code, const std::string& message);
 
 }  // namespace ferrite::detail

@@ -12,12 +12,12 @@ namespace dump_detail {
 
 decoder::decoder(const pool& p, const dump_options& o)
     : pool_(p),
-      types_(*p.impl().types),
+      types_(*detail::impl_of(p).types),
       options_(o),
       base_(p.base()),
       heap_begin_(p.heap_offset()),
       heap_end_(p.heap_offset() + p.heap_size()),
-      tag_(p.impl().header.pool_tag) {}
+      tag_(detail::impl_of(p).header.pool_tag) {}
 
 dump_value decoder::problem(std::string what, std::uint64_t offset) {
   ++problems_;
@@ -267,7 +267,7 @@ dump_result decoder::run() {
   }
   if (options_.all) {
     r.listed_unreached = true;
-    const detail::pool_impl& p = pool_.impl();
+    const detail::pool_impl& p = detail::impl_of(pool_);
     detail::walk_heap(
         base_, p.store->size(), p.header, pool_.heap_size(),
         [&](std::uint64_t data, const detail::object_header& h) {

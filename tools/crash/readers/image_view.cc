@@ -8,10 +8,10 @@
 
 namespace ferrite::crash {
 
-image_view::image_view(const pool& p) : p_(p), tag_(p.impl().header.pool_tag) {}
+image_view::image_view(const pool& p) : p_(p), tag_(detail::impl_of(p).header.pool_tag) {}
 
 bool image_view::owns_pointers() const {
-  return detail::owns_tag(tag_, p_.impl().generation);
+  return detail::owns_tag(tag_, detail::impl_of(p_).generation);
 }
 
 const std::byte* image_view::object(std::uint64_t bits, std::string_view type_name,

@@ -7,7 +7,7 @@ namespace ferrite::crash {
 
 std::vector<std::string> structural_check(pool& p) {
   std::vector<std::string> problems;
-  const detail::pool_impl& impl = p.impl();
+  const detail::pool_impl& impl = detail::impl_of(p);
   // The current slot: the valid one with the higher sequence.
   const detail::superblock_slot_report a = impl.superblocks->inspect(0);
   const detail::superblock_slot_report b = impl.superblocks->inspect(1);

@@ -161,7 +161,7 @@ void gc_model::perform(pool& p, std::uint64_t op) const {
         tx_snapshot(&r->count);
         r->count = r->count + pl.inserts.size() - pl.unlinks.size();
       },
-      [&] { return reinterpret_cast<typed::commit_counter*>(&p.root<root>()->commits); });
+      [&] { typed::bump_commits(*p.root<root>()); });
 }
 
 void gc_model::apply(std::uint64_t op) {
@@ -246,16 +246,12 @@ std::string gc_model::invariants(const pool& p) const {
 namespace ferrite::crash::builtin {
 
 workload_info gc() {
-  workload_info w;
-  w.name = "gc";
-  w.description =
+  workload_info w = typed::info<gc_workload::gc_model>(
+      "gc",
       "pool.gc() over a doubly linked list with unlinked nodes and garbage cycles: a crash at "
-      "any point of a collection loses nothing reachable";
-  w.make = [](std::uint64_t seed) { return std::make_unique<gc_workload::gc_model>(seed); };
+      "any point of a collection loses nothing reachable");
   w.quick_ops = 9;
   w.long_ops = 45;
-  w.typed = true;
-  w.continue_ops = 0;  // see workload_info::typed
   return w;
 }
 

@@ -8,28 +8,28 @@
 // erases of a key range that empty and remove nodes) as one call atomic on
 // its own, in a transaction (sometimes nested), or in one that aborts.
 //
-// Model: std::map / std::set. check(): the entries, in order, equal the
-// model's (walked through container_walk on every handle; on the handle
-// that owns the pool's tag also through iteration, find() and at()).
-// invariants(): each tree's structure (container_walk.h: depth, counts,
-// key order within and across nodes, the leaf chain, size equals the keys
-// in leaves; plus check_invariants() on the owning handle), no duplicated
-// key, every string key's invariants, and no leak: the heap holds exactly
-// the root, the trees' nodes and the string keys' buffers (leaf keys and
-// the inner nodes' separators, which are copies of their own).
+// Model: std::map / std::set, on typed::skeleton (typed_skeleton.h).
+// compare(): the entries, in order, equal the model's (walked through
+// container_walk on every handle; on the handle that owns the pool's tag
+// also through iteration, find() and at()). walk(): each tree's structure
+// (container_walk.h: depth, counts, key order within and across nodes, the
+// leaf chain, size equals the keys in leaves; plus check_invariants() on
+// the owning handle), no duplicated key, every string key's invariants;
+// the skeleton adds no leak: the heap holds exactly the root, the trees'
+// nodes and the string keys' buffers (leaf keys and the inner nodes'
+// separators, which are copies of their own).
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "tools/crash/workloads/builtin.h"
-#include "tools/crash/readers/container_walk.h"
-#include "tools/crash/readers/image_view.h"
-#include "tools/crash/workloads/typed_common.h"
 #include "ferrite/types/map.h"
 #include "ferrite/types/set.h"
 #include "ferrite/types/string.h"
+#include "tools/crash/readers/container_walk.h"
+#include "tools/crash/workloads/builtin.h"
+#include "tools/crash/workloads/typed_skeleton.h"
 
 namespace ferrite::crash::map_workload {
 
@@ -59,17 +59,13 @@ struct step {
   std::int64_t count = 0, stride = 1;  // bulk steps: keys key, key + stride, ...
 };
 
-struct plan {
-  tx_mode how = tx_mode::transaction;
-  std::vector<step> steps;
-};
-
 std::string name_of(std::int64_t k) { return "n" + std::to_string(k); }
 
 struct state {
   std::map<std::int64_t, std::int64_t> nums;
   std::set<std::int64_t> keys;
   std::map<std::string, std::int64_t> names;
+  std::size_t most_nums = 0;  // the most entries nums held after a step, for end_of_run
 
   // The bulk steps' keys (those in range).
   static std::vector<std::int64_t> bulk_keys(const step& s) {
@@ -82,6 +78,11 @@ struct state {
   }
 
   void apply(const step& s) {
+    apply_one(s);
+    most_nums = std::max(most_nums, nums.size());
+  }
+
+  void apply_one(const step& s) {
     const std::vector<std::int64_t> bulk = bulk_keys(s);
     auto on_map = [&](auto& m, auto key_of) {
       switch (s.what) {
@@ -119,37 +120,28 @@ struct state {
   }
 };
 
-class map_model final : public workload {
+class map_model final : public typed::skeleton<map_model, root, state, step> {
  public:
-  explicit map_model(std::uint64_t seed) : seed_(seed) {}
-  std::unique_ptr<workload> clone() const override { return std::make_unique<map_model>(*this); }
-  void perform(pool& p, std::uint64_t op) const override;
-  void apply(std::uint64_t op) override;
-  std::string check(const pool& p) const override;
-  std::string invariants(const pool& p) const override;
-  std::string end_of_run(const pool&) const override;
+  using skeleton::skeleton;
+  std::string end_of_run(const pool&) const override {
+    // A leaf of map<i64,i64> holds about 31 entries (512-byte nodes).
+    return state_.most_nums >= 40 ? "" : "the numbers never held 40 entries (no split)";
+  }
 
- private:
-  plan plan_of(std::uint64_t op) const;
-  static void perform_step(root& r, const step& s, bool in_transaction);
-
-  std::uint64_t seed_;
-  bool has_root_ = false;
-  std::uint64_t commits_ = 0;
-  state s_;
-  std::size_t most_nums_ = 0;  // the most entries map<i64,i64> held after a step
+  typed::plan<step> plan_of(std::uint64_t op) const;
+  static void perform_step(pool&, root& r, const step& s, tx_mode how);
+  std::string compare(image_view& v, const root& r) const;
+  std::string walk(image_view& v, const root& r) const;
 };
 
-plan map_model::plan_of(std::uint64_t op) const {
+typed::plan<step> map_model::plan_of(std::uint64_t op) const {
   std::mt19937_64 rng = op_rng(seed_, op);
-  plan pl;
-  pl.how = typed::pick_mode(rng, has_root_);
+  typed::plan<step> pl;
   // Operations 1 and 2 grow the numbers past one leaf (a split, a tree of
   // height 1) in every run.
   const bool grow_first = op == 1 || op == 2;
-  if (grow_first) pl.how = tx_mode::transaction;
-  const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
-  state st = s_;
+  const std::size_t n = pl.pick(rng, has_root_, grow_first);
+  state st = state_;
   for (std::size_t i = 0; i < n; ++i) {
     step s;
     const std::uint64_t t = rng() % 8;
@@ -197,7 +189,8 @@ plan map_model::plan_of(std::uint64_t op) const {
   return pl;
 }
 
-void map_model::perform_step(root& r, const step& s, bool in_transaction) {
+void map_model::perform_step(pool&, root& r, const step& s, tx_mode how) {
+  const bool in_transaction = how != tx_mode::atomic;
   const std::vector<std::int64_t> bulk = state::bulk_keys(s);
   auto on_map = [&](auto& m, auto key_of) {
     switch (s.what) {
@@ -241,58 +234,22 @@ void map_model::perform_step(root& r, const step& s, bool in_transaction) {
   }
 }
 
-void map_model::perform(pool& p, std::uint64_t op) const {
-  const plan pl = plan_of(op);
-  typed::run_as(
-      p, pl.how,
-      [&] {
-        root& r = *p.root<root>();
-        for (const step& s : pl.steps) perform_step(r, s, pl.how != tx_mode::atomic);
-      },
-      [&] { return reinterpret_cast<typed::commit_counter*>(&p.root<root>()->commits); });
-}
-
-void map_model::apply(std::uint64_t op) {
-  const plan pl = plan_of(op);
-  if (pl.how == tx_mode::aborted) return;
-  for (const step& s : pl.steps) {
-    s_.apply(s);
-    most_nums_ = std::max(most_nums_, s_.nums.size());
-  }
-  if (pl.how != tx_mode::atomic) {
-    has_root_ = true;
-    commits_ += 1;
-  }
-}
-
 int compare_i64(const std::byte* a, const std::byte* b) {
   const std::int64_t x = i64_at(a), y = i64_at(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-const std::string& nums_type() {
-  static const std::string n = detail::descriptor_of<ferrite::map<std::int64_t, std::int64_t>>().name;
-  return n;
-}
-const std::string& keys_type() {
-  static const std::string n = detail::descriptor_of<ferrite::set<std::int64_t>>().name;
-  return n;
-}
-const std::string& names_type() {
-  static const std::string n =
-      detail::descriptor_of<ferrite::map<ferrite::string, std::int64_t>>().name;
-  return n;
-}
-
 // What the three trees hold, walked through `v` (every structural check).
 state read(image_view& v, const root& r) {
+  using typed::stored_name;
   state st;
-  for (const stored_entry& e : walk_btree(v, &r.nums, shape_of<std::int64_t>(),
-                                          shape_of<std::int64_t>(), nums_type(), compare_i64)) {
+  for (const stored_entry& e :
+       walk_btree(v, &r.nums, shape_of<std::int64_t>(), shape_of<std::int64_t>(),
+                  stored_name<decltype(r.nums)>(), compare_i64)) {
     st.nums.emplace(i64_at(e.key), i64_at(e.value));  // strictly increasing: no duplicate
   }
-  for (const stored_entry& e :
-       walk_btree(v, &r.keys, shape_of<std::int64_t>(), no_value, keys_type(), compare_i64)) {
+  for (const stored_entry& e : walk_btree(v, &r.keys, shape_of<std::int64_t>(), no_value,
+                                          stored_name<decltype(r.keys)>(), compare_i64)) {
     st.keys.insert(i64_at(e.key));
   }
   auto compare_text = [&v](const std::byte* a, const std::byte* b) {
@@ -301,91 +258,60 @@ state read(image_view& v, const root& r) {
     return c < 0 ? -1 : c > 0 ? 1 : 0;
   };
   std::vector<const std::byte*> separators;  // string copies of their own
-  for (const stored_entry& e : walk_btree(v, &r.names, shape_of<ferrite::string>(),
-                                          shape_of<std::int64_t>(), names_type(), compare_text,
-                                          &separators)) {
+  for (const stored_entry& e :
+       walk_btree(v, &r.names, shape_of<ferrite::string>(), shape_of<std::int64_t>(),
+                  stored_name<decltype(r.names)>(), compare_text, &separators)) {
     st.names.emplace(v.text(*reinterpret_cast<const ferrite::string*>(e.key)), i64_at(e.value));
   }
   for (const std::byte* k : separators) v.text(*reinterpret_cast<const ferrite::string*>(k));
   return st;
 }
 
-template <class M>
-std::string first_difference(const M& pool_side, const M& model, const std::string& what) {
-  if (pool_side.size() != model.size()) {
-    return what + " holds " + std::to_string(pool_side.size()) + " entries, the model " +
-           std::to_string(model.size());
+std::string map_model::compare(image_view& v, const root& r) const {
+  const state st = read(v, r);
+  const state& m = state_;
+  if (std::string d = typed::first_difference(st.nums, m.nums, "map<i64,i64>"); !d.empty()) {
+    return d;
   }
-  auto a = pool_side.begin();
-  auto b = model.begin();
-  for (std::size_t i = 0; a != pool_side.end(); ++a, ++b, ++i) {
-    if (*a != *b) return what + ": entry " + std::to_string(i) + " differs from the model's";
+  if (std::string d = typed::first_difference(st.keys, m.keys, "set<i64>"); !d.empty()) return d;
+  if (std::string d = typed::first_difference(st.names, m.names, "map<string,i64>"); !d.empty()) {
+    return d;
+  }
+  if (v.owns_pointers()) {  // the containers' own reading API, too
+    std::size_t n = 0;
+    for (auto [k, val] : r.nums) {
+      auto it = m.nums.find(k);
+      if (it == m.nums.end() || it->second != val) return "map<i64,i64> iteration differs";
+      ++n;
+    }
+    if (n != m.nums.size()) return "map<i64,i64> iteration visits " + std::to_string(n);
+    for (const auto& [k, val] : m.nums) {
+      if (r.nums.at(k) != val || r.nums.find(k) == r.nums.end()) {
+        return "map<i64,i64>::find/at(" + std::to_string(k) + ") differs";
+      }
+    }
+    if (!std::equal(r.keys.begin(), r.keys.end(), m.keys.begin(), m.keys.end())) {
+      return "set<i64> iteration differs";
+    }
+    for (std::int64_t k : m.keys) {
+      if (!r.keys.contains(k)) return "set<i64>::contains(" + std::to_string(k) + ") is false";
+    }
+    for (const auto& [k, val] : m.names) {
+      if (r.names.at(k) != val) return "map<string,i64>::at(" + k + ") differs";
+    }
   }
   return "";
 }
 
-std::string map_model::check(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    const root* r = v.root<root>();
-    if (!r) return has_root_ ? "the pool has no root, the model has one" : "";
-    if (!has_root_) return "the pool has a root, the model none";
-    if (r->commits != commits_) {
-      return "the root counts " + std::to_string(r->commits) + " transactions, the model " +
-             std::to_string(commits_);
+std::string map_model::walk(image_view& v, const root& r) const {
+  read(v, r);
+  if (v.owns_pointers()) {
+    for (std::string d : {r.nums.check_invariants(), r.keys.check_invariants(),
+                          r.names.check_invariants()}) {
+      if (!d.empty()) return "check_invariants(): " + d;
     }
-    const state st = read(v, *r);
-    if (std::string d = first_difference(st.nums, s_.nums, "map<i64,i64>"); !d.empty()) return d;
-    if (std::string d = first_difference(st.keys, s_.keys, "set<i64>"); !d.empty()) return d;
-    if (std::string d = first_difference(st.names, s_.names, "map<string,i64>"); !d.empty()) {
-      return d;
-    }
-    if (v.owns_pointers()) {  // the containers' own reading API, too
-      std::size_t n = 0;
-      for (auto [k, val] : r->nums) {
-        auto it = s_.nums.find(k);
-        if (it == s_.nums.end() || it->second != val) return "map<i64,i64> iteration differs";
-        ++n;
-      }
-      if (n != s_.nums.size()) return "map<i64,i64> iteration visits " + std::to_string(n);
-      for (const auto& [k, val] : s_.nums) {
-        if (r->nums.at(k) != val || r->nums.find(k) == r->nums.end()) {
-          return "map<i64,i64>::find/at(" + std::to_string(k) + ") differs";
-        }
-      }
-      if (!std::equal(r->keys.begin(), r->keys.end(), s_.keys.begin(), s_.keys.end())) {
-        return "set<i64> iteration differs";
-      }
-      for (std::int64_t k : s_.keys) {
-        if (!r->keys.contains(k)) return "set<i64>::contains(" + std::to_string(k) + ") is false";
-      }
-      for (const auto& [k, val] : s_.names) {
-        if (r->names.at(k) != val) return "map<string,i64>::at(" + k + ") differs";
-      }
-    }
-    return "";
-  });
-}
-
-std::string map_model::invariants(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
-      read(v, r);
-      if (v.owns_pointers()) {
-        for (std::string d : {r.nums.check_invariants(), r.keys.check_invariants(),
-                              r.names.check_invariants()}) {
-          if (!d.empty()) return "check_invariants(): " + d;
-        }
-      }
-      return "";
-    });
-  });
-}
-
-std::string map_model::end_of_run(const pool&) const {
-  // A leaf of map<i64,i64> holds about 31 entries (512-byte nodes).
-  return most_nums_ >= 40 ? "" : "the numbers never held 40 entries (no split)";
+  }
+  return "";
 }
 
 }  // namespace
@@ -394,17 +320,13 @@ std::string map_model::end_of_run(const pool&) const {
 namespace ferrite::crash::builtin {
 
 workload_info map_set() {
-  workload_info w;
-  w.name = "map-set";
-  w.description =
+  workload_info w = typed::info<map_workload::map_model>(
+      "map-set",
       "ferrite::map<i64,i64>, set<i64>, map<string,i64> (B+-trees): inserts that split, erases "
-      "that remove nodes, clear, misuse; aborted and nested transactions";
-  w.make = [](std::uint64_t seed) { return std::make_unique<map_workload::map_model>(seed); };
+      "that remove nodes, clear, misuse; aborted and nested transactions");
   w.pool_sizes = {2ull << 20};
   w.quick_ops = 10;
   w.long_ops = 60;
-  w.typed = true;
-  w.continue_ops = 0;  // see workload_info::typed
   return w;
 }
 

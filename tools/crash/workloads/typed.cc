@@ -21,22 +21,15 @@
 // invariants, no object is reached twice, and the heap holds exactly the
 // objects reached (root, items, string buffers): no leak.
 //
-// check() and invariants() read through image_view (image_view.h), right on
-// every handle; on the handle that owns the pool's pointers (the
-// workload's own pool) they also compare with what the API reads.
-//
-// A typed workload (workload_info::typed): crash images are checked
-// without continuing the workload on them, as the engine lets only the
-// first handle of a pool make persistent pointers (docs/crash.md).
-#include <algorithm>
+// Built on typed::skeleton (typed_skeleton.h): modes, commit counter, root
+// and no-leak checks are the skeleton's; compare() also checks what the
+// API reads on the handle that owns the pool's pointers.
 #include <string>
 #include <vector>
 
-#include "ferrite/engine/transaction.h"
-#include "tools/crash/workloads/builtin.h"
-#include "tools/crash/readers/image_view.h"
-#include "tools/crash/workloads/typed_common.h"
 #include "ferrite/types/string.h"
+#include "tools/crash/workloads/builtin.h"
+#include "tools/crash/workloads/typed_skeleton.h"
 
 namespace ferrite::crash::typed_objects_workload {
 
@@ -48,8 +41,8 @@ struct item {
 FERRITE_TYPE(item, "crash.TypedItem", key, text, next)
 
 struct root {
-  std::uint64_t commits;     // transactions the workload committed
-  std::uint64_t complement;  // ~commits
+  std::uint64_t commits;     // typed::commit_counter
+  std::uint64_t complement;
   std::uint64_t count;       // items in the list
   ferrite::string title;
   pptr<item> head;
@@ -69,44 +62,37 @@ struct step {
   std::string text;
 };
 
-struct plan {
-  tx_mode how;
-  std::vector<step> steps;
-};
-
 struct model_item {
   std::int64_t key;
   std::string text;
 };
 
-class typed_model final : public workload {
- public:
-  typed_model(std::uint64_t seed, std::size_t max_items) : seed_(seed), max_items_(max_items) {}
-  std::unique_ptr<workload> clone() const override { return std::make_unique<typed_model>(*this); }
+struct state {
+  std::string title;
+  std::vector<model_item> items;
+  std::uint64_t erased = 0;  // items erased so far, for end_of_run
 
-  void perform(pool& p, std::uint64_t op) const override;
-  void apply(std::uint64_t op) override;
-  std::string check(const pool& p) const override;
-  std::string invariants(const pool& p) const override;
-  std::string end_of_run(const pool&) const override {
-    if (erased_ == 0) return "no item was erased (destroy never ran)";
-    return {};
+  void apply(const step& s) {
+    const auto at = items.begin() + static_cast<std::ptrdiff_t>(s.pos);
+    switch (s.kind) {
+      case step_kind::insert: items.insert(at, {s.key, s.text}); break;
+      case step_kind::erase:
+        items.erase(at);
+        erased += 1;
+        break;
+      case step_kind::assign: at->text = s.text; break;
+      case step_kind::append: at->text += s.text; break;
+      case step_kind::clear:
+      case step_kind::reset: at->text.clear(); break;
+      case step_kind::rekey: at->key = s.key; break;
+      case step_kind::title_assign: title = s.text; break;
+      case step_kind::title_append: title += s.text; break;
+      case step_kind::title_reset: title.clear(); break;
+    }
   }
-
- private:
-  plan plan_of(std::uint64_t op) const;
-  // Applies `s` to the model's items and title (a copy during planning).
-  static void apply_step(std::vector<model_item>& items, std::string& title, const step& s);
-  static void perform_step(pool& p, pptr<root> r, const step& s);
-
-  std::uint64_t seed_;
-  std::size_t max_items_;
-  bool has_root_ = false;
-  std::uint64_t commits_ = 0;
-  std::string title_;
-  std::vector<model_item> items_;
-  std::uint64_t erased_ = 0;  // items erased so far, for end_of_run
 };
+
+constexpr std::size_t max_items = 12;
 
 // Texts are short (0-14 letters) or long (230-238), and appends stop at
 // max_appended_text bytes: string buffers then use three size classes
@@ -121,28 +107,42 @@ std::string random_text(std::mt19937_64& rng) {
   return typed::letters(rng, 230 + rng() % 9);
 }
 
-plan typed_model::plan_of(std::uint64_t op) const {
+class typed_model final : public typed::skeleton<typed_model, root, state, step> {
+ public:
+  using skeleton::skeleton;
+
+  std::string end_of_run(const pool&) const override {
+    if (state_.erased == 0) return "no item was erased (destroy never ran)";
+    return {};
+  }
+
+  typed::plan<step> plan_of(std::uint64_t op) const;
+  static void perform_step(pool& p, root& r, const step& s, tx_mode);
+  std::string compare(image_view& v, const root& r) const;
+  std::string walk(image_view& v, const root& r) const;
+};
+
+typed::plan<step> typed_model::plan_of(std::uint64_t op) const {
   std::mt19937_64 rng = op_rng(seed_, op);
-  plan pl;
-  pl.how = typed::pick_mode(rng, has_root_);  // atomic calls need the root made
-  // Every fourth operation erases first (a committed destroy in every run).
-  const bool erase_first = op % 4 == 3 && !items_.empty();
-  if (erase_first) pl.how = tx_mode::transaction;
+  typed::plan<step> pl;
+  // Every fourth operation erases first (a committed destroy in every run);
+  // atomic calls need the root made.
+  const bool erase_first = op % 4 == 3 && !state_.items.empty();
+  const std::size_t n = pl.pick(rng, has_root_, erase_first);
   // Planned on a copy of the model, so that later steps see earlier ones.
-  std::vector<model_item> items = items_;
-  std::string title = title_;
-  const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
+  state st = state_;
   for (std::size_t i = 0; i < n; ++i) {
     step s;
     const std::uint64_t k = rng() % 16;
     if (pl.how == tx_mode::atomic) {  // one string operation, atomic on its own
-      s.kind = items.empty() || k < 4 ? (k % 2 ? step_kind::title_assign : step_kind::title_append)
-               : k < 10               ? step_kind::assign
-               : k < 14               ? step_kind::append
-                                      : (k % 2 ? step_kind::clear : step_kind::reset);
+      s.kind = st.items.empty() || k < 4
+                   ? (k % 2 ? step_kind::title_assign : step_kind::title_append)
+               : k < 10 ? step_kind::assign
+               : k < 14 ? step_kind::append
+                        : (k % 2 ? step_kind::clear : step_kind::reset);
     } else if (erase_first && i == 0) {
       s.kind = step_kind::erase;
-    } else if (items.empty() || (items.size() < max_items_ && k < 6)) {
+    } else if (st.items.empty() || (st.items.size() < max_items && k < 6)) {
       s.kind = step_kind::insert;
     } else if (k < 9) {
       s.kind = step_kind::erase;
@@ -153,14 +153,14 @@ plan typed_model::plan_of(std::uint64_t op) const {
       s.kind = others[k - 9 < 7 ? k - 9 : 7];
     }
     if (s.kind == step_kind::insert) {
-      s.pos = rng() % (items.size() + 1);
-    } else if (!items.empty()) {
-      s.pos = rng() % items.size();
+      s.pos = rng() % (st.items.size() + 1);
+    } else if (!st.items.empty()) {
+      s.pos = rng() % st.items.size();
     }
     s.key = static_cast<std::int64_t>(rng() % 1000) - 500;
     if (s.kind == step_kind::append || s.kind == step_kind::title_append) {
       s.text = typed::letters(rng, 1 + rng() % 8);
-      const std::string& to = s.kind == step_kind::append ? items[s.pos].text : title;
+      const std::string& to = s.kind == step_kind::append ? st.items[s.pos].text : st.title;
       if (to.size() + s.text.size() > max_appended_text) {  // assign instead
         s.kind = s.kind == step_kind::append ? step_kind::assign : step_kind::title_assign;
       }
@@ -169,31 +169,15 @@ plan typed_model::plan_of(std::uint64_t op) const {
         s.kind == step_kind::insert) {
       s.text = random_text(rng);
     }
-    apply_step(items, title, s);
+    st.apply(s);
     pl.steps.push_back(std::move(s));
   }
   return pl;
 }
 
-void typed_model::apply_step(std::vector<model_item>& items, std::string& title, const step& s) {
-  const auto at = items.begin() + static_cast<std::ptrdiff_t>(s.pos);
-  switch (s.kind) {
-    case step_kind::insert: items.insert(at, {s.key, s.text}); break;
-    case step_kind::erase: items.erase(at); break;
-    case step_kind::assign: at->text = s.text; break;
-    case step_kind::append: at->text += s.text; break;
-    case step_kind::clear:
-    case step_kind::reset: at->text.clear(); break;
-    case step_kind::rekey: at->key = s.key; break;
-    case step_kind::title_assign: title = s.text; break;
-    case step_kind::title_append: title += s.text; break;
-    case step_kind::title_reset: title.clear(); break;
-  }
-}
-
-void typed_model::perform_step(pool& p, pptr<root> r, const step& s) {
-  // The link that points at item s.pos (root->head or the previous next).
-  pptr<item>* link = &r->head;
+void typed_model::perform_step(pool& p, root& r, const step& s, tx_mode) {
+  // The link that points at item s.pos (r.head or the previous next).
+  pptr<item>* link = &r.head;
   for (std::size_t i = 0; i < s.pos && *link; ++i) link = &(*link)->next;
   switch (s.kind) {
     case step_kind::insert: {
@@ -201,16 +185,16 @@ void typed_model::perform_step(pool& p, pptr<root> r, const step& s) {
       n->text = s.text;  // a new object: the transaction covers it
       tx_snapshot(link);
       *link = n;
-      tx_snapshot(&r->count);
-      r->count += 1;
+      tx_snapshot(&r.count);
+      r.count += 1;
       return;
     }
     case step_kind::erase: {
       const pptr<item> gone = *link;
       tx_snapshot(link);
       *link = gone->next;
-      tx_snapshot(&r->count);
-      r->count -= 1;
+      tx_snapshot(&r.count);
+      r.count -= 1;
       p.destroy(gone);  // frees the text's buffer too
       return;
     }
@@ -222,99 +206,62 @@ void typed_model::perform_step(pool& p, pptr<root> r, const step& s) {
       tx_snapshot(&(*link)->key);
       (*link)->key = s.key;
       return;
-    case step_kind::title_assign: r->title = s.text; return;
-    case step_kind::title_append: r->title += s.text; return;
-    case step_kind::title_reset: r->title.reset(); return;
+    case step_kind::title_assign: r.title = s.text; return;
+    case step_kind::title_append: r.title += s.text; return;
+    case step_kind::title_reset: r.title.reset(); return;
   }
 }
 
-void typed_model::perform(pool& p, std::uint64_t op) const {
-  const plan pl = plan_of(op);
-  // root<>() makes the root in the running transaction on first use; an
-  // atomic call comes only once it exists (root<>() then commits nothing).
-  typed::run_as(
-      p, pl.how,
-      [&] {
-        const pptr<root> r = p.root<root>();
-        for (const step& s : pl.steps) perform_step(p, r, s);
-      },
-      [&] { return reinterpret_cast<typed::commit_counter*>(&p.root<root>()->commits); });
-}
-
-void typed_model::apply(std::uint64_t op) {
-  const plan pl = plan_of(op);
-  if (pl.how == tx_mode::aborted) return;
-  for (const step& s : pl.steps) {
-    apply_step(items_, title_, s);
-    erased_ += s.kind == step_kind::erase;
+std::string typed_model::compare(image_view& v, const root& r) const {
+  const std::vector<model_item>& items = state_.items;
+  if (r.count != items.size()) {
+    return "the root counts " + std::to_string(r.count) + " items, the model " +
+           std::to_string(items.size());
   }
-  if (pl.how != tx_mode::atomic) {
-    has_root_ = true;
-    commits_ += 1;
+  const bool api = v.owns_pointers();  // the API reads this pool too
+  if (const std::string t = v.text(r.title); t != state_.title) {
+    return "the title has " + std::to_string(t.size()) + " bytes " + typed::shown(t) +
+           ", the model's " + std::to_string(state_.title.size()) + " " +
+           typed::shown(state_.title);
   }
+  if (api && r.title.view() != state_.title) {
+    return "string::view() of the title differs from its bytes";
+  }
+  pptr<item> next = r.head;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const item* it = v.get(next);
+    const std::string where = "item " + std::to_string(i) + ": ";
+    if (!it) return where + "missing (the list ends early)";
+    if (it->key != items[i].key) {
+      return where + "key " + std::to_string(it->key) + ", the model's " +
+             std::to_string(items[i].key);
+    }
+    if (const std::string t = v.text(it->text); t != items[i].text) {
+      return where + "text of " + std::to_string(t.size()) + " bytes, the model's " +
+             std::to_string(items[i].text.size());
+    }
+    if (api && (next.get() != it || it->text.view() != items[i].text)) {
+      return where + "the API reads other bytes than the pool holds";
+    }
+    next = it->next;
+  }
+  if (next) return "the list goes on past the model's " + std::to_string(items.size()) + " items";
+  return "";
 }
 
-std::string typed_model::check(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    const root* r = v.root<root>();
-    if (!r) return has_root_ ? "the pool has no root, the model has one" : "";
-    if (!has_root_) return "the pool has a root, the model none";
-    if (r->commits != commits_) {
-      return "the root counts " + std::to_string(r->commits) + " transactions, the model " +
-             std::to_string(commits_);
-    }
-    if (r->count != items_.size()) {
-      return "the root counts " + std::to_string(r->count) + " items, the model " +
-             std::to_string(items_.size());
-    }
-    const bool api = v.owns_pointers();  // the API reads this pool too
-    if (const std::string t = v.text(r->title); t != title_) {
-      return "the title has " + std::to_string(t.size()) + " bytes '" + t.substr(0, 40) +
-             "', the model's " + std::to_string(title_.size()) + " '" + title_.substr(0, 40) + "'";
-    }
-    if (api && r->title.view() != title_) return "string::view() of the title differs from its bytes";
-    pptr<item> next = r->head;
-    for (std::size_t i = 0; i < items_.size(); ++i) {
-      const item* it = v.get(next);
-      const std::string where = "item " + std::to_string(i) + ": ";
-      if (!it) return where + "missing (the list ends early)";
-      if (it->key != items_[i].key) {
-        return where + "key " + std::to_string(it->key) + ", the model's " +
-               std::to_string(items_[i].key);
-      }
-      if (const std::string t = v.text(it->text); t != items_[i].text) {
-        return where + "text of " + std::to_string(t.size()) + " bytes, the model's " +
-               std::to_string(items_[i].text.size());
-      }
-      if (api && (next.get() != it || it->text.view() != items_[i].text)) {
-        return where + "the API reads other bytes than the pool holds";
-      }
-      next = it->next;
-    }
-    if (next) return "the list goes on past the model's " + std::to_string(items_.size()) + " items";
-    return "";
-  });
-}
-
-std::string typed_model::invariants(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
-      v.text(r.title);
-      std::uint64_t length = 0;
-      for (pptr<item> n = r.head; n; ++length) {
-        const item* it = v.get(n);  // throws on a second visit: no cycle
-        v.text(it->text);
-        n = it->next;
-      }
-      if (length != r.count) {
-        return "the list holds " + std::to_string(length) + " items, the root counts " +
-               std::to_string(r.count);
-      }
-      return "";
-    });
-  });
+std::string typed_model::walk(image_view& v, const root& r) const {
+  v.text(r.title);
+  std::uint64_t length = 0;
+  for (pptr<item> n = r.head; n; ++length) {
+    const item* it = v.get(n);  // throws on a second visit: no cycle
+    v.text(it->text);
+    n = it->next;
+  }
+  if (length != r.count) {
+    return "the list holds " + std::to_string(length) + " items, the root counts " +
+           std::to_string(r.count);
+  }
+  return "";
 }
 
 }  // namespace
@@ -323,19 +270,13 @@ std::string typed_model::invariants(const pool& p) const {
 namespace ferrite::crash::builtin {
 
 workload_info typed_objects() {
-  workload_info w;
-  w.name = "typed-objects";
-  w.description =
+  workload_info w = typed::info<typed_objects_workload::typed_model>(
+      "typed-objects",
       "a FERRITE_TYPE root, a list of pool.make objects linked by pptr, ferrite::string "
-      "assign/append/reset, pool.destroy, aborted and nested transactions";
-  w.make = [](std::uint64_t seed) {
-    return std::make_unique<typed_objects_workload::typed_model>(seed, 12);
-  };
+      "assign/append/reset, pool.destroy, aborted and nested transactions");
   w.pool_sizes = {2ull << 20};  // see max_appended_text
   w.quick_ops = 12;
   w.long_ops = 60;
-  w.typed = true;
-  w.continue_ops = 0;  // see workload_info::typed
   return w;
 }
 

@@ -1,20 +1,25 @@
-// Helpers of the typed workloads (workloads/typed.cc and the container
-// workloads): how an operation is wrapped (atomic, transaction, nested,
-// aborted), random texts, and the root's commit counter.
+// Helpers of the typed workloads (their skeleton, typed_skeleton.h, and
+// values and gc, which do not fit it): how an operation is wrapped (atomic,
+// transaction, nested, aborted), random texts, and the root's commit counter.
 //
-// Every typed workload's root begins with two words: the number of
-// transactions the workload committed and its complement, bumped at the end
-// of every transaction it runs (not by an operation atomic on its own).
+// Every typed workload's root but values' (its 'tx' and 'tx~' keys) begins
+// with two words: the number of transactions the workload committed and its
+// complement, bumped at the end of every transaction it runs (not by an
+// operation atomic on its own).
 // The invariant `complement == ~commits` holds in every state.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
+#include "ferrite/base/error.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tools/crash/readers/image_view.h"
+#include "tools/crash/workload.h"
 
 namespace ferrite::crash::typed {
 
@@ -41,21 +46,28 @@ struct commit_counter {
   std::uint64_t complement;
 };
 
-// Runs `steps()` as `how` says. In a transaction, `counter()` (a
-// commit_counter* in the pool, evaluated inside it) is bumped after the
-// steps.
-template <class Steps, class Counter>
-void run_as(pool& p, tx_mode how, Steps&& steps, Counter&& counter) {
+// Bumps the commit counter at the start of `r` (a root whose first two
+// words are a commit_counter), inside the running transaction.
+template <class Root>
+void bump_commits(Root& r) {
+  commit_counter* c = reinterpret_cast<commit_counter*>(&r.commits);
+  tx_snapshot(c, sizeof *c);
+  c->commits += 1;
+  c->complement = ~c->commits;
+}
+
+// Runs `steps()` as `how` says. In a transaction, `at_commit()` runs after
+// the steps, inside it (bump_commits, say); an atomic step has no commit
+// of the workload's own.
+template <class Steps, class AtCommit>
+void run_as(pool& p, tx_mode how, Steps&& steps, AtCommit&& at_commit) {
   if (how == tx_mode::atomic) {
     steps();
     return;
   }
   auto body = [&] {
     steps();
-    commit_counter* c = counter();
-    tx_snapshot(c, sizeof *c);
-    c->commits += 1;
-    c->complement = ~c->commits;
+    at_commit();
   };
   switch (how) {
     case tx_mode::transaction: p.transaction(body); return;
@@ -73,32 +85,24 @@ void run_as(pool& p, tx_mode how, Steps&& steps, Counter&& counter) {
   }
 }
 
+// The entry of typed workload W (made from the seed): typed, and no
+// continuation on recovered images (workload_info::typed). The caller sets
+// the pool sizes and operation counts.
+template <class W>
+workload_info info(std::string name, std::string description) {
+  workload_info w;
+  w.name = std::move(name);
+  w.description = std::move(description);
+  w.make = [](std::uint64_t seed) { return std::make_unique<W>(seed); };
+  w.typed = true;
+  w.continue_ops = 0;
+  return w;
+}
+
 // "" when the counter and its complement agree.
 inline std::string counter_invariant(const commit_counter& c) {
   if (c.complement == ~c.commits) return "";
   return "the transaction count " + std::to_string(c.commits) + " and its complement disagree";
-}
-
-// The frame of every typed workload's invariants(): without a root the heap
-// is empty; the root's commit counter agrees with its complement;
-// `walk(root)` reads (through `v`) everything the root reaches and returns
-// "" or the first problem; then the heap holds exactly the objects reached
-// (no leak, nothing shared).
-template <class Root, class Walk>
-std::string reach_invariants(const pool& p, image_view& v, Walk&& walk) {
-  const Root* r = v.template root<Root>();
-  const std::uint64_t heap_objects = p.heap_statistics().objects;
-  if (!r) {
-    return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                        std::to_string(heap_objects) + " objects (a leak)";
-  }
-  if (std::string c = counter_invariant({r->commits, r->complement}); !c.empty()) return c;
-  if (std::string w = walk(*r); !w.empty()) return w;
-  if (v.objects() != heap_objects) {
-    return "the heap holds " + std::to_string(heap_objects) + " objects, the root reaches " +
-           std::to_string(v.objects()) + (heap_objects > v.objects() ? " (a leak)" : "");
-  }
-  return "";
 }
 
 inline std::string letters(std::mt19937_64& rng, std::size_t n) {

@@ -328,34 +328,17 @@ void values_model::perform_step(pool& p, const step& s) {
 
 void values_model::perform(pool& p, std::uint64_t op) const {
   const plan pl = plan_of(op);
-  auto steps = [&] {
-    for (const step& s : pl.steps) perform_step(p, s);
-  };
-  if (pl.how == tx_mode::atomic) {
-    steps();
-    return;
-  }
   const std::int64_t n = commits_ + 1;
-  auto body = [&] {
-    steps();
-    value root = p.root();
-    root["tx"] = n;
-    root["tx~"] = ~n;
-  };
-  switch (pl.how) {
-    case tx_mode::transaction: p.transaction(body); return;
-    case tx_mode::nested: p.transaction([&] { p.transaction(body); }); return;
-    case tx_mode::aborted:
-      try {
-        p.transaction([&] {
-          body();
-          throw typed::planned_abort{};
-        });
-      } catch (const typed::planned_abort&) {
-      }
-      return;
-    case tx_mode::atomic: return;
-  }
+  typed::run_as(
+      p, pl.how,
+      [&] {
+        for (const step& s : pl.steps) perform_step(p, s);
+      },
+      [&] {  // the count of committed transactions, in the root dict
+        value root = p.root();
+        root["tx"] = n;
+        root["tx~"] = ~n;
+      });
 }
 
 void values_model::apply(std::uint64_t op) {
@@ -422,17 +405,13 @@ namespace ferrite::crash::builtin {
 
 workload_info values() {
   register_class(values_workload::thing_class);
-  workload_info w;
-  w.name = "values";
-  w.description =
+  workload_info w = typed::info<values_workload::values_model>(
+      "values",
       "the dynamic value model: a dict root, values of every kind, shared lists, cycles, list/"
-      "dict/set/object mutations, aborted and nested transactions";
-  w.make = [](std::uint64_t seed) { return std::make_unique<values_workload::values_model>(seed); };
+      "dict/set/object mutations, aborted and nested transactions");
   w.pool_sizes = {4ull << 20};
   w.quick_ops = 10;
   w.long_ops = 60;
-  w.typed = true;
-  w.continue_ops = 0;  // see workload_info::typed
   return w;
 }
 

@@ -9,27 +9,28 @@
 // the numbers a vector of 33,000 (a 264 KB extent, written directly rather
 // than through the log) or shrinks it back.
 //
-// Model: std::vector<std::int64_t>, std::vector<std::string>.
-// check(): the elements equal the model's (read through image_view; on the
-// handle that owns the pool's tag also through the vector's own API).
-// invariants(): each vector's layout invariants (data == 0 iff capacity ==
-// 0, size <= capacity, a buffer of the vector's type holding capacity
-// elements), every string element's, and no leak: the heap holds exactly
-// the root, the two buffers and the strings' buffers.
+// Model: std::vector<std::int64_t>, std::vector<std::string>, on
+// typed::skeleton (typed_skeleton.h). compare(): the elements equal the
+// model's (read through image_view; on the handle that owns the pool's tag
+// also through the vector's own API). walk(): each vector's layout
+// invariants (data == 0 iff capacity == 0, size <= capacity, a buffer of
+// the vector's type holding capacity elements), every string element's;
+// the skeleton adds no leak: the heap holds exactly the root, the two
+// buffers and the strings' buffers.
 //
 // Capacities stay powers of two outside the extent (resize, reserve and
 // assign to 8, 16 or 32; shrink_to_fit at such sizes), so that the buffers
 // use few size classes: the allocator keeps a chunk for every size class
 // it ever used, and the process kills run thousands of operations.
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
-#include "tools/crash/workloads/builtin.h"
-#include "tools/crash/readers/image_view.h"
-#include "tools/crash/workloads/typed_common.h"
 #include "ferrite/types/string.h"
 #include "ferrite/types/vector.h"
+#include "tools/crash/workloads/builtin.h"
+#include "tools/crash/workloads/typed_skeleton.h"
 
 namespace ferrite::crash::vector_workload {
 
@@ -62,58 +63,99 @@ struct step {
   std::string text;                 // words: push, insert, set
 };
 
-struct plan {
-  tx_mode how = tx_mode::transaction;
-  std::vector<step> steps;
-};
-
-class vector_model final : public workload {
- public:
-  explicit vector_model(std::uint64_t seed) : seed_(seed) {}
-  std::unique_ptr<workload> clone() const override { return std::make_unique<vector_model>(*this); }
-  void perform(pool& p, std::uint64_t op) const override;
-  void apply(std::uint64_t op) override;
-  std::string check(const pool& p) const override;
-  std::string invariants(const pool& p) const override;
-  std::string end_of_run(const pool&) const override {
-    return went_big_ ? "" : "the numbers never became an extent";
-  }
-
- private:
-  plan plan_of(std::uint64_t op) const;
-  static void apply_step(std::vector<std::int64_t>& nums, std::vector<std::string>& words,
-                         const step& s);
-  static void perform_step(root& r, const step& s);
-
-  std::uint64_t seed_;
-  bool has_root_ = false;
-  std::uint64_t commits_ = 0;
-  std::vector<std::int64_t> nums_;
-  std::vector<std::string> words_;
-  bool went_big_ = false;
-};
-
 std::int64_t value(std::mt19937_64& rng) { return static_cast<std::int64_t>(rng() % 2000) - 1000; }
 
-plan vector_model::plan_of(std::uint64_t op) const {
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = text.find(' ', at);
+    out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+template <class T, class V>
+void apply_generic(std::vector<T>& v, const step& s, const V& one) {
+  switch (s.what) {
+    case kind::push: v.push_back(one); break;
+    case kind::pop: v.pop_back(); break;
+    case kind::insert: v.insert(v.begin() + static_cast<std::ptrdiff_t>(s.a), one); break;
+    case kind::erase: v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a)); break;
+    case kind::erase_range:
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a),
+              v.begin() + static_cast<std::ptrdiff_t>(s.b));
+      break;
+    case kind::set: v[s.a] = one; break;
+    case kind::resize: v.resize(s.a); break;
+    case kind::clear: v.clear(); break;
+    case kind::reserve:
+    case kind::shrink:
+    case kind::misuse:
+    case kind::assign:
+    case kind::big:
+    case kind::small: break;
+  }
+}
+
+// The model's contents.
+struct state {
+  std::vector<std::int64_t> nums;
+  std::vector<std::string> words;
+  bool went_big = false;  // for end_of_run
+
+  void apply(const step& s) {
+    if (s.what == kind::big) {
+      nums.resize(big_nums);
+      for (std::size_t i = 0; i < big_nums; i += 1000) nums[i] = static_cast<std::int64_t>(i);
+      went_big = true;
+      return;
+    }
+    if (s.what == kind::small) {
+      nums.resize(s.a);
+      return;
+    }
+    if (s.words) {
+      if (s.what == kind::assign) words = split_words(s.text);
+      apply_generic(words, s, s.text);
+    } else {
+      if (s.what == kind::assign) nums = s.nums;
+      apply_generic(nums, s, s.nums.empty() ? 0 : s.nums.front());
+    }
+  }
+};
+
+class vector_model final : public typed::skeleton<vector_model, root, state, step> {
+ public:
+  using skeleton::skeleton;
+  std::string end_of_run(const pool&) const override {
+    return state_.went_big ? "" : "the numbers never became an extent";
+  }
+
+  typed::plan<step> plan_of(std::uint64_t op) const;
+  static void perform_step(pool&, root& r, const step& s, tx_mode);
+  std::string compare(image_view& v, const root& r) const;
+  std::string walk(image_view& v, const root& r) const;
+};
+
+typed::plan<step> vector_model::plan_of(std::uint64_t op) const {
   std::mt19937_64 rng = op_rng(seed_, op);
-  plan pl;
-  std::vector<std::int64_t> nums = nums_;
-  std::vector<std::string> words = words_;
+  typed::plan<step> pl;
+  state st = state_;  // planned on a copy: later steps see earlier ones
   if (op % 8 == 2) {  // to the extent, or back: several calls, never atomic
     pl.how = op < 8 ? tx_mode::transaction : typed::pick_mode(rng, false);
     step s;
-    s.what = nums.size() > max_nums ? kind::small : kind::big;
+    s.what = st.nums.size() > max_nums ? kind::small : kind::big;
     s.a = rng() % 2 ? 8 : 0;  // small: the size kept
     pl.steps.push_back(s);
     return pl;
   }
-  pl.how = typed::pick_mode(rng, has_root_);
-  const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
+  const std::size_t n = pl.pick(rng, has_root_);
   for (std::size_t i = 0; i < n; ++i) {
     step s;
     s.words = rng() % 3 == 0;
-    const std::size_t size = s.words ? words.size() : nums.size();
+    const std::size_t size = s.words ? st.words.size() : st.nums.size();
     const std::size_t max = s.words ? max_words : max_nums;
     // The extent: erase (a rebuild when the tail is over 256 KiB), pop, set,
     // never a growth.
@@ -181,64 +223,10 @@ plan vector_model::plan_of(std::uint64_t op) const {
         size != 32) {
       s.what = kind::misuse;
     }
-    apply_step(nums, words, s);
+    st.apply(s);
     pl.steps.push_back(std::move(s));
   }
   return pl;
-}
-
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t end = text.find(' ', at);
-    out.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
-
-template <class T, class V>
-void apply_generic(std::vector<T>& v, const step& s, const V& one) {
-  switch (s.what) {
-    case kind::push: v.push_back(one); break;
-    case kind::pop: v.pop_back(); break;
-    case kind::insert: v.insert(v.begin() + static_cast<std::ptrdiff_t>(s.a), one); break;
-    case kind::erase: v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a)); break;
-    case kind::erase_range:
-      v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a),
-              v.begin() + static_cast<std::ptrdiff_t>(s.b));
-      break;
-    case kind::set: v[s.a] = one; break;
-    case kind::resize: v.resize(s.a); break;
-    case kind::clear: v.clear(); break;
-    case kind::reserve:
-    case kind::shrink:
-    case kind::misuse:
-    case kind::assign:
-    case kind::big:
-    case kind::small: break;
-  }
-}
-
-void vector_model::apply_step(std::vector<std::int64_t>& nums, std::vector<std::string>& words,
-                              const step& s) {
-  if (s.what == kind::big) {
-    nums.resize(big_nums);
-    for (std::size_t i = 0; i < big_nums; i += 1000) nums[i] = static_cast<std::int64_t>(i);
-    return;
-  }
-  if (s.what == kind::small) {
-    nums.resize(s.a);
-    return;
-  }
-  if (s.words) {
-    if (s.what == kind::assign) words = split_words(s.text);
-    apply_generic(words, s, s.text);
-  } else {
-    if (s.what == kind::assign) nums = s.nums;
-    apply_generic(nums, s, s.nums.empty() ? 0 : s.nums.front());
-  }
 }
 
 template <class T, class In>
@@ -271,7 +259,7 @@ void perform_generic(ferrite::vector<T>& v, const step& s, In one) {
   }
 }
 
-void vector_model::perform_step(root& r, const step& s) {
+void vector_model::perform_step(pool&, root& r, const step& s, tx_mode) {
   if (s.what == kind::big) {
     r.nums.resize(big_nums);
     for (std::size_t i = 0; i < big_nums; i += 1000) r.nums.set(i, static_cast<std::int64_t>(i));
@@ -299,30 +287,6 @@ void vector_model::perform_step(root& r, const step& s) {
   }
 }
 
-void vector_model::perform(pool& p, std::uint64_t op) const {
-  const plan pl = plan_of(op);
-  typed::run_as(
-      p, pl.how,
-      [&] {
-        root& r = *p.root<root>();
-        for (const step& s : pl.steps) perform_step(r, s);
-      },
-      [&] { return reinterpret_cast<typed::commit_counter*>(&p.root<root>()->commits); });
-}
-
-void vector_model::apply(std::uint64_t op) {
-  const plan pl = plan_of(op);
-  if (pl.how == tx_mode::aborted) return;
-  for (const step& s : pl.steps) {
-    apply_step(nums_, words_, s);
-    went_big_ |= s.what == kind::big;
-  }
-  if (pl.how != tx_mode::atomic) {
-    has_root_ = true;
-    commits_ += 1;
-  }
-}
-
 // The elements of both vectors, read through `v`.
 struct contents {
   std::vector<std::int64_t> nums;
@@ -333,72 +297,41 @@ contents read(image_view& v, const root& r) {
   contents c;
   std::uint64_t n = 0;
   const std::byte* buf = v.vector_buffer(&r.nums, sizeof(std::int64_t),
-                                         detail::descriptor_of<ferrite::vector<std::int64_t>>().name, n);
+                                         typed::stored_name<ferrite::vector<std::int64_t>>(), n);
   c.nums.resize(n);
   if (n) std::memcpy(c.nums.data(), buf, n * sizeof(std::int64_t));
   buf = v.vector_buffer(&r.words, sizeof(ferrite::string),
-                        detail::descriptor_of<ferrite::vector<ferrite::string>>().name, n);
+                        typed::stored_name<ferrite::vector<ferrite::string>>(), n);
   for (std::uint64_t i = 0; i < n; ++i) {
     c.words.push_back(v.text(reinterpret_cast<const ferrite::string*>(buf)[i]));
   }
   return c;
 }
 
-std::string vector_model::check(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    const root* r = v.root<root>();
-    if (!r) return has_root_ ? "the pool has no root, the model has one" : "";
-    if (!has_root_) return "the pool has a root, the model none";
-    if (r->commits != commits_) {
-      return "the root counts " + std::to_string(r->commits) + " transactions, the model " +
-             std::to_string(commits_);
+std::string vector_model::compare(image_view& v, const root& r) const {
+  const contents c = read(v, r);
+  const std::vector<std::int64_t>& nums = state_.nums;
+  const std::vector<std::string>& words = state_.words;
+  if (std::string d = typed::first_difference(c.nums, nums, "the numbers"); !d.empty()) return d;
+  if (std::string d = typed::first_difference(c.words, words, "the words"); !d.empty()) return d;
+  if (v.owns_pointers()) {  // the vector's own reading API, too
+    if (!std::equal(r.nums.begin(), r.nums.end(), nums.begin(), nums.end())) {
+      return "vector<i64> iteration differs from its bytes";
     }
-    const contents c = read(v, *r);
-    if (c.nums.size() != nums_.size()) {
-      return "the numbers hold " + std::to_string(c.nums.size()) + " elements, the model " +
-             std::to_string(nums_.size());
+    if (r.words.size() != words.size()) return "vector<string>::size() differs";
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (r.words.at(i).view() != words[i]) return "vector<string>::at() differs";
     }
-    for (std::size_t i = 0; i < nums_.size(); ++i) {
-      if (c.nums[i] != nums_[i]) {
-        return "number " + std::to_string(i) + " is " + std::to_string(c.nums[i]) +
-               ", the model's " + std::to_string(nums_[i]);
-      }
+    if (!nums.empty() && (r.nums.front() != nums.front() || r.nums.back() != nums.back())) {
+      return "vector<i64>::front()/back() differ";
     }
-    if (c.words.size() != words_.size()) {
-      return "the words hold " + std::to_string(c.words.size()) + " elements, the model " +
-             std::to_string(words_.size());
-    }
-    for (std::size_t i = 0; i < words_.size(); ++i) {
-      if (c.words[i] != words_[i]) {
-        return "word " + std::to_string(i) + " is '" + c.words[i] + "', the model's '" +
-               words_[i] + "'";
-      }
-    }
-    if (v.owns_pointers()) {  // the vector's own reading API, too
-      if (!std::equal(r->nums.begin(), r->nums.end(), nums_.begin(), nums_.end())) {
-        return "vector<i64> iteration differs from its bytes";
-      }
-      if (r->words.size() != words_.size()) return "vector<string>::size() differs";
-      for (std::size_t i = 0; i < words_.size(); ++i) {
-        if (r->words.at(i).view() != words_[i]) return "vector<string>::at() differs";
-      }
-      if (!nums_.empty() && (r->nums.front() != nums_.front() || r->nums.back() != nums_.back())) {
-        return "vector<i64>::front()/back() differ";
-      }
-    }
-    return "";
-  });
+  }
+  return "";
 }
 
-std::string vector_model::invariants(const pool& p) const {
-  return checked_read([&]() -> std::string {
-    image_view v(p);
-    return typed::reach_invariants<root>(p, v, [&](const root& r) -> std::string {
-      read(v, r);  // every layout invariant, each buffer reached once
-      return "";
-    });
-  });
+std::string vector_model::walk(image_view& v, const root& r) const {
+  read(v, r);  // every layout invariant, each buffer reached once
+  return "";
 }
 
 }  // namespace
@@ -407,17 +340,13 @@ std::string vector_model::invariants(const pool& p) const {
 namespace ferrite::crash::builtin {
 
 workload_info vector() {
-  workload_info w;
-  w.name = "vector";
-  w.description =
+  workload_info w = typed::info<vector_workload::vector_model>(
+      "vector",
       "ferrite::vector<i64> and vector<string>: push/pop/insert/erase/set/resize/reserve/"
-      "shrink/assign/clear, misuse, a 264 KB extent; aborted and nested transactions";
-  w.make = [](std::uint64_t seed) { return std::make_unique<vector_workload::vector_model>(seed); };
+      "shrink/assign/clear, misuse, a 264 KB extent; aborted and nested transactions");
   w.pool_sizes = {4ull << 20};  // the extent, and a chunk per size class
   w.quick_ops = 8;
   w.long_ops = 60;
-  w.typed = true;
-  w.continue_ops = 0;  // see workload_info::typed
   return w;
 }
 
