@@ -2,6 +2,7 @@
 // of small transactions, including crashes during recovery.
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "ferrite/base/detail/checksum.h"
 #include "ferrite/base/media/detail/sim_device.h"
@@ -799,4 +800,62 @@ TEST_CASE("a current superblock whose heap ends past the file: the open fails wi
   sb.heap_size += detail::chunk_size;  // valid on its own; the file is one chunk short
   t.img.put_slot(1, sb);
   check_open_fails(t.img, error_code::truncated);
+}
+
+// --- checkpoints while other threads read the pool state ----------------
+
+TEST_CASE("checkpoints on one thread while another commits and reads the pool state",
+          "[recovery][threads]") {
+  // A checkpoint stores the superblock state (docs/durability.md) while
+  // other threads read it: tx_snapshot and the heap check heap_size,
+  // info() and stats() copy it. Under ThreadSanitizer (suite 'concurrent')
+  // an unlocked read of a field a checkpoint writes is a reported race.
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  o.log_size = 256 * 1024;
+  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);  // no fdatasync per commit
+  {
+    pool p = pool::open(d / "t.pool", o);
+    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset());
+    constexpr int commits = 3000;  // about twice the half-log that triggers a checkpoint
+    constexpr int rounds = 200;
+    std::uint64_t lsn_seen = 0, commits_seen = 0, heap_seen = 0;
+    bool went_back = false;  // a checkpoint LSN or a commit count that decreased
+    std::thread committer([&] {
+      for (int i = 0; i < commits; ++i) {
+        p.transaction([&] {
+          tx_snapshot(&w[0]);
+          w[0] += 1;
+        });
+      }
+    });
+    std::thread checkpointer([&] {
+      for (int i = 0; i < rounds; ++i) {
+        p.transaction([&] {
+          tx_snapshot(&w[8]);  // another cache line
+          w[8] += 1;
+        });
+        p.checkpoint();
+        const pool_info info = p.info();
+        const pool_stats stats = p.stats();
+        went_back |= info.checkpoint_lsn < lsn_seen || stats.commits < commits_seen;
+        lsn_seen = info.checkpoint_lsn;
+        commits_seen = stats.commits;
+        heap_seen = p.heap_size();
+      }
+    });
+    committer.join();
+    checkpointer.join();
+    CHECK_FALSE(went_back);
+    CHECK(heap_seen == p.heap_size());
+    CHECK(p.stats().checkpoints >= rounds);
+    CHECK(w[0] == commits);
+    CHECK(w[8] == rounds);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  pool q = pool::open(d / "t.pool", o);
+  const auto* w = reinterpret_cast<const std::uint64_t*>(q.base() + q.heap_offset());
+  CHECK(w[0] == 3000);
+  CHECK(w[8] == 200);
 }
