@@ -3,8 +3,11 @@
 #
 #   ./dev.sh demo        install what is missing, build, run the demonstration
 #   ./dev.sh test        install what is missing, build, run the whole test suite
-#   ./dev.sh test-asan   the test suite under AddressSanitizer + UBSan (build-asan/)
-#   ./dev.sh test-tsan   the test suite under ThreadSanitizer (build-tsan/, clang)
+#   ./dev.sh test-asan [ARGS]  the unit, crash and tools suites under AddressSanitizer +
+#                        UBSan (build-asan/); ARGS go to `meson test` instead
+#   ./dev.sh test-tsan [ARGS]  the concurrent suite under ThreadSanitizer (build-tsan/,
+#                        clang); ARGS go to `meson test` instead
+#                        (both build only what the tests they run need; a finding fails)
 #   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images for SEC seconds (build-fuzz/, clang)
 #   ./dev.sh install-check  meson install into a scratch prefix; build the examples out of
 #                        tree with `pkg-config --cflags --libs ferrite` and run them
@@ -32,9 +35,8 @@ deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# configure DIR [meson options...]: set up DIR if needed, then build
-# ${TARGET} (everything when unset).
-configure() {
+# setup DIR [meson options...]: set up DIR if needed (or apply the options).
+setup() {
   local dir=$1
   shift
   local werror=()
@@ -44,7 +46,13 @@ configure() {
   else
     meson configure "$dir" "${werror[@]}" "$@" >/dev/null 2>&1 || true
   fi
-  ninja -C "$dir" ${TARGET:-}
+}
+
+# configure DIR [meson options...]: setup, then build ${TARGET}
+# (everything when unset).
+configure() {
+  setup "$@"
+  ninja -C "$1" ${TARGET:-}
 }
 
 # run_tests DIR: meson test, then the plain summary line CI reads.
@@ -134,15 +142,23 @@ case "${1:-}" in
   build) deps; configure build ;;
   demo) deps; configure build; demo ;;
   test) deps; configure build; run_tests build ;;
+  # Sanitizer runs: `meson test` builds only what the selected tests need
+  # (not the benchmark); the first report of any sanitizer fails its test.
   test-asan)
     deps
-    configure build-asan -Db_sanitize=address,undefined -Db_lundef=false
-    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      run_tests build-asan ;;
+    shift
+    [ $# -gt 0 ] || set -- --suite unit --suite crash --suite tools
+    setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      run_tests build-asan "$@" ;;
   test-tsan)
     deps
-    CXX=clang++ configure build-tsan -Db_sanitize=thread -Db_lundef=false
-    TSAN_OPTIONS=halt_on_error=1 run_tests build-tsan ;;
+    shift
+    [ $# -gt 0 ] || set -- --suite concurrent
+    CXX=clang++ setup build-tsan -Db_sanitize=thread -Db_lundef=false
+    TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1 \
+      run_tests build-tsan "$@" ;;
   fuzz)
     deps
     CXX=clang++ TARGET=tests/pool_fuzz configure build-fuzz -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
@@ -152,5 +168,5 @@ case "${1:-}" in
       -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
   install-check) deps; install_check ;;
   bench-smoke) deps; configure build; build/bench/ferrite-bench --smoke ;;  # every bench cell, tiny op counts
-  *) sed -n '2,15p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
