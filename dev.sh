@@ -11,6 +11,8 @@
 #   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images for SEC seconds (build-fuzz/, clang)
 #   ./dev.sh install-check  meson install into a scratch prefix; build the examples out of
 #                        tree with `pkg-config --cflags --libs ferrite` and run them
+#   ./dev.sh format      apply .clang-format to every C++ file git tracks
+#   ./dev.sh format-check  fail (listing them) when a tracked C++ file is not formatted
 #   ./dev.sh deps        only install the Debian packages ferrite needs
 #   ./dev.sh build       only configure and build (build/)
 #
@@ -137,6 +139,20 @@ install_check() {
   rm -rf "$prefix"
 }
 
+# The C++ files git tracks (include/ferrite is a link to the root: skipped).
+cxx_files() { git ls-files -- '*.h' '*.cc' ':!:include/*'; }
+
+format_check() {
+  local bad
+  bad=$(cxx_files | while read -r f; do clang-format "$f" | cmp -s - "$f" || echo "$f"; done)
+  if [ -n "$bad" ]; then
+    echo "format-check: not formatted with .clang-format (run ./dev.sh format):"
+    echo "$bad"
+    return 1
+  fi
+  echo "format-check: $(cxx_files | wc -l) files formatted"
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) deps; configure build ;;
@@ -167,6 +183,8 @@ case "${1:-}" in
     ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \
       -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
   install-check) deps; install_check ;;
+  format) deps; cxx_files | xargs clang-format -i ;;
+  format-check) deps; format_check ;;
   bench-smoke) deps; configure build; build/bench/ferrite-bench --smoke ;;  # every bench cell, tiny op counts
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
 esac
