@@ -26,7 +26,8 @@ struct run_state {
 };
 
 struct heap::zone_state {
-  std::vector<std::unique_ptr<run_state>> runs = std::vector<std::unique_ptr<run_state>>(chunks_per_zone);
+  std::vector<std::unique_ptr<run_state>> runs =
+      std::vector<std::unique_ptr<run_state>>(chunks_per_zone);
 };
 
 struct heap::arena {
@@ -37,9 +38,8 @@ struct heap::arena {
 namespace {
 
 [[noreturn]] void corrupt(std::uint64_t chunk, const std::string& what) {
-  fail(error_code::corrupted, "heap metadata of chunk " + std::to_string(chunk) +
-                                  " is invalid (" + what +
-                                  "); run `ferrite check` on the pool for details");
+  fail(error_code::corrupted, "heap metadata of chunk " + std::to_string(chunk) + " is invalid (" +
+                                  what + "); run `ferrite check` on the pool for details");
 }
 
 std::atomic<std::uint64_t>& word_at(std::byte* p) {
@@ -62,9 +62,13 @@ heap::heap(media& store, const pool_header& header, const pool_state& state, cha
 
 heap::~heap() = default;
 
-std::byte* heap::base() const { return store_.working(); }
+std::byte* heap::base() const {
+  return store_.working();
+}
 
-std::uint64_t heap::total_chunks() const { return state_.heap_size / chunk_size; }
+std::uint64_t heap::total_chunks() const {
+  return state_.heap_size / chunk_size;
+}
 
 std::uint64_t heap::chunk_offset(std::uint64_t chunk) const {
   return header_.heap_offset + chunk * chunk_size;
@@ -247,7 +251,8 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
                                    : make_entry(chunk_kind::continuation, 0, k);
     *entry_ptr(g + k) = e;
     rb.add_bits(entry_kind::set_bits,
-                static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), e);
+                static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()),
+                e);
   }
   try {
     log_.commit(rb);
@@ -260,7 +265,8 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
   // The new run's metadata is committed: not the caller's change.
   tx.committed_aside(off, run_bitmap_offset + words * 8);
   for (std::uint64_t k = 0; k < c.run_chunks; ++k) {
-    tx.committed_aside(static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), 8);
+    tx.committed_aside(
+        static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), 8);
   }
   auto rs = std::make_unique<run_state>();
   rs->head_chunk = g;
@@ -277,8 +283,8 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
 
 void heap::out_of_space(heap_tx& tx, std::uint64_t size) {
   tx.poison(error_code::out_of_space,
-            "pool '" + pool_name_ + "' has no free block for an object of " +
-                std::to_string(size) + " bytes; free objects or grow the pool (pool::grow, "
+            "pool '" + pool_name_ + "' has no free block for an object of " + std::to_string(size) +
+                " bytes; free objects or grow the pool (pool::grow, "
                 "`ferrite grow`). The transaction was aborted");
 }
 
@@ -350,8 +356,9 @@ std::uint64_t heap::allocate(heap_tx& tx, std::uint64_t size, std::uint32_t type
       const std::uint64_t e = k == 0 ? make_entry(chunk_kind::extent, 0, n)
                                      : make_entry(chunk_kind::continuation, 0, k);
       *entry_ptr(g + k) = e;
-      tx.log_bits(entry_kind::set_bits,
-                  static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), e);
+      tx.log_bits(
+          entry_kind::set_bits,
+          static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()), e);
     }
     slot_off = chunk_offset(g);
     // The extent's data goes straight to the durable image at commit; no
@@ -415,8 +422,9 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
       *index = (data - first) / c.slot_size;
       if (*index >= c.slot_count) bad("beyond the last slot");
       slot_off = first + *index * c.slot_size;
-      const std::uint64_t word = word_at(base() + (*run)->offset + run_bitmap_offset + *index / 64 * 8)
-                                     .load(std::memory_order_relaxed);
+      const std::uint64_t word =
+          word_at(base() + (*run)->offset + run_bitmap_offset + *index / 64 * 8)
+              .load(std::memory_order_relaxed);
       if (!(word >> (*index % 64) & 1)) bad("slot is free");
       break;
     }
@@ -503,9 +511,10 @@ void heap::free(heap_tx& tx, std::uint64_t data) {
     tx.heap_frees.push_back({heap_action::slot, run, idx, 0, 0, 0});
   } else {
     for (std::uint64_t k = 0; k < n; ++k) {
-      tx.log_bits(entry_kind::clear_bits,
-                  static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()),
-                  ~0ull);
+      tx.log_bits(
+          entry_kind::clear_bits,
+          static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(entry_ptr(g + k)) - base()),
+          ~0ull);
     }
     tx.heap_frees.push_back({heap_action::extent, nullptr, 0, g, n, 0});
   }

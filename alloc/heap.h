@@ -56,7 +56,7 @@ class heap {
   void free(heap_tx& tx, std::uint64_t data);
 
   // Transaction end hooks (called by the transaction code).
-  void on_abort(heap_tx& tx) noexcept;          // undo allocations
+  void on_abort(heap_tx& tx) noexcept;              // undo allocations
   void on_durable(heap_tx& tx, std::uint64_t lsn);  // apply frees
 
   // The object header for the data at pool offset `data`, validated.
@@ -86,7 +86,7 @@ class heap {
   std::uint64_t* entry_ptr(std::uint64_t chunk) const;
   std::uint64_t chunk_offset(std::uint64_t chunk) const;
   std::uint64_t total_chunks() const;
-  bool scan_next_zone();  // REQUIRES: mu_ held
+  bool scan_next_zone();                                                // REQUIRES: mu_ held
   std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // REQUIRES: mu_
   void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // REQUIRES: mu_
   run_state* acquire_run(std::size_t cls);
@@ -108,7 +108,7 @@ class heap {
   mutable std::mutex mu_;  // chunks, zones, partial runs
   std::vector<std::unique_ptr<zone_state>> zones_;
   std::uint64_t zones_scanned_ = 0;
-  std::map<std::uint64_t, free_range> free_;  // first chunk -> range
+  std::map<std::uint64_t, free_range> free_;      // first chunk -> range
   std::vector<std::vector<run_state*>> partial_;  // per class: runs with free slots, no owner
   std::vector<std::unique_ptr<arena>> arenas_;
 };

@@ -22,8 +22,8 @@ struct walker {
   }
   std::uint64_t chunk_off(std::uint64_t g) const { return header.heap_offset + g * chunk_size; }
   std::uint64_t entry(std::uint64_t g) const {
-    const std::uint64_t off = header.heap_offset + g / chunks_per_zone * zone_bytes +
-                              g % chunks_per_zone * 8;
+    const std::uint64_t off =
+        header.heap_offset + g / chunks_per_zone * zone_bytes + g % chunks_per_zone * 8;
     std::uint64_t e;
     std::memcpy(&e, base + off, 8);
     return e;
@@ -44,8 +44,8 @@ struct walker {
     const std::uint64_t size = object_size_of(h);
     if (h.data_offset < sizeof h || h.data_offset > room || size > room - h.data_offset) {
       problem(slot, "object of " + std::to_string(size) + " bytes at data offset " +
-                        std::to_string(h.data_offset) + " overflows its " +
-                        std::to_string(room) + "-byte slot");
+                        std::to_string(h.data_offset) + " overflows its " + std::to_string(room) +
+                        "-byte slot");
       return;
     }
     ++r.objects;
@@ -72,8 +72,8 @@ struct walker {
     if (rh.magic != run_magic || rh.size_class != cls || rh.slot_size != c.slot_size ||
         rh.slot_count != c.slot_count || rh.data_offset != c.data_offset ||
         rh.chunks != c.run_chunks || len != c.run_chunks) {
-      problem(off, "run header does not match its chunk table entry (class " +
-                       std::to_string(cls) + ")");
+      problem(off, "run header does not match its chunk table entry (class " + std::to_string(cls) +
+                       ")");
       return;
     }
     class_usage& cu = r.classes[cls];
@@ -82,8 +82,8 @@ struct walker {
     for (std::uint64_t i = 0; i < (c.slot_count + 63) / 64; ++i) {
       std::uint64_t w;
       std::memcpy(&w, base + off + run_bitmap_offset + i * 8, 8);
-      const std::uint64_t valid = c.slot_count - i * 64 >= 64 ? ~0ull
-                                                              : (1ull << (c.slot_count - i * 64)) - 1;
+      const std::uint64_t valid =
+          c.slot_count - i * 64 >= 64 ? ~0ull : (1ull << (c.slot_count - i * 64)) - 1;
       if (w & ~valid) problem(off + run_bitmap_offset + i * 8, "bitmap bits beyond the last slot");
       w &= valid;
       const std::uint64_t free_here = static_cast<std::uint64_t>(std::popcount(valid & ~w));
@@ -161,8 +161,9 @@ heap_report walk_heap(const std::byte* base, std::uint64_t image_size, const poo
   const std::uint64_t total = heap_size / chunk_size;
   for (std::uint64_t z = 0; z * chunks_per_zone < total; ++z) w.zone(z, total);
   if (w.largest_free_chunks) {
-    w.r.largest_free = std::max(w.r.largest_free, std::min(w.largest_free_chunks, chunks_per_zone - 1) *
-                                                      chunk_size - sizeof(object_header));
+    w.r.largest_free = std::max(
+        w.r.largest_free,
+        std::min(w.largest_free_chunks, chunks_per_zone - 1) * chunk_size - sizeof(object_header));
   }
   if (w.r.free_bytes) {
     w.r.fragmentation = 1.0 - static_cast<double>(std::min(w.r.largest_free, w.r.free_bytes)) /

@@ -21,8 +21,8 @@ struct heap_problem {
 struct class_usage {
   std::uint32_t slot_size = 0;
   std::uint64_t runs = 0;
-  std::uint64_t objects = 0;     // allocated slots
-  std::uint64_t bytes = 0;       // requested bytes of those objects
+  std::uint64_t objects = 0;  // allocated slots
+  std::uint64_t bytes = 0;    // requested bytes of those objects
   std::uint64_t free_slots = 0;
 };
 
@@ -32,18 +32,19 @@ struct heap_report {
   std::uint64_t objects = 0;         // all allocated objects
   std::uint64_t object_bytes = 0;    // their requested sizes
   std::uint64_t extents = 0;
-  std::uint64_t extent_bytes = 0;    // requested bytes of extent objects
+  std::uint64_t extent_bytes = 0;  // requested bytes of extent objects
   std::uint64_t heap_bytes = 0;
-  std::uint64_t free_bytes = 0;      // free chunks plus free slots
-  std::uint64_t largest_free = 0;    // the largest object that can be allocated now
-  double fragmentation = 0;          // 1 - largest free block / free bytes
+  std::uint64_t free_bytes = 0;    // free chunks plus free slots
+  std::uint64_t largest_free = 0;  // the largest object that can be allocated now
+  double fragmentation = 0;        // 1 - largest free block / free bytes
 };
 
 // Walks the heap at `base` (pool offset 0) of a pool with this header and
 // heap size. `visit` is called for every allocated object with its data
 // offset and header.
-heap_report walk_heap(const std::byte* base, std::uint64_t image_size, const pool_header& header,
-                      std::uint64_t heap_size,
-                      const std::function<void(std::uint64_t data, const object_header&)>& visit = {});
+heap_report walk_heap(
+    const std::byte* base, std::uint64_t image_size, const pool_header& header,
+    std::uint64_t heap_size,
+    const std::function<void(std::uint64_t data, const object_header&)>& visit = {});
 
 }  // namespace ferrite::detail

@@ -46,10 +46,16 @@ const std::vector<size_class>& table() {
 
 }  // namespace
 
-std::uint64_t align_up64(std::uint64_t v) { return (v + 63) / 64 * 64; }
+std::uint64_t align_up64(std::uint64_t v) {
+  return (v + 63) / 64 * 64;
+}
 
-std::size_t size_class_count() noexcept { return table().size(); }
-const size_class& class_at(std::size_t index) noexcept { return table()[index]; }
+std::size_t size_class_count() noexcept {
+  return table().size();
+}
+const size_class& class_at(std::size_t index) noexcept {
+  return table()[index];
+}
 
 std::size_t class_for(std::uint64_t slot_bytes) noexcept {
   const auto& t = table();

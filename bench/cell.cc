@@ -125,9 +125,9 @@ cell_result run_cell(const cell_spec& spec) {
                                 "warm-up");
   }
   if (wi.per_structure == (spec.shape == structure::none)) {
-    throw std::invalid_argument(std::string(wi.name) +
-                                (wi.per_structure ? " needs a structure (hash or ordered)"
-                                                  : " has no structure dimension"));
+    throw std::invalid_argument(std::string(wi.name) + (wi.per_structure
+                                                            ? " needs a structure (hash or ordered)"
+                                                            : " has no structure dimension"));
   }
   cell_result r;
   r.spec = spec;

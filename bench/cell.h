@@ -50,7 +50,7 @@ struct cell_spec {
   int runs = 1;
   std::uint64_t pool_bytes = 64ull << 20;
   std::filesystem::path pool_path;
-  std::uint64_t objects = 0;  // open: objects in the pool (0 for other workloads)
+  std::uint64_t objects = 0;          // open: objects in the pool (0 for other workloads)
   structure shape = structure::none;  // map_insert, map_get: hash or ordered
 };
 

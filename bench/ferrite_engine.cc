@@ -3,9 +3,9 @@
 // its offset across the reopen, as libpmemobj's engine keeps the root.
 // The container workloads are in bench/ferrite_containers.h.
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <random>
 #include <stdexcept>

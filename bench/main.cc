@@ -247,8 +247,8 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
   for (int run = 1; run <= d.runs; ++run) {
     std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "")
               << (shape != structure::none ? " " + std::string(to_string(shape)) : "") << " "
-              << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "")
-              << ", run " << run << "/" << d.runs << ":";
+              << to_string(m) << " " << t << " thread" << (t > 1 ? "s" : "") << ", run " << run
+              << "/" << d.runs << ":";
     for (cell_result& c : cells) {
       if (!c.ok()) continue;
       cell_spec one = c.spec;
@@ -375,7 +375,8 @@ int driver_main(options o) {
         // chase and open: one thread (the first count asked, if 1)
         if (std::find(d.threads.begin(), d.threads.end(), 1) == d.threads.end()) continue;
         if (w == workload::open) {
-          for (std::uint64_t n : d.objects) run_group(self, d, w, m, 1, n, structure::none, results);
+          for (std::uint64_t n : d.objects)
+            run_group(self, d, w, m, 1, n, structure::none, results);
         } else if (info(w).per_structure) {
           for (structure shape : d.structures) run_group(self, d, w, m, 1, 0, shape, results);
         } else {

@@ -59,7 +59,9 @@ struct row {
   structure shape = structure::none;
 };
 
-row row_of(const cell_spec& s) { return {s.threads, s.objects, s.shape}; }
+row row_of(const cell_spec& s) {
+  return {s.threads, s.objects, s.shape};
+}
 
 std::string row_label(const row& r) {
   if (r.objects) return std::to_string(r.objects) + " obj";
@@ -264,8 +266,8 @@ void print_tables(std::ostream& out, const run_description& d,
     }
     const bool per_structure = info(w).per_structure;
     const std::size_t label_width = per_structure ? 9 : 4;
-    std::string head = "  " + pad("mode", 10, true) +
-                       pad(per_structure ? "structure" : "thr", label_width);
+    std::string head =
+        "  " + pad("mode", 10, true) + pad(per_structure ? "structure" : "thr", label_width);
     for (const std::string& e : d.engines) head += pad(e + " ns/op", 18);
     head += pad("ferrite/pmdk", 14) + pad("ferrite/std", 13) + pad("target", 10) +
             pad("fences/op", 11) + pad("syncs/op", 10) + pad("lines/op", 10);
@@ -276,8 +278,8 @@ void print_tables(std::ostream& out, const run_description& d,
         std::string line =
             "  " + pad(std::string(to_string(m)), 10, true) + pad(row_label(at), label_width);
         for (const std::string& e : d.engines) {
-          line += pad(not_comparable(e, w) ? "n/a" : ns_with_spread(find(results, e, w, m, at)),
-                      18);
+          line +=
+              pad(not_comparable(e, w) ? "n/a" : ns_with_spread(find(results, e, w, m, at)), 18);
         }
         auto rt = ratio(results, w, m, at);
         auto rs = ratio(results, w, m, at, "std");
@@ -318,8 +320,7 @@ void print_tables(std::ostream& out, const run_description& d,
       if (r.spec.engine != "ferrite" || !r.ok()) continue;
       std::string name(info(r.spec.work).name);
       if (r.spec.shape != structure::none) name += " " + std::string(to_string(r.spec.shape));
-      out << "  " << pad(name, 20, true)
-          << pad(std::string(to_string(r.spec.mode)), 10, true)
+      out << "  " << pad(name, 20, true) << pad(std::string(to_string(r.spec.mode)), 10, true)
           << pad(std::to_string(r.spec.threads), 4)
           << pad(r.timed.commits ? std::to_string(*r.timed.commits) : "-", 10)
           << pad(counter_figure(per_commit(r, r.timed.fences)), 11)
@@ -386,9 +387,8 @@ void write_csv(const std::filesystem::path& file, const std::vector<cell_result>
     }
     out << r.spec.engine << "," << info(r.spec.work).name << ","
         << (r.spec.shape != structure::none ? to_string(r.spec.shape) : "") << ","
-        << to_string(r.spec.mode) << ","
-        << r.spec.threads << "," << r.spec.ops << "," << r.spec.runs << ","
-        << (ok ? format("%.6g", r.ns_per_op) : "") << ","
+        << to_string(r.spec.mode) << "," << r.spec.threads << "," << r.spec.ops << ","
+        << r.spec.runs << "," << (ok ? format("%.6g", r.ns_per_op) : "") << ","
         << csv_field(ok ? r.per_op(r.timed.fences) : std::nullopt) << ","
         << csv_field(ok ? r.per_op(r.timed.syncs) : std::nullopt) << ","
         << csv_field(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt) << ",\"" << error

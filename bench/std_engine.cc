@@ -60,7 +60,7 @@ class std_engine final : public bench_engine {
         for (std::uint64_t i = 0; i < ops; ++i) {
           *slot = new std::byte[64]();
           asm volatile("" : : "r"(slot) : "memory");  // no new/delete elision
-          delete[] *slot;
+          delete[] * slot;
           *slot = nullptr;
           asm volatile("" : : "r"(slot) : "memory");
         }
@@ -110,8 +110,8 @@ class std_engine final : public bench_engine {
     if (size != count) throw std::runtime_error("std map holds the wrong number of keys");
     for (std::uint64_t i = 0; i < count; ++i) {
       const std::uint64_t k = keys_[i];
-      const bool ok = shape_ == structure::hash ? hash_.at(k) == value_of(k)
-                                                : tree_.at(k) == value_of(k);
+      const bool ok =
+          shape_ == structure::hash ? hash_.at(k) == value_of(k) : tree_.at(k) == value_of(k);
       if (!ok) throw std::runtime_error("std map holds a wrong value");
     }
   }
@@ -199,7 +199,7 @@ class std_engine final : public bench_engine {
   std::map<std::uint64_t, std::uint64_t> tree_;
   std::vector<std::uint64_t> keys_;     // insert order
   std::vector<std::uint64_t> lookups_;  // map_get: lookup order
-  std::uint64_t key_cursor_ = 0;            // next key of keys_ (insert) or lookups_ (get)
+  std::uint64_t key_cursor_ = 0;        // next key of keys_ (insert) or lookups_ (get)
   std::vector<chase_node*> nodes_;
   chase_node* cursor_ = nullptr;
   std::uint64_t sink_ = 0;

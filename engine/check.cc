@@ -41,9 +41,9 @@ check_report check_pool(const pool& p) {
   r.recovered_records = st.recovered_records;
   r.was_clean_shutdown = impl.was_clean_shutdown;
   if (impl.was_clean_shutdown && st.recovered_records > 0) {
-    r.problems.push_back({impl.header.log_offset,
-                          "clean shutdown recorded but " + std::to_string(st.recovered_records) +
-                              " log records follow the checkpoint"});
+    r.problems.push_back({impl.header.log_offset, "clean shutdown recorded but " +
+                                                      std::to_string(st.recovered_records) +
+                                                      " log records follow the checkpoint"});
   }
   // Every object's type id must name a type of the table (or be 0, untyped).
   std::uint64_t untyped_reported = 0;
@@ -54,11 +54,11 @@ check_report check_pool(const pool& p) {
                                       " (not in the type table)"});
     }
   };
-  detail::heap_report h = detail::walk_heap(impl.store->working(), impl.store->size(),
-                                            impl.header, impl.state.heap_size, visit);
+  detail::heap_report h = detail::walk_heap(impl.store->working(), impl.store->size(), impl.header,
+                                            impl.state.heap_size, visit);
   if (untyped_reported > 16) {
-    r.problems.push_back({0, std::to_string(untyped_reported - 16) +
-                                 " more objects of unknown type ids"});
+    r.problems.push_back(
+        {0, std::to_string(untyped_reported - 16) + " more objects of unknown type ids"});
   }
   const std::uint64_t root = impl.log->root_offset();
   if (root != 0 && impl.types->find(static_cast<std::uint32_t>(impl.log->root_type())) == nullptr &&

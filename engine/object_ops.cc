@@ -4,10 +4,10 @@
 #include <cstring>
 #include <mutex>
 
-#include "ferrite/engine/pool.h"
 #include "ferrite/engine/detail/pool_impl.h"
-#include "ferrite/engine/pool_registry.h"
 #include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/pool_registry.h"
 
 namespace ferrite {
 namespace detail {
@@ -37,8 +37,9 @@ std::uint64_t pointer_bits(pool_impl& p, const void* obj) {
   }
   if (!owns_tag(p.header.pool_tag, p.generation)) {
     fail(error_code::invalid_argument,
-         "pool '" + p.path.string() + "' is open twice in this process (or shares its tag with "
-         "another open pool); persistent pointers resolve to the first handle only");
+         "pool '" + p.path.string() +
+             "' is open twice in this process (or shares its tag with "
+             "another open pool); persistent pointers resolve to the first handle only");
   }
   return std::uint64_t{p.header.pool_tag} << 48 | (a - b);
 }
@@ -77,8 +78,9 @@ void check_fields(pool_impl& p, const type_descriptor& d, const std::byte* obj,
     const type_descriptor& t = f.type();
     if (t.kind != type_kind::pointer && t.kind != type_kind::structure) continue;
     for (std::uint32_t i = 0; i < f.count; ++i) {
-      check_fields(p, t, obj + f.offset + i * t.size,
-                   path + "." + std::string(f.name) + (f.count > 1 ? "[" + std::to_string(i) + "]" : ""));
+      check_fields(
+          p, t, obj + f.offset + i * t.size,
+          path + "." + std::string(f.name) + (f.count > 1 ? "[" + std::to_string(i) + "]" : ""));
     }
   }
 }
@@ -89,9 +91,13 @@ void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj) {
   check_fields(p, d, static_cast<const std::byte*>(obj), "'" + d.name + "'");
 }
 
-bool in_transaction_on(pool_impl& p) noexcept { return running_tx(p) != nullptr; }
+bool in_transaction_on(pool_impl& p) noexcept {
+  return running_tx(p) != nullptr;
+}
 
-std::string pool_path(const pool_impl& p) { return p.path.string(); }
+std::string pool_path(const pool_impl& p) {
+  return p.path.string();
+}
 
 std::string stored_type_name(pool_impl& p, const void* obj) {
   return p.types->name_of(stored_type_of(p, obj));
@@ -105,7 +111,9 @@ std::optional<stored_type_summary> summary_of_stored_type(pool_impl& p, const vo
   return s;
 }
 
-std::uint64_t max_record_bytes(pool_impl& p) noexcept { return p.log->max_record_length(); }
+std::uint64_t max_record_bytes(pool_impl& p) noexcept {
+  return p.log->max_record_length();
+}
 
 void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align) {
   tx_context* tx = running_tx(p);
@@ -120,8 +128,9 @@ void tx_free(pool_impl& p, void* obj) {
 }
 
 std::uint32_t stored_type_of(pool_impl& p, const void* obj) {
-  return p.heap->header_of(static_cast<std::uint64_t>(static_cast<const std::byte*>(obj) -
-                                                      p.store->working()))
+  return p.heap
+      ->header_of(
+          static_cast<std::uint64_t>(static_cast<const std::byte*>(obj) - p.store->working()))
       .type_id;
 }
 
@@ -146,11 +155,17 @@ std::pair<std::uint64_t, std::uint64_t> current_root(pool_impl& p) {
 
 using namespace detail;
 
-std::uint32_t pool::type_id(const type_descriptor& d) { return type_id_of(impl(), d); }
+std::uint32_t pool::type_id(const type_descriptor& d) {
+  return type_id_of(impl(), d);
+}
 
-std::string pool::type_name(std::uint32_t id) const { return impl().types->name_of(id); }
+std::string pool::type_name(std::uint32_t id) const {
+  return impl().types->name_of(id);
+}
 
-bool pool::has_root() const { return current_root(impl()).first != 0; }
+bool pool::has_root() const {
+  return current_root(impl()).first != 0;
+}
 
 std::string pool::root_type_name() const {
   auto [off, type] = current_root(impl());
@@ -165,7 +180,8 @@ void* pool::root_object(const type_descriptor& d, void (*init)(void*)) {
     const stored_type* t = p.types->find(static_cast<std::uint32_t>(type));
     const std::string stored = t ? t->name : p.types->name_of(static_cast<std::uint32_t>(type));
     if (stored != d.name) {
-      layout_mismatch(p.path.string(), "the root object is a '" + stored + "', not a '" + d.name + "'");
+      layout_mismatch(p.path.string(),
+                      "the root object is a '" + stored + "', not a '" + d.name + "'");
     }
     if (off < p.header.heap_offset || off >= p.header.heap_offset + p.state.heap_size) {
       fail(error_code::corrupted, "pool '" + p.path.string() + "': the root offset " +
@@ -174,14 +190,16 @@ void* pool::root_object(const type_descriptor& d, void (*init)(void*)) {
     return p.store->working() + off;
   }
   if (p.read_only) {
-    fail(error_code::read_only, "pool '" + p.path.string() + "' has no root object yet and is "
-                                "open read-only, so it cannot create one");
+    fail(error_code::read_only, "pool '" + p.path.string() +
+                                    "' has no root object yet and is "
+                                    "open read-only, so it cannot create one");
   }
   return atomically(p, [&] {
     const std::uint32_t id = type_id_of(p, d);
     void* obj = tx_allocate(p, d.size, id, d.align);
     init(obj);
-    tx_set_root(*running_tx(p), static_cast<std::uint64_t>(static_cast<std::byte*>(obj) - p.store->working()), id);
+    tx_set_root(*running_tx(p),
+                static_cast<std::uint64_t>(static_cast<std::byte*>(obj) - p.store->working()), id);
     return obj;
   });
 }
@@ -194,14 +212,12 @@ void pool::set_root_object(const type_descriptor* d, std::uint64_t raw) {
   if (obj) {
     id = stored_type_of(p, obj);
     if (d && id != type_id_of(p, *d)) {
-      fail(error_code::invalid_argument, "set_root: the object is a '" + p.types->name_of(id) +
-                                             "', not a '" + d->name + "'");
+      fail(error_code::invalid_argument,
+           "set_root: the object is a '" + p.types->name_of(id) + "', not a '" + d->name + "'");
     }
   }
   std::lock_guard lk(p.root_mu);
-  atomically(p, [&] {
-    tx_set_root(*running_tx(p), obj ? raw & ((1ull << 48) - 1) : 0, id);
-  });
+  atomically(p, [&] { tx_set_root(*running_tx(p), obj ? raw & ((1ull << 48) - 1) : 0, id); });
 }
 
 void pool::destroy_object(const type_descriptor& d, std::uint64_t raw) {
@@ -210,8 +226,8 @@ void pool::destroy_object(const type_descriptor& d, std::uint64_t raw) {
   if (!obj) return;
   const std::uint32_t id = stored_type_of(p, obj);
   if (id != type_id_of(p, d)) {
-    fail(error_code::invalid_argument, "destroy: the object is a '" + p.types->name_of(id) +
-                                           "', not a '" + d.name + "'");
+    fail(error_code::invalid_argument,
+         "destroy: the object is a '" + p.types->name_of(id) + "', not a '" + d.name + "'");
   }
   atomically(p, [&] {
     release_storage(p, d, obj);

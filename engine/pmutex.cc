@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::uint64_t state_mask = 0xff;
 
-std::uint64_t make(std::uint64_t gen, std::uint64_t state) { return gen << 8 | state; }
+std::uint64_t make(std::uint64_t gen, std::uint64_t state) {
+  return gen << 8 | state;
+}
 
 // The lock state as seen by the current open: stale generations are free.
 std::uint64_t state_of(std::uint64_t word, std::uint64_t gen) {

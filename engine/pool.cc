@@ -7,23 +7,27 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ferrite/alloc/heap_check.h"
 #include "ferrite/base/detail/checksum.h"
 #include "ferrite/base/media/detail/file_media.h"
 #include "ferrite/base/media/detail/sim_media.h"
+#include "ferrite/engine/detail/gc.h"
 #include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/detail/tx_context.h"
 #include "ferrite/engine/pool_registry.h"
 #include "ferrite/engine/transaction.h"
-#include "ferrite/engine/detail/tx_context.h"
-#include "ferrite/alloc/heap_check.h"
-#include "ferrite/engine/detail/gc.h"
 
 namespace ferrite {
 namespace detail {
 namespace {
 
-std::uint64_t round_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+std::uint64_t round_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
-std::string bytes(std::uint64_t n) { return std::to_string(n) + " bytes"; }
+std::string bytes(std::uint64_t n) {
+  return std::to_string(n) + " bytes";
+}
 
 // The layout of a new pool of (at least) `size` bytes.
 pool_header plan_layout(std::uint64_t size, std::uint64_t log_size, const std::string& path) {
@@ -56,10 +60,10 @@ pool_header plan_layout(std::uint64_t size, std::uint64_t log_size, const std::s
   h.uuid[6] = static_cast<std::uint8_t>((h.uuid[6] & 0x0f) | 0x40);  // version 4
   h.uuid[8] = static_cast<std::uint8_t>((h.uuid[8] & 0x3f) | 0x80);  // variant
   h.pool_tag = static_cast<std::uint16_t>(checksum64(h.uuid, sizeof h.uuid, 1) | 1);
-  h.creation_time_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  h.creation_time_ns =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   h.superblock_offset[0] = superblock_offsets[0];
   h.superblock_offset[1] = superblock_offsets[1];
   h.superblock_size = block_size;
@@ -71,9 +75,9 @@ pool_header plan_layout(std::uint64_t size, std::uint64_t log_size, const std::s
   h.log_size = h.heap_offset - log_offset;
   h.chunk_size = chunk_size;
   if (size < h.heap_offset + min_heap_size) {
-    fail(error_code::too_small,
-         "cannot create pool '" + path + "' of " + bytes(size) + " with a log of " +
-             bytes(log_size) + ": the heap would be smaller than " + bytes(min_heap_size));
+    fail(error_code::too_small, "cannot create pool '" + path + "' of " + bytes(size) +
+                                    " with a log of " + bytes(log_size) +
+                                    ": the heap would be smaller than " + bytes(min_heap_size));
   }
   h.checksum = checksum64(&h, offsetof(pool_header, checksum), 0);
   return h;
@@ -124,8 +128,9 @@ pool_header validate_header(const std::byte* data, std::size_t len, std::uint64_
              " (use a ferrite release that supports it)");
   }
   if (checksum64(&h, offsetof(pool_header, checksum), 0) != h.checksum) {
-    fail(error_code::corrupted, where + ": the pool header checksum does not match; the header "
-                                        "is corrupted (restore the pool from a copy)");
+    fail(error_code::corrupted, where +
+                                    ": the pool header checksum does not match; the header "
+                                    "is corrupted (restore the pool from a copy)");
   }
   if ((h.incompat_features & ~known_incompat_features) != 0) {
     fail(error_code::bad_version, where + " uses format features this build does not support");
@@ -177,7 +182,10 @@ void pool_impl::close() {
     unregister_pool(generation);
     if (holds_device_lock) {
       holds_device_lock = false;
-      if (read_only) device->readers_open--; else device->writer_open = false;
+      if (read_only)
+        device->readers_open--;
+      else
+        device->writer_open = false;
     }
     heap.reset();
     log.reset();
@@ -205,9 +213,9 @@ using namespace detail;
 std::string format_uuid(const std::array<std::uint8_t, 16>& u) {
   char buf[37];
   std::snprintf(buf, sizeof buf,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-                u[14], u[15]);
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+                u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+                u[15]);
   return buf;
 }
 
@@ -294,7 +302,10 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
                     std::min<std::size_t>(file_size, sizeof(pool_header)), file_size, name,
                     writable);
     impl->store = make_sim_media(o.device);
-    if (writable) o.device->writer_open = true; else o.device->readers_open++;
+    if (writable)
+      o.device->writer_open = true;
+    else
+      o.device->readers_open++;
     impl->holds_device_lock = true;
   } else {
     impl->file = locked_file::open(path, writable);
@@ -349,11 +360,17 @@ detail::pool_impl& pool::impl() const {
 }
 
 namespace detail {
-pool_impl& impl_of(const pool& p) { return p.impl(); }
+pool_impl& impl_of(const pool& p) {
+  return p.impl();
+}
 }  // namespace detail
 
-bool pool::read_only() const { return impl().read_only; }
-const std::filesystem::path& pool::path() const { return impl().path; }
+bool pool::read_only() const {
+  return impl().read_only;
+}
+const std::filesystem::path& pool::path() const {
+  return impl().path;
+}
 
 pool_info pool::info() const {
   const pool_impl& p = impl();
@@ -494,8 +511,8 @@ std::uint64_t pool::offset_of(const void* ptr) const {
 void* pool::at(std::uint64_t offset) const {
   const pool_impl& p = impl();
   if (offset >= p.store->size()) {
-    fail(error_code::invalid_argument, "offset " + std::to_string(offset) + " is beyond pool '" +
-                                           p.path.string() + "'");
+    fail(error_code::invalid_argument,
+         "offset " + std::to_string(offset) + " is beyond pool '" + p.path.string() + "'");
   }
   return p.store->working() + offset;
 }
@@ -559,8 +576,14 @@ std::vector<pool_problem> pool::check() const {
   return out;
 }
 
-std::byte* pool::base() const { return impl().store->working(); }
-std::uint64_t pool::heap_offset() const { return impl().header.heap_offset; }
-std::uint64_t pool::heap_size() const { return impl().state.heap_size; }
+std::byte* pool::base() const {
+  return impl().store->working();
+}
+std::uint64_t pool::heap_offset() const {
+  return impl().header.heap_offset;
+}
+std::uint64_t pool::heap_size() const {
+  return impl().state.heap_size;
+}
 
 }  // namespace ferrite

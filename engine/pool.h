@@ -19,8 +19,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,15 +110,15 @@ struct pool_info {
 
 struct pool_stats {
   media_stats media;
-  std::uint64_t commits = 0;             // transactions that wrote a log record
-  std::uint64_t log_bytes = 0;           // bytes of log records written
-  std::uint64_t log_used = 0;            // log bytes not yet checkpointed
+  std::uint64_t commits = 0;    // transactions that wrote a log record
+  std::uint64_t log_bytes = 0;  // bytes of log records written
+  std::uint64_t log_used = 0;   // log bytes not yet checkpointed
   std::uint64_t log_wraps = 0;
-  std::uint64_t group_syncs = 0;         // syncs made by group-commit leaders (page media)
-  std::uint64_t space_waits = 0;         // commits that waited for log space
+  std::uint64_t group_syncs = 0;  // syncs made by group-commit leaders (page media)
+  std::uint64_t space_waits = 0;  // commits that waited for log space
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpointed_records = 0;
-  std::uint64_t recovered_records = 0;   // replayed at open
+  std::uint64_t recovered_records = 0;  // replayed at open
   std::uint64_t recovered_bytes = 0;
 };
 
@@ -128,18 +128,18 @@ struct heap_stats {
     std::uint32_t slot_size = 0;  // bytes per slot, object header included
     std::uint64_t runs = 0;
     std::uint64_t objects = 0;
-    std::uint64_t bytes = 0;      // requested bytes of those objects
+    std::uint64_t bytes = 0;  // requested bytes of those objects
     std::uint64_t free_slots = 0;
   };
   std::vector<size_class_usage> classes;  // classes that have runs
   std::uint64_t objects = 0;
   std::uint64_t object_bytes = 0;
-  std::uint64_t extents = 0;              // objects larger than 256 KiB
+  std::uint64_t extents = 0;  // objects larger than 256 KiB
   std::uint64_t extent_bytes = 0;
   std::uint64_t heap_bytes = 0;
   std::uint64_t free_bytes = 0;
-  std::uint64_t largest_free = 0;          // largest object allocatable now
-  double fragmentation = 0;                // 1 - largest_free / free_bytes
+  std::uint64_t largest_free = 0;  // largest object allocatable now
+  double fragmentation = 0;        // 1 - largest_free / free_bytes
 };
 
 // What a garbage collection found (pool::gc): objects (allocations: a

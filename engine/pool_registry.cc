@@ -29,7 +29,7 @@ struct open_range {
 };
 
 std::mutex registry_mu;
-std::uint64_t next_generation = 1;   // under registry_mu
+std::uint64_t next_generation = 1;  // under registry_mu
 open_range ranges[max_open_pools];
 std::atomic<std::size_t> ranges_used{0};  // slots [0, ranges_used) may be in use
 
@@ -54,14 +54,13 @@ open_range* range_containing(const void* addr) noexcept {
 
 }  // namespace
 
-std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
-                            std::uint64_t size, std::uint64_t open_count) {
+std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base, std::uint64_t size,
+                            std::uint64_t open_count) {
   std::lock_guard lk(registry_mu);
   std::size_t i = 0;
   while (i < max_open_pools && ranges[i].pool.load() != nullptr) ++i;
   if (i == max_open_pools) {
-    fail(error_code::invalid_argument, "cannot open more than " +
-                                           std::to_string(max_open_pools) +
+    fail(error_code::invalid_argument, "cannot open more than " + std::to_string(max_open_pools) +
                                            " pools at once in one process; close one first");
   }
   const std::uint64_t gen = open_count << 20 | (next_generation++ & 0xfffff);
@@ -89,7 +88,8 @@ std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
 void unregister_pool(std::uint64_t generation) noexcept {
   if (generation == 0) return;
   std::lock_guard lk(registry_mu);
-  open_range* r = find_range([generation](const open_range& x) { return x.generation.load() == generation; });
+  open_range* r =
+      find_range([generation](const open_range& x) { return x.generation.load() == generation; });
   if (!r) return;
   if (r->owns_tag.load()) {
     open_pool_slot& s = open_pools[r->tag.load()];
@@ -102,7 +102,8 @@ void unregister_pool(std::uint64_t generation) noexcept {
 
 void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept {
   std::lock_guard lk(registry_mu);
-  open_range* r = find_range([generation](const open_range& x) { return x.generation.load() == generation; });
+  open_range* r =
+      find_range([generation](const open_range& x) { return x.generation.load() == generation; });
   if (!r) return;
   r->base.store(reinterpret_cast<std::uintptr_t>(base));
   r->size.store(size);
@@ -128,9 +129,8 @@ std::uint64_t pptr_encode(const void* addr) {
 }
 
 void pptr_unresolved(std::uint64_t raw) {
-  fail(error_code::invalid_argument, "persistent pointer to pool tag " +
-                                         std::to_string(raw >> 48) + " offset " +
-                                         std::to_string(raw & ((1ull << 48) - 1)) +
+  fail(error_code::invalid_argument, "persistent pointer to pool tag " + std::to_string(raw >> 48) +
+                                         " offset " + std::to_string(raw & ((1ull << 48) - 1)) +
                                          ": that pool is not open in this process");
 }
 

@@ -43,8 +43,8 @@ inline constexpr std::size_t max_open_pools = 256;
 // a tag owns the tag's slot; later ones with the same tag (read-only
 // handles, copies of a pool file) get a generation but no slot. Throws
 // invalid_argument when max_open_pools are open.
-std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
-                            std::uint64_t size, std::uint64_t open_count);
+std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base, std::uint64_t size,
+                            std::uint64_t open_count);
 void unregister_pool(std::uint64_t generation) noexcept;
 // The pool's working view moved or grew.
 void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept;

@@ -56,11 +56,12 @@ class pptr {
     if (raw_ == 0) return nullptr;
     const std::uint64_t recent = detail::recent_pool.load(std::memory_order_relaxed);
     if ((recent ^ raw_) >> 48 == 0 && recent != 0) [[likely]] {
-      return reinterpret_cast<T*>(static_cast<std::uintptr_t>((recent & offset_mask) +
-                                                              (raw_ & offset_mask)));
+      return reinterpret_cast<T*>(
+          static_cast<std::uintptr_t>((recent & offset_mask) + (raw_ & offset_mask)));
     }
     std::byte* base = detail::open_pools[raw_ >> 48].base.load(std::memory_order_relaxed);
-    if (base == nullptr) [[unlikely]] detail::pptr_unresolved(raw_);
+    if (base == nullptr) [[unlikely]]
+      detail::pptr_unresolved(raw_);
     return reinterpret_cast<T*>(base + (raw_ & offset_mask));
   }
   T& operator*() const { return *get(); }

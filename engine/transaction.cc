@@ -20,6 +20,7 @@
 //   durable     change_log::commit returned: the record and every earlier
 //               one are durable (invariant 3, docs/design.md).
 //
+// clang-format off
 //                           transaction::transaction (same pool): ++depth
 //                           transaction::commit (inner):          --depth
 //                                      +-----+
@@ -27,8 +28,8 @@
 //            transaction::transaction  v     |  transaction::commit (outermost)
 //   idle ----------------------------> running -------------------------------> committing
 //    ^ ^ ^                             |     |                                  |       |
-//    | | |       heap_tx::poison()     |     | roll_back()                      |       | change_log::
-//    | | |       +---------------------+     | (transaction::abort)             |       | commit returned
+//    | | |       heap_tx::poison()     |     | roll_back()                      |       | commit
+//    | | |       +---------------------+     | (transaction::abort)             |       | returned
 //    | | |       v                           v                                  |       v
 //    | | |    poisoned --roll_back()---> aborted                                |    durable
 //    | | |       |                           |                                  |       |
@@ -38,6 +39,7 @@
 //    |              a check or the log refused: roll_back(), tx_context::reset, throw   |
 //    +----------------------------------------------------------------------------------+
 //                   tx_context::reset, then maybe_checkpoint and the on_commit callbacks
+// clang-format on
 //
 // Transitions:
 //   idle -> running         transaction::transaction: refuses a read-only or
@@ -99,9 +101,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ferrite/base/format/type_table_format.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
-#include "ferrite/base/format/type_table_format.h"
 
 namespace ferrite {
 namespace detail {
@@ -111,9 +113,11 @@ namespace {
 // __tls_get_addr on every snapshot (the library is linked, not dlopen'ed
 // late; glibc keeps static TLS room for such libraries).
 thread_local tx_context tls_tx __attribute__((tls_model("initial-exec")));
-}
+}  // namespace
 
-tx_context& this_thread_tx() noexcept { return tls_tx; }
+tx_context& this_thread_tx() noexcept {
+  return tls_tx;
+}
 
 tx_context* running_tx(pool_impl& p) noexcept {
   return tls_tx.depth > 0 && tls_tx.pool == &p ? &tls_tx : nullptr;
@@ -229,10 +233,9 @@ std::string find_unsnapshotted(const tx_context& tx) {
   const std::byte* base = tx.pool->store->working();
   const std::uint64_t heap = tx.pool->header.heap_offset;
   auto covered = [&](std::uint64_t off) {
-    auto it = std::upper_bound(tx.covered.begin(), tx.covered.end(), off,
-                               [](std::uint64_t v, const tx_context::interval& iv) {
-                                 return v < iv.begin;
-                               });
+    auto it = std::upper_bound(
+        tx.covered.begin(), tx.covered.end(), off,
+        [](std::uint64_t v, const tx_context::interval& iv) { return v < iv.begin; });
     if (it != tx.covered.begin() && std::prev(it)->end > off) return true;
     if (tx.in_direct(off)) return true;
     for (const auto& op : tx.bit_ops) {
@@ -251,8 +254,8 @@ std::string find_unsnapshotted(const tx_context& tx) {
       std::size_t j = i;
       while (j < page + len && base[heap + j] != tx.shadow[j] && !covered(heap + j)) ++j;
       if (++found <= 16) {
-        report += (report.empty() ? "" : ", ") + std::string("offset ") +
-                  std::to_string(heap + i) + " (" + std::to_string(j - i) + " bytes)";
+        report += (report.empty() ? "" : ", ") + std::string("offset ") + std::to_string(heap + i) +
+                  " (" + std::to_string(j - i) + " bytes)";
       }
       i = j;
     }
@@ -285,8 +288,9 @@ std::string find_foreign_pointer(const tx_context& tx) {
             std::memcpy(&raw, base + where, sizeof raw);
             if (raw != 0 && (raw >> 48) != tag) {
               return "a pointer in a '" + t->name + "' at pool offset " + std::to_string(where) +
-                     " points into another pool (tag " + std::to_string(raw >> 48) + ", this pool's is " +
-                     std::to_string(tag) + "); a pool may only point into itself";
+                     " points into another pool (tag " + std::to_string(raw >> 48) +
+                     ", this pool's is " + std::to_string(tag) +
+                     "); a pool may only point into itself";
             }
           }
         }
@@ -431,7 +435,9 @@ void transaction::abort() {
   if (--tx.depth == 0) tx.reset();
 }
 
-void transaction::snapshot(const void* ptr, std::size_t len) { tx_snapshot(ptr, len); }
+void transaction::snapshot(const void* ptr, std::size_t len) {
+  tx_snapshot(ptr, len);
+}
 
 void transaction::on_commit(std::function<void()> fn) {
   check_usable(tls_tx);
@@ -455,8 +461,8 @@ void tx_snapshot(const void* ptr, std::size_t len) {
   const std::uint64_t heap_end = impl.header.heap_offset + impl.state.heap_size;
   if (addr < base_addr || offset < impl.header.heap_offset || offset > heap_end ||
       len > heap_end - offset) {
-    tx.poison(error_code::invalid_argument,
-              "tx_snapshot of " + std::to_string(len) + " bytes that are not inside the pool's heap");
+    tx.poison(error_code::invalid_argument, "tx_snapshot of " + std::to_string(len) +
+                                                " bytes that are not inside the pool's heap");
   }
   if (len == 0) return;
   // A new extent of this transaction is written whole at commit and freed
@@ -465,6 +471,8 @@ void tx_snapshot(const void* ptr, std::size_t len) {
   tx.cover(base, offset, len);
 }
 
-bool in_transaction() noexcept { return tls_tx.depth > 0; }
+bool in_transaction() noexcept {
+  return tls_tx.depth > 0;
+}
 
 }  // namespace ferrite

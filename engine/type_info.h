@@ -52,7 +52,18 @@ enum class type_kind : std::uint8_t {
 };
 
 enum class scalar_kind : std::uint8_t {
-  boolean = 1, character, i8, u8, i16, u16, i32, u32, i64, u64, f32, f64,
+  boolean = 1,
+  character,
+  i8,
+  u8,
+  i16,
+  u16,
+  i32,
+  u32,
+  i64,
+  u64,
+  f32,
+  f64,
 };
 
 enum class container_kind : std::uint8_t {
@@ -139,17 +150,23 @@ type_descriptor scalar_descriptor(const char* name, scalar_kind k) {
 
 template <class T>
 constexpr scalar_kind scalar_kind_of() {
-  if constexpr (std::is_same_v<T, bool>) return scalar_kind::boolean;
-  else if constexpr (std::is_same_v<T, char>) return scalar_kind::character;
+  if constexpr (std::is_same_v<T, bool>)
+    return scalar_kind::boolean;
+  else if constexpr (std::is_same_v<T, char>)
+    return scalar_kind::character;
   else if constexpr (std::is_floating_point_v<T>) {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8, "only float and double are persistent floats");
     return sizeof(T) == 4 ? scalar_kind::f32 : scalar_kind::f64;
   } else {
     constexpr bool s = std::is_signed_v<T>;
-    if constexpr (sizeof(T) == 1) return s ? scalar_kind::i8 : scalar_kind::u8;
-    else if constexpr (sizeof(T) == 2) return s ? scalar_kind::i16 : scalar_kind::u16;
-    else if constexpr (sizeof(T) == 4) return s ? scalar_kind::i32 : scalar_kind::u32;
-    else return s ? scalar_kind::i64 : scalar_kind::u64;
+    if constexpr (sizeof(T) == 1)
+      return s ? scalar_kind::i8 : scalar_kind::u8;
+    else if constexpr (sizeof(T) == 2)
+      return s ? scalar_kind::i16 : scalar_kind::u16;
+    else if constexpr (sizeof(T) == 4)
+      return s ? scalar_kind::i32 : scalar_kind::u32;
+    else
+      return s ? scalar_kind::i64 : scalar_kind::u64;
   }
 }
 
@@ -285,18 +302,17 @@ struct auto_register {
 #define FERRITE_DETAIL_F23(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F22(T, __VA_ARGS__)
 #define FERRITE_DETAIL_F24(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F23(T, __VA_ARGS__)
 
-#define FERRITE_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, \
-                            _16, _17, _18, _19, _20, _21, _22, _23, _24, NAME, ...)            \
+#define FERRITE_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, \
+                            _17, _18, _19, _20, _21, _22, _23, _24, NAME, ...)                     \
   NAME
-#define FERRITE_DETAIL_FIELDS(T, ...)                                                          \
-  FERRITE_DETAIL_PICK(__VA_ARGS__, FERRITE_DETAIL_F24, FERRITE_DETAIL_F23, FERRITE_DETAIL_F22, \
-                      FERRITE_DETAIL_F21, FERRITE_DETAIL_F20, FERRITE_DETAIL_F19,              \
-                      FERRITE_DETAIL_F18, FERRITE_DETAIL_F17, FERRITE_DETAIL_F16,              \
-                      FERRITE_DETAIL_F15, FERRITE_DETAIL_F14, FERRITE_DETAIL_F13,              \
-                      FERRITE_DETAIL_F12, FERRITE_DETAIL_F11, FERRITE_DETAIL_F10,              \
-                      FERRITE_DETAIL_F9, FERRITE_DETAIL_F8, FERRITE_DETAIL_F7,                 \
-                      FERRITE_DETAIL_F6, FERRITE_DETAIL_F5, FERRITE_DETAIL_F4,                 \
-                      FERRITE_DETAIL_F3, FERRITE_DETAIL_F2, FERRITE_DETAIL_F1)                 \
+#define FERRITE_DETAIL_FIELDS(T, ...)                                                              \
+  FERRITE_DETAIL_PICK(                                                                             \
+      __VA_ARGS__, FERRITE_DETAIL_F24, FERRITE_DETAIL_F23, FERRITE_DETAIL_F22, FERRITE_DETAIL_F21, \
+      FERRITE_DETAIL_F20, FERRITE_DETAIL_F19, FERRITE_DETAIL_F18, FERRITE_DETAIL_F17,              \
+      FERRITE_DETAIL_F16, FERRITE_DETAIL_F15, FERRITE_DETAIL_F14, FERRITE_DETAIL_F13,              \
+      FERRITE_DETAIL_F12, FERRITE_DETAIL_F11, FERRITE_DETAIL_F10, FERRITE_DETAIL_F9,               \
+      FERRITE_DETAIL_F8, FERRITE_DETAIL_F7, FERRITE_DETAIL_F6, FERRITE_DETAIL_F5,                  \
+      FERRITE_DETAIL_F4, FERRITE_DETAIL_F3, FERRITE_DETAIL_F2, FERRITE_DETAIL_F1)                  \
   (T, __VA_ARGS__)
 
 // Registers struct T under NAME with its fields (up to 24). At namespace
@@ -312,8 +328,11 @@ struct auto_register {
 
 namespace ferrite::detail {
 template <class T>
-struct describe<T, std::enable_if_t<std::is_class_v<T> &&
-                                    requires { ferrite_describe(static_cast<T*>(nullptr)); }>> {
-  static const type_descriptor& get() { return ferrite_describe(static_cast<T*>(nullptr)); }
-};
+    struct describe < T,
+    std::enable_if_t < std::is_class_v<T>&& requires {
+  ferrite_describe(static_cast<T*>(nullptr));
+} >> {static const type_descriptor & get(){return ferrite_describe(static_cast<T*>(nullptr));
+}  // namespace ferrite::detail
+}
+;
 }  // namespace ferrite::detail

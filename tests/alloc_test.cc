@@ -11,9 +11,9 @@
 
 #include "ferrite/alloc/heap_check.h"
 #include "ferrite/alloc/size_classes.h"
+#include "ferrite/base/format/pool_format.h"
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/pool.h"
-#include "ferrite/base/format/pool_format.h"
 #include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 
@@ -50,7 +50,8 @@ TEST_CASE("size classes bound the waste", "[alloc][classes]") {
     if (s > 128) CHECK(c.slot_size - s <= c.slot_size / 8);
     CHECK(c.slot_count >= 8);
     CHECK(c.data_offset % 64 == 0);
-    CHECK(c.data_offset + std::uint64_t{c.slot_count} * c.slot_size <= c.run_chunks * detail::chunk_size);
+    CHECK(c.data_offset + std::uint64_t{c.slot_count} * c.slot_size <=
+          c.run_chunks * detail::chunk_size);
   }
 }
 
@@ -124,7 +125,7 @@ TEST_CASE("a free takes effect at commit; an aborted free keeps the object", "[a
     transaction tx(p);
     p.deallocate(obj);
     CHECK(p.heap_statistics().objects == 1);  // not yet
-  }  // aborted
+  }                                           // aborted
   CHECK(p.heap_statistics().objects == 1);
   CHECK(p.object_size(obj) == 48);
   p.transaction([&] { p.deallocate(obj); });
@@ -217,7 +218,8 @@ TEST_CASE("a freed extent reused at once keeps the new contents", "[alloc][exten
   });
   std::shared_ptr<sim_device> keep;
   pool q = reopen_crashed(dev, keep);
-  auto* b = static_cast<std::uint8_t*>(q.at(*static_cast<std::uint64_t*>(q.at(p.offset_of(holder)))));
+  auto* b =
+      static_cast<std::uint8_t*>(q.at(*static_cast<std::uint64_t*>(q.at(p.offset_of(holder)))));
   CHECK(b[0] == 3);
   CHECK(b[4095] == 3);
   CHECK(q.check().empty());
@@ -347,10 +349,9 @@ TEST_CASE("fragmentation is reported after freeing every other object", "[alloc]
 
 TEST_CASE("two threads allocate and free concurrently", "[alloc][threads]") {
   // Cache-line media on /dev/shm keeps 4000 commits fast.
-  std::filesystem::path path = std::filesystem::path(std::filesystem::is_directory("/dev/shm")
-                                                         ? "/dev/shm"
-                                                         : "/tmp") /
-                               ("ferrite-alloc-threads-" + std::to_string(getpid()));
+  std::filesystem::path path =
+      std::filesystem::path(std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp") /
+      ("ferrite-alloc-threads-" + std::to_string(getpid()));
   ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
   struct cleanup {
     std::filesystem::path p;
@@ -409,7 +410,8 @@ TEST_CASE("crash at every fence of allocation and free: no leak, no double alloc
     dev->on_barrier = [&](const sim_device& d) {
       std::vector<std::vector<std::uint64_t>> subsets{{}, d.dirty_units()};
       std::vector<std::uint64_t> half;
-      for (std::uint64_t u : d.dirty_units()) if (rng() % 2) half.push_back(u);
+      for (std::uint64_t u : d.dirty_units())
+        if (rng() % 2) half.push_back(u);
       subsets.push_back(half);
       for (auto& s : subsets) {
         ++images;

@@ -195,11 +195,11 @@ TEST_CASE("the decoder reads the layouts the real containers write", "[layout]")
 
   std::vector<std::int32_t> marks;
   CHECK(detail::walk_btree(img, f.marks, i32, {}, [&](const detail::btree_node_view& n) {
-    for (std::uint64_t i = 0; n.level == 0 && i < n.count; ++i) {
-      marks.push_back(img.load<std::int32_t>(n.keys + i * 4));
-    }
-    return true;
-  }) == 3);
+          for (std::uint64_t i = 0; n.level == 0 && i < n.count; ++i) {
+            marks.push_back(img.load<std::int32_t>(n.keys + i * 4));
+          }
+          return true;
+        }) == 3);
   CHECK(marks == std::vector<std::int32_t>{-3, 0, 5});
 }
 
@@ -207,9 +207,8 @@ TEST_CASE("a visitor that returns false stops the walk", "[layout]") {
   fixture f;
   copy_image img(f.p, f.bytes);
   int calls = 0;
-  CHECK(detail::walk_hash_map(img, f.squares, i64, i64, [&](const detail::hash_map_node&) {
-          return ++calls < 5;
-        }) == 5);
+  CHECK(detail::walk_hash_map(img, f.squares, i64, i64,
+                              [&](const detail::hash_map_node&) { return ++calls < 5; }) == 5);
   CHECK(calls == 5);
   // A stopped walk does not check the size: damage to it goes unseen.
   f.put<std::uint64_t>(f.ordered, 7);
@@ -225,7 +224,8 @@ TEST_CASE("layout damage: a pointer with another pool's tag", "[layout][damage]"
   fixture f;
   copy_image img(f.p, f.bytes);
   const auto data = f.get<std::uint64_t>(f.numbers + 16);
-  f.put<std::uint64_t>(f.numbers + 16, (data & ((1ull << 48) - 1)) | std::uint64_t(f.tag() + 1) << 48);
+  f.put<std::uint64_t>(f.numbers + 16, (data & ((1ull << 48) - 1)) | std::uint64_t(f.tag() + 1)
+                                                                         << 48);
   const layout_damage d =
       damage_of([&] { detail::decode_vector(img, f.numbers, 8); }, "not a pointer into this pool");
   CHECK(d.at() == f.numbers + 16);
@@ -320,8 +320,7 @@ TEST_CASE("layout damage: a hash_map size that disagrees with its nodes", "[layo
   fixture f;
   copy_image img(f.p, f.bytes);
   f.put<std::uint64_t>(f.squares, 1ull << 40);
-  const layout_damage d =
-      damage_of([&] { hash_entries(img, f.squares); }, "its buckets hold 200");
+  const layout_damage d = damage_of([&] { hash_entries(img, f.squares); }, "its buckets hold 200");
   CHECK(d.count_only());
   f.put<std::uint64_t>(f.squares, 150);
   CHECK(!damage_of([&] { hash_entries(img, f.squares); }, "more entries than its size 150")
@@ -401,7 +400,8 @@ TEST_CASE("layout damage: an impossible element shape", "[layout][damage]") {
   damage_of([&] { detail::walk_btree(img, f.ordered, {0, 8}, i64, nullptr); }, "size 0");
 }
 
-TEST_CASE("random damage to handles and storage gives layout_damage or a walk", "[layout][damage]") {
+TEST_CASE("random damage to handles and storage gives layout_damage or a walk",
+          "[layout][damage]") {
   fixture f;
   std::vector<std::uint64_t> spots = {f.title, f.numbers, f.squares, f.ordered, f.marks};
   {
@@ -433,9 +433,11 @@ TEST_CASE("random damage to handles and storage gives layout_damage or a walk", 
       detail::decode_string(img, f.title);
       detail::decode_vector(img, f.numbers, 8);
       hash_entries(img, f.squares);
-      detail::walk_btree(img, f.ordered, i64, i64, [](const detail::btree_node_view&) { return true; },
-                         [&](std::uint64_t a, std::uint64_t b) { return compare_i64(img, a, b); });
-      detail::walk_btree(img, f.marks, i32, {}, [](const detail::btree_node_view&) { return true; });
+      detail::walk_btree(
+          img, f.ordered, i64, i64, [](const detail::btree_node_view&) { return true; },
+          [&](std::uint64_t a, std::uint64_t b) { return compare_i64(img, a, b); });
+      detail::walk_btree(img, f.marks, i32, {},
+                         [](const detail::btree_node_view&) { return true; });
     } catch (const layout_damage& d) {
       ++damaged;
       CHECK(std::string(d.what()).size() > 10);

@@ -8,15 +8,15 @@
 #include <thread>
 
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/detail/gc.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
-#include "ferrite/engine/detail/gc.h"
 #include "ferrite/types/hash_map.h"
 #include "ferrite/types/map.h"
 #include "ferrite/types/string.h"
 #include "ferrite/types/value.h"
 #include "ferrite/types/vector.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -57,7 +57,9 @@ pool_options small_pool() {
   return o;
 }
 
-std::uint64_t objects(const pool& p) { return p.heap_statistics().objects; }
+std::uint64_t objects(const pool& p) {
+  return p.heap_statistics().objects;
+}
 
 pptr<node> ring(pool& p, int n) {
   pptr<node> first;
@@ -414,7 +416,8 @@ TEST_CASE("values: overwritten payloads are freed, everything reachable is kept"
   CHECK(second.by_type["gctest.Player"].live == 1);
 }
 
-TEST_CASE("values: list and dict cycles are kept while reachable and freed when unlinked", "[gc][value]") {
+TEST_CASE("values: list and dict cycles are kept while reachable and freed when unlinked",
+          "[gc][value]") {
   temp_dir dir;
   pool p = pool::open(dir / "c.pool", small_pool());
   value root = p.root();
@@ -423,8 +426,8 @@ TEST_CASE("values: list and dict cycles are kept while reachable and freed when 
     root["a"] = list_of();
     root["b"] = dict_of();
     root["a"].as_list().append(root["b"]);  // a -> b
-    root["b"]["back"] = root["a"];           // b -> a: a cycle
-    root["a"].as_list().append(root["a"]);   // a -> a
+    root["b"]["back"] = root["a"];          // b -> a: a cycle
+    root["a"].as_list().append(root["a"]);  // a -> a
   });
   const std::uint64_t with_cycle = objects(p);
   CHECK(p.gc().total.freed == 0);
@@ -477,8 +480,9 @@ TEST_CASE("values: gc at open after a crash frees what a value program dropped",
     pool p = pool::open("sim", o);
     value root = p.root();
     root = dict_of({{"guesses", list_of(25, 50)}, {"name", "a player with a long name"}});
-    for (int i = 0; i < 5; ++i) root["scratch"] = list_of(i, dict_of({{"i", i}}));  // 4 garbage pairs
-    root["scratch"] = none;                                                         // and the 5th
+    for (int i = 0; i < 5; ++i)
+      root["scratch"] = list_of(i, dict_of({{"i", i}}));  // 4 garbage pairs
+    root["scratch"] = none;                               // and the 5th
     expected = root.repr();
     image = dev->durable();
   }

@@ -13,9 +13,9 @@
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
 #include "ferrite/types/hash_map.h"
 #include "ferrite/types/string.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -64,7 +64,9 @@ pool open_sim(const std::shared_ptr<sim_device>& dev, std::uint64_t mib = 4, boo
   o.device = dev;
   return pool::open("sim", o);
 }
-std::shared_ptr<sim_device> device() { return std::make_shared<sim_device>(granularity::cache_line); }
+std::shared_ptr<sim_device> device() {
+  return std::make_shared<sim_device>(granularity::cache_line);
+}
 
 // Opens what would survive a power failure now (the durable image).
 pool reopen_crashed(const std::vector<std::byte>& image, std::shared_ptr<sim_device>& keep,
@@ -424,13 +426,13 @@ TEST_CASE("an aborted transaction restores the map and frees what it allocated",
   const auto objects = p.heap_statistics().objects;
   const std::uint64_t buckets = m.bucket_count();
   CHECK_THROWS_AS(p.transaction([&] {
-                    for (std::int64_t k = 100; k < 5000; ++k) m.insert(k, -k);  // many splits
-                    for (std::int64_t k = 0; k < 50; ++k) m.erase(k);
-                    m.insert_or_assign(60, 600);
-                    h->texts.clear();
-                    h->texts["new"] = "text";
-                    throw std::runtime_error("abandon");
-                  }),
+    for (std::int64_t k = 100; k < 5000; ++k) m.insert(k, -k);  // many splits
+    for (std::int64_t k = 0; k < 50; ++k) m.erase(k);
+    m.insert_or_assign(60, 600);
+    h->texts.clear();
+    h->texts["new"] = "text";
+    throw std::runtime_error("abandon");
+  }),
                   std::runtime_error);
   CHECK(p.heap_statistics().objects == objects);
   CHECK(m.bucket_count() == buckets);

@@ -5,9 +5,9 @@
 
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
 #include "ferrite/types/map.h"
 #include "ferrite/types/string.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -59,8 +59,12 @@ const detail::btree_rep& rep_of(const M& m) {
   return reinterpret_cast<const detail::btree_rep&>(m);
 }
 
-std::int64_t plain(std::int64_t v) { return v; }
-std::string plain(const string& s) { return s.str(); }
+std::int64_t plain(std::int64_t v) {
+  return v;
+}
+std::string plain(const string& s) {
+  return s.str();
+}
 
 template <class M, class R>
 void expect_same(const M& m, const R& ref) {
@@ -399,7 +403,8 @@ TEST_CASE("erase and clear free the strings of keys and values", "[map]") {
   });
   const auto full = p.heap_statistics().objects;
   CHECK(full > empty + 1000);
-  for (int i = 0; i < 500; i += 2) CHECK(t->names.erase("a key long enough " + std::to_string(i)) == 1);
+  for (int i = 0; i < 500; i += 2)
+    CHECK(t->names.erase("a key long enough " + std::to_string(i)) == 1);
   const auto half = p.heap_statistics().objects;
   CHECK(half <= full - 500);
   CHECK(t->names.check_invariants() == "");
@@ -518,7 +523,8 @@ TEST_CASE("one insert or erase writes a bounded log record", "[map]") {
     if (i % 2) {
       t->counts.insert(k, i);
     } else {
-      t->counts.erase(t->counts.lower_bound(k) == t->counts.end() ? k : t->counts.lower_bound(k).key().str());
+      t->counts.erase(
+          t->counts.lower_bound(k) == t->counts.end() ? k : t->counts.lower_bound(k).key().str());
     }
     worst = std::max(worst, p.stats().log_bytes - before);
   }

@@ -117,9 +117,9 @@ TEST_CASE("sim device: writes are visible at once and durable after a barrier", 
   dev->resize(4096);
   detail::sim_media m(dev);
   m.write(8, "abcdefgh", 8);
-  m.write(20, "xy", 2);  // dirties word 2
+  m.write(20, "xy", 2);                                     // dirties word 2
   CHECK(std::memcmp(m.durable() + 8, "abcdefgh", 8) == 0);  // visible
-  CHECK(dev->durable()[8] == std::byte{0});                  // not yet durable
+  CHECK(dev->durable()[8] == std::byte{0});                 // not yet durable
   CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 2});
   m.barrier(0, 0);
   CHECK(dev->durable()[8] == std::byte{'a'});

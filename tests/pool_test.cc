@@ -7,11 +7,11 @@
 #include <cstring>
 
 #include "ferrite/base/detail/checksum.h"
-#include "ferrite/engine/pool.h"
 #include "ferrite/base/format/pool_format.h"
 #include "ferrite/base/media/detail/sim_device.h"
-#include "tests/test_util.h"
+#include "ferrite/engine/pool.h"
 #include "ferrite/txlog/superblock.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -219,9 +219,7 @@ TEST_CASE("a header with a valid checksum but impossible layout is corrupted", "
 TEST_CASE("one corrupted superblock slot falls back to the other", "[pool][errors]") {
   temp_dir d;
   pool::create(d / "s.pool", 4 << 20).close();
-  {
-    pool p = pool::open(d / "s.pool");
-  }  // sequence now 3: slots hold 2 and 3
+  { pool p = pool::open(d / "s.pool"); }  // sequence now 3: slots hold 2 and 3
   std::uint64_t seq;
   {
     pool p = pool::open(d / "s.pool", with_mode(open_mode::read_only));

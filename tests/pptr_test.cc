@@ -1,6 +1,6 @@
 // Tests of engine/pptr: encoding, resolution, persistence, rejection.
-#include "ferrite/engine/pool.h"
 #include "ferrite/engine/pptr.h"
+#include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 

@@ -5,9 +5,9 @@
 
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
 #include "ferrite/types/set.h"
 #include "ferrite/types/string.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -49,8 +49,12 @@ void use_small_nodes(pool& p, S& s, std::uint16_t leaf, std::uint16_t inner) {
   });
 }
 
-std::int64_t plain(std::int64_t v) { return v; }
-std::string plain(const string& s) { return s.str(); }
+std::int64_t plain(std::int64_t v) {
+  return v;
+}
+std::string plain(const string& s) {
+  return s.str();
+}
 
 template <class S, class R>
 void expect_same(const S& s, const R& ref) {

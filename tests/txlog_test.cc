@@ -5,14 +5,14 @@
 #include <thread>
 
 #include "ferrite/base/detail/checksum.h"
+#include "ferrite/base/format/log_format.h"
+#include "ferrite/base/format/pool_format.h"
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/pool.h"
-#include "ferrite/base/format/pool_format.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
-#include "ferrite/base/format/log_format.h"
 #include "ferrite/txlog/record.h"
 #include "ferrite/txlog/superblock.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -44,7 +44,8 @@ state model_after(int k) {
     s[static_cast<std::size_t>(i % words)] = static_cast<std::uint64_t>(i);
     s[static_cast<std::size_t>((i * 7) % words)] += 1;
     if (i % 5 == 0) {
-      for (int j = 0; j < 8; ++j) s[static_cast<std::size_t>(40 + j)] = static_cast<std::uint64_t>(i + j);
+      for (int j = 0; j < 8; ++j)
+        s[static_cast<std::size_t>(40 + j)] = static_cast<std::uint64_t>(i + j);
     }
   }
   return s;
@@ -73,7 +74,7 @@ std::vector<std::vector<std::uint64_t>> subsets_of(const std::vector<std::uint64
   out.push_back(dirty);
   for (std::size_t n = 1; n < dirty.size(); n = n * 2 + 1) {
     out.emplace_back(dirty.begin(), dirty.begin() + static_cast<std::ptrdiff_t>(n));  // prefix
-    out.emplace_back(dirty.end() - static_cast<std::ptrdiff_t>(n), dirty.end());       // suffix
+    out.emplace_back(dirty.end() - static_cast<std::ptrdiff_t>(n), dirty.end());      // suffix
   }
   for (int r = 0; r < 4; ++r) {
     std::vector<std::uint64_t> s;
@@ -89,8 +90,8 @@ struct crash_check {
   granularity g;
   std::mt19937_64 rng{42};
   int images = 0;
-  int inflight = 0;       // transaction being committed (state may be it or the one before)
-  bool nested = false;    // checking a crash during recovery
+  int inflight = 0;     // transaction being committed (state may be it or the one before)
+  bool nested = false;  // checking a crash during recovery
 
   // Recovers `image` and checks it shows one of the acceptable states; then
   // recovers again and checks the bytes are the same (idempotence).
@@ -223,7 +224,8 @@ TEST_CASE("a valid record pointing outside the heap is corrupted", "[recovery][e
   std::memcpy(&eh, img.data() + h.log_offset + 64, sizeof eh);
   eh.offset = detail::superblock_offsets[0];
   std::memcpy(img.data() + h.log_offset + 64, &eh, sizeof eh);
-  rh.checksum = detail::checksum64(img.data() + h.log_offset + 8, rh.length - 8, detail::pool_seed(h));
+  rh.checksum =
+      detail::checksum64(img.data() + h.log_offset + 8, rh.length - 8, detail::pool_seed(h));
   std::memcpy(img.data() + h.log_offset, &rh.checksum, 8);
   auto bad = sim_device::from_image(img, granularity::cache_line);
   CHECK(error_of([&] { pool::open("bad", options_for(bad, open_mode::open_existing)); }) ==
@@ -259,9 +261,9 @@ TEST_CASE("record builder output validates and applies", "[record]") {
   CHECK(len % 64 == 0);
   const std::byte* rec = rb.finish(5, 2, 77);
   CHECK(detail::validate_record(rec, len, 5, 2, 77) == len);
-  CHECK(detail::validate_record(rec, len, 6, 2, 77) == 0);   // wrong LSN
-  CHECK(detail::validate_record(rec, len, 5, 3, 77) == 0);   // wrong epoch
-  CHECK(detail::validate_record(rec, len, 5, 2, 78) == 0);   // other pool
+  CHECK(detail::validate_record(rec, len, 6, 2, 77) == 0);       // wrong LSN
+  CHECK(detail::validate_record(rec, len, 5, 3, 77) == 0);       // wrong epoch
+  CHECK(detail::validate_record(rec, len, 5, 2, 78) == 0);       // other pool
   CHECK(detail::validate_record(rec, len - 64, 5, 2, 77) == 0);  // does not fit
   detail::pool_bounds b{12288, 12288 + 65536, 1 << 20, 2 << 20};
   CHECK(detail::check_entries(rec, len, b).empty());
@@ -359,8 +361,8 @@ struct pool_image {
   // (the damage is then only in the field changed).
   void put_slot(int i, detail::superblock sb, bool seal = true) {
     if (seal) {
-      sb.checksum = detail::checksum64(reinterpret_cast<const std::byte*>(&sb) + 8,
-                                       sizeof sb - 8, seed());
+      sb.checksum =
+          detail::checksum64(reinterpret_cast<const std::byte*>(&sb) + 8, sizeof sb - 8, seed());
     }
     std::memcpy(bytes.data() + header.superblock_offset[i], &sb, sizeof sb);
   }
@@ -469,12 +471,12 @@ TEST_CASE("a record of an older epoch ends the log", "[recovery][corruption]") {
   CHECK(r.records == 2);
 }
 
-TEST_CASE("a record whose length runs past the log region ends the log",
-          "[recovery][corruption]") {
+TEST_CASE("a record whose length runs past the log region ends the log", "[recovery][corruption]") {
   three_records t;
   detail::record_header rh = t.img.record(t.log[2].pos);
   rh.length = t.img.header.log_size - t.log[2].pos + 64;  // a multiple of 64, one block too long
-  t.img.put_record(t.log[2].pos, rh, /*seal=*/false);  // no checksum can cover bytes past the region
+  t.img.put_record(t.log[2].pos, rh,
+                   /*seal=*/false);  // no checksum can cover bytes past the region
   reopened r = reopen(t.img);
   CHECK(r.heap == model_after(2));
   CHECK(r.records == 2);
@@ -536,9 +538,10 @@ TEST_CASE("a record whose checksum does not match ends the log", "[recovery][cor
   CHECK(r.records == 2);
 }
 
-TEST_CASE("a damaged record in the middle ends the log: the valid records after it are not "
-          "replayed",
-          "[recovery][corruption]") {
+TEST_CASE(
+    "a damaged record in the middle ends the log: the valid records after it are not "
+    "replayed",
+    "[recovery][corruption]") {
   // Today's documented behaviour (docs/durability.md, "Why epochs"): a crash
   // can leave record n+1 durable behind a torn record n, and such records
   // must never be replayed. Recovery cannot tell that from damage to a
@@ -655,9 +658,15 @@ TEST_CASE("a bit operation on a misaligned or short word makes the open fail wit
   detail::entry_header e = t.img.entry(t.log[0].pos, 64);
   REQUIRE(e.length == 8);
   e.kind = static_cast<std::uint16_t>(detail::entry_kind::set_bits);
-  SECTION("misaligned word") { e.offset += 4; }
-  SECTION("not 8 bytes") { e.length = 4; }
-  SECTION("word outside the heap") { e.offset = t.img.header.log_offset; }
+  SECTION("misaligned word") {
+    e.offset += 4;
+  }
+  SECTION("not 8 bytes") {
+    e.length = 4;
+  }
+  SECTION("word outside the heap") {
+    e.offset = t.img.header.log_offset;
+  }
   t.img.put_entry(t.log[0].pos, 64, e);
   check_open_fails(t.img, error_code::corrupted);
 }
@@ -722,15 +731,17 @@ TEST_CASE("the current superblock is used while it is valid", "[recovery][superb
   CHECK(r.records == 2);
 }
 
-TEST_CASE("a torn current superblock: the other slot is current and the log is replayed from its "
-          "checkpoint",
-          "[recovery][superblock][corruption]") {
+TEST_CASE(
+    "a torn current superblock: the other slot is current and the log is replayed from its "
+    "checkpoint",
+    "[recovery][superblock][corruption]") {
   checkpointed_pool t;
   t.img.bytes[t.img.header.superblock_offset[1] + 100] ^= std::byte{0x01};  // checksum mismatch
   t.check_older_slot_used();
 }
 
-TEST_CASE("a current superblock with a bad magic is skipped", "[recovery][superblock][corruption]") {
+TEST_CASE("a current superblock with a bad magic is skipped",
+          "[recovery][superblock][corruption]") {
   checkpointed_pool t;
   detail::superblock sb = t.img.slot(1);
   sb.magic[0] ^= 1;
@@ -760,18 +771,29 @@ TEST_CASE("a superblock whose log head is outside the log or misaligned is skipp
           "[recovery][superblock][corruption]") {
   checkpointed_pool t;
   detail::superblock sb = t.img.slot(1);
-  SECTION("past the log") { sb.log_head = t.img.header.log_size; }
-  SECTION("not 64-aligned") { sb.log_head += 8; }
+  SECTION("past the log") {
+    sb.log_head = t.img.header.log_size;
+  }
+  SECTION("not 64-aligned") {
+    sb.log_head += 8;
+  }
   t.img.put_slot(1, sb);
   t.check_older_slot_used();
 }
 
-TEST_CASE("a superblock with an invalid heap size is skipped", "[recovery][superblock][corruption]") {
+TEST_CASE("a superblock with an invalid heap size is skipped",
+          "[recovery][superblock][corruption]") {
   checkpointed_pool t;
   detail::superblock sb = t.img.slot(1);
-  SECTION("below the minimum") { sb.heap_size = detail::min_heap_size - detail::chunk_size; }
-  SECTION("not a multiple of the chunk size") { sb.heap_size += 4096; }
-  SECTION("beyond the largest pool") { sb.heap_size = detail::max_pool_size + detail::chunk_size; }
+  SECTION("below the minimum") {
+    sb.heap_size = detail::min_heap_size - detail::chunk_size;
+  }
+  SECTION("not a multiple of the chunk size") {
+    sb.heap_size += 4096;
+  }
+  SECTION("beyond the largest pool") {
+    sb.heap_size = detail::max_pool_size + detail::chunk_size;
+  }
   t.img.put_slot(1, sb);
   t.check_older_slot_used();
 }

@@ -22,9 +22,9 @@
 #include <iostream>
 #include <limits>
 
+#include "ferrite/base/format/container_format.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pool.h"
-#include "ferrite/base/format/container_format.h"
 #include "ferrite/types/element.h"
 #include "ferrite/types/string.h"
 

@@ -6,14 +6,14 @@
 #include <thread>
 #include <vector>
 
-#include "ferrite/engine/check.h"
-#include "ferrite/engine/pool.h"
-#include "ferrite/engine/detail/pool_impl.h"
-#include "ferrite/engine/transaction.h"
-#include "ferrite/engine/detail/type_table.h"
 #include "ferrite/base/format/type_table_format.h"
-#include "tests/test_util.h"
+#include "ferrite/engine/check.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/detail/type_table.h"
+#include "ferrite/engine/pool.h"
+#include "ferrite/engine/transaction.h"
 #include "ferrite/types/string.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;
@@ -100,7 +100,8 @@ TEST_CASE("a registered type describes its fields", "[types]") {
 TEST_CASE("types registered before main are all known", "[types]") {
   auto all = detail::registered_types();
   auto has = [&](const char* n) {
-    for (auto* d : all) if (d->name == n) return true;
+    for (auto* d : all)
+      if (d->name == n) return true;
     return false;
   };
   CHECK(has("test.Game"));

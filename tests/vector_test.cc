@@ -9,9 +9,9 @@
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
-#include "tests/test_util.h"
 #include "ferrite/types/string.h"
 #include "ferrite/types/vector.h"
+#include "tests/test_util.h"
 
 using namespace ferrite;
 using ferrite::test::error_of;

@@ -26,8 +26,9 @@ std::uint64_t change_log::max_record_length() const noexcept {
   return (header_.log_size / 2) / record_align * record_align - record_align;
 }
 
-apply_target change_log::durable_target(std::uint64_t& root_off, std::uint64_t& root_type,
-                                        std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
+apply_target change_log::durable_target(
+    std::uint64_t& root_off, std::uint64_t& root_type,
+    std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
   apply_target t;
   // Records often rewrite the same lines: store every image, then flush
   // each line once (flush_stored) instead of once per record.
@@ -85,8 +86,8 @@ void change_log::recover() {
   // this bound is never reached by a valid log; it guards against a loop.
   const std::uint64_t max_records = 2 * header_.log_size / record_align + 2;
   for (std::uint64_t n = 0; n < max_records; ++n, ++lsn) {
-    std::uint64_t len = validate_record(log + pos, header_.log_size - pos, lsn,
-                                        state_.log_epoch, seed_);
+    std::uint64_t len =
+        validate_record(log + pos, header_.log_size - pos, lsn, state_.log_epoch, seed_);
     if (len == 0) break;
     record_header h;
     std::memcpy(&h, log + pos, sizeof h);
@@ -211,7 +212,9 @@ void change_log::update_superblock(const std::function<void(pool_state&)>& updat
   state_ = next;
 }
 
-bool change_log::failed() const { return failed_flag_.load(std::memory_order_relaxed); }
+bool change_log::failed() const {
+  return failed_flag_.load(std::memory_order_relaxed);
+}
 
 std::string change_log::failure() const {
   std::lock_guard lk(mu_);
@@ -278,7 +281,8 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   std::uint64_t pos = 0, waste = 0;
   bool waited = false;
   for (;;) {
-    if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
+    if (failed_)
+      fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
     waste = tail_ + len <= log_size ? 0 : log_size - tail_;
     pos = waste ? 0 : tail_;
     if (used_ + waste + len <= log_size) break;
@@ -388,10 +392,12 @@ void change_log::await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t l
 std::uint64_t change_log::commit(record_builder& rb) {
   const std::uint64_t len = rb.length();
   if (len > max_record_length()) {
-    fail(error_code::out_of_space,
-         "the transaction needs " + std::to_string(len) + " bytes of log but one transaction may "
-         "use at most " + std::to_string(max_record_length()) +
-         " (half the log); split it or create the pool with a larger log (pool_options::log_size)");
+    fail(error_code::out_of_space, "the transaction needs " + std::to_string(len) +
+                                       " bytes of log but one transaction may "
+                                       "use at most " +
+                                       std::to_string(max_record_length()) +
+                                       " (half the log); split it or create the pool with a larger "
+                                       "log (pool_options::log_size)");
   }
   std::unique_lock lk(mu_);
   const reservation r = reserve(lk, len);
@@ -414,9 +420,10 @@ std::uint64_t change_log::commit(record_builder& rb) {
   return r.lsn;
 }
 
-void change_log::persist_direct(const std::byte* src_base,
-                                const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
-  if (failed()) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure());
+void change_log::persist_direct(
+    const std::byte* src_base, const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  if (failed())
+    fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure());
   try {
     for (const auto& [off, len] : ranges) media_.write(off, src_base + off, len);
     // Durable before the record is even written: a record must never be
@@ -430,7 +437,8 @@ void change_log::persist_direct(const std::byte* src_base,
     std::lock_guard lk(mu_);
     fail_locked(e.what());
     fail(error_code::io_error, std::string("writing a new object failed, the pool is now "
-                                           "read-only: ") + e.what());
+                                           "read-only: ") +
+                                   e.what());
   }
 }
 
@@ -455,8 +463,9 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   const std::uint64_t target = durable_lsn_;
   if (target <= state_.checkpoint_lsn || pending_.empty()) return;
   checkpointing_ = true;
-  std::vector<slot> todo(pending_.begin(),
-                         pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
+  std::vector<slot> todo(
+      pending_.begin(),
+      pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
   lk.unlock();
 
   std::string error;

@@ -93,29 +93,29 @@
 #include <string>
 #include <vector>
 
-#include "ferrite/base/media/media.h"
 #include "ferrite/base/format/pool_format.h"
+#include "ferrite/base/media/media.h"
 #include "ferrite/txlog/record.h"
 #include "ferrite/txlog/superblock.h"
 
 namespace ferrite::detail {
 
 struct log_stats {
-  std::uint64_t commits = 0;             // records committed
-  std::uint64_t log_bytes = 0;           // bytes of records written
-  std::uint64_t wraps = 0;               // times the log wrapped to its start
-  std::uint64_t group_syncs = 0;         // syncs made by a group-commit leader
-  std::uint64_t space_waits = 0;         // commits that waited for log space
+  std::uint64_t commits = 0;      // records committed
+  std::uint64_t log_bytes = 0;    // bytes of records written
+  std::uint64_t wraps = 0;        // times the log wrapped to its start
+  std::uint64_t group_syncs = 0;  // syncs made by a group-commit leader
+  std::uint64_t space_waits = 0;  // commits that waited for log space
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpointed_records = 0;
-  std::uint64_t recovered_records = 0;   // replayed at open
-  std::uint64_t recovered_bytes = 0;     // data bytes replayed at open
+  std::uint64_t recovered_records = 0;  // replayed at open
+  std::uint64_t recovered_bytes = 0;    // data bytes replayed at open
 };
 
 class change_log {
  public:
-  change_log(media& m, const pool_header& header, superblock_store& superblocks,
-             pool_state& state, bool writable);
+  change_log(media& m, const pool_header& header, superblock_store& superblocks, pool_state& state,
+             bool writable);
 
   // Finds the valid records after the checkpoint. Writable: applies them
   // to the durable image, makes it durable and stores a superblock that
@@ -196,8 +196,8 @@ class change_log {
   // instructions on the commit path.
   inline reservation reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len);
   inline void write_record(const reservation& r, record_builder& rb,
-                           std::string& error);              // mu_ NOT held
-  inline void fence_record(const reservation& r, std::string& error);  // mu_ NOT held
+                           std::string& error);                              // mu_ NOT held
+  inline void fence_record(const reservation& r, std::string& error);        // mu_ NOT held
   inline void mark_written(const reservation& r, const std::string& error);  // REQUIRES: mu_
   inline void await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t lsn);
   inline void advance_written_locked();
@@ -219,7 +219,8 @@ class change_log {
   const std::uint64_t seed_;
 
   mutable std::mutex mu_;
-  std::vector<std::uint64_t> flush_set_;  // flush_stored's scratch: one checkpoint (or recovery) at a time
+  std::vector<std::uint64_t>
+      flush_set_;  // flush_stored's scratch: one checkpoint (or recovery) at a time
   std::condition_variable cv_;
   std::deque<slot> pending_;  // reserved, not yet checkpointed, LSN order
   std::uint64_t next_lsn_ = 1;

@@ -82,7 +82,8 @@ std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uin
   if (h.flags & ~record_flag_wrap) return 0;
   if ((h.flags & record_flag_wrap) && (h.length != sizeof h || h.entry_count != 0)) return 0;
   switch (active_mutation()) {  // self-test mutations (txlog/mutation.h)
-    case mutation::skip_checksum: break;
+    case mutation::skip_checksum:
+      break;
     case mutation::marker_before_data:
       if (checksum64(rec + 8, sizeof h - 8, seed) != h.checksum) return 0;
       break;
@@ -108,11 +109,13 @@ std::string walk_entries(const std::byte* rec, Fn&& fn) {
   std::memcpy(&h, rec, sizeof h);
   std::uint64_t at = sizeof h;
   for (std::uint64_t i = 0; i < h.entry_count; ++i) {
-    if (h.length - at < sizeof(entry_header)) return "entry " + std::to_string(i) + " overruns the record";
+    if (h.length - at < sizeof(entry_header))
+      return "entry " + std::to_string(i) + " overruns the record";
     entry_header e;
     std::memcpy(&e, rec + at, sizeof e);
     at += sizeof e;
-    if (align_up(e.length, 8) > h.length - at) return "entry " + std::to_string(i) + " data overruns the record";
+    if (align_up(e.length, 8) > h.length - at)
+      return "entry " + std::to_string(i) + " data overruns the record";
     std::string problem = fn(e, rec + at);
     if (!problem.empty()) return "entry " + std::to_string(i) + ": " + problem;
     at += align_up(e.length, 8);
@@ -136,8 +139,8 @@ std::string check_entries(const std::byte* rec, std::uint64_t len, const pool_bo
         }
         return {};
       case entry_kind::set_root:
-        if (e.length != 8 || (e.offset != 0 && (e.offset < bounds.heap_begin ||
-                                                e.offset >= bounds.heap_end))) {
+        if (e.length != 8 ||
+            (e.offset != 0 && (e.offset < bounds.heap_begin || e.offset >= bounds.heap_end))) {
           return "root outside the heap";
         }
         return {};

@@ -34,8 +34,7 @@ class record_builder {
 };
 
 // Encodes a wrap marker record into `out` (64 bytes).
-void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch,
-                        std::uint64_t seed);
+void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch, std::uint64_t seed);
 
 // Checks the record at `rec` (at most `room` bytes available): magic,
 // length, LSN, epoch and checksum. Returns its length, or 0 when it is not

@@ -27,8 +27,7 @@ superblock superblock_store::encode(const pool_state& s, std::uint64_t seed) noe
   sb.root_type = s.root_type;
   sb.clean_shutdown = s.clean_shutdown ? 1 : 0;
   sb.open_count = s.open_count;
-  sb.checksum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8,
-                           sizeof sb - 8, seed);
+  sb.checksum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8, sizeof sb - 8, seed);
   return sb;
 }
 
@@ -40,8 +39,7 @@ superblock_slot_report superblock_store::inspect(int slot) const {
     r.problem = "bad magic";
     return r;
   }
-  std::uint64_t sum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8,
-                                 sizeof sb - 8, seed_);
+  std::uint64_t sum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8, sizeof sb - 8, seed_);
   if (sum != sb.checksum) {
     r.problem = "checksum mismatch";
     return r;
@@ -67,9 +65,8 @@ superblock_slot_report superblock_store::inspect(int slot) const {
   } else if (s.heap_size < min_heap_size || s.heap_size % header_.chunk_size != 0 ||
              s.heap_size > max_pool_size) {
     r.problem = "heap size " + std::to_string(s.heap_size) + " is invalid";
-  } else if (s.root_offset != 0 &&
-             (s.root_offset < header_.heap_offset ||
-              s.root_offset >= header_.heap_offset + s.heap_size)) {
+  } else if (s.root_offset != 0 && (s.root_offset < header_.heap_offset ||
+                                    s.root_offset >= header_.heap_offset + s.heap_size)) {
     r.problem = "root offset " + std::to_string(s.root_offset) + " outside the heap";
   }
   r.valid = r.problem.empty();
@@ -80,18 +77,16 @@ pool_state superblock_store::load() const {
   superblock_slot_report a = inspect(0);
   superblock_slot_report b = inspect(1);
   if (!a.valid && !b.valid) {
-    fail(error_code::corrupted,
-         "both superblock slots are invalid (slot 0: " + a.problem + "; slot 1: " +
-             b.problem + "); the pool cannot be opened");
+    fail(error_code::corrupted, "both superblock slots are invalid (slot 0: " + a.problem +
+                                    "; slot 1: " + b.problem + "); the pool cannot be opened");
   }
   const pool_state& cur =
       (a.valid && (!b.valid || a.state.sequence > b.state.sequence)) ? a.state : b.state;
   if (header_.heap_offset + cur.heap_size > media_.size()) {
-    fail(error_code::truncated,
-         "the pool file is " + std::to_string(media_.size()) +
-             " bytes but its heap ends at " +
-             std::to_string(header_.heap_offset + cur.heap_size) +
-             "; the file was truncated (restore it from a copy)");
+    fail(error_code::truncated, "the pool file is " + std::to_string(media_.size()) +
+                                    " bytes but its heap ends at " +
+                                    std::to_string(header_.heap_offset + cur.heap_size) +
+                                    "; the file was truncated (restore it from a copy)");
   }
   return cur;
 }

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "ferrite/base/media/media.h"
 #include "ferrite/base/format/pool_format.h"
+#include "ferrite/base/media/media.h"
 
 namespace ferrite::detail {
 

@@ -17,7 +17,9 @@ namespace ferrite::detail {
 
 namespace {
 
-constexpr std::uint32_t align_up(std::uint32_t v, std::uint32_t a) { return (v + a - 1) / a * a; }
+constexpr std::uint32_t align_up(std::uint32_t v, std::uint32_t a) {
+  return (v + a - 1) / a * a;
+}
 
 // Heap slots carry a 16-byte object header; 512-byte slots hold 496 bytes.
 constexpr std::uint32_t node_budget = 512 - 16;
@@ -142,9 +144,7 @@ class inserter {
  private:
   void start_tree();
   void stage(const void* probe, const void* value_input);
-  btree_cursor cursor(std::byte* leaf, std::uint32_t i) const {
-    return {leaf, i, g_.leaf_values};
-  }
+  btree_cursor cursor(std::byte* leaf, std::uint32_t i) const { return {leaf, i, g_.leaf_values}; }
   btree_cursor insert_into_leaf(std::byte* leaf, std::uint32_t pos, const void* probe,
                                 const void* value_input);
   // Inserts separator `s` and the child to its right into path[level]'s

@@ -52,8 +52,8 @@ struct btree_traits {
   btree_key_kind key_kind = btree_key_kind::other;
   std::uint32_t key_size = 0, key_align = 1;
   std::uint32_t value_size = 0, value_align = 1;  // 0 and 1: a set
-  bool key_owns_storage = false;    // keys need construct/copy/release calls
-  bool value_owns_storage = false;  // values need construct/release calls
+  bool key_owns_storage = false;                  // keys need construct/copy/release calls
+  bool value_owns_storage = false;                // values need construct/release calls
   // Three-way order of a stored key and a probe (a key_traits<K>::lookup).
   int (*compare)(const void* stored, const void* probe) = nullptr;
   // The same between two stored keys.
@@ -150,8 +150,7 @@ struct btree_key_ops {
   static void release(pool_impl& p, void* k) { element_traits<K>::release(p, static_cast<K*>(k)); }
 
   static constexpr btree_key_kind kind() {
-    if constexpr (std::is_integral_v<K> && !std::is_same_v<K, bool> &&
-                  std::is_same_v<lookup, K>) {
+    if constexpr (std::is_integral_v<K> && !std::is_same_v<K, bool> && std::is_same_v<lookup, K>) {
       if constexpr (sizeof(K) == 8) {
         return std::is_signed_v<K> ? btree_key_kind::i64 : btree_key_kind::u64;
       } else if constexpr (sizeof(K) == 4) {

@@ -33,7 +33,9 @@ class checker {
   std::uint64_t keys_ = 0;
 };
 
-std::string at_depth(std::uint32_t depth) { return " (at depth " + std::to_string(depth) + ")"; }
+std::string at_depth(std::uint32_t depth) {
+  return " (at depth " + std::to_string(depth) + ")";
+}
 
 std::string checker::walk(std::uint64_t raw, std::uint32_t depth, const std::byte* low,
                           const std::byte* high, bool root) {

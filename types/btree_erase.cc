@@ -16,8 +16,7 @@ namespace {
 
 // Removes key `k` and child `c` from an inner node (shifting the rest left);
 // the key's bytes are dropped, not released.
-void remove_from_inner(const btree_geometry& g, std::byte* node, std::uint32_t k,
-                       std::uint32_t c) {
+void remove_from_inner(const btree_geometry& g, std::byte* node, std::uint32_t k, std::uint32_t c) {
   btree_node_header& h = header_of(node);
   const std::uint32_t n = h.count;
   tx_snapshot(key_at(g, node, k), std::size_t{n - k} * g.key_size);

@@ -19,16 +19,22 @@ T* at(std::uint64_t raw) {
   return pptr<T>::from_raw(raw).get();
 }
 
-std::uint64_t* segment_table(const hash_map_rep& rep) { return at<std::uint64_t>(rep.segments); }
+std::uint64_t* segment_table(const hash_map_rep& rep) {
+  return at<std::uint64_t>(rep.segments);
+}
 
 // Buckets segment i holds.
-constexpr std::uint64_t segment_buckets(unsigned i) { return i == 0 ? initial : initial << (i - 1); }
+constexpr std::uint64_t segment_buckets(unsigned i) {
+  return i == 0 ? initial : initial << (i - 1);
+}
 
 std::uint64_t* bucket_head(const hash_map_rep& rep, std::uint64_t b) {
   return hash_map_bucket_head(rep, b);
 }
 
-hash_node_header* node_at(std::uint64_t raw) { return at<hash_node_header>(raw); }
+hash_node_header* node_at(std::uint64_t raw) {
+  return at<hash_node_header>(raw);
+}
 
 std::uint32_t storage_type(pool_impl& p, const hash_map_layout& l) {
   return type_id_of(p, l.map_type());
@@ -140,10 +146,13 @@ hash_node_header* hash_map_advance(const hash_map_rep& rep, const hash_node_head
 }
 
 hash_node_header* hash_map_new_node(pool_impl& p, const hash_map_layout& l) {
-  return static_cast<hash_node_header*>(tx_allocate(p, l.node_size, storage_type(p, l), l.node_align));
+  return static_cast<hash_node_header*>(
+      tx_allocate(p, l.node_size, storage_type(p, l), l.node_align));
 }
 
-void hash_map_drop_node(pool_impl& p, hash_node_header* n) { tx_free(p, n); }
+void hash_map_drop_node(pool_impl& p, hash_node_header* n) {
+  tx_free(p, n);
+}
 
 void hash_map_link(pool_impl& p, hash_map_rep& rep, hash_node_header* n, std::uint64_t hash,
                    const hash_map_layout& l) {

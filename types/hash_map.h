@@ -140,9 +140,8 @@ class hash_map {
   // Adds (k, v) unless k is present (then changes nothing).
   std::pair<iterator, bool> insert(key_input k, value_input v) {
     refuse_value_copy();
-    return emplace_with(k, [&](detail::pool_impl& p, V* dest) {
-      element_traits<V>::construct(p, dest, v);
-    });
+    return emplace_with(
+        k, [&](detail::pool_impl& p, V* dest) { element_traits<V>::construct(p, dest, v); });
   }
   // Adds (k, v), or replaces the value of k (releasing the old one).
   std::pair<iterator, bool> insert_or_assign(key_input k, value_input v);
@@ -165,7 +164,8 @@ class hash_map {
   };
   static_assert(std::is_trivially_copyable_v<K> && std::is_trivially_copyable_v<V>,
                 "hash_map keys and values must be persistent types");
-  static_assert(std::is_standard_layout_v<node>, "hash_map keys and values must be standard-layout");
+  static_assert(std::is_standard_layout_v<node>,
+                "hash_map keys and values must be standard-layout");
 
   static void release_node(detail::pool_impl& p, void* n) {
     node* x = static_cast<node*>(n);
@@ -260,7 +260,8 @@ class hash_map<K, V>::basic_iterator {
   basic_iterator() noexcept = default;
   // iterator -> const_iterator
   template <bool C = Const, class = std::enable_if_t<C>>
-  basic_iterator(const basic_iterator<false>& other) noexcept  // NOLINT(google-explicit-constructor)
+  basic_iterator(
+      const basic_iterator<false>& other) noexcept  // NOLINT(google-explicit-constructor)
       : rep_(other.rep_), node_(other.node_), bucket_(other.bucket_) {}
 
   reference operator*() const { return {node_->key, node_->value}; }
@@ -335,12 +336,10 @@ std::pair<typename hash_map<K, V>::iterator, bool> hash_map<K, V>::insert_or_ass
   detail::pool_impl& p = detail::pool_holding(this);
   const lookup_type probe = k;
   return detail::atomically(p, [&]() -> std::pair<iterator, bool> {
-    detail::hash_node_header* found =
-        find_node(probe);
+    detail::hash_node_header* found = find_node(probe);
     if (!found) {
-      return emplace_with(k, [&](detail::pool_impl& q, V* dest) {
-        element_traits<V>::construct(q, dest, v);
-      });
+      return emplace_with(
+          k, [&](detail::pool_impl& q, V* dest) { element_traits<V>::construct(q, dest, v); });
     }
     V* dest = &reinterpret_cast<node*>(found)->value;
     if constexpr (std::is_same_v<value_input, const V&>) {

@@ -71,7 +71,8 @@ inline std::uint64_t* hash_map_bucket_head(const hash_map_rep& rep, std::uint64_
 // The first node of the chain that holds keys of hash `hash`, or null.
 inline hash_node_header* hash_map_chain(const hash_map_rep& rep, std::uint64_t hash) {
   if (rep.size == 0) return nullptr;
-  return pptr<hash_node_header>::from_raw(*hash_map_bucket_head(rep, hash_map_bucket_of(rep, hash))).get();
+  return pptr<hash_node_header>::from_raw(*hash_map_bucket_head(rep, hash_map_bucket_of(rep, hash)))
+      .get();
 }
 
 // Starts loading the first node of the bucket the next insert will split

@@ -44,10 +44,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "ferrite/types/btree.h"
-#include "ferrite/base/format/container_format.h"
-#include "ferrite/types/element.h"
 #include "ferrite/base/error.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/types/btree.h"
+#include "ferrite/types/element.h"
 
 namespace ferrite {
 
@@ -83,8 +83,9 @@ class map {
     basic_iterator() = default;
     // An iterator converts to a const_iterator.
     template <class Other>
-      requires(std::is_const_v<Value> && !std::is_const_v<Other>)
-    basic_iterator(const basic_iterator<Other>& o) : c_(o.cursor()) {}  // NOLINT
+    requires(std::is_const_v<Value> && !std::is_const_v<Other>)
+        basic_iterator(const basic_iterator<Other>& o)
+        : c_(o.cursor()) {}  // NOLINT
 
     const K& key() const {
       return *reinterpret_cast<const K*>(c_.leaf + keys_offset + c_.index * sizeof(K));
@@ -202,8 +203,9 @@ class map {
   }
   static iterator at_cursor(const detail::btree_cursor& c) {
     if (c.leaf == nullptr) {
-      fail(error_code::invalid_argument, "map::at: the key is not in the map; use find() or "
-                                         "contains() to test for a key first");
+      fail(error_code::invalid_argument,
+           "map::at: the key is not in the map; use find() or "
+           "contains() to test for a key first");
     }
     return iterator(c);
   }

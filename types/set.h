@@ -29,8 +29,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "ferrite/types/btree.h"
 #include "ferrite/base/format/container_format.h"
+#include "ferrite/types/btree.h"
 #include "ferrite/types/element.h"
 
 namespace ferrite {

@@ -108,8 +108,10 @@ value& value::operator=(const input& v) {
 
 const value_cell& value::cell() const {
   switch (slot_.at) {
-    case where::cell: return *slot_.cell;
-    case where::detached: return slot_.copy;
+    case where::cell:
+      return *slot_.cell;
+    case where::detached:
+      return slot_.copy;
     case where::list_item: {
       auto& items = static_cast<list_rep*>(slot_.container)->items;
       return items[sequence_index(slot_.index, items.size(), "list")];
@@ -150,13 +152,18 @@ void value::store(const input& v) {
     case where::dict_item:
       map_store(p, *static_cast<value_map*>(slot_.container), *slot_.key, v);
       return;
-    case where::detached: break;
+    case where::detached:
+      break;
   }
 }
 
-value_kind value::kind() const { return cell().kind(); }
+value_kind value::kind() const {
+  return cell().kind();
+}
 
-std::string value::type_name() const { return kind_name(slot_.pool, cell()); }
+std::string value::type_name() const {
+  return kind_name(slot_.pool, cell());
+}
 
 bool value::as_bool() const {
   const value_cell& c = cell();
@@ -229,18 +236,25 @@ frozenset value::as_frozenset() const {
   return value_access::make_frozenset(slot_.pool, c);
 }
 
-object value::as_object() const { return value_access::as_object(*this, {}); }
+object value::as_object() const {
+  return value_access::as_object(*this, {});
+}
 
 value::operator bool() const {
   const value_cell& c = cell();
   switch (c.kind()) {
-    case value_kind::none: return false;
+    case value_kind::none:
+      return false;
     case value_kind::boolean:
-    case value_kind::integer: return c.rep().payload != 0;
-    case value_kind::floating: return as_float() != 0.0;
+    case value_kind::integer:
+      return c.rep().payload != 0;
+    case value_kind::floating:
+      return as_float() != 0.0;
     case value_kind::object:
-    case value_kind::encoded: return true;
-    default: return size() != 0;
+    case value_kind::encoded:
+      return true;
+    default:
+      return size() != 0;
   }
 }
 
@@ -248,21 +262,28 @@ std::size_t value::size() const {
   const value_cell& c = cell();
   switch (c.kind()) {
     case value_kind::string:
-    case value_kind::bytes: return cell_text(slot_.pool, c).size();
-    case value_kind::list: return as_list().size();
-    case value_kind::dict: return as_dict().size();
-    case value_kind::set: return as_set().size();
+    case value_kind::bytes:
+      return cell_text(slot_.pool, c).size();
+    case value_kind::list:
+      return as_list().size();
+    case value_kind::dict:
+      return as_dict().size();
+    case value_kind::set:
+      return as_set().size();
     case value_kind::tuple:
-    case value_kind::frozenset: return cell_length(c);
+    case value_kind::frozenset:
+      return cell_length(c);
     default:
-      fail(error_code::wrong_type, "object of type '" + kind_name(slot_.pool, c) + "' has no len()");
+      fail(error_code::wrong_type,
+           "object of type '" + kind_name(slot_.pool, c) + "' has no len()");
   }
 }
 
 value value::operator[](const input& key) const {
   const value_cell& c = cell();
   switch (c.kind()) {
-    case value_kind::dict: return as_dict()[key];
+    case value_kind::dict:
+      return as_dict()[key];
     case value_kind::list:
     case value_kind::tuple:
       if (key.kind() != value_kind::integer && key.kind() != value_kind::boolean) {
@@ -276,18 +297,24 @@ value value::operator[](const input& key) const {
       }
       return value_access::attribute(as_object(), key);
     default:
-      fail(error_code::wrong_type, "'" + kind_name(slot_.pool, c) + "' object is not subscriptable");
+      fail(error_code::wrong_type,
+           "'" + kind_name(slot_.pool, c) + "' object is not subscriptable");
   }
 }
 
 bool value::contains(const input& key) const {
   const value_cell& c = cell();
   switch (c.kind()) {
-    case value_kind::dict: return as_dict().contains(key);
-    case value_kind::set: return as_set().contains(key);
-    case value_kind::frozenset: return as_frozenset().contains(key);
-    case value_kind::list: return as_list().contains(key);
-    case value_kind::tuple: return as_tuple().contains(key);
+    case value_kind::dict:
+      return as_dict().contains(key);
+    case value_kind::set:
+      return as_set().contains(key);
+    case value_kind::frozenset:
+      return as_frozenset().contains(key);
+    case value_kind::list:
+      return as_list().contains(key);
+    case value_kind::tuple:
+      return as_tuple().contains(key);
     case value_kind::object:
       if (key.kind() != value_kind::string) return false;
       return as_object().attributes().contains(key);
@@ -298,7 +325,8 @@ bool value::contains(const input& key) const {
       return as_str().find(input_str(key)) != std::string_view::npos;
     }
     default:
-      fail(error_code::wrong_type, "argument of type '" + kind_name(slot_.pool, c) + "' is not iterable");
+      fail(error_code::wrong_type,
+           "argument of type '" + kind_name(slot_.pool, c) + "' is not iterable");
   }
 }
 
@@ -306,7 +334,9 @@ bool operator==(const value& a, const input& b) {
   return values_equal(a.slot_.pool, a.cell(), b);
 }
 
-std::ostream& operator<<(std::ostream& os, const value& v) { return os << v.repr(); }
+std::ostream& operator<<(std::ostream& os, const value& v) {
+  return os << v.repr();
+}
 
 // --- pool::root --------------------------------------------------------------
 

@@ -74,9 +74,9 @@
 #include <utility>
 #include <vector>
 
+#include "ferrite/base/format/value_format.h"
 #include "ferrite/types/element.h"
 #include "ferrite/types/hash_map.h"
-#include "ferrite/base/format/value_format.h"
 #include "ferrite/types/vector.h"
 
 namespace ferrite {
@@ -155,9 +155,8 @@ struct describe<value_cell> {
 };
 }  // namespace detail
 
-
 namespace detail {
-using value_map = hash_map<value_cell, value_cell>;  // dict items, object attributes
+using value_map = hash_map<value_cell, value_cell>;     // dict items, object attributes
 using member_map = hash_map<value_cell, std::uint8_t>;  // set members
 }  // namespace detail
 
@@ -171,21 +170,22 @@ inline constexpr none_t none{0};
 // A value to store, described in volatile memory (see the banner).
 class input {
  public:
-  input() noexcept;  // None
+  input() noexcept;        // None
   input(none_t) noexcept;  // NOLINT(google-explicit-constructor)
   input(bool b) noexcept;  // NOLINT(google-explicit-constructor)
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
-  input(I i) : input(integer_tag{}, static_cast<std::int64_t>(i)) {  // NOLINT
-    if constexpr (std::is_unsigned_v<I> && sizeof(I) >= 8) check_unsigned(static_cast<std::uint64_t>(i));
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>) input(I i)
+      : input(integer_tag{}, static_cast<std::int64_t>(i)) {  // NOLINT
+    if constexpr (std::is_unsigned_v<I> && sizeof(I) >= 8)
+      check_unsigned(static_cast<std::uint64_t>(i));
   }
-  input(double d) noexcept;         // NOLINT(google-explicit-constructor)
-  input(const char* text);          // NOLINT(google-explicit-constructor)
-  input(std::string_view text);     // NOLINT(google-explicit-constructor)
-  input(const std::string& text);   // NOLINT(google-explicit-constructor)
+  input(double d) noexcept;        // NOLINT(google-explicit-constructor)
+  input(const char* text);         // NOLINT(google-explicit-constructor)
+  input(std::string_view text);    // NOLINT(google-explicit-constructor)
+  input(const std::string& text);  // NOLINT(google-explicit-constructor)
   // The value in a slot: stored by sharing (lists, dicts... are the same
   // object afterwards), which requires the same pool.
-  input(const value& v);            // NOLINT(google-explicit-constructor)
+  input(const value& v);  // NOLINT(google-explicit-constructor)
 
   value_kind kind() const noexcept;
   const detail::input_node& node() const noexcept { return *node_; }
@@ -253,11 +253,11 @@ struct value_slot {
   where at = where::detached;
   bool read_only = false;
   pool_impl* pool = nullptr;
-  value_cell* cell = nullptr;                 // cell
-  void* container = nullptr;                  // list_item: list_rep; dict_item: the map
-  std::int64_t index = 0;                     // list_item
-  std::shared_ptr<const input> key;           // dict_item
-  value_cell copy{};                          // detached: a read-only copy
+  value_cell* cell = nullptr;        // cell
+  void* container = nullptr;         // list_item: list_rep; dict_item: the map
+  std::int64_t index = 0;            // list_item
+  std::shared_ptr<const input> key;  // dict_item
+  value_cell copy{};                 // detached: a read-only copy
 };
 }  // namespace detail
 
@@ -657,8 +657,8 @@ T value::as() const {
 
 // Registers class C (derived from ferrite::object) under NAME before main.
 // At namespace scope, in the namespace of C.
-#define FERRITE_CLASS(C, NAME)                                 \
-  inline std::string_view ferrite_class_name(C*) {             \
-    (void)::ferrite::detail::auto_register_class<C>::done;     \
-    return NAME;                                               \
+#define FERRITE_CLASS(C, NAME)                             \
+  inline std::string_view ferrite_class_name(C*) {         \
+    (void)::ferrite::detail::auto_register_class<C>::done; \
+    return NAME;                                           \
   }

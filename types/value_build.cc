@@ -6,8 +6,8 @@
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/object_ops.h"
-#include "ferrite/types/string.h"
 #include "ferrite/types/detail/value_internal.h"
+#include "ferrite/types/string.h"
 
 namespace ferrite::detail {
 namespace {
@@ -27,8 +27,8 @@ void put_text(pool_impl& p, value_cell_rep& r, std::string_view a, std::string_v
     if (!b.empty()) std::memcpy(text + a.size(), b.data(), b.size());
     return;
   }
-  auto* buf = static_cast<char*>(
-      tx_allocate(p, n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
+  auto* buf =
+      static_cast<char*>(tx_allocate(p, n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
   if (!a.empty()) std::memcpy(buf, a.data(), a.size());
   if (!b.empty()) std::memcpy(buf + a.size(), b.data(), b.size());
   buf[n] = '\0';
@@ -40,8 +40,8 @@ void put_text(pool_impl& p, value_cell_rep& r, std::string_view a, std::string_v
 value_cell_rep* put_cells(pool_impl& p, value_cell_rep& r, std::size_t n) {
   set_length(r, n);
   if (n == 0) return nullptr;
-  auto* cells = static_cast<value_cell_rep*>(
-      tx_allocate(p, n * sizeof(value_cell), type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
+  auto* cells = static_cast<value_cell_rep*>(tx_allocate(
+      p, n * sizeof(value_cell), type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
   r.payload = pointer_bits(p, cells);
   return cells;
 }
@@ -93,18 +93,28 @@ value_cell_rep build_cell(pool_impl& p, const input& in) {
                            c.kind == static_cast<std::uint8_t>(value_kind::frozenset)) &&
                           c.payload == 0);
     if (!by_bits) {
-      check_pointer(p, c.payload, "a value stored into this pool (values of another pool cannot be shared)");
+      check_pointer(p, c.payload,
+                    "a value stored into this pool (values of another pool cannot be shared)");
     }
     return c;
   }
   r.kind = static_cast<std::uint8_t>(n.kind);
   switch (n.kind) {
-    case value_kind::none: break;
-    case value_kind::boolean: r.payload = n.boolean ? 1 : 0; break;
-    case value_kind::integer: std::memcpy(&r.payload, &n.integer, 8); break;
-    case value_kind::floating: std::memcpy(&r.payload, &n.floating, 8); break;
+    case value_kind::none:
+      break;
+    case value_kind::boolean:
+      r.payload = n.boolean ? 1 : 0;
+      break;
+    case value_kind::integer:
+      std::memcpy(&r.payload, &n.integer, 8);
+      break;
+    case value_kind::floating:
+      std::memcpy(&r.payload, &n.floating, 8);
+      break;
     case value_kind::string:
-    case value_kind::bytes: put_text(p, r, n.text); break;
+    case value_kind::bytes:
+      put_text(p, r, n.text);
+      break;
     case value_kind::encoded: {
       const char len = static_cast<char>(static_cast<std::uint8_t>(n.name.size()));
       put_text(p, r, std::string(1, len) + n.name, n.text);

@@ -7,9 +7,9 @@
 #include <mutex>
 
 #include "ferrite/base/error.h"
+#include "ferrite/base/format/type_table_format.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pool_registry.h"
-#include "ferrite/base/format/type_table_format.h"
 #include "ferrite/types/detail/value_internal.h"
 #include "ferrite/types/detail/value_text.h"
 
@@ -50,9 +50,13 @@ const type_descriptor* class_descriptor(std::string_view name) {
   return it == r.classes.end() ? nullptr : it->second.get();
 }
 
-pool_impl* pool_or_null(const void* obj) noexcept { return pool_of(obj); }
+pool_impl* pool_or_null(const void* obj) noexcept {
+  return pool_of(obj);
+}
 
-std::uint64_t cell_length(const value_cell& c) noexcept { return value_length(c.rep()); }
+std::uint64_t cell_length(const value_cell& c) noexcept {
+  return value_length(c.rep());
+}
 
 bool split_encoded(std::string_view all, std::string_view* codec, std::string_view* data) {
   const std::size_t n = all.empty() ? 0 : static_cast<std::uint8_t>(all[0]);
@@ -190,7 +194,9 @@ input::input(const value& v) {
   node_ = std::move(n);
 }
 
-value_kind input::kind() const noexcept { return node_->kind; }
+value_kind input::kind() const noexcept {
+  return node_->kind;
+}
 
 input dict_of(input_pairs items) {
   std::vector<input> flat;
@@ -228,17 +234,18 @@ input encoded(std::string_view codec_name, std::string_view bytes) {
 void register_class(std::string_view class_name) {
   if (class_name.empty() || class_name.size() >= detail::type_name_max ||
       class_name.starts_with("ferrite.")) {
-    fail(error_code::invalid_argument,
-         "bad class name '" + std::string(class_name) + "': it must have 1 to " +
-             std::to_string(detail::type_name_max - 1) +
-             " bytes and must not start with 'ferrite.'");
+    fail(error_code::invalid_argument, "bad class name '" + std::string(class_name) +
+                                           "': it must have 1 to " +
+                                           std::to_string(detail::type_name_max - 1) +
+                                           " bytes and must not start with 'ferrite.'");
   }
   detail::class_registry& r = detail::classes();
   std::lock_guard<std::mutex> lock(r.mu);
   if (r.classes.count(class_name)) return;
   auto d = std::make_unique<type_descriptor>(detail::make_struct<detail::object_rep>(
       std::string(class_name).c_str(),
-      {detail::make_field<detail::value_map>("attributes", offsetof(detail::object_rep, attributes))}));
+      {detail::make_field<detail::value_map>("attributes",
+                                             offsetof(detail::object_rep, attributes))}));
   detail::register_type(*d);
   r.classes.emplace(std::string(class_name), std::move(d));
 }

@@ -65,17 +65,20 @@ value value_access::attribute(const object& o, const input& name) {
 object value_access::as_object(const value& v, std::string_view class_name) {
   const value_cell& c = v.cell();
   pool_impl* p = v.pool();
-  if (c.kind() != value_kind::object) wrong_kind(c, p, class_name.empty() ? "object" : std::string(class_name).c_str());
+  if (c.kind() != value_kind::object)
+    wrong_kind(c, p, class_name.empty() ? "object" : std::string(class_name).c_str());
   if (!p) fail(error_code::invalid_argument, "this value is not in an open pool");
   void* target = cell_target(p, c);
   const std::optional<stored_type_summary> t =
       target ? summary_of_stored_type(*p, target) : std::nullopt;
-  if (!t || t->kind != type_kind::structure || t->size != sizeof(object_rep) || t->fields.size() != 1 ||
-      t->fields[0] != "attributes") {
-    fail(error_code::corrupted, "pool '" + pool_path(*p) + "': an object value does not point at an object");
+  if (!t || t->kind != type_kind::structure || t->size != sizeof(object_rep) ||
+      t->fields.size() != 1 || t->fields[0] != "attributes") {
+    fail(error_code::corrupted,
+         "pool '" + pool_path(*p) + "': an object value does not point at an object");
   }
   if (!class_name.empty() && t->name != class_name) {
-    fail(error_code::wrong_type, "the object is a '" + t->name + "', not a '" + std::string(class_name) + "'");
+    fail(error_code::wrong_type,
+         "the object is a '" + t->name + "', not a '" + std::string(class_name) + "'");
   }
   object o;
   o.rep_ = static_cast<object_rep*>(target);
@@ -99,9 +102,13 @@ std::string_view value_access::encoded_bytes(const value& v, std::string_view co
 
 // --- list -------------------------------------------------------------------------
 
-std::size_t list::size() const noexcept { return rep_->items.size(); }
+std::size_t list::size() const noexcept {
+  return rep_->items.size();
+}
 
-value list::operator[](std::int64_t i) const { return list_item(pool_, rep_, i); }
+value list::operator[](std::int64_t i) const {
+  return list_item(pool_, rep_, i);
+}
 
 void list::append(const input& v) {
   pool_impl& p = writable(pool_);
@@ -174,15 +181,23 @@ list::iterator list::end() const {
   it.i_ = static_cast<std::int64_t>(size());
   return it;
 }
-value list::iterator::operator*() const { return list_item(pool_, rep_, i_); }
+value list::iterator::operator*() const {
+  return list_item(pool_, rep_, i_);
+}
 
 // --- dict -------------------------------------------------------------------------
 
-std::size_t dict::size() const noexcept { return map_->size(); }
+std::size_t dict::size() const noexcept {
+  return map_->size();
+}
 
-value dict::operator[](const input& key) const { return dict_item(pool_, map_, key); }
+value dict::operator[](const input& key) const {
+  return dict_item(pool_, map_, key);
+}
 
-bool dict::contains(const input& key) const { return map_->contains(value_key(key)); }
+bool dict::contains(const input& key) const {
+  return map_->contains(value_key(key));
+}
 
 std::optional<value> dict::get(const input& key) const {
   auto it = map_->find(value_key(key));
@@ -190,7 +205,9 @@ std::optional<value> dict::get(const input& key) const {
   return cell_handle(pool_, &it.value(), false);
 }
 
-void dict::set(const input& key, const input& v) { map_store(writable(pool_), *map_, key, v); }
+void dict::set(const input& key, const input& v) {
+  map_store(writable(pool_), *map_, key, v);
+}
 
 bool dict::erase(const input& key) {
   pool_impl& p = writable(pool_);
@@ -216,14 +233,18 @@ value dict::setdefault(const input& key, const input& fallback) {
   return (*this)[key];
 }
 
-void dict::clear() { map_->clear(); }
+void dict::clear() {
+  map_->clear();
+}
 
 dict::iterator dict::begin() const {
   iterator it;
   it.it_ = map_->begin();
   return it;
 }
-dict::iterator dict::end() const { return {}; }
+dict::iterator dict::end() const {
+  return {};
+}
 dict::entry dict::iterator::operator*() const {
   const value_cell& k = it_.key();
   return {cell_handle(pool_or_null(&k), &k, true), value(it_.value())};
@@ -231,15 +252,22 @@ dict::entry dict::iterator::operator*() const {
 
 std::vector<value> dict::keys() const {
   std::vector<value> out;
-  for (auto it = map_->begin(); it != map_->end(); ++it) out.push_back(cell_handle(pool_, &it.key(), true));
+  for (auto it = map_->begin(); it != map_->end(); ++it)
+    out.push_back(cell_handle(pool_, &it.key(), true));
   return out;
 }
 
 // --- set --------------------------------------------------------------------------
 
-std::size_t value_set::size() const noexcept { return rep_->items.size(); }
-bool value_set::contains(const input& v) const { return rep_->items.contains(value_key(v)); }
-bool value_set::add(const input& v) { return set_add(writable(pool_), rep_->items, v); }
+std::size_t value_set::size() const noexcept {
+  return rep_->items.size();
+}
+bool value_set::contains(const input& v) const {
+  return rep_->items.contains(value_key(v));
+}
+bool value_set::add(const input& v) {
+  return set_add(writable(pool_), rep_->items, v);
+}
 bool value_set::discard(const input& v) {
   pool_impl& p = writable(pool_);
   return atomically(p, [&] { return rep_->items.erase(value_key(v)) == 1; });
@@ -247,13 +275,17 @@ bool value_set::discard(const input& v) {
 void value_set::remove(const input& v) {
   if (!discard(v)) fail(error_code::not_found, "KeyError: " + input_repr(v));
 }
-void value_set::clear() { rep_->items.clear(); }
+void value_set::clear() {
+  rep_->items.clear();
+}
 value_set::iterator value_set::begin() const {
   iterator it;
   it.it_ = rep_->items.begin();
   return it;
 }
-value_set::iterator value_set::end() const { return {}; }
+value_set::iterator value_set::end() const {
+  return {};
+}
 value value_set::iterator::operator*() const {
   const value_cell& k = it_.key();
   return cell_handle(pool_or_null(&k), &k, true);
@@ -265,7 +297,9 @@ value tuple::operator[](std::int64_t i) const {
   return cell_handle(pool_, &items_[sequence_index(i, size_, "tuple")], true);
 }
 
-bool tuple::contains(const input& v) const { return first_equal(pool_, items_, size_, v) < size_; }
+bool tuple::contains(const input& v) const {
+  return first_equal(pool_, items_, size_, v) < size_;
+}
 
 tuple::iterator tuple::begin() const {
   iterator it;
@@ -278,23 +312,28 @@ tuple::iterator tuple::end() const {
   it.at_ = items_ + size_;
   return it;
 }
-value tuple::iterator::operator*() const { return cell_handle(pool_, at_, true); }
+value tuple::iterator::operator*() const {
+  return cell_handle(pool_, at_, true);
+}
 
 bool frozenset::contains(const input& v) const {
   const std::uint64_t h = value_hash(value_key(v));
   const value_cell* first = items_.items_;
   const value_cell* last = first + items_.size_;
   // Members are sorted by hash: binary search, then the run of equal hashes.
-  const value_cell* at = std::partition_point(first, last, [&](const value_cell& c) {
-    return value_hash(value_key(c)) < h;
-  });
+  const value_cell* at = std::partition_point(
+      first, last, [&](const value_cell& c) { return value_hash(value_key(c)) < h; });
   for (; at != last && value_hash(value_key(*at)) == h; ++at) {
     if (value_equal(*at, value_key(v))) return true;
   }
   return false;
 }
-tuple::iterator frozenset::begin() const { return items_.begin(); }
-tuple::iterator frozenset::end() const { return items_.end(); }
+tuple::iterator frozenset::begin() const {
+  return items_.begin();
+}
+tuple::iterator frozenset::end() const {
+  return items_.end();
+}
 
 // --- object -----------------------------------------------------------------------
 
@@ -314,7 +353,9 @@ bool object::del_attr(std::string_view name) {
   return value_access::make_dict(pool_, &rep_->attributes).erase(input(name));
 }
 
-dict object::attributes() const { return value_access::make_dict(pool_, &rep_->attributes); }
+dict object::attributes() const {
+  return value_access::make_dict(pool_, &rep_->attributes);
+}
 
 void object::transaction(const std::function<void()>& fn) const {
   detail::pool_transaction tx(writable(pool_));

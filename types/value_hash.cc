@@ -49,12 +49,21 @@ vview view_of(pool_impl* p, const value_cell& c) {
   v.pool = p;
   const value_cell_rep& r = c.rep();
   switch (v.kind) {
-    case value_kind::none: break;
-    case value_kind::boolean: v.integer = r.payload != 0; break;
-    case value_kind::integer: std::memcpy(&v.integer, &r.payload, 8); break;
-    case value_kind::floating: std::memcpy(&v.floating, &r.payload, 8); break;
+    case value_kind::none:
+      break;
+    case value_kind::boolean:
+      v.integer = r.payload != 0;
+      break;
+    case value_kind::integer:
+      std::memcpy(&v.integer, &r.payload, 8);
+      break;
+    case value_kind::floating:
+      std::memcpy(&v.floating, &r.payload, 8);
+      break;
     case value_kind::string:
-    case value_kind::bytes: v.text = cell_text(p, c); break;
+    case value_kind::bytes:
+      v.text = cell_text(p, c);
+      break;
     case value_kind::encoded: {
       if (!split_encoded(cell_text(p, c), &v.name, &v.text)) {
         fail(error_code::corrupted, "an encoded value is shorter than its codec name");
@@ -80,7 +89,9 @@ vview view_of(pool_impl* p, const value_cell& c) {
       v.count = v.kind == value_kind::dict ? static_cast<const value_map*>(v.map)->size()
                                            : static_cast<const member_map*>(v.map)->size();
       break;
-    case value_kind::object: v.identity = r.payload; break;
+    case value_kind::object:
+      v.identity = r.payload;
+      break;
     default:
       fail(error_code::corrupted,
            "a value cell has the unknown kind " + std::to_string(static_cast<int>(r.kind)));
@@ -94,11 +105,19 @@ vview view_of(const input& in) {
   vview v;
   v.kind = n.kind;
   switch (n.kind) {
-    case value_kind::boolean: v.integer = n.boolean; break;
-    case value_kind::integer: v.integer = n.integer; break;
-    case value_kind::floating: v.floating = n.floating; break;
+    case value_kind::boolean:
+      v.integer = n.boolean;
+      break;
+    case value_kind::integer:
+      v.integer = n.integer;
+      break;
+    case value_kind::floating:
+      v.floating = n.floating;
+      break;
     case value_kind::string:
-    case value_kind::bytes: v.text = n.text; break;
+    case value_kind::bytes:
+      v.text = n.text;
+      break;
     case value_kind::encoded:
       v.name = n.name;
       v.text = n.text;
@@ -115,8 +134,11 @@ vview view_of(const input& in) {
       v.count = n.kind == value_kind::dict ? n.items.size() / 2 : n.items.size();
       v.fresh = true;
       break;
-    case value_kind::object: v.fresh = true; break;
-    default: break;
+    case value_kind::object:
+      v.fresh = true;
+      break;
+    default:
+      break;
   }
   return v;
 }
@@ -167,7 +189,8 @@ bool equal_views(const vview& a, const vview& b, int depth);
 std::uint64_t hash_view(const vview& v, int depth) {
   if (depth > max_depth) fail(error_code::invalid_argument, "a value nests too deeply to hash");
   switch (v.kind) {
-    case value_kind::none: return h_bytes('z', {});
+    case value_kind::none:
+      return h_bytes('z', {});
     case value_kind::boolean:
     case value_kind::integer: {
       const std::uint64_t w = static_cast<std::uint64_t>(v.integer);
@@ -184,9 +207,12 @@ std::uint64_t hash_view(const vview& v, int depth) {
       std::memcpy(&w, &d, 8);
       return h_words('f', &w, 1);
     }
-    case value_kind::string: return h_bytes('s', v.text);
-    case value_kind::bytes: return h_bytes('b', v.text);
-    case value_kind::encoded: return h_bytes('e', std::string(v.name) + '\0', v.text);
+    case value_kind::string:
+      return h_bytes('s', v.text);
+    case value_kind::bytes:
+      return h_bytes('b', v.text);
+    case value_kind::encoded:
+      return h_bytes('e', std::string(v.name) + '\0', v.text);
     case value_kind::tuple: {
       std::vector<std::uint64_t> w(v.count);
       for (std::size_t i = 0; i < v.count; ++i) w[i] = hash_view(item(v, i), depth + 1);
@@ -208,10 +234,11 @@ std::uint64_t hash_view(const vview& v, int depth) {
         return h_words('o', &offset, 1);
       }
     default:
-      fail(error_code::wrong_type,
-           std::string("unhashable type: '") +
-               (v.kind == value_kind::list ? "list" : v.kind == value_kind::dict ? "dict" : "set") +
-               "' (use a tuple or frozenset as a key)");
+      fail(error_code::wrong_type, std::string("unhashable type: '") +
+                                       (v.kind == value_kind::list   ? "list"
+                                        : v.kind == value_kind::dict ? "dict"
+                                                                     : "set") +
+                                       "' (use a tuple or frozenset as a key)");
   }
 }
 
@@ -269,13 +296,15 @@ bool set_equal(const vview& a, const vview& b, int depth) {
     const std::uint64_t h = hash_view(ma[i], depth + 1);
     bool dup = false;
     auto [slo, shi] = seen_a.equal_range(h);
-    for (auto it = slo; it != shi && !dup; ++it) dup = equal_views(ma[it->second], ma[i], depth + 1);
+    for (auto it = slo; it != shi && !dup; ++it)
+      dup = equal_views(ma[it->second], ma[i], depth + 1);
     if (dup) continue;
     seen_a.emplace(h, i);
     ++distinct_a;
     bool found = false;
     auto [lo, hi] = index.equal_range(h);
-    for (auto it = lo; it != hi && !found; ++it) found = equal_views(mb[it->second], ma[i], depth + 1);
+    for (auto it = lo; it != hi && !found; ++it)
+      found = equal_views(mb[it->second], ma[i], depth + 1);
     if (!found) return false;
   }
   return distinct_a == distinct_b;
@@ -289,7 +318,8 @@ bool dict_equal(const vview& s, const vview& o, int depth) {
     const auto* om = static_cast<const value_map*>(o.map);
     for (auto it = m->begin(); it != m->end(); ++it) {
       auto f = om->find(value_key(it.key()));
-      if (f == om->end() || !equal_views(view_of(s.pool, it.value()), view_of(o.pool, f.value()), depth + 1)) {
+      if (f == om->end() ||
+          !equal_views(view_of(s.pool, it.value()), view_of(o.pool, f.value()), depth + 1)) {
         return false;
       }
     }
@@ -311,7 +341,8 @@ bool dict_equal(const vview& s, const vview& o, int depth) {
   if (last.size() != m->size()) return false;
   for (std::size_t j : last) {
     auto f = m->find(value_key((*o.items)[j]));
-    if (f == m->end() || !equal_views(view_of(s.pool, f.value()), view_of((*o.items)[j + 1]), depth + 1)) {
+    if (f == m->end() ||
+        !equal_views(view_of(s.pool, f.value()), view_of((*o.items)[j + 1]), depth + 1)) {
       return false;
     }
   }
@@ -336,10 +367,13 @@ bool equal_views(const vview& a, const vview& b, int depth) {
   if (a_set && b_set) return set_equal(a, b, depth);
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case value_kind::none: return true;
+    case value_kind::none:
+      return true;
     case value_kind::string:
-    case value_kind::bytes: return a.text == b.text;
-    case value_kind::encoded: return a.name == b.name && a.text == b.text;
+    case value_kind::bytes:
+      return a.text == b.text;
+    case value_kind::encoded:
+      return a.name == b.name && a.text == b.text;
     case value_kind::list:
     case value_kind::tuple: {
       if (!a.fresh && !b.fresh && a.identity != 0 && a.identity == b.identity) return true;
@@ -353,8 +387,10 @@ bool equal_views(const vview& a, const vview& b, int depth) {
       if (a.map) return dict_equal(a, b, depth);
       if (b.map) return dict_equal(b, a, depth);
       return false;  // two inputs: not compared
-    case value_kind::object: return !a.fresh && !b.fresh && a.identity == b.identity;
-    default: return false;
+    case value_kind::object:
+      return !a.fresh && !b.fresh && a.identity == b.identity;
+    default:
+      return false;
   }
 }
 

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_set>
 
@@ -29,8 +29,12 @@ class printer {
     }
     const value_cell_rep& r = c.rep();
     switch (c.kind()) {
-      case value_kind::none: out += "None"; return;
-      case value_kind::boolean: out += r.payload ? "True" : "False"; return;
+      case value_kind::none:
+        out += "None";
+        return;
+      case value_kind::boolean:
+        out += r.payload ? "True" : "False";
+        return;
       case value_kind::integer: {
         std::int64_t i = 0;
         std::memcpy(&i, &r.payload, 8);
@@ -43,12 +47,17 @@ class printer {
         out += python_float(d);
         return;
       }
-      case value_kind::string: python_quote(out, cell_text(p, c), false); return;
-      case value_kind::bytes: python_quote(out, cell_text(p, c), true); return;
+      case value_kind::string:
+        python_quote(out, cell_text(p, c), false);
+        return;
+      case value_kind::bytes:
+        python_quote(out, cell_text(p, c), true);
+        return;
       case value_kind::encoded: {
         const std::string name = kind_name(p, c);
         const std::size_t all = cell_text(p, c).size();
-        out += "<" + name + " encoded, " + std::to_string(all - std::min(all, 1 + name.size())) + " bytes>";
+        out += "<" + name + " encoded, " + std::to_string(all - std::min(all, 1 + name.size())) +
+               " bytes>";
         return;
       }
       case value_kind::tuple: {
@@ -74,12 +83,15 @@ class printer {
         if (n) out += "})";
         return;
       }
-      default: break;
+      default:
+        break;
     }
     // Mutable containers and objects: may form cycles.
     const std::uint64_t id = r.payload;
     if (!open_.insert(id).second) {
-      out += c.kind() == value_kind::list ? "[...]" : c.kind() == value_kind::object ? "<...>" : "{...}";
+      out += c.kind() == value_kind::list     ? "[...]"
+             : c.kind() == value_kind::object ? "<...>"
+                                              : "{...}";
       return;
     }
     value v = detached(p, c);
@@ -165,19 +177,45 @@ class printer {
       out += close;
     };
     switch (n.kind) {
-      case value_kind::none: out += "None"; return;
-      case value_kind::boolean: out += n.boolean ? "True" : "False"; return;
-      case value_kind::integer: out += std::to_string(n.integer); return;
-      case value_kind::floating: out += python_float(n.floating); return;
-      case value_kind::string: python_quote(out, n.text, false); return;
-      case value_kind::bytes: python_quote(out, n.text, true); return;
-      case value_kind::list: seq("[", "]", 1); return;
-      case value_kind::tuple: seq("(", ")", 1); return;
-      case value_kind::set: seq("{", "}", 1); return;
-      case value_kind::frozenset: seq("frozenset({", "})", 1); return;
-      case value_kind::dict: seq("{", "}", 2); return;
-      case value_kind::object: out += "<new " + n.name + ">"; return;
-      case value_kind::encoded: out += "<" + n.name + " encoded>"; return;
+      case value_kind::none:
+        out += "None";
+        return;
+      case value_kind::boolean:
+        out += n.boolean ? "True" : "False";
+        return;
+      case value_kind::integer:
+        out += std::to_string(n.integer);
+        return;
+      case value_kind::floating:
+        out += python_float(n.floating);
+        return;
+      case value_kind::string:
+        python_quote(out, n.text, false);
+        return;
+      case value_kind::bytes:
+        python_quote(out, n.text, true);
+        return;
+      case value_kind::list:
+        seq("[", "]", 1);
+        return;
+      case value_kind::tuple:
+        seq("(", ")", 1);
+        return;
+      case value_kind::set:
+        seq("{", "}", 1);
+        return;
+      case value_kind::frozenset:
+        seq("frozenset({", "})", 1);
+        return;
+      case value_kind::dict:
+        seq("{", "}", 2);
+        return;
+      case value_kind::object:
+        out += "<new " + n.name + ">";
+        return;
+      case value_kind::encoded:
+        out += "<" + n.name + " encoded>";
+        return;
     }
   }
 

@@ -20,8 +20,8 @@
 #include <algorithm>
 #include <string>
 
-#include "ferrite/base/format/heap_format.h"
 #include "ferrite/base/error.h"
+#include "ferrite/base/format/heap_format.h"
 
 namespace ferrite::detail {
 

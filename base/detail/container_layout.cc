@@ -14,9 +14,13 @@ namespace {
 
 constexpr std::uint64_t offset_mask = (std::uint64_t{1} << 48) - 1;
 
-std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
+std::string num(std::uint64_t v) {
+  return std::to_string(v);
+}
 
 [[noreturn]] void damage(std::uint64_t at, const std::string& what, bool count_only = false) {
   throw layout_damage(at, what, count_only);
@@ -70,7 +74,8 @@ layout_object layout_image::storage(std::uint64_t raw, std::uint64_t need, layou
   }
   layout_object o;
   std::string why;
-  if (!find(off, need, part, o, why)) damage(from, what + " at pool offset " + num(off) + ": " + why);
+  if (!find(off, need, part, o, why))
+    damage(from, what + " at pool offset " + num(off) + ": " + why);
   if (o.offset != off || o.offset < heap_begin_ || o.offset > heap_end_ ||
       o.size > heap_end_ - o.offset) {
     damage(from, what + " at pool offset " + num(off) + " is not the start of an allocation");
@@ -119,8 +124,8 @@ vector_storage decode_vector(layout_image& img, std::uint64_t at, std::uint64_t 
   vector_storage v;
   if (rep.data == 0) return v;
   if (rep.capacity > (img.heap_end() - img.heap_begin()) / element_size) {
-    damage(at, "a vector of capacity " + num(rep.capacity) + " elements of " +
-                   num(element_size) + " bytes does not fit the heap");
+    damage(at, "a vector of capacity " + num(rep.capacity) + " elements of " + num(element_size) +
+                   " bytes does not fit the heap");
   }
   v.size = rep.size;
   v.capacity = rep.capacity;
@@ -259,8 +264,8 @@ struct btree_walker {
                                " are not in increasing order");
         }
         if ((lo && compare(k, lo) < 0) || (hi && compare(k, hi) >= 0)) {
-          damage(o.offset, "a map/set node's key " + num(i) +
-                               " lies outside the range its parent gives");
+          damage(o.offset,
+                 "a map/set node's key " + num(i) + " lies outside the range its parent gives");
         }
       }
     }

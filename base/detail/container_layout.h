@@ -128,8 +128,8 @@ class layout_image {
   // an object for the caller's own reasons (its stored type for `part`,
   // reached twice...) by returning false, or throw. `need` is what the
   // decoder will read, for the caller's messages; the decoder checks it.
-  virtual bool find(std::uint64_t offset, std::uint64_t need, layout_part part,
-                    layout_object& out, std::string& why) = 0;
+  virtual bool find(std::uint64_t offset, std::uint64_t need, layout_part part, layout_object& out,
+                    std::string& why) = 0;
 
  private:
   const std::byte* base_;

@@ -49,11 +49,11 @@ static_assert(sizeof(vector_rep) == 24);
 inline constexpr std::uint32_t hash_initial_buckets = 16;
 inline constexpr std::uint32_t hash_max_segments = 48;
 struct hash_map_rep {
-  std::uint64_t size;       //  0
-  std::uint64_t segments;   //  8 pptr bits to u64[hash_max_segments] (0: empty map)
-  std::uint32_t level;      // 16
-  std::uint32_t reserved;   // 20
-  std::uint64_t split;      // 24 next bucket to split
+  std::uint64_t size;      //  0
+  std::uint64_t segments;  //  8 pptr bits to u64[hash_max_segments] (0: empty map)
+  std::uint32_t level;     // 16
+  std::uint32_t reserved;  // 20
+  std::uint64_t split;     // 24 next bucket to split
 };
 static_assert(sizeof(hash_map_rep) == 32);
 

@@ -37,9 +37,15 @@ inline constexpr std::uint64_t zone_bytes = chunks_per_zone * chunk_size;
 
 enum class chunk_kind : std::uint64_t { free = 0, run = 1, extent = 2, continuation = 3 };
 
-inline constexpr chunk_kind entry_kind_of(std::uint64_t e) { return static_cast<chunk_kind>(e & 3); }
-inline constexpr std::uint64_t entry_class(std::uint64_t e) { return (e >> 8) & 0xff; }
-inline constexpr std::uint64_t entry_length(std::uint64_t e) { return (e >> 16) & 0xffffffff; }
+inline constexpr chunk_kind entry_kind_of(std::uint64_t e) {
+  return static_cast<chunk_kind>(e & 3);
+}
+inline constexpr std::uint64_t entry_class(std::uint64_t e) {
+  return (e >> 8) & 0xff;
+}
+inline constexpr std::uint64_t entry_length(std::uint64_t e) {
+  return (e >> 16) & 0xffffffff;
+}
 inline constexpr std::uint64_t make_entry(chunk_kind k, std::uint64_t cls, std::uint64_t len) {
   return static_cast<std::uint64_t>(k) | cls << 8 | len << 16;
 }

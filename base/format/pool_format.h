@@ -48,27 +48,27 @@ inline constexpr std::uint64_t known_ro_compat_features = 0;
 // block-aligned, the regions do not overlap and appear in the order
 // header, superblocks, type table, log, heap.
 struct pool_header {
-  char magic[8];                      //   0 "FERRITE\0"
-  std::uint32_t format_version;       //   8 1
-  std::uint32_t header_size;          //  12 sizeof(pool_header) = 256
-  std::uint64_t compat_features;      //  16
-  std::uint64_t incompat_features;    //  24
-  std::uint64_t ro_compat_features;   //  32
-  std::uint8_t uuid[16];              //  40 random, identifies the pool
-  std::uint16_t pool_tag;             //  56 non-zero; persistent pointers carry it
-  std::uint16_t reserved0;            //  58
-  std::uint32_t reserved1;            //  60
-  std::uint64_t creation_time_ns;     //  64 since the Unix epoch
-  std::uint64_t superblock_offset[2]; //  72 4096, 8192
-  std::uint64_t superblock_size;      //  88 block_size
-  std::uint64_t type_table_offset;    //  96
-  std::uint64_t type_table_size;      // 104
-  std::uint64_t log_offset;           // 112
-  std::uint64_t log_size;             // 120
-  std::uint64_t heap_offset;          // 128
-  std::uint64_t chunk_size;           // 136
-  std::uint8_t reserved2[104];        // 144 zero
-  std::uint64_t checksum;             // 248 XXH3-64 of bytes [0, 248), seed 0
+  char magic[8];                       //   0 "FERRITE\0"
+  std::uint32_t format_version;        //   8 1
+  std::uint32_t header_size;           //  12 sizeof(pool_header) = 256
+  std::uint64_t compat_features;       //  16
+  std::uint64_t incompat_features;     //  24
+  std::uint64_t ro_compat_features;    //  32
+  std::uint8_t uuid[16];               //  40 random, identifies the pool
+  std::uint16_t pool_tag;              //  56 non-zero; persistent pointers carry it
+  std::uint16_t reserved0;             //  58
+  std::uint32_t reserved1;             //  60
+  std::uint64_t creation_time_ns;      //  64 since the Unix epoch
+  std::uint64_t superblock_offset[2];  //  72 4096, 8192
+  std::uint64_t superblock_size;       //  88 block_size
+  std::uint64_t type_table_offset;     //  96
+  std::uint64_t type_table_size;       // 104
+  std::uint64_t log_offset;            // 112
+  std::uint64_t log_size;              // 120
+  std::uint64_t heap_offset;           // 128
+  std::uint64_t chunk_size;            // 136
+  std::uint8_t reserved2[104];         // 144 zero
+  std::uint64_t checksum;              // 248 XXH3-64 of bytes [0, 248), seed 0
 };
 static_assert(sizeof(pool_header) == 256);
 static_assert(offsetof(pool_header, uuid) == 40);

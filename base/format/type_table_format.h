@@ -73,9 +73,11 @@ static_assert(sizeof(field_entry) == 64);
 
 inline constexpr std::size_t max_types = 160;
 inline constexpr std::size_t type_entries_offset = sizeof(type_table_header);
-inline constexpr std::size_t field_entries_offset = type_entries_offset + max_types * sizeof(type_entry);
+inline constexpr std::size_t field_entries_offset =
+    type_entries_offset + max_types * sizeof(type_entry);
 inline constexpr std::size_t type_table_bytes = 64 * 1024;
-inline constexpr std::size_t max_fields = (type_table_bytes - field_entries_offset) / sizeof(field_entry);
+inline constexpr std::size_t max_fields =
+    (type_table_bytes - field_entries_offset) / sizeof(field_entry);
 static_assert(max_fields >= 600);
 
 }  // namespace ferrite::detail

@@ -46,10 +46,10 @@ namespace ferrite {
 enum class value_kind : std::uint8_t {
   none = 0,
   boolean = 1,
-  integer = 2,    // i64
-  floating = 3,   // f64
-  string = 4,     // UTF-8 text (not checked), immutable
-  bytes = 5,      // immutable
+  integer = 2,   // i64
+  floating = 3,  // f64
+  string = 4,    // UTF-8 text (not checked), immutable
+  bytes = 5,     // immutable
   list = 6,
   dict = 7,
   set = 8,

@@ -4,9 +4,12 @@ namespace ferrite {
 
 std::string_view to_string(granularity g) noexcept {
   switch (g) {
-    case granularity::byte: return "byte";
-    case granularity::cache_line: return "cache_line";
-    case granularity::page: return "page";
+    case granularity::byte:
+      return "byte";
+    case granularity::cache_line:
+      return "cache_line";
+    case granularity::page:
+      return "page";
   }
   return "unknown";
 }

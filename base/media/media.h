@@ -86,9 +86,7 @@ class media {
 
   // True when each thread must fence its own flushes (cache-line media):
   // group commit then shares nothing but the wait.
-  bool per_thread_fence() const noexcept {
-    return granularity_ != granularity::page;
-  }
+  bool per_thread_fence() const noexcept { return granularity_ != granularity::page; }
 
   media_stats stats() const noexcept;
 

@@ -5,9 +5,9 @@
 #include <unordered_map>
 
 #include "ferrite/alloc/heap_check.h"
+#include "ferrite/engine/detail/gc_mark.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
-#include "ferrite/engine/detail/gc_mark.h"
 
 namespace ferrite {
 namespace detail {
@@ -30,22 +30,22 @@ std::vector<garbage> survey(pool_impl& p, const gc_marker& m, gc_stats& s,
     if (it == names.end()) it = names.emplace(id, p.types->name_of(id)).first;
     return it->second;
   };
-  heap_report r = walk_heap(p.store->working(), p.store->size(), p.header, p.state.heap_size,
-                            [&](std::uint64_t data, const object_header& h) {
-                              const std::uint64_t size = object_size_of(h);
-                              if (m.marked(data)) {
-                                gc_stats::counts& c = s.by_type[name(h.type_id)];
-                                ++c.live;
-                                c.live_bytes += size;
-                                ++s.total.live;
-                                s.total.live_bytes += size;
-                                return;
-                              }
-                              // An extent's free clears one entry per chunk;
-                              // this bounds it (a slot's takes one).
-                              out.push_back({data, h.type_id, size,
-                                             1 + (h.data_offset + size) / chunk_size});
-                            });
+  heap_report r =
+      walk_heap(p.store->working(), p.store->size(), p.header, p.state.heap_size,
+                [&](std::uint64_t data, const object_header& h) {
+                  const std::uint64_t size = object_size_of(h);
+                  if (m.marked(data)) {
+                    gc_stats::counts& c = s.by_type[name(h.type_id)];
+                    ++c.live;
+                    c.live_bytes += size;
+                    ++s.total.live;
+                    s.total.live_bytes += size;
+                    return;
+                  }
+                  // An extent's free clears one entry per chunk;
+                  // this bounds it (a slot's takes one).
+                  out.push_back({data, h.type_id, size, 1 + (h.data_offset + size) / chunk_size});
+                });
   if (!r.problems.empty()) {
     fail(error_code::corrupted,
          "pool '" + p.path.string() + "': garbage collection found a damaged heap at pool offset " +
@@ -103,16 +103,19 @@ void sweep(pool_impl& p, const std::vector<garbage>& g, gc_stats& s,
 
 gc_stats collect_garbage(pool_impl& p) {
   if (p.read_only) {
-    fail(error_code::read_only, "pool '" + p.path.string() + "' is open read-only; garbage "
-                                "collection needs a writable pool");
+    fail(error_code::read_only, "pool '" + p.path.string() +
+                                    "' is open read-only; garbage "
+                                    "collection needs a writable pool");
   }
   if (in_transaction_on(p)) {
-    fail(error_code::tx_invalid, "pool::gc inside a transaction: it waits for every transaction "
-                                 "to end, so call it outside one");
+    fail(error_code::tx_invalid,
+         "pool::gc inside a transaction: it waits for every transaction "
+         "to end, so call it outside one");
   }
   if (p.log->failed()) {
-    fail(error_code::read_only, "pool '" + p.path.string() + "' is read-only after a failed sync (" +
-                                    p.log->failure() + "); reopen it");
+    fail(error_code::read_only, "pool '" + p.path.string() +
+                                    "' is read-only after a failed sync (" + p.log->failure() +
+                                    "); reopen it");
   }
   std::unique_lock gate(p.tx_gate);
   gc_stats s;
@@ -133,12 +136,15 @@ gc_stats collect_garbage(pool_impl& p) {
 gc_stats pool::gc() {
   detail::pool_impl& p = impl();
   if (in_transaction()) {
-    fail(error_code::tx_invalid, "pool::gc inside a transaction: it waits for every transaction "
-                                 "to end, so call it outside one");
+    fail(error_code::tx_invalid,
+         "pool::gc inside a transaction: it waits for every transaction "
+         "to end, so call it outside one");
   }
   return detail::collect_garbage(p);
 }
 
-std::optional<gc_stats> pool::gc_at_open() const { return impl().gc_at_open; }
+std::optional<gc_stats> pool::gc_at_open() const {
+  return impl().gc_at_open;
+}
 
 }  // namespace ferrite

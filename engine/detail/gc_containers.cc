@@ -9,11 +9,11 @@
 #include <string>
 
 #include "ferrite/base/detail/container_layout.h"
+#include "ferrite/base/format/container_format.h"
+#include "ferrite/base/format/value_format.h"
+#include "ferrite/engine/detail/gc_mark.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/type_table.h"
-#include "ferrite/base/format/container_format.h"
-#include "ferrite/engine/detail/gc_mark.h"
-#include "ferrite/base/format/value_format.h"
 
 namespace ferrite::detail {
 
@@ -42,8 +42,8 @@ void gc_marker::container(const stored_type& t, std::uint64_t at, int depth) {
         walk_cell(at);
         break;
       default:
-        corrupted(at, "'" + t.name + "' is a container of unknown kind " +
-                          std::to_string(t.subkind));
+        corrupted(at,
+                  "'" + t.name + "' is a container of unknown kind " + std::to_string(t.subkind));
     }
   } catch (const layout_damage& d) {
     corrupted(d.at(), "'" + t.name + "': " + d.what());
@@ -87,7 +87,8 @@ void gc_marker::btree_storage(const stored_type& t, std::uint64_t at, int depth)
 
 void gc_marker::walk_cell(std::uint64_t at) {
   const auto c = load<value_cell_rep>(at);
-  if (c.kind >= value_kind_count) corrupted(at, "a value cell has unknown kind " + std::to_string(c.kind));
+  if (c.kind >= value_kind_count)
+    corrupted(at, "a value cell has unknown kind " + std::to_string(c.kind));
   const auto kind = static_cast<value_kind>(c.kind);
   std::uint64_t length = 0;
   for (int i = 5; i >= 0; --i) length = length << 8 | c.length[i];
@@ -99,7 +100,8 @@ void gc_marker::walk_cell(std::uint64_t at) {
       return;
     case value_kind::string:
     case value_kind::bytes:
-      if (c.inline_size > value_inline_max + 1) corrupted(at, "a value cell's inline text is too long");
+      if (c.inline_size > value_inline_max + 1)
+        corrupted(at, "a value cell's inline text is too long");
       if (c.inline_size != 0) return;
       [[fallthrough]];
     case value_kind::encoded:
@@ -115,7 +117,8 @@ void gc_marker::walk_cell(std::uint64_t at) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " items has no buffer");
         return;
       }
-      if (length > (heap_end_ - heap_begin_) / 16) corrupted(at, "a value's item count is impossible");
+      if (length > (heap_end_ - heap_begin_) / 16)
+        corrupted(at, "a value's item count is impossible");
       const object o = storage(c.payload, length * 16, at, "a value's items");
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "ferrite/base/error.h"
+#include "ferrite/base/format/type_table_format.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/type_table.h"
-#include "ferrite/base/format/type_table_format.h"
 
 namespace ferrite::detail {
 namespace {
@@ -102,8 +102,8 @@ gc_marker::object gc_marker::storage(std::uint64_t raw, std::uint64_t need, std:
   object o = locate(raw, from, what);
   if (o.data != (raw & offset_mask) || o.size < need) {
     corrupted(from, std::string(what) + " at pool offset " + std::to_string(raw & offset_mask) +
-                        " is not the start of an allocation of at least " +
-                        std::to_string(need) + " bytes");
+                        " is not the start of an allocation of at least " + std::to_string(need) +
+                        " bytes");
   }
   return o;
 }

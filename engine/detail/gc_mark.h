@@ -129,7 +129,8 @@ class gc_marker {
   std::vector<std::uint64_t> bits_;  // one per 16 heap bytes: object data marked
   std::vector<work> stack_;
   std::unordered_map<std::uint32_t, std::vector<plan_entry>> plans_;
-  std::unordered_set<std::uint64_t> typed_walks_;  // type << 48 | offset, walked by a pointer's type
+  std::unordered_set<std::uint64_t>
+      typed_walks_;  // type << 48 | offset, walked by a pointer's type
   layout_view image_;
 };
 

@@ -55,8 +55,8 @@ locked_file locked_file::open(const std::filesystem::path& path, bool writable) 
   return f;
 }
 
-void create_pool_file(const std::filesystem::path& path, std::uint64_t size,
-                      unsigned file_mode, const std::function<void(int fd)>& format) {
+void create_pool_file(const std::filesystem::path& path, std::uint64_t size, unsigned file_mode,
+                      const std::function<void(int fd)>& format) {
   std::error_code ec;
   if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
     fail_errno(EEXIST, "cannot create pool", path.string());
@@ -75,7 +75,8 @@ void create_pool_file(const std::filesystem::path& path, std::uint64_t size,
       fail_errno(errno, "cannot set permissions of new pool", path.string());
     }
     int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
-    if (rc != 0) fail_errno(rc, "cannot allocate " + std::to_string(size) + " bytes for pool", path.string());
+    if (rc != 0)
+      fail_errno(rc, "cannot allocate " + std::to_string(size) + " bytes for pool", path.string());
     format(fd);
     if (fsync(fd) != 0) fail_errno(errno, "cannot sync new pool", path.string());
     if (::link(tmp.c_str(), path.c_str()) != 0) {

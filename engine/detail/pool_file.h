@@ -36,7 +36,7 @@ class locked_file {
 // by `format(fd)` (which must make them durable). Throws file_exists when the
 // path exists, no_space when the file system is full; on any failure no file
 // is left behind.
-void create_pool_file(const std::filesystem::path& path, std::uint64_t size,
-                      unsigned file_mode, const std::function<void(int fd)>& format);
+void create_pool_file(const std::filesystem::path& path, std::uint64_t size, unsigned file_mode,
+                      const std::function<void(int fd)>& format);
 
 }  // namespace ferrite::detail

@@ -8,12 +8,12 @@
 #include <shared_mutex>
 
 #include "ferrite/alloc/heap.h"
-#include "ferrite/base/media/media.h"
-#include "ferrite/base/media/detail/sim_device.h"
-#include "ferrite/engine/pool.h"
-#include "ferrite/engine/detail/pool_file.h"
 #include "ferrite/base/format/pool_format.h"
+#include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/base/media/media.h"
+#include "ferrite/engine/detail/pool_file.h"
 #include "ferrite/engine/detail/type_table.h"
+#include "ferrite/engine/pool.h"
 #include "ferrite/txlog/change_log.h"
 #include "ferrite/txlog/superblock.h"
 
@@ -27,13 +27,13 @@ struct pool_impl {
   std::unique_ptr<media> store;        // the media (declared after file)
   pool_header header{};
   std::unique_ptr<superblock_store> superblocks;
-  pool_state state;                    // current superblock contents
+  pool_state state;  // current superblock contents
   std::unique_ptr<change_log> log;
   std::unique_ptr<detail::heap> heap;  // (declared after log: destroyed first)
   std::unique_ptr<type_table> types;
-  std::mutex root_mu;                  // creating the root
-  bool checked = false;                // checked transactions
-  std::uint64_t generation = 0;        // unique per open in this process
+  std::mutex root_mu;            // creating the root
+  bool checked = false;          // checked transactions
+  std::uint64_t generation = 0;  // unique per open in this process
   bool was_clean_shutdown = false;
   // The transaction gate: every outermost transaction holds it shared from
   // begin to end (commit or abort); garbage collection holds it exclusive
@@ -44,15 +44,14 @@ struct pool_impl {
   ~pool_impl();
   // Marks the pool cleanly shut down and releases it. Idempotent.
   void close();
-  bool opened = false;          // open() completed; close() has work to do
+  bool opened = false;  // open() completed; close() has work to do
   bool holds_device_lock = false;
 };
 
 // Validates the first bytes of a pool (`len` of them available, the file
 // being `file_size` bytes long) and returns the header. Throws not_a_pool,
 // truncated, bad_version or corrupted with a message naming `path`.
-pool_header validate_header(const std::byte* data, std::size_t len,
-                            std::uint64_t file_size, const std::string& path,
-                            bool writable);
+pool_header validate_header(const std::byte* data, std::size_t len, std::uint64_t file_size,
+                            const std::string& path, bool writable);
 
 }  // namespace ferrite::detail

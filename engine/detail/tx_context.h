@@ -44,8 +44,8 @@ struct tx_context final : heap_tx {
   std::uint64_t new_root_offset = 0, new_root_type = 0;
   std::vector<std::function<void()>> on_commit, on_abort;
   record_builder record;
-  std::vector<std::byte> shadow;  // checked mode: the heap at begin
-  std::shared_mutex* gate = nullptr;     // the pool's tx_gate, held shared (released by reset)
+  std::vector<std::byte> shadow;      // checked mode: the heap at begin
+  std::shared_mutex* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);

@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "ferrite/base/detail/checksum.h"
-#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/base/format/type_table_format.h"
+#include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/txlog/record.h"
 
 namespace ferrite::detail {
@@ -27,11 +27,20 @@ std::uint64_t table_checksum(const type_table_header& h, const std::byte* image,
 
 std::uint32_t builtin_size(scalar_kind k) {
   switch (k) {
-    case scalar_kind::boolean: case scalar_kind::character: case scalar_kind::i8:
-    case scalar_kind::u8: return 1;
-    case scalar_kind::i16: case scalar_kind::u16: return 2;
-    case scalar_kind::i32: case scalar_kind::u32: case scalar_kind::f32: return 4;
-    default: return 8;
+    case scalar_kind::boolean:
+    case scalar_kind::character:
+    case scalar_kind::i8:
+    case scalar_kind::u8:
+      return 1;
+    case scalar_kind::i16:
+    case scalar_kind::u16:
+      return 2;
+    case scalar_kind::i32:
+    case scalar_kind::u32:
+    case scalar_kind::f32:
+      return 4;
+    default:
+      return 8;
   }
 }
 
@@ -61,18 +70,30 @@ std::string bounded_name(const char* field, std::size_t max) {
 
 const char* scalar_name(scalar_kind k) {
   switch (k) {
-    case scalar_kind::boolean: return "bool";
-    case scalar_kind::character: return "char";
-    case scalar_kind::i8: return "i8";
-    case scalar_kind::u8: return "u8";
-    case scalar_kind::i16: return "i16";
-    case scalar_kind::u16: return "u16";
-    case scalar_kind::i32: return "i32";
-    case scalar_kind::u32: return "u32";
-    case scalar_kind::i64: return "i64";
-    case scalar_kind::u64: return "u64";
-    case scalar_kind::f32: return "f32";
-    case scalar_kind::f64: return "f64";
+    case scalar_kind::boolean:
+      return "bool";
+    case scalar_kind::character:
+      return "char";
+    case scalar_kind::i8:
+      return "i8";
+    case scalar_kind::u8:
+      return "u8";
+    case scalar_kind::i16:
+      return "i16";
+    case scalar_kind::u16:
+      return "u16";
+    case scalar_kind::i32:
+      return "i32";
+    case scalar_kind::u32:
+      return "u32";
+    case scalar_kind::i64:
+      return "i64";
+    case scalar_kind::u64:
+      return "u64";
+    case scalar_kind::f32:
+      return "f32";
+    case scalar_kind::f64:
+      return "f64";
   }
   return "?";
 }
@@ -106,7 +127,8 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
   if (h.magic != type_table_magic) bad("wrong magic");
   if (h.version != type_table_version) {
     fail(error_code::bad_version, "pool '" + path + "': type table version " +
-                                      std::to_string(h.version) + " is not supported (this "
+                                      std::to_string(h.version) +
+                                      " is not supported (this "
                                       "build reads version " +
                                       std::to_string(type_table_version) + ")");
   }
@@ -124,7 +146,8 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
     type_entry e;
     std::memcpy(&e, image + type_entries_offset + i * sizeof e, sizeof e);
     const std::string where = "type " + std::to_string(first_stored_type_id + i);
-    if (strnlen(e.name, sizeof e.name) == sizeof e.name || e.name[0] == 0) bad(where + ": bad name");
+    if (strnlen(e.name, sizeof e.name) == sizeof e.name || e.name[0] == 0)
+      bad(where + ": bad name");
     stored_type t;
     t.id = first_stored_type_id + i;
     t.name = bounded_name(e.name, sizeof e.name);
@@ -152,7 +175,8 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
     if (e.first_field > h.field_count || e.field_count > h.field_count - e.first_field) {
       bad(where + ": fields out of range");
     }
-    if (t.kind != type_kind::structure && e.field_count != 0) bad(where + ": fields on a non-struct");
+    if (t.kind != type_kind::structure && e.field_count != 0)
+      bad(where + ": fields on a non-struct");
     for (std::uint32_t f = 0; f < e.field_count; ++f) {
       field_entry fe;
       std::memcpy(&fe, image + field_entries_offset + (e.first_field + f) * sizeof fe, sizeof fe);
@@ -187,7 +211,8 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
   return out;
 }
 
-type_table::type_table(pool_impl& pool) : pool_(pool), cache_(new std::atomic<std::uint32_t>[cache_size]) {
+type_table::type_table(pool_impl& pool)
+    : pool_(pool), cache_(new std::atomic<std::uint32_t>[cache_size]) {
   for (std::uint32_t i = 0; i < cache_size; ++i) cache_[i].store(0, std::memory_order_relaxed);
   types_.reserve(max_types);
   const std::byte* image = pool.store->working() + pool.header.type_table_offset;
@@ -219,7 +244,8 @@ void type_table::derive_pointers(std::vector<stored_type>& types, std::size_t fr
     t.pointers.clear();
     if (t.kind == type_kind::pointer) t.pointers.push_back(0);
     for (const stored_field& f : t.fields) {
-      const stored_type* ft = f.type >= first_stored_type_id ? &types[f.type - first_stored_type_id] : nullptr;
+      const stored_type* ft =
+          f.type >= first_stored_type_id ? &types[f.type - first_stored_type_id] : nullptr;
       if (!ft) continue;
       const std::vector<std::uint32_t>* inner = of(f.type, depth + 1);
       if (!inner || inner->empty() || ft->kind == type_kind::container) continue;
@@ -273,7 +299,8 @@ std::string type_table::difference(const type_descriptor& d, const stored_type& 
   auto ref_name = [&](std::uint32_t id) { return id == 0 ? std::string("none") : name_of(id); };
   auto compiled_name = [](type_ref r) { return r ? r().name : std::string("none"); };
   if (static_cast<std::uint8_t>(d.kind) != static_cast<std::uint8_t>(s.kind)) {
-    return differs("the kind", static_cast<std::uint8_t>(s.kind), static_cast<std::uint8_t>(d.kind));
+    return differs("the kind", static_cast<std::uint8_t>(s.kind),
+                   static_cast<std::uint8_t>(d.kind));
   }
   if (d.subkind != s.subkind) return differs("the sub-kind", s.subkind, d.subkind);
   if (d.size != s.size) return differs("the size", s.size, d.size);
@@ -289,8 +316,10 @@ std::string type_table::difference(const type_descriptor& d, const stored_type& 
   }
   const std::size_t n = std::max(d.fields.size(), s.fields.size());
   for (std::size_t i = 0; i < n; ++i) {
-    if (i >= s.fields.size()) return t + ": field '" + std::string(d.fields[i].name) + "' is not in the pool";
-    if (i >= d.fields.size()) return t + ": field '" + s.fields[i].name + "' is in the pool but not in this program";
+    if (i >= s.fields.size())
+      return t + ": field '" + std::string(d.fields[i].name) + "' is not in the pool";
+    if (i >= d.fields.size())
+      return t + ": field '" + s.fields[i].name + "' is in the pool but not in this program";
     const field_descriptor& fd = d.fields[i];
     const stored_field& sf = s.fields[i];
     const std::string f = t + " field '" + std::string(fd.name) + "'";
@@ -326,7 +355,8 @@ void type_table::check_registered() const {
 
 std::uint32_t type_table::id_of(const type_descriptor& d) {
   if (d.kind == type_kind::scalar) return d.subkind;
-  const std::uint32_t index = std::atomic_ref<std::uint32_t>(d.index).load(std::memory_order_acquire);
+  const std::uint32_t index =
+      std::atomic_ref<std::uint32_t>(d.index).load(std::memory_order_acquire);
   if (index != 0 && index < cache_size) {
     const std::uint32_t id = cache_[index].load(std::memory_order_acquire);
     if (id != 0) return id;
@@ -344,8 +374,10 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
     return it->second;
   }
   if (pool_.read_only) {
-    fail(error_code::read_only, "pool '" + pool_.path.string() + "' is open read-only and has no "
-                                "type '" + d.name + "' yet");
+    fail(error_code::read_only, "pool '" + pool_.path.string() +
+                                    "' is open read-only and has no "
+                                    "type '" +
+                                    d.name + "' yet");
   }
   // Every descriptor reachable from d that the table lacks, in order; ids
   // are assigned before entries are written, so cycles (a struct pointing
@@ -354,7 +386,8 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
   std::unordered_map<std::string, std::uint32_t> new_ids;
   std::function<void(const type_descriptor&)> collect = [&](const type_descriptor& t) {
     if (t.kind == type_kind::scalar || by_name_.count(t.name) || new_ids.count(t.name)) return;
-    new_ids.emplace(t.name, first_stored_type_id + static_cast<std::uint32_t>(types_.size() + added.size()));
+    new_ids.emplace(
+        t.name, first_stored_type_id + static_cast<std::uint32_t>(types_.size() + added.size()));
     added.push_back(&t);
     for (const field_descriptor& f : t.fields) collect(f.type());
     if (t.key) collect(t.key());
@@ -403,7 +436,8 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
   std::vector<stored_type> parsed;
   std::uint32_t next_field = field_count_;
   for (const type_descriptor* t : added) {
-    if (t->name.empty() || t->name.size() >= type_name_max) too_long("type name '" + t->name + "'", type_name_max);
+    if (t->name.empty() || t->name.size() >= type_name_max)
+      too_long("type name '" + t->name + "'", type_name_max);
     type_entry e;
     std::memset(&e, 0, sizeof e);
     std::memcpy(e.name, t->name.data(), t->name.size());
@@ -417,9 +451,10 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
     e.key = id_for(t->key);
     e.value = id_for(t->value);
     stored_type s{new_ids.at(t->name), t->name, t->kind, t->subkind, t->size, t->align,
-                  t->version, {}, e.key, e.value};
+                  t->version,          {},      e.key,   e.value};
     for (const field_descriptor& f : t->fields) {
-      if (f.name.size() >= field_name_max) too_long("field name '" + std::string(f.name) + "'", field_name_max);
+      if (f.name.size() >= field_name_max)
+        too_long("field name '" + std::string(f.name) + "'", field_name_max);
       field_entry fe;
       std::memset(&fe, 0, sizeof fe);
       std::memcpy(fe.name, f.name.data(), f.name.size());

@@ -85,7 +85,7 @@ class type_table {
   std::vector<stored_type> types_;  // reserved to max_types: never reallocates
   std::atomic<std::uint32_t> count_{0};
   std::unordered_map<std::string, std::uint32_t> by_name_;  // under mu_
-  std::uint32_t field_count_ = 0;                             // under mu_
+  std::uint32_t field_count_ = 0;                           // under mu_
   std::atomic<bool> has_pointers_{false};
   static constexpr std::uint32_t cache_size = 4096;
   std::unique_ptr<std::atomic<std::uint32_t>[]> cache_;  // by descriptor index

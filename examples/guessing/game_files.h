@@ -95,18 +95,18 @@ inline ferrite::pool reopen_game(const game_files& files) {
     pool.emplace(ferrite::pool::open(files.pool_path, existing));
   } catch (const ferrite::error& e) {
     if (e.code() == ferrite::error_code::file_missing) {
-      throw game_error(std::string("No game in progress. Start one with '") +
-                       files.start_command + "'.");
+      throw game_error(std::string("No game in progress. Start one with '") + files.start_command +
+                       "'.");
     }
-    throw game_error(std::string("Cannot open the game file ") + files.pool_path + ": " +
-                     e.what());
+    throw game_error(std::string("Cannot open the game file ") + files.pool_path + ": " + e.what());
   }
   if (pool->root().is_none()) {
     pool->close();
     std::remove(files.pool_path);
     throw game_error(std::string("The last '") + files.start_command +
                      "' was interrupted before the game was set up, so there is no game "
-                     "to play. Run '" + files.start_command + "' again.");
+                     "to play. Run '" +
+                     files.start_command + "' again.");
   }
   return std::move(*pool);
 }

@@ -13,8 +13,7 @@ int main() {
   try {
     ferrite::pool pool = reopen_game(files);
     guesser game = pool.root().as<guesser>();
-    std::cout << game.name() << " is guessing my number between 1 and " << game.maximum()
-              << ".\n";
+    std::cout << game.name() << " is guessing my number between 1 and " << game.maximum() << ".\n";
     ferrite::list guesses = game.guesses();
     if (guesses.empty()) {
       std::cout << "No guesses yet: make one with 'guess N'.\n";

@@ -77,7 +77,7 @@ class guesser : public ferrite::object {
     }
     transaction([&] {  // a crash leaves all of this done, or none of it
       ferrite::list all = guesses();
-      std::string outcome = guess == number()   ? "right"
+      std::string outcome = guess == number()     ? "right"
                             : all.contains(guess) ? "seen"
                             : guess < number()    ? "low"
                                                   : "high";
@@ -98,8 +98,7 @@ class guesser : public ferrite::object {
   // What to tell the player: "start", an outcome of check_guess, or "lost".
   std::string message(const std::string& what) const {
     if (what == "start") {
-      return name() + ", I'm thinking of a number between 1 and " + std::to_string(maximum()) +
-             ".";
+      return name() + ", I'm thinking of a number between 1 and " + std::to_string(maximum()) + ".";
     }
     std::string guess = std::to_string((*this)["current_guess"].as_int());
     if (what == "right") {
@@ -109,8 +108,8 @@ class guesser : public ferrite::object {
     if (what == "seen") return "You already guessed " + guess + ".";
     if (what == "low") return guess + " is too low.";
     if (what == "high") return guess + " is too high.";
-    return "That was your last guess, " + name() + ". My number was " +
-           std::to_string(number()) + ".";
+    return "That was your last guess, " + name() + ". My number was " + std::to_string(number()) +
+           ".";
   }
 };
 FERRITE_CLASS(guesser, "guess.Guesser")  // the stable name stored with each guesser

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <vector>
 
-#include "ferrite/engine/check.h"
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/check.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
 
@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t n = std::min(len, size - at);
     // Bias towards the metadata at the start and the heap's chunk table.
     const std::size_t pos = off % 2 ? off % 20480 : off % img.size();
-    for (std::size_t k = 0; k < n && pos + k < img.size(); ++k) img[pos + k] = std::byte{data[at + k]};
+    for (std::size_t k = 0; k < n && pos + k < img.size(); ++k)
+      img[pos + k] = std::byte{data[at + k]};
     at += n;
   }
   if (size % 13 == 0 && size > 0) img.resize(img.size() * (data[0] % 100) / 100);

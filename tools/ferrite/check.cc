@@ -18,7 +18,8 @@ int run_check(const std::string& path, bool json) {
     j["clean_shutdown"] = r.was_clean_shutdown;
     j["log_records_to_replay"] = r.recovered_records;
     j["problems"] = nlohmann::ordered_json::array();
-    for (const auto& p : r.problems) j["problems"].push_back({{"offset", p.offset}, {"problem", p.what}});
+    for (const auto& p : r.problems)
+      j["problems"].push_back({{"offset", p.offset}, {"problem", p.what}});
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& p : r.problems) std::cout << "offset " << p.offset << ": " << p.what << "\n";

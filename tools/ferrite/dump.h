@@ -12,8 +12,8 @@
 // later references say "see above"), and the containers of
 // base/format/container_format.h (string, vector, hash_map, map, set) with their
 // elements, and the dynamic value cells of base/format/value_format.h (str,
-// bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree (dump_value) that the two printers
-// render; nothing is printed while decoding.
+// bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree
+// (dump_value) that the two printers render; nothing is printed while decoding.
 //
 // The pool is untrusted input (docs/design.md, "Errors"; invariant 7). Every pointer,
 // offset, size and count read from it is checked before use: a pointer must
@@ -35,9 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "ferrite/engine/pool.h"
-#include "ferrite/engine/detail/type_table.h"
 #include "ferrite/base/format/value_format.h"
+#include "ferrite/engine/detail/type_table.h"
+#include "ferrite/engine/pool.h"
 
 namespace ferrite::cli {
 

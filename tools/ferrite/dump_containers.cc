@@ -8,12 +8,14 @@
 // their storage; only the first options.max_elements elements are decoded.
 #include <string>
 
-#include "tools/ferrite/dump_decoder.h"
 #include "ferrite/base/format/container_format.h"
+#include "tools/ferrite/dump_decoder.h"
 
 namespace ferrite::cli::dump_detail {
 
-dump_value decoder::damaged(const detail::layout_damage& d) { return problem(d.what(), d.at()); }
+dump_value decoder::damaged(const detail::layout_damage& d) {
+  return problem(d.what(), d.at());
+}
 
 dump_value decoder::string_value(const std::byte* p) {
   const auto rep = load<detail::string_rep>(p);
@@ -114,21 +116,20 @@ dump_value decoder::btree_value(const stored_type& t, const std::byte* p, std::u
   std::uint64_t found = 0;
   bool stopped = false;
   try {
-    detail::walk_btree(image_, offset_of(p), key_shape, value_shape,
-                       [&](const detail::btree_node_view& n) {
-                         for (std::uint64_t i = 0; n.level == 0 && i < n.count; ++i) {
-                           if (++found > options_.max_elements) continue;
-                           dump_value key = value(k->id, at(n.keys + i * k->size), depth + 1);
-                           if (is_set) {
-                             v.items.push_back(std::move(key));
-                           } else {
-                             v.keys.push_back(std::move(key));
-                             v.items.push_back(
-                                 value(val->id, at(n.values + i * val->size), depth + 1));
-                           }
-                         }
-                         return true;
-                       });
+    detail::walk_btree(
+        image_, offset_of(p), key_shape, value_shape, [&](const detail::btree_node_view& n) {
+          for (std::uint64_t i = 0; n.level == 0 && i < n.count; ++i) {
+            if (++found > options_.max_elements) continue;
+            dump_value key = value(k->id, at(n.keys + i * k->size), depth + 1);
+            if (is_set) {
+              v.items.push_back(std::move(key));
+            } else {
+              v.keys.push_back(std::move(key));
+              v.items.push_back(value(val->id, at(n.values + i * val->size), depth + 1));
+            }
+          }
+          return true;
+        });
   } catch (const detail::layout_damage& d) {
     if (found == 0 && !d.count_only() && d.at() == offset_of(p)) return damaged(d);
     v.notes.push_back(damaged(d));

@@ -106,7 +106,9 @@ class decoder {
   bool storage(std::uint64_t raw, const std::string& what, object_span& span, dump_value& out);
   dump_value problem(std::string what, std::uint64_t offset);
   const std::byte* at(std::uint64_t offset) const { return base_ + offset; }
-  std::uint64_t offset_of(const std::byte* p) const { return static_cast<std::uint64_t>(p - base_); }
+  std::uint64_t offset_of(const std::byte* p) const {
+    return static_cast<std::uint64_t>(p - base_);
+  }
 
   const pool& pool_;
   const detail::type_table& types_;
@@ -114,10 +116,10 @@ class decoder {
   const std::byte* base_;
   std::uint64_t heap_begin_, heap_end_;
   std::uint16_t tag_;
-  std::unordered_set<std::uint64_t> decoded_;  // objects decoded through pointers
-  std::unordered_set<std::uint64_t> reached_;  // those and container storage
+  std::unordered_set<std::uint64_t> decoded_;     // objects decoded through pointers
+  std::unordered_set<std::uint64_t> reached_;     // those and container storage
   std::unordered_set<std::uint64_t> open_cells_;  // tuple buffers being decoded (cycles)
-  std::uint64_t cells_ = 0;                        // value cells decoded (cell_budget)
+  std::uint64_t cells_ = 0;                       // value cells decoded (cell_budget)
   std::uint64_t objects_ = 0;
   std::uint64_t problems_ = 0;
   layout_view image_;

@@ -13,11 +13,11 @@
 // object, "ref": OFF for a payload decoded earlier.
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
-#include "tools/ferrite/dump_print.h"
 #include "ferrite/types/detail/value_text.h"
+#include "tools/ferrite/dump_print.h"
 
 namespace ferrite::cli::print_detail {
 namespace {
@@ -84,9 +84,12 @@ bool repr_items(const std::vector<dump_value>& items, const std::vector<dump_val
 std::string seen_marker(const dump_value& v, std::uint64_t offset, const char* why) {
   const std::string at = "@" + std::to_string(offset) + why;
   switch (v.cell) {
-    case value_kind::list: return "[..." + at + "]";
-    case value_kind::object: return "<" + v.type + " ..." + at + ">";
-    default: return "{..." + at + "}";
+    case value_kind::list:
+      return "[..." + at + "]";
+    case value_kind::object:
+      return "<" + v.type + " ..." + at + ">";
+    default:
+      return "{..." + at + "}";
   }
 }
 
@@ -98,10 +101,18 @@ bool repr(const dump_value& v, std::string& out, std::size_t limit) {
     return out.size() <= limit;
   }
   switch (v.cell) {
-    case value_kind::none: out += "None"; break;
-    case value_kind::boolean: out += v.b ? "True" : "False"; break;
-    case value_kind::integer: out += std::to_string(v.i); break;
-    case value_kind::floating: out += detail::python_float(v.f); break;
+    case value_kind::none:
+      out += "None";
+      break;
+    case value_kind::boolean:
+      out += v.b ? "True" : "False";
+      break;
+    case value_kind::integer:
+      out += std::to_string(v.i);
+      break;
+    case value_kind::floating:
+      out += detail::python_float(v.f);
+      break;
     case value_kind::string:
     case value_kind::bytes:
       detail::python_quote(out, v.text, v.cell == value_kind::bytes);
@@ -147,7 +158,9 @@ bool repr(const dump_value& v, std::string& out, std::size_t limit) {
         out += "set()";
         break;
       }
-      out += v.cell == value_kind::list ? "[" : v.cell == value_kind::object ? "<" + v.type + " {" : "{";
+      out += v.cell == value_kind::list     ? "["
+             : v.cell == value_kind::object ? "<" + v.type + " {"
+                                            : "{";
       const bool pairs = v.cell == value_kind::dict || v.cell == value_kind::object;
       if (!repr_items(pairs ? b->keys : members_of(*b), pairs ? &b->items : nullptr, b->omitted,
                       b->notes, out, limit)) {
@@ -211,10 +224,19 @@ json cell_json(const dump_value& v) {
   json j;
   j["kind"] = v.type;
   switch (v.cell) {
-    case value_kind::none: j["kind"] = "none"; j["value"] = nullptr; return j;
-    case value_kind::boolean: j["value"] = v.b; return j;
-    case value_kind::integer: j["value"] = v.i; return j;
-    case value_kind::floating: j["value"] = v.f; return j;  // NaN and infinities: null
+    case value_kind::none:
+      j["kind"] = "none";
+      j["value"] = nullptr;
+      return j;
+    case value_kind::boolean:
+      j["value"] = v.b;
+      return j;
+    case value_kind::integer:
+      j["value"] = v.i;
+      return j;
+    case value_kind::floating:
+      j["value"] = v.f;
+      return j;  // NaN and infinities: null
     case value_kind::string:
     case value_kind::bytes:
     case value_kind::encoded:
@@ -240,7 +262,8 @@ json cell_json(const dump_value& v) {
       j["items"] = items_json(v.items);
       if (v.omitted) j["omitted"] = v.omitted;
       return j;
-    default: break;
+    default:
+      break;
   }
   if (v.cell == value_kind::object) {
     j["kind"] = "object";
@@ -262,8 +285,9 @@ json cell_json(const dump_value& v) {
     j["items"] = items_json(members_of(*b));
   } else {
     bool named = v.cell == value_kind::object;
-    for (const dump_value& k : b->keys) named = named && k.what == kind::dynamic &&
-                                                k.cell == value_kind::string && k.size == k.text.size();
+    for (const dump_value& k : b->keys)
+      named = named && k.what == kind::dynamic && k.cell == value_kind::string &&
+              k.size == k.text.size();
     json e = named ? json::object() : json::array();
     for (std::size_t k = 0; k < b->keys.size(); ++k) {
       if (named) {

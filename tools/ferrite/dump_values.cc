@@ -8,20 +8,20 @@
 #include <cstring>
 #include <string>
 
-#include "tools/ferrite/dump_decoder.h"
 #include "ferrite/types/detail/value_text.h"
+#include "tools/ferrite/dump_decoder.h"
 
 namespace ferrite::cli::dump_detail {
 namespace {
 
-constexpr const char* buffer_type = "ferrite.string";                 // str, bytes, encoded
+constexpr const char* buffer_type = "ferrite.string";                // str, bytes, encoded
 constexpr const char* cells_type = "ferrite.vector<ferrite.value>";  // tuple, frozenset
 constexpr const char* attributes_type = "ferrite.hash_map<ferrite.value,ferrite.value>";
 
 }  // namespace
 
-bool decoder::cell_buffer(const detail::value_cell_rep& c, std::uint64_t min_size,
-                          const char* what, object_span& span, dump_value& out) {
+bool decoder::cell_buffer(const detail::value_cell_rep& c, std::uint64_t min_size, const char* what,
+                          object_span& span, dump_value& out) {
   const std::string expected = c.kind == static_cast<std::uint8_t>(value_kind::tuple) ||
                                        c.kind == static_cast<std::uint8_t>(value_kind::frozenset)
                                    ? cells_type
@@ -133,8 +133,7 @@ dump_value decoder::cell_value(const std::byte* p, std::uint32_t depth) {
   return v;
 }
 
-dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v,
-                               std::uint32_t depth) {
+dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v, std::uint32_t depth) {
   const std::uint64_t n = detail::value_length(c);
   v.size = n;
   if (n == 0) {
@@ -168,9 +167,9 @@ dump_value decoder::cell_payload(const detail::value_cell_rep& c, dump_value v,
   const std::uint64_t where = c.payload & offset_mask;
   if (c.payload == 0) return problem(v.type + " cell without a payload", 0);
   if ((c.payload >> 48) != tag_) {
-    return problem(v.type + " cell points into another pool (tag " +
-                       std::to_string(c.payload >> 48) + ")",
-                   where);
+    return problem(
+        v.type + " cell points into another pool (tag " + std::to_string(c.payload >> 48) + ")",
+        where);
   }
   object_span s;
   std::string why;
@@ -183,7 +182,8 @@ dump_value decoder::cell_payload(const detail::value_cell_rep& c, dump_value v,
   if (v.cell == value_kind::object) {
     // A class's struct: { hash_map<ferrite.value,ferrite.value> attributes }.
     fits = t && t->kind == type_kind::structure && t->fields.size() == 1 &&
-           t->fields[0].name == "attributes" && types_.name_of(t->fields[0].type) == attributes_type;
+           t->fields[0].name == "attributes" &&
+           types_.name_of(t->fields[0].type) == attributes_type;
     if (fits) v.type = t->name;
   } else {
     const char* want = v.cell == value_kind::list   ? detail::list_type_name

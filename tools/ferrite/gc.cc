@@ -12,7 +12,10 @@ namespace ferrite::cli {
 namespace {
 
 nlohmann::ordered_json counts_json(const gc_stats::counts& c) {
-  return {{"live", c.live}, {"live_bytes", c.live_bytes}, {"freed", c.freed}, {"freed_bytes", c.freed_bytes}};
+  return {{"live", c.live},
+          {"live_bytes", c.live_bytes},
+          {"freed", c.freed},
+          {"freed_bytes", c.freed_bytes}};
 }
 
 void print(const std::string& path, bool has_root, const gc_stats& s, bool json) {
@@ -31,8 +34,8 @@ void print(const std::string& path, bool has_root, const gc_stats& s, bool json)
     std::cout << path << ": the pool has no root, so nothing is reachable; nothing was freed\n";
     return;
   }
-  std::cout << path << ": " << s.total.live << " objects live (" << s.total.live_bytes << " bytes), "
-            << s.total.freed << " freed (" << s.total.freed_bytes << " bytes) in "
+  std::cout << path << ": " << s.total.live << " objects live (" << s.total.live_bytes
+            << " bytes), " << s.total.freed << " freed (" << s.total.freed_bytes << " bytes) in "
             << s.transactions << " transactions\n";
   for (const auto& [name, c] : s.by_type) {
     std::cout << "  " << name << ": " << c.live << " live, " << c.freed << " freed\n";

@@ -84,8 +84,8 @@ int run_info(const std::string& path, bool json) {
               << "created         " << iso_time(i.creation_time_ns) << "\n"
               << "file size       " << i.file_size << " bytes\n"
               << "granularity     " << ferrite::to_string(i.store_granularity) << "\n"
-              << "clean shutdown  " << (i.was_clean_shutdown ? "yes" : "no (recovered at next open)")
-              << "\n"
+              << "clean shutdown  "
+              << (i.was_clean_shutdown ? "yes" : "no (recovered at next open)") << "\n"
               << "opens           " << i.open_count << "\n"
               << "checkpoint LSN  " << i.checkpoint_lsn << " (epoch " << i.log_epoch << ")\n"
               << "root            " << (i.root_offset ? std::to_string(i.root_offset) : "none")

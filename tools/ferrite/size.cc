@@ -19,15 +19,22 @@ std::uint64_t parse_size(const std::string& text) {
   }
   std::string unit;
   for (std::size_t k = i; k < text.size(); ++k) {
-    if (text[k] != ' ') unit += static_cast<char>(std::toupper(static_cast<unsigned char>(text[k])));
+    if (text[k] != ' ')
+      unit += static_cast<char>(std::toupper(static_cast<unsigned char>(text[k])));
   }
   int shift = 0;
-  if (unit.empty() || unit == "B") shift = 0;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") shift = 10;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") shift = 20;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") shift = 30;
-  else if (unit == "T" || unit == "TB" || unit == "TIB") shift = 40;
-  else throw CLI::ValidationError("size", "unknown unit in '" + text + "' (use K, M, G or T)");
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "K" || unit == "KB" || unit == "KIB")
+    shift = 10;
+  else if (unit == "M" || unit == "MB" || unit == "MIB")
+    shift = 20;
+  else if (unit == "G" || unit == "GB" || unit == "GIB")
+    shift = 30;
+  else if (unit == "T" || unit == "TB" || unit == "TIB")
+    shift = 40;
+  else
+    throw CLI::ValidationError("size", "unknown unit in '" + text + "' (use K, M, G or T)");
   if (shift && value > (std::numeric_limits<std::uint64_t>::max() >> shift)) {
     throw CLI::ValidationError("size", "'" + text + "' is too large");
   }

@@ -64,8 +64,8 @@ inline std::byte* node_at(const btree_geometry& g, std::uint64_t raw, bool leaf)
   if (n == nullptr) btree_corrupted("a null child pointer");
   const btree_node_header& h = header_of(n);
   if (h.is_leaf != (leaf ? 1 : 0) || h.count > (leaf ? g.leaf_capacity : g.inner_capacity)) {
-    btree_corrupted("a node with a bad header (is_leaf " + std::to_string(h.is_leaf) +
-                    ", count " + std::to_string(h.count) + ")");
+    btree_corrupted("a node with a bad header (is_leaf " + std::to_string(h.is_leaf) + ", count " +
+                    std::to_string(h.count) + ")");
   }
   return n;
 }
@@ -97,11 +97,16 @@ std::uint32_t search(const btree_traits& t, const btree_geometry& g, std::byte* 
   const std::uint32_t count = header_of(node).count;
   const std::byte* keys = node + g.keys;
   switch (t.key_kind) {
-    case btree_key_kind::i64: return search_integers<Upper, std::int64_t>(keys, count, probe);
-    case btree_key_kind::u64: return search_integers<Upper, std::uint64_t>(keys, count, probe);
-    case btree_key_kind::i32: return search_integers<Upper, std::int32_t>(keys, count, probe);
-    case btree_key_kind::u32: return search_integers<Upper, std::uint32_t>(keys, count, probe);
-    case btree_key_kind::other: break;
+    case btree_key_kind::i64:
+      return search_integers<Upper, std::int64_t>(keys, count, probe);
+    case btree_key_kind::u64:
+      return search_integers<Upper, std::uint64_t>(keys, count, probe);
+    case btree_key_kind::i32:
+      return search_integers<Upper, std::int32_t>(keys, count, probe);
+    case btree_key_kind::u32:
+      return search_integers<Upper, std::uint32_t>(keys, count, probe);
+    case btree_key_kind::other:
+      break;
   }
   std::uint32_t lo = 0, hi = count;
   while (lo < hi) {

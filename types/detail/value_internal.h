@@ -23,9 +23,10 @@ struct input_node {
   bool boolean = false;
   std::int64_t integer = 0;
   double floating = 0;
-  std::string text;          // str, bytes, encoded data
-  std::string name;          // encoded: codec name; object: class name
-  std::vector<input> items;  // list, tuple, set, frozenset; dict / object: key, value, key, value...
+  std::string text;  // str, bytes, encoded data
+  std::string name;  // encoded: codec name; object: class name
+  std::vector<input>
+      items;  // list, tuple, set, frozenset; dict / object: key, value, key, value...
   // An existing value (input(const value&)): its cell, in `pool`.
   bool shared = false;
   value_cell cell{};

@@ -8,7 +8,8 @@
 namespace ferrite::detail {
 
 void python_quote(std::string& out, std::string_view text, bool bytes) {
-  const bool dq = text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
+  const bool dq =
+      text.find('\'') != std::string_view::npos && text.find('"') == std::string_view::npos;
   const char q = dq ? '"' : '\'';
   if (bytes) out += 'b';
   out += q;
@@ -49,19 +50,32 @@ std::string python_float(double f) {
 
 const char* python_kind_name(value_kind k) noexcept {
   switch (k) {
-    case value_kind::none: return "NoneType";
-    case value_kind::boolean: return "bool";
-    case value_kind::integer: return "int";
-    case value_kind::floating: return "float";
-    case value_kind::string: return "str";
-    case value_kind::bytes: return "bytes";
-    case value_kind::list: return "list";
-    case value_kind::dict: return "dict";
-    case value_kind::set: return "set";
-    case value_kind::frozenset: return "frozenset";
-    case value_kind::tuple: return "tuple";
-    case value_kind::object: return "object";
-    case value_kind::encoded: return "encoded";
+    case value_kind::none:
+      return "NoneType";
+    case value_kind::boolean:
+      return "bool";
+    case value_kind::integer:
+      return "int";
+    case value_kind::floating:
+      return "float";
+    case value_kind::string:
+      return "str";
+    case value_kind::bytes:
+      return "bytes";
+    case value_kind::list:
+      return "list";
+    case value_kind::dict:
+      return "dict";
+    case value_kind::set:
+      return "set";
+    case value_kind::frozenset:
+      return "frozenset";
+    case value_kind::tuple:
+      return "tuple";
+    case value_kind::object:
+      return "object";
+    case value_kind::encoded:
+      return "encoded";
   }
   return "unknown";
 }

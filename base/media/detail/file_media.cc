@@ -1,7 +1,7 @@
 #include "ferrite/base/media/detail/file_media.h"
 
-#include <libpmem2.h>
 #include <fcntl.h>
+#include <libpmem2.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,9 +16,8 @@ namespace {
 constexpr std::size_t page_size = 4096;
 
 [[noreturn]] void fail_pmem2(const std::string& what, const std::string& path) {
-  fail(error_code::io_error,
-       what + " '" + path + "' failed: " + pmem2_errormsg() +
-           " (is the file on a file system that supports mmap?)");
+  fail(error_code::io_error, what + " '" + path + "' failed: " + pmem2_errormsg() +
+                                 " (is the file on a file system that supports mmap?)");
 }
 
 }  // namespace
@@ -35,14 +34,15 @@ struct file_media::mapping {
   }
 };
 
-file_media::file_media(int fd, std::size_t size, bool writable,
-                       const std::string& path)
+file_media::file_media(int fd, std::size_t size, bool writable, const std::string& path)
     : fd_(fd), writable_(writable), path_(path) {
   size_ = size;
   map_durable();
 }
 
-file_media::~file_media() { unmap_all(); }
+file_media::~file_media() {
+  unmap_all();
+}
 
 void file_media::unmap_all() noexcept {
   working_map_.reset();
@@ -52,8 +52,7 @@ void file_media::unmap_all() noexcept {
 }
 
 // Maps the whole file with the given sharing and protection.
-std::unique_ptr<file_media::mapping> file_media::map_file(int sharing,
-                                                          unsigned prot) {
+std::unique_ptr<file_media::mapping> file_media::map_file(int sharing, unsigned prot) {
   pmem2_source* src = nullptr;
   if (pmem2_source_from_fd(&src, fd_) != 0) fail_pmem2("reading", path_);
   pmem2_config* cfg = nullptr;
@@ -77,12 +76,18 @@ std::unique_ptr<file_media::mapping> file_media::map_file(int sharing,
 }
 
 void file_media::map_durable() {
-  auto m = map_file(PMEM2_SHARED, writable_ ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE)
-                                            : PMEM2_PROT_READ);
+  auto m =
+      map_file(PMEM2_SHARED, writable_ ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ);
   switch (pmem2_map_get_store_granularity(m->map)) {
-    case PMEM2_GRANULARITY_BYTE: granularity_ = granularity::byte; break;
-    case PMEM2_GRANULARITY_CACHE_LINE: granularity_ = granularity::cache_line; break;
-    default: granularity_ = granularity::page; break;
+    case PMEM2_GRANULARITY_BYTE:
+      granularity_ = granularity::byte;
+      break;
+    case PMEM2_GRANULARITY_CACHE_LINE:
+      granularity_ = granularity::cache_line;
+      break;
+    default:
+      granularity_ = granularity::page;
+      break;
   }
   durable_ = static_cast<std::byte*>(pmem2_map_get_address(m->map));
   durable_map_ = std::move(m);
@@ -128,8 +133,7 @@ void file_media::barrier(std::uint64_t offset, std::size_t len) {
   std::uint64_t end = offset + len;
   count_sync();
   if (msync(durable_ + begin, end - begin, MS_SYNC) != 0) {
-    fail_errno(errno, "msync (durability of the pool is no longer known) of",
-               path_);
+    fail_errno(errno, "msync (durability of the pool is no longer known) of", path_);
   }
 }
 
@@ -141,8 +145,7 @@ void file_media::sync_all() {
   }
   count_sync();
   if (fdatasync(fd_) != 0) {
-    fail_errno(errno, "fdatasync (durability of the pool is no longer known) of",
-               path_);
+    fail_errno(errno, "fdatasync (durability of the pool is no longer known) of", path_);
   }
 }
 

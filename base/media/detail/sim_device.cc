@@ -9,8 +9,7 @@ namespace ferrite {
 
 sim_device::sim_device(granularity g) : granularity_(g) {}
 
-std::shared_ptr<sim_device> sim_device::from_image(std::vector<std::byte> image,
-                                                   granularity g) {
+std::shared_ptr<sim_device> sim_device::from_image(std::vector<std::byte> image, granularity g) {
   auto dev = std::make_shared<sim_device>(g);
   dev->durable_ = image;
   dev->visible_ = std::move(image);
@@ -23,8 +22,7 @@ std::size_t sim_device::unit_size() const noexcept {
   return granularity_ == granularity::page ? 512 : 8;
 }
 
-std::vector<std::byte> sim_device::crash_image(
-    const std::vector<std::uint64_t>& units) const {
+std::vector<std::byte> sim_device::crash_image(const std::vector<std::uint64_t>& units) const {
   std::vector<std::byte> image = durable_;
   std::size_t u = unit_size();
   for (std::uint64_t unit : units) {
@@ -38,9 +36,8 @@ std::vector<std::byte> sim_device::crash_image(
 
 void sim_device::resize(std::size_t new_size) {
   if (capacity != 0 && new_size > capacity) {
-    fail(error_code::no_space,
-         "simulated device: no space left for " + std::to_string(new_size) +
-             " bytes (capacity " + std::to_string(capacity) + ")");
+    fail(error_code::no_space, "simulated device: no space left for " + std::to_string(new_size) +
+                                   " bytes (capacity " + std::to_string(capacity) + ")");
   }
   // A resize is a metadata operation made durable at once (like fallocate
   // followed by fsync); new bytes are zero.
@@ -107,9 +104,7 @@ void sim_device::barrier(std::uint64_t offset, std::size_t len) {
   std::uint64_t begin = offset & ~std::uint64_t{4095};
   std::uint64_t end = (offset + len + 4095) & ~std::uint64_t{4095};
   std::size_t u = unit_size();
-  auto covered = [&](std::uint64_t unit) {
-    return unit * u >= begin && unit * u < end;
-  };
+  auto covered = [&](std::uint64_t unit) { return unit * u >= begin && unit * u < end; };
   for (std::uint64_t unit : dirty_list_) {
     if (covered(unit)) make_durable(unit);
   }

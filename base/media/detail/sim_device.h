@@ -11,8 +11,8 @@
 //
 // Barriers: on byte/cache-line granularity a barrier makes every dirty unit
 // that was flushed durable (write() flushes; store() does not, and its units
-// stay in flight until a flush() and a barrier); on page granularity a barrier over a range makes the dirty units
-// of the pages it covers durable (as msync does) and sync_all() all of them.
+// stay in flight until a flush() and a barrier); on page granularity a barrier over a range makes
+// the dirty units of the pages it covers durable (as msync does) and sync_all() all of them.
 //
 // Fault injection knobs make the next barrier fail (EIO), the working view
 // fail to map, or size changes beyond `capacity` fail with ENOSPC.
@@ -36,8 +36,7 @@ class sim_device {
 
   // A device whose durable (and visible) contents are `image`, as after a
   // crash: this is how a crash image is reopened.
-  static std::shared_ptr<sim_device> from_image(std::vector<std::byte> image,
-                                                granularity g);
+  static std::shared_ptr<sim_device> from_image(std::vector<std::byte> image, granularity g);
 
   granularity store_granularity() const noexcept { return granularity_; }
   std::size_t unit_size() const noexcept;  // 8 or 512

@@ -4,8 +4,7 @@
 
 namespace ferrite::detail {
 
-sim_media::sim_media(std::shared_ptr<sim_device> device)
-    : device_(std::move(device)) {
+sim_media::sim_media(std::shared_ptr<sim_device> device) : device_(std::move(device)) {
   granularity_ = device_->store_granularity();
   size_ = device_->size();
   durable_ = device_->visible_data();
@@ -29,12 +28,18 @@ void sim_media::flush(std::uint64_t offset, std::size_t len) {
 }
 
 void sim_media::barrier(std::uint64_t offset, std::size_t len) {
-  if (granularity_ == granularity::page) count_sync(); else count_fence();
+  if (granularity_ == granularity::page)
+    count_sync();
+  else
+    count_fence();
   device_->barrier(offset, len);
 }
 
 void sim_media::sync_all() {
-  if (granularity_ == granularity::page) count_sync(); else count_fence();
+  if (granularity_ == granularity::page)
+    count_sync();
+  else
+    count_fence();
   device_->sync_all();
 }
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "ferrite/base/media/media.h"
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/base/media/media.h"
 
 namespace ferrite::detail {
 

@@ -30,7 +30,10 @@ int main() {
     }
     std::int64_t last = guesses[-1].as_int();
     std::cout << "\nThe last one, " << last << ", was "
-              << (last < number ? "too low" : last > number ? "too high" : "right") << ".\n";
+              << (last < number   ? "too low"
+                  : last > number ? "too high"
+                                  : "right")
+              << ".\n";
   } catch (const game_error& e) {
     std::cout << e.what() << "\n";
     return 1;

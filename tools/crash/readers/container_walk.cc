@@ -14,7 +14,9 @@
 namespace ferrite::crash {
 namespace {
 
-[[noreturn]] void broken(const std::string& what) { throw broken_image(what); }
+[[noreturn]] void broken(const std::string& what) {
+  throw broken_image(what);
+}
 
 // The decoder's view of the pool an image_view reads: every storage object
 // must be an object of `type_name`, reached once (image_view::object).
@@ -46,7 +48,9 @@ class crash_image : public detail::layout_image {
   std::string_view type_name_;
 };
 
-detail::element_shape shape(element_shape s) { return {s.size, s.align}; }
+detail::element_shape shape(element_shape s) {
+  return {s.size, s.align};
+}
 
 }  // namespace
 
@@ -55,12 +59,11 @@ std::vector<stored_entry> walk_hash_map(image_view& v, const void* handle, eleme
   crash_image img(v, type_name);
   std::vector<stored_entry> out;
   try {
-    detail::walk_hash_map(img, img.offset(handle), shape(key), shape(value),
-                          [&](const detail::hash_map_node& n) {
-                            out.push_back({img.ptr(n.key), n.value ? img.ptr(n.value) : nullptr,
-                                           n.hash});
-                            return true;
-                          });
+    detail::walk_hash_map(
+        img, img.offset(handle), shape(key), shape(value), [&](const detail::hash_map_node& n) {
+          out.push_back({img.ptr(n.key), n.value ? img.ptr(n.value) : nullptr, n.hash});
+          return true;
+        });
   } catch (const detail::layout_damage& d) {
     broken(std::string(type_name) + ": " + d.what());
   }

@@ -2,9 +2,9 @@
 
 #include <cstring>
 
+#include "ferrite/base/format/container_format.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/pool_registry.h"
-#include "ferrite/base/format/container_format.h"
 
 namespace ferrite::crash {
 
@@ -24,7 +24,8 @@ const std::byte* image_view::object(std::uint64_t bits, std::string_view type_na
   if ((bits >> 48) != tag_) {
     bad("carries tag " + std::to_string(bits >> 48) + ", not the pool's " + std::to_string(tag_));
   }
-  if (off < p_.heap_offset() || off >= p_.heap_offset() + p_.heap_size()) bad("is outside the heap");
+  if (off < p_.heap_offset() || off >= p_.heap_offset() + p_.heap_size())
+    bad("is outside the heap");
   const std::byte* obj = p_.base() + off;
   std::size_t have = 0;
   std::uint32_t type = 0;

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "tools/crash/readers/container_walk.h"
 #include "ferrite/base/format/container_format.h"
 #include "ferrite/types/value.h"
+#include "tools/crash/readers/container_walk.h"
 
 namespace ferrite::crash {
 namespace {
@@ -19,7 +19,9 @@ constexpr const char* value_map_type = "ferrite.hash_map<ferrite.value,ferrite.v
 constexpr const char* member_map_type = "ferrite.hash_map<ferrite.value,u8>";
 constexpr int max_depth = 100;
 
-[[noreturn]] void broken(const std::string& what) { throw broken_image(what); }
+[[noreturn]] void broken(const std::string& what) {
+  throw broken_image(what);
+}
 
 detail::value_cell_rep rep_at(const std::byte* c) {
   detail::value_cell_rep r;
@@ -97,7 +99,8 @@ std::string value_walk::cell(const std::byte* c, int depth) {
   if (depth > max_depth) broken("values nested deeper than " + std::to_string(max_depth));
   const detail::value_cell_rep r = rep_at(c);
   switch (static_cast<value_kind>(r.kind)) {
-    case value_kind::none: return "None";
+    case value_kind::none:
+      return "None";
     case value_kind::boolean:
       if (r.payload > 1) broken("a bool cell holding " + std::to_string(r.payload));
       return r.payload ? "True" : "False";
@@ -113,7 +116,8 @@ std::string value_walk::cell(const std::byte* c, int depth) {
     }
     case value_kind::string:
     case value_kind::bytes:
-      return canonical_text(r.kind == static_cast<std::uint8_t>(value_kind::bytes), text(c, r.kind));
+      return canonical_text(r.kind == static_cast<std::uint8_t>(value_kind::bytes),
+                            text(c, r.kind));
     case value_kind::encoded: {
       const std::string t = text(c, r.kind);
       const std::size_t n = t.empty() ? 0 : static_cast<std::uint8_t>(t[0]);
@@ -159,8 +163,8 @@ std::string value_walk::cell(const std::byte* c, int depth) {
                                                 : "";
   const std::size_t size =
       kind == value_kind::list ? sizeof(detail::vector_rep) : sizeof(detail::hash_map_rep);
-  const std::byte* obj =
-      v_.object(r.payload, type, size, "a " + (type.empty() ? std::string("object") : type) + " payload");
+  const std::byte* obj = v_.object(
+      r.payload, type, size, "a " + (type.empty() ? std::string("object") : type) + " payload");
   if (!obj) broken("a list/dict/set/object cell without a payload");
   ids_.emplace(r.payload, id);
   const std::string head = "#" + std::to_string(id);
@@ -202,7 +206,8 @@ std::string value_walk::map(const std::byte* handle, bool is_set, int depth) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> items;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (i > 0 && keys[i].first == keys[i - 1].first) broken("the key " + keys[i].first + " is stored twice");
+    if (i > 0 && keys[i].first == keys[i - 1].first)
+      broken("the key " + keys[i].first + " is stored twice");
     items.push_back(is_set ? keys[i].first
                            : keys[i].first + ": " + cell(keys[i].second->value, depth + 1));
   }

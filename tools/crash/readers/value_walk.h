@@ -57,7 +57,7 @@ class value_walk {
   image_view& v_;
   bool hashes_;
   std::map<std::uint64_t, std::uint64_t> ids_;  // mutable payload offset -> visit number
-  std::uint64_t next_id_ = 0;  // visit numbers of mutable payloads
+  std::uint64_t next_id_ = 0;                   // visit numbers of mutable payloads
   std::uint64_t maps_ = 0;
 };
 

@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "ferrite/txlog/mutation.h"
 #include "tools/crash/runner/subsets.h"
 #include "tools/crash/workload.h"
-#include "ferrite/txlog/mutation.h"
 
 namespace ferrite::crash {
 

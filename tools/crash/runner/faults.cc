@@ -5,9 +5,9 @@
 
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/transaction.h"
+#include "tools/crash/readers/structural_check.h"
 #include "tools/crash/runner/image_check.h"
 #include "tools/crash/runner/isolate.h"
-#include "tools/crash/readers/structural_check.h"
 
 namespace ferrite::crash {
 namespace {

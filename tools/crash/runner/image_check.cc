@@ -2,10 +2,10 @@
 
 #include <cstring>
 
-#include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/base/format/pool_format.h"
-#include "tools/crash/runner/isolate.h"
+#include "ferrite/base/media/detail/sim_device.h"
 #include "tools/crash/readers/structural_check.h"
+#include "tools/crash/runner/isolate.h"
 
 namespace ferrite::crash {
 namespace {

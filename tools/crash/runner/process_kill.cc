@@ -12,9 +12,9 @@
 #include <random>
 #include <thread>
 
+#include "tools/crash/readers/structural_check.h"
 #include "tools/crash/runner/image_check.h"
 #include "tools/crash/runner/isolate.h"
-#include "tools/crash/readers/structural_check.h"
 
 namespace ferrite::crash {
 namespace {

@@ -25,11 +25,11 @@
 #include <string>
 #include <vector>
 
-#include "ferrite/engine/transaction.h"
-#include "tools/crash/workloads/builtin.h"
-#include "tools/crash/readers/image_view.h"
-#include "tools/crash/workloads/typed_common.h"
 #include "ferrite/engine/detail/gc.h"
+#include "ferrite/engine/transaction.h"
+#include "tools/crash/readers/image_view.h"
+#include "tools/crash/workloads/builtin.h"
+#include "tools/crash/workloads/typed_common.h"
 
 namespace ferrite::crash::gc_workload {
 
@@ -59,7 +59,7 @@ struct plan {
   std::vector<std::pair<std::size_t, std::int64_t>> inserts;  // position, key
   std::vector<std::size_t> cycles;                            // sizes of garbage cycles
   std::uint64_t flood = 0;
-  std::vector<std::size_t> unlinks;                           // positions
+  std::vector<std::size_t> unlinks;  // positions
 };
 
 class gc_model final : public workload {
@@ -174,7 +174,8 @@ void gc_model::apply(std::uint64_t op) {
   if (pl.how == tx_mode::aborted) return;
   has_root_ = true;
   commits_ += 1;
-  for (const auto& [pos, key] : pl.inserts) keys_.insert(keys_.begin() + static_cast<std::ptrdiff_t>(pos), key);
+  for (const auto& [pos, key] : pl.inserts)
+    keys_.insert(keys_.begin() + static_cast<std::ptrdiff_t>(pos), key);
   for (std::size_t size : pl.cycles) garbage_ += size;
   garbage_ += pl.flood;
   for (std::size_t pos : pl.unlinks) {
@@ -188,13 +189,15 @@ std::string walk(image_view& v, const root& r, std::vector<std::int64_t>& keys) 
   std::uint64_t prev_bits = 0;
   for (pptr<node> n = r.head; n;) {
     const node* it = v.get(n);  // throws on a second visit
-    if (it->prev.raw() != prev_bits) return "node " + std::to_string(keys.size()) + ": a wrong prev pointer";
+    if (it->prev.raw() != prev_bits)
+      return "node " + std::to_string(keys.size()) + ": a wrong prev pointer";
     keys.push_back(it->key);
     prev_bits = n.raw();
     n = it->next;
   }
   if (keys.size() != r.count) {
-    return "the list holds " + std::to_string(keys.size()) + " nodes, the root counts " + std::to_string(r.count);
+    return "the list holds " + std::to_string(keys.size()) + " nodes, the root counts " +
+           std::to_string(r.count);
   }
   return "";
 }
@@ -223,7 +226,8 @@ std::string gc_model::check(const pool& p) const {
              " garbage objects (a leak)";
     }
     if (p.gc_at_open() && extra != 0) {
-      return "after the collection at open " + std::to_string(extra) + " unreachable objects remain";
+      return "after the collection at open " + std::to_string(extra) +
+             " unreachable objects remain";
     }
     return "";
   });

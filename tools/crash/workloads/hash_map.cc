@@ -49,7 +49,15 @@ constexpr std::int64_t key_range = 200;  // i64 keys 0..199
 constexpr std::int64_t name_range = 60;  // names "k0".."k59"
 
 enum class kind {
-  insert, assign, subscript, erase, erase_at, clear, misuse, bulk_insert, bulk_erase
+  insert,
+  assign,
+  subscript,
+  erase,
+  erase_at,
+  clear,
+  misuse,
+  bulk_insert,
+  bulk_erase
 };
 
 struct step {
@@ -60,7 +68,9 @@ struct step {
   std::string text;                 // names: the value
 };
 
-std::string name_of(std::int64_t k) { return "k" + std::to_string(k); }
+std::string name_of(std::int64_t k) {
+  return "k" + std::to_string(k);
+}
 
 std::vector<std::int64_t> bulk_keys(const step& s) {
   std::vector<std::int64_t> out;
@@ -73,15 +83,24 @@ std::vector<std::int64_t> bulk_keys(const step& s) {
 // a step stores, the value a bulk insert gives key k.
 template <bool Names>
 auto key_of(std::int64_t k) {
-  if constexpr (Names) return name_of(k); else return k;
+  if constexpr (Names)
+    return name_of(k);
+  else
+    return k;
 }
 template <bool Names>
 auto value_of(const step& s) {
-  if constexpr (Names) return s.text; else return s.value;
+  if constexpr (Names)
+    return s.text;
+  else
+    return s.value;
 }
 template <bool Names>
 auto bulk_value_of(const step& s, std::int64_t k) {
-  if constexpr (Names) return s.text + std::to_string(k % 10); else return s.value + k;
+  if constexpr (Names)
+    return s.text + std::to_string(k % 10);
+  else
+    return s.value + k;
 }
 
 // Applies `s` to the model's map `m`.
@@ -89,13 +108,22 @@ template <bool Names, class M>
 void apply_to(M& m, const step& s) {
   const auto k = key_of<Names>(s.key);
   switch (s.what) {
-    case kind::insert: m.emplace(k, value_of<Names>(s)); return;
+    case kind::insert:
+      m.emplace(k, value_of<Names>(s));
+      return;
     case kind::assign:
-    case kind::subscript: m[k] = value_of<Names>(s); return;
+    case kind::subscript:
+      m[k] = value_of<Names>(s);
+      return;
     case kind::erase:
-    case kind::erase_at: m.erase(k); return;
-    case kind::clear: m.clear(); return;
-    case kind::misuse: return;
+    case kind::erase_at:
+      m.erase(k);
+      return;
+    case kind::clear:
+      m.clear();
+      return;
+    case kind::misuse:
+      return;
     case kind::bulk_insert:
       for (std::int64_t b : bulk_keys(s)) m.emplace(key_of<Names>(b), bulk_value_of<Names>(s, b));
       return;
@@ -110,22 +138,30 @@ template <bool Names, class M>
 void perform_on(M& m, const step& s) {
   const auto k = key_of<Names>(s.key);
   switch (s.what) {
-    case kind::insert: m.insert(k, value_of<Names>(s)); return;
-    case kind::assign: m.insert_or_assign(k, value_of<Names>(s)); return;
+    case kind::insert:
+      m.insert(k, value_of<Names>(s));
+      return;
+    case kind::assign:
+      m.insert_or_assign(k, value_of<Names>(s));
+      return;
     case kind::subscript:
       if constexpr (Names) {
         m[k] = s.text;  // string assignment snapshots itself
-      } else {  // in a transaction: the value is the caller's to snapshot
+      } else {          // in a transaction: the value is the caller's to snapshot
         std::int64_t& v = m[k];
         tx_snapshot(&v);
         v = s.value;
       }
       return;
-    case kind::erase: m.erase(k); return;
+    case kind::erase:
+      m.erase(k);
+      return;
     case kind::erase_at:
       if (auto it = m.find(k); it != m.end()) m.erase(it);
       return;
-    case kind::clear: m.clear(); return;
+    case kind::clear:
+      m.clear();
+      return;
     case kind::misuse:
       typed::expect_misuse("hash_map::at of an absent key", [&] { (void)m.at(k); });
       return;
@@ -232,9 +268,9 @@ void hash_model::perform_step(pool&, root& r, const step& s, tx_mode) {
 state read(image_view& v, const root& r) {
   using typed::stored_name;
   state st;
-  for (const stored_entry& e : walk_hash_map(v, &r.nums, shape_of<std::int64_t>(),
-                                             shape_of<std::int64_t>(),
-                                             stored_name<decltype(r.nums)>())) {
+  for (const stored_entry& e :
+       walk_hash_map(v, &r.nums, shape_of<std::int64_t>(), shape_of<std::int64_t>(),
+                     stored_name<decltype(r.nums)>())) {
     const std::int64_t k = i64_at(e.key);
     if (e.hash != key_traits<std::int64_t>::hash(k)) {
       throw broken_image("hash_map<i64,i64>: key " + std::to_string(k) +
@@ -244,9 +280,9 @@ state read(image_view& v, const root& r) {
       throw broken_image("hash_map<i64,i64>: key " + std::to_string(k) + " is stored twice");
     }
   }
-  for (const stored_entry& e : walk_hash_map(v, &r.names, shape_of<ferrite::string>(),
-                                             shape_of<ferrite::string>(),
-                                             stored_name<decltype(r.names)>())) {
+  for (const stored_entry& e :
+       walk_hash_map(v, &r.names, shape_of<ferrite::string>(), shape_of<ferrite::string>(),
+                     stored_name<decltype(r.names)>())) {
     const std::string k = v.text(*reinterpret_cast<const ferrite::string*>(e.key));
     if (e.hash != key_traits<ferrite::string>::hash(k)) {
       throw broken_image("hash_map<string,string>: key '" + k + "' has a wrong stored hash");
@@ -280,8 +316,7 @@ std::string hash_model::compare(image_view& v, const root& r) const {
     }
     for (const auto& [k, val] : m.nums) {
       auto it = r.nums.find(k);
-      if (it == r.nums.end() || it->second != val || !r.nums.contains(k) ||
-          r.nums.at(k) != val) {
+      if (it == r.nums.end() || it->second != val || !r.nums.contains(k) || r.nums.at(k) != val) {
         return "hash_map<i64,i64>::find(" + std::to_string(k) + ") differs";
       }
     }

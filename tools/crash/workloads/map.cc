@@ -59,7 +59,9 @@ struct step {
   std::int64_t count = 0, stride = 1;  // bulk steps: keys key, key + stride, ...
 };
 
-std::string name_of(std::int64_t k) { return "n" + std::to_string(k); }
+std::string name_of(std::int64_t k) {
+  return "n" + std::to_string(k);
+}
 
 struct state {
   std::map<std::int64_t, std::int64_t> nums;
@@ -86,12 +88,21 @@ struct state {
     const std::vector<std::int64_t> bulk = bulk_keys(s);
     auto on_map = [&](auto& m, auto key_of) {
       switch (s.what) {
-        case kind::insert: m.emplace(key_of(s.key), s.value); break;
+        case kind::insert:
+          m.emplace(key_of(s.key), s.value);
+          break;
         case kind::assign:
-        case kind::subscript: m[key_of(s.key)] = s.value; break;
-        case kind::erase: m.erase(key_of(s.key)); break;
-        case kind::clear: m.clear(); break;
-        case kind::misuse: break;
+        case kind::subscript:
+          m[key_of(s.key)] = s.value;
+          break;
+        case kind::erase:
+          m.erase(key_of(s.key));
+          break;
+        case kind::clear:
+          m.clear();
+          break;
+        case kind::misuse:
+          break;
         case kind::bulk_insert:
           for (std::int64_t k : bulk) m.emplace(key_of(k), s.value + k);
           break;
@@ -101,17 +112,30 @@ struct state {
       }
     };
     switch (s.on) {
-      case target::nums: on_map(nums, [](std::int64_t k) { return k; }); return;
-      case target::names: on_map(names, name_of); return;
+      case target::nums:
+        on_map(nums, [](std::int64_t k) { return k; });
+        return;
+      case target::names:
+        on_map(names, name_of);
+        return;
       case target::keys:
         switch (s.what) {
           case kind::insert:
           case kind::assign:
-          case kind::subscript: keys.insert(s.key); return;
-          case kind::erase: keys.erase(s.key); return;
-          case kind::clear: keys.clear(); return;
-          case kind::misuse: return;
-          case kind::bulk_insert: keys.insert(bulk.begin(), bulk.end()); return;
+          case kind::subscript:
+            keys.insert(s.key);
+            return;
+          case kind::erase:
+            keys.erase(s.key);
+            return;
+          case kind::clear:
+            keys.clear();
+            return;
+          case kind::misuse:
+            return;
+          case kind::bulk_insert:
+            keys.insert(bulk.begin(), bulk.end());
+            return;
           case kind::bulk_erase:
             for (std::int64_t k : bulk) keys.erase(k);
             return;
@@ -194,14 +218,22 @@ void map_model::perform_step(pool&, root& r, const step& s, tx_mode how) {
   const std::vector<std::int64_t> bulk = state::bulk_keys(s);
   auto on_map = [&](auto& m, auto key_of) {
     switch (s.what) {
-      case kind::insert: m.insert(key_of(s.key), s.value); return;
-      case kind::assign: m.insert_or_assign(key_of(s.key), s.value); return;
+      case kind::insert:
+        m.insert(key_of(s.key), s.value);
+        return;
+      case kind::assign:
+        m.insert_or_assign(key_of(s.key), s.value);
+        return;
       case kind::subscript:
         if (!in_transaction) throw std::logic_error("operator[] planned outside a transaction");
         m[key_of(s.key)] = s.value;  // snapshotted by operator[] in a transaction
         return;
-      case kind::erase: m.erase(key_of(s.key)); return;
-      case kind::clear: m.clear(); return;
+      case kind::erase:
+        m.erase(key_of(s.key));
+        return;
+      case kind::clear:
+        m.clear();
+        return;
       case kind::misuse:
         typed::expect_misuse("map::at of an absent key", [&] { (void)m.at(key_of(s.key)); });
         return;
@@ -214,16 +246,27 @@ void map_model::perform_step(pool&, root& r, const step& s, tx_mode how) {
     }
   };
   switch (s.on) {
-    case target::nums: on_map(r.nums, [](std::int64_t k) { return k; }); return;
-    case target::names: on_map(r.names, name_of); return;  // a std::string per call
+    case target::nums:
+      on_map(r.nums, [](std::int64_t k) { return k; });
+      return;
+    case target::names:
+      on_map(r.names, name_of);
+      return;  // a std::string per call
     case target::keys:
       switch (s.what) {
         case kind::insert:
         case kind::assign:
-        case kind::subscript: r.keys.insert(s.key); return;
-        case kind::erase: r.keys.erase(s.key); return;
-        case kind::clear: r.keys.clear(); return;
-        case kind::misuse: return;
+        case kind::subscript:
+          r.keys.insert(s.key);
+          return;
+        case kind::erase:
+          r.keys.erase(s.key);
+          return;
+        case kind::clear:
+          r.keys.clear();
+          return;
+        case kind::misuse:
+          return;
         case kind::bulk_insert:
           for (std::int64_t k : bulk) r.keys.insert(k);
           return;
@@ -306,8 +349,8 @@ std::string map_model::compare(image_view& v, const root& r) const {
 std::string map_model::walk(image_view& v, const root& r) const {
   read(v, r);
   if (v.owns_pointers()) {
-    for (std::string d : {r.nums.check_invariants(), r.keys.check_invariants(),
-                          r.names.check_invariants()}) {
+    for (std::string d :
+         {r.nums.check_invariants(), r.keys.check_invariants(), r.names.check_invariants()}) {
       if (!d.empty()) return "check_invariants(): " + d;
     }
   }

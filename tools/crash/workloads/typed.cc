@@ -41,9 +41,9 @@ struct item {
 FERRITE_TYPE(item, "crash.TypedItem", key, text, next)
 
 struct root {
-  std::uint64_t commits;     // typed::commit_counter
+  std::uint64_t commits;  // typed::commit_counter
   std::uint64_t complement;
-  std::uint64_t count;       // items in the list
+  std::uint64_t count;  // items in the list
   ferrite::string title;
   pptr<item> head;
 };
@@ -51,8 +51,18 @@ FERRITE_TYPE(root, "crash.TypedRoot", commits, complement, count, title, head)
 
 namespace {
 
-enum class step_kind { insert, erase, assign, append, clear, reset, rekey, title_assign,
-                       title_append, title_reset };
+enum class step_kind {
+  insert,
+  erase,
+  assign,
+  append,
+  clear,
+  reset,
+  rekey,
+  title_assign,
+  title_append,
+  title_reset
+};
 using typed::tx_mode;
 
 struct step {
@@ -75,19 +85,35 @@ struct state {
   void apply(const step& s) {
     const auto at = items.begin() + static_cast<std::ptrdiff_t>(s.pos);
     switch (s.kind) {
-      case step_kind::insert: items.insert(at, {s.key, s.text}); break;
+      case step_kind::insert:
+        items.insert(at, {s.key, s.text});
+        break;
       case step_kind::erase:
         items.erase(at);
         erased += 1;
         break;
-      case step_kind::assign: at->text = s.text; break;
-      case step_kind::append: at->text += s.text; break;
+      case step_kind::assign:
+        at->text = s.text;
+        break;
+      case step_kind::append:
+        at->text += s.text;
+        break;
       case step_kind::clear:
-      case step_kind::reset: at->text.clear(); break;
-      case step_kind::rekey: at->key = s.key; break;
-      case step_kind::title_assign: title = s.text; break;
-      case step_kind::title_append: title += s.text; break;
-      case step_kind::title_reset: title.clear(); break;
+      case step_kind::reset:
+        at->text.clear();
+        break;
+      case step_kind::rekey:
+        at->key = s.key;
+        break;
+      case step_kind::title_assign:
+        title = s.text;
+        break;
+      case step_kind::title_append:
+        title += s.text;
+        break;
+      case step_kind::title_reset:
+        title.clear();
+        break;
     }
   }
 };
@@ -198,17 +224,31 @@ void typed_model::perform_step(pool& p, root& r, const step& s, tx_mode) {
       p.destroy(gone);  // frees the text's buffer too
       return;
     }
-    case step_kind::assign: (*link)->text = s.text; return;
-    case step_kind::append: (*link)->text += s.text; return;
-    case step_kind::clear: (*link)->text.clear(); return;
-    case step_kind::reset: (*link)->text.reset(); return;
+    case step_kind::assign:
+      (*link)->text = s.text;
+      return;
+    case step_kind::append:
+      (*link)->text += s.text;
+      return;
+    case step_kind::clear:
+      (*link)->text.clear();
+      return;
+    case step_kind::reset:
+      (*link)->text.reset();
+      return;
     case step_kind::rekey:
       tx_snapshot(&(*link)->key);
       (*link)->key = s.key;
       return;
-    case step_kind::title_assign: r.title = s.text; return;
-    case step_kind::title_append: r.title += s.text; return;
-    case step_kind::title_reset: r.title.reset(); return;
+    case step_kind::title_assign:
+      r.title = s.text;
+      return;
+    case step_kind::title_append:
+      r.title += s.text;
+      return;
+    case step_kind::title_reset:
+      r.title.reset();
+      return;
   }
 }
 

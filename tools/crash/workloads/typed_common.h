@@ -70,8 +70,12 @@ void run_as(pool& p, tx_mode how, Steps&& steps, AtCommit&& at_commit) {
     at_commit();
   };
   switch (how) {
-    case tx_mode::transaction: p.transaction(body); return;
-    case tx_mode::nested: p.transaction([&] { p.transaction(body); }); return;
+    case tx_mode::transaction:
+      p.transaction(body);
+      return;
+    case tx_mode::nested:
+      p.transaction([&] { p.transaction(body); });
+      return;
     case tx_mode::aborted:
       try {
         p.transaction([&] {
@@ -81,7 +85,8 @@ void run_as(pool& p, tx_mode how, Steps&& steps, AtCommit&& at_commit) {
       } catch (const planned_abort&) {
       }
       return;
-    case tx_mode::atomic: return;
+    case tx_mode::atomic:
+      return;
   }
 }
 

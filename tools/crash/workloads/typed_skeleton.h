@@ -98,8 +98,9 @@ std::string reach_invariants(const pool& p, image_view& v, Walk&& walk) {
   const Root* r = v.template root<Root>();
   const std::uint64_t heap_objects = p.heap_statistics().objects;
   if (!r) {
-    return heap_objects == 0 ? "" : "no root, yet the heap holds " +
-                                        std::to_string(heap_objects) + " objects (a leak)";
+    return heap_objects == 0 ? ""
+                             : "no root, yet the heap holds " + std::to_string(heap_objects) +
+                                   " objects (a leak)";
   }
   if (std::string c = counter_invariant({r->commits, r->complement}); !c.empty()) return c;
   if (std::string w = walk(*r); !w.empty()) return w;
@@ -176,8 +177,12 @@ std::string_view stored_name() {
   return detail::descriptor_of<T>().name;
 }
 
-inline std::string shown(std::int64_t x) { return std::to_string(x); }
-inline std::string shown(const std::string& s) { return "'" + s.substr(0, 40) + "'"; }
+inline std::string shown(std::int64_t x) {
+  return std::to_string(x);
+}
+inline std::string shown(const std::string& s) {
+  return "'" + s.substr(0, 40) + "'";
+}
 template <class K, class V>
 std::string shown(const std::pair<K, V>& e) {
   return shown(e.first) + " -> " + shown(e.second);

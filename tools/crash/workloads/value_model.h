@@ -31,15 +31,15 @@ struct mval {
   bool b = false;
   std::int64_t i = 0;
   double f = 0;
-  std::string s;             // str, bytes, encoded data
-  std::vector<mval> items;   // tuple, frozenset; a new container's items (dict, object: k, v, k, v)
-  std::int64_t ref = -1;     // a stored list/dict/set/object
+  std::string s;            // str, bytes, encoded data
+  std::vector<mval> items;  // tuple, frozenset; a new container's items (dict, object: k, v, k, v)
+  std::int64_t ref = -1;    // a stored list/dict/set/object
 };
 
 struct mcont {
   value_kind k = value_kind::list;
-  std::vector<mval> items;                       // list items, set members
-  std::vector<std::pair<mval, mval>> entries;    // dict items, object attributes
+  std::vector<mval> items;                     // list items, set members
+  std::vector<std::pair<mval, mval>> entries;  // dict items, object attributes
 };
 // Canonical text of a model value (value_walk.h).
 class canon {
@@ -52,7 +52,6 @@ class canon {
   const std::vector<mcont>& arena_;
   std::map<std::int64_t, std::uint64_t> ids_;
 };
-
 
 // Keys and members are immutable: equal when their texts are.
 bool same(const mval& a, const mval& b);

@@ -30,12 +30,12 @@
 #include <string>
 #include <vector>
 
-#include "tools/crash/workloads/builtin.h"
+#include "ferrite/types/value.h"
 #include "tools/crash/readers/image_view.h"
+#include "tools/crash/readers/value_walk.h"
+#include "tools/crash/workloads/builtin.h"
 #include "tools/crash/workloads/typed_common.h"
 #include "tools/crash/workloads/value_model.h"
-#include "tools/crash/readers/value_walk.h"
-#include "ferrite/types/value.h"
 
 namespace ferrite::crash::values_workload {
 namespace {
@@ -44,17 +44,31 @@ using typed::tx_mode;
 const char* const root_keys[] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
 
 enum class sk {
-  init, root_set, root_del, share, self_ref, list_append, list_insert, list_pop, list_set,
-  dict_set, dict_erase, set_add, set_discard, attr_set, attr_del, count
+  init,
+  root_set,
+  root_del,
+  share,
+  self_ref,
+  list_append,
+  list_insert,
+  list_pop,
+  list_set,
+  dict_set,
+  dict_erase,
+  set_add,
+  set_discard,
+  attr_set,
+  attr_del,
+  count
 };
 
 struct step {
   sk kind = sk::root_set;
-  std::string key;     // the root key stored or operated on
-  std::string src;     // share: the root key shared
+  std::string key;  // the root key stored or operated on
+  std::string src;  // share: the root key shared
   std::int64_t index = 0;
-  mval arg;            // dict key, set member, attribute name
-  mval val;            // the value stored
+  mval arg;  // dict key, set member, attribute name
+  mval val;  // the value stored
 };
 
 struct plan {
@@ -92,16 +106,16 @@ class values_model final : public workload {
 
   std::uint64_t seed_;
   bool has_root_ = false;
-  mval root_;                  // the root cell (a dict once made)
-  std::vector<mcont> arena_;   // containers ever stored (unreachable ones stay, as in the pool)
+  mval root_;                 // the root cell (a dict once made)
+  std::vector<mcont> arena_;  // containers ever stored (unreachable ones stay, as in the pool)
   std::int64_t commits_ = 0;
   std::uint64_t counts_[static_cast<int>(sk::count)] = {};  // committed steps by kind
-  std::uint64_t grouped_ = 0;  // committed transactions of 2+ steps
+  std::uint64_t grouped_ = 0;                               // committed transactions of 2+ steps
 };
 
 mval values_model::store(const mval& x) {
-  if (x.ref >= 0 || (x.k != value_kind::list && x.k != value_kind::dict &&
-                     x.k != value_kind::set && x.k != value_kind::object)) {
+  if (x.ref >= 0 || (x.k != value_kind::list && x.k != value_kind::dict && x.k != value_kind::set &&
+                     x.k != value_kind::object)) {
     return x;
   }
   mcont c;
@@ -109,7 +123,8 @@ mval values_model::store(const mval& x) {
   if (x.k == value_kind::list || x.k == value_kind::set) {
     c.items = x.items;
   } else {
-    for (std::size_t i = 0; i + 1 < x.items.size(); i += 2) c.entries.emplace_back(x.items[i], x.items[i + 1]);
+    for (std::size_t i = 0; i + 1 < x.items.size(); i += 2)
+      c.entries.emplace_back(x.items[i], x.items[i + 1]);
   }
   arena_.push_back(std::move(c));
   mval r;
@@ -158,21 +173,43 @@ void values_model::apply_step(const step& s) {
   mcont* target = at && at->ref >= 0 ? &arena_[static_cast<std::size_t>(at->ref)] : nullptr;
   switch (s.kind) {
     case sk::init:
-    case sk::count: break;
-    case sk::root_set: set_entry(root, str_of(s.key), v); break;
-    case sk::root_del: erase_entry(root, str_of(s.key)); break;
-    case sk::share: set_entry(root, str_of(s.key), *root_entry(s.src)); break;
-    case sk::self_ref: set_entry(root, str_of(s.key), root_); break;
-    case sk::list_append: target->items.push_back(v); break;
-    case sk::list_insert: target->items.insert(target->items.begin() + s.index, v); break;
-    case sk::list_pop: target->items.erase(target->items.begin() + s.index); break;
-    case sk::list_set: target->items[static_cast<std::size_t>(s.index)] = v; break;
+    case sk::count:
+      break;
+    case sk::root_set:
+      set_entry(root, str_of(s.key), v);
+      break;
+    case sk::root_del:
+      erase_entry(root, str_of(s.key));
+      break;
+    case sk::share:
+      set_entry(root, str_of(s.key), *root_entry(s.src));
+      break;
+    case sk::self_ref:
+      set_entry(root, str_of(s.key), root_);
+      break;
+    case sk::list_append:
+      target->items.push_back(v);
+      break;
+    case sk::list_insert:
+      target->items.insert(target->items.begin() + s.index, v);
+      break;
+    case sk::list_pop:
+      target->items.erase(target->items.begin() + s.index);
+      break;
+    case sk::list_set:
+      target->items[static_cast<std::size_t>(s.index)] = v;
+      break;
     case sk::dict_set:
-    case sk::attr_set: set_entry(*target, s.arg, v); break;
+    case sk::attr_set:
+      set_entry(*target, s.arg, v);
+      break;
     case sk::dict_erase:
-    case sk::attr_del: erase_entry(*target, s.arg); break;
+    case sk::attr_del:
+      erase_entry(*target, s.arg);
+      break;
     case sk::set_add:
-      if (std::none_of(target->items.begin(), target->items.end(), [&](const mval& m) { return same(m, s.arg); })) {
+      if (std::none_of(target->items.begin(), target->items.end(),
+                       [&](const mval& m) { return same(m, s.arg); })) {
         target->items.push_back(s.arg);
       }
       break;
@@ -204,8 +241,12 @@ step values_model::random_step(std::mt19937_64& rng) const {
   } else if (r < 10 && on(value_kind::list)) {
     const std::size_t n = arena_[static_cast<std::size_t>(root_entry(s.key)->ref)].items.size();
     const std::uint64_t w = rng() % 4;
-    s.kind = n == 0 || w == 0 ? sk::list_append : w == 1 ? sk::list_insert : w == 2 ? sk::list_pop : sk::list_set;
-    s.index = static_cast<std::int64_t>(rng() % (s.kind == sk::list_insert ? n + 1 : std::max<std::size_t>(n, 1)));
+    s.kind = n == 0 || w == 0 ? sk::list_append
+             : w == 1         ? sk::list_insert
+             : w == 2         ? sk::list_pop
+                              : sk::list_set;
+    s.index = static_cast<std::int64_t>(
+        rng() % (s.kind == sk::list_insert ? n + 1 : std::max<std::size_t>(n, 1)));
     s.val = scalar(rng);
   } else if (r < 12 && on(value_kind::dict)) {
     s.kind = rng() % 3 ? sk::dict_set : sk::dict_erase;
@@ -243,7 +284,12 @@ plan values_model::plan_of(std::uint64_t op) const {
     s.kind = sk::init;
     s.val.k = value_kind::dict;
     add(s);
-    const mval list = [&] { mval l; l.k = value_kind::list; l.items = {int_of(1), str_of("a")}; return l; }();
+    const mval list = [&] {
+      mval l;
+      l.k = value_kind::list;
+      l.items = {int_of(1), str_of("a")};
+      return l;
+    }();
     const char* keys[] = {"k0", "k2", "k3", "k4", "k5", "k6"};
     mval vals[6];
     vals[0] = list;
@@ -307,22 +353,53 @@ plan values_model::plan_of(std::uint64_t op) const {
 void values_model::perform_step(pool& p, const step& s) {
   value root = p.root();
   switch (s.kind) {
-    case sk::init: root = dict_of(); return;
-    case sk::root_set: root[s.key] = to_input(s.val); return;
-    case sk::root_del: root.as_dict().erase(s.key); return;
-    case sk::share: root[s.key] = root[s.src]; return;
-    case sk::self_ref: root[s.key] = root; return;
-    case sk::list_append: root[s.key].as_list().append(to_input(s.val)); return;
-    case sk::list_insert: root[s.key].as_list().insert(s.index, to_input(s.val)); return;
-    case sk::list_pop: root[s.key].as_list().pop(s.index); return;
-    case sk::list_set: root[s.key].as_list()[s.index] = to_input(s.val); return;
-    case sk::dict_set: root[s.key].as_dict().set(to_input(s.arg), to_input(s.val)); return;
-    case sk::dict_erase: root[s.key].as_dict().erase(to_input(s.arg)); return;
-    case sk::set_add: root[s.key].as_set().add(to_input(s.arg)); return;
-    case sk::set_discard: root[s.key].as_set().discard(to_input(s.arg)); return;
-    case sk::attr_set: root[s.key].as_object().attributes().set(to_input(s.arg), to_input(s.val)); return;
-    case sk::attr_del: root[s.key].as_object().del_attr(s.arg.s); return;
-    case sk::count: return;
+    case sk::init:
+      root = dict_of();
+      return;
+    case sk::root_set:
+      root[s.key] = to_input(s.val);
+      return;
+    case sk::root_del:
+      root.as_dict().erase(s.key);
+      return;
+    case sk::share:
+      root[s.key] = root[s.src];
+      return;
+    case sk::self_ref:
+      root[s.key] = root;
+      return;
+    case sk::list_append:
+      root[s.key].as_list().append(to_input(s.val));
+      return;
+    case sk::list_insert:
+      root[s.key].as_list().insert(s.index, to_input(s.val));
+      return;
+    case sk::list_pop:
+      root[s.key].as_list().pop(s.index);
+      return;
+    case sk::list_set:
+      root[s.key].as_list()[s.index] = to_input(s.val);
+      return;
+    case sk::dict_set:
+      root[s.key].as_dict().set(to_input(s.arg), to_input(s.val));
+      return;
+    case sk::dict_erase:
+      root[s.key].as_dict().erase(to_input(s.arg));
+      return;
+    case sk::set_add:
+      root[s.key].as_set().add(to_input(s.arg));
+      return;
+    case sk::set_discard:
+      root[s.key].as_set().discard(to_input(s.arg));
+      return;
+    case sk::attr_set:
+      root[s.key].as_object().attributes().set(to_input(s.arg), to_input(s.val));
+      return;
+    case sk::attr_del:
+      root[s.key].as_object().del_attr(s.arg.s);
+      return;
+    case sk::count:
+      return;
   }
 }
 

@@ -35,7 +35,7 @@
 namespace ferrite::crash::vector_workload {
 
 struct root {
-  std::uint64_t commits;     // typed::commit_counter
+  std::uint64_t commits;  // typed::commit_counter
   std::uint64_t complement;
   ferrite::vector<std::int64_t> nums;
   ferrite::vector<ferrite::string> words;
@@ -51,19 +51,33 @@ constexpr std::size_t max_words = 8;
 constexpr std::size_t big_nums = 33000;  // 264,000 bytes: an extent
 
 enum class kind {
-  push, pop, insert, erase, erase_range, set, resize, reserve, shrink, assign, clear, misuse,
-  big, small,  // nums only: to the extent and back
+  push,
+  pop,
+  insert,
+  erase,
+  erase_range,
+  set,
+  resize,
+  reserve,
+  shrink,
+  assign,
+  clear,
+  misuse,
+  big,
+  small,  // nums only: to the extent and back
 };
 
 struct step {
   bool words = false;  // which vector
   kind what = kind::push;
-  std::size_t a = 0, b = 0;         // index / range / count
-  std::vector<std::int64_t> nums;   // values (push, insert, set, assign)
-  std::string text;                 // words: push, insert, set
+  std::size_t a = 0, b = 0;        // index / range / count
+  std::vector<std::int64_t> nums;  // values (push, insert, set, assign)
+  std::string text;                // words: push, insert, set
 };
 
-std::int64_t value(std::mt19937_64& rng) { return static_cast<std::int64_t>(rng() % 2000) - 1000; }
+std::int64_t value(std::mt19937_64& rng) {
+  return static_cast<std::int64_t>(rng() % 2000) - 1000;
+}
 
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> out;
@@ -79,23 +93,38 @@ std::vector<std::string> split_words(const std::string& text) {
 template <class T, class V>
 void apply_generic(std::vector<T>& v, const step& s, const V& one) {
   switch (s.what) {
-    case kind::push: v.push_back(one); break;
-    case kind::pop: v.pop_back(); break;
-    case kind::insert: v.insert(v.begin() + static_cast<std::ptrdiff_t>(s.a), one); break;
-    case kind::erase: v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a)); break;
+    case kind::push:
+      v.push_back(one);
+      break;
+    case kind::pop:
+      v.pop_back();
+      break;
+    case kind::insert:
+      v.insert(v.begin() + static_cast<std::ptrdiff_t>(s.a), one);
+      break;
+    case kind::erase:
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a));
+      break;
     case kind::erase_range:
       v.erase(v.begin() + static_cast<std::ptrdiff_t>(s.a),
               v.begin() + static_cast<std::ptrdiff_t>(s.b));
       break;
-    case kind::set: v[s.a] = one; break;
-    case kind::resize: v.resize(s.a); break;
-    case kind::clear: v.clear(); break;
+    case kind::set:
+      v[s.a] = one;
+      break;
+    case kind::resize:
+      v.resize(s.a);
+      break;
+    case kind::clear:
+      v.clear();
+      break;
     case kind::reserve:
     case kind::shrink:
     case kind::misuse:
     case kind::assign:
     case kind::big:
-    case kind::small: break;
+    case kind::small:
+      break;
   }
 }
 
@@ -219,8 +248,7 @@ typed::plan<step> vector_model::plan_of(std::uint64_t op) const {
       s.a = rng() % 3;
     }
     // shrink_to_fit only at sizes that keep capacities in few size classes
-    if (s.what == kind::shrink && size != 0 && size != 4 && size != 8 && size != 16 &&
-        size != 32) {
+    if (s.what == kind::shrink && size != 0 && size != 4 && size != 8 && size != 16 && size != 32) {
       s.what = kind::misuse;
     }
     st.apply(s);
@@ -232,30 +260,58 @@ typed::plan<step> vector_model::plan_of(std::uint64_t op) const {
 template <class T, class In>
 void perform_generic(ferrite::vector<T>& v, const step& s, In one) {
   switch (s.what) {
-    case kind::push: v.push_back(one); return;
-    case kind::pop: v.pop_back(); return;
-    case kind::insert: v.insert(s.a, one); return;
-    case kind::erase: v.erase(s.a); return;
-    case kind::erase_range: v.erase(s.a, s.b); return;
-    case kind::set: v.set(s.a, one); return;
-    case kind::resize: v.resize(s.a); return;
-    case kind::reserve: v.reserve(s.a); return;
-    case kind::shrink: v.shrink_to_fit(); return;
-    case kind::clear: v.clear(); return;
+    case kind::push:
+      v.push_back(one);
+      return;
+    case kind::pop:
+      v.pop_back();
+      return;
+    case kind::insert:
+      v.insert(s.a, one);
+      return;
+    case kind::erase:
+      v.erase(s.a);
+      return;
+    case kind::erase_range:
+      v.erase(s.a, s.b);
+      return;
+    case kind::set:
+      v.set(s.a, one);
+      return;
+    case kind::resize:
+      v.resize(s.a);
+      return;
+    case kind::reserve:
+      v.reserve(s.a);
+      return;
+    case kind::shrink:
+      v.shrink_to_fit();
+      return;
+    case kind::clear:
+      v.clear();
+      return;
     case kind::misuse:
       // std-like misuse: invalid_argument, nothing changed, the transaction goes on
       typed::expect_misuse("vector misuse", [&] {
         switch (s.a) {
-          case 0: v.erase(v.size()); break;
-          case 1: v.insert(v.size() + 1, one); break;
+          case 0:
+            v.erase(v.size());
+            break;
+          case 1:
+            v.insert(v.size() + 1, one);
+            break;
           default:
-            if (v.empty()) v.pop_back(); else (void)v.at(v.size());
+            if (v.empty())
+              v.pop_back();
+            else
+              (void)v.at(v.size());
         }
       });
       return;
     case kind::assign:
     case kind::big:
-    case kind::small: return;
+    case kind::small:
+      return;
   }
 }
 
