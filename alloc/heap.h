@@ -1,30 +1,45 @@
 // The slab heap: volatile allocator state over the on-media heap
 // (base/format/heap_format.h).
 //
-// - Zones are scanned lazily: opening a pool reads no heap metadata; the
-//   first allocation that needs space scans the next zone (its chunk table
-//   and the bitmaps of its runs).
+// - The chunk table is read lazily: opening a pool reads no heap metadata;
+//   an allocation that needs space walks the table one zone (zone_chunks
+//   chunks) further. A run's bitmap is read only when the run is wanted
+//   for an allocation or a free. A walked zone is never walked again.
 // - Small objects come from runs of one size class; each thread allocates
 //   from its own arena's current runs, so threads do not share a lock.
-//   Chunks (for new runs and extents) come from a global free-range map.
+//   Chunks (for new runs and extents) come from one free-range map that
+//   coalesces neighbours and answers best-fit queries by size, so a block
+//   may span any number of zones.
 // - Inside a transaction an allocation sets its bitmap bit / chunk entries
 //   in the working view at once (undone by abort) and logs them as
 //   set_bits; a free is logged as clear_bits at commit and applied to the
 //   working view only once the commit is durable, so no other thread can
 //   reuse the space before the free is durable (invariant 6).
-// - New runs are created by an internal record committed on its own.
+// - New runs are created, and empty runs given back to the free chunks
+//   (retired), by internal records committed on their own. Retiring is lazy:
+//   it happens when an allocation needs chunks that the free map lacks, so
+//   a run emptied and refilled by a busy size class costs no record.
+// - An allocation fails only when nothing can hold it: after every zone is
+//   walked, every empty run retired, every arena's current run released, a
+//   free slot of a larger class tried and, for a small object, an extent of
+//   just enough chunks.
 // - The data of a new extent is written straight to the durable image
 //   before the commit record (not logged), once no older record can still
 //   write into those chunks (their free LSN is checkpointed).
 //
-// Thread-safety: all members may be called concurrently.
+// Thread-safety: all members may be called concurrently, except
+// plan_table(), write_table() and grown(), which pool::grow calls with no transaction
+// running.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ferrite/alloc/heap_tx.h"
@@ -70,13 +85,24 @@ class heap {
   bool object_containing(std::uint64_t at, std::uint64_t* data, object_header* header,
                          std::uint64_t* next) const noexcept;
 
-  // The heap grew (pool state already holds the new size) from
-  // `old_heap_size` bytes.
-  void grown(std::uint64_t old_heap_size);
+  // Where the current chunk table is.
+  heap_layout layout() const;
+
+  // For pool::grow: the chunk table for a heap of `heap_size` bytes. When
+  // the current table has room it is returned unchanged; otherwise the
+  // place of a new one in free chunks at the end of the grown heap. Throws
+  // invalid_argument when the grow leaves no room for it. Writes nothing.
+  heap_layout plan_table(std::uint64_t heap_size) const;
+  // After a checkpoint, with the file already grown: writes the table that
+  // plan_table chose, if it moves (the old entries, the old table's chunks
+  // free), in the working view and durably, for the superblock to switch to.
+  void write_table(const heap_layout& plan);
+  // The superblock now holds the grown heap laid out as `now`; `before`
+  // was the layout before the grow.
+  void grown(const heap_layout& before, const heap_layout& now);
 
  private:
   struct arena;
-  struct zone_state;
   struct free_range {
     std::uint64_t chunks;
     std::uint64_t free_lsn;  // LSN of the record that freed it (0: free since open)
@@ -84,14 +110,41 @@ class heap {
 
   std::byte* base() const;
   std::uint64_t* entry_ptr(std::uint64_t chunk) const;
+  std::uint64_t entry_off(std::uint64_t chunk) const;
   std::uint64_t chunk_offset(std::uint64_t chunk) const;
   std::uint64_t total_chunks() const;
-  bool scan_next_zone();                                                // REQUIRES: mu_ held
-  std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // REQUIRES: mu_
-  void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // REQUIRES: mu_
+  // The head chunk of the block holding chunk g, or UINT64_MAX when g is
+  // free (read from the table, no locks).
+  std::uint64_t head_of(std::uint64_t g) const noexcept;
+
+  // Everything below marked "mu_" requires mu_ held.
+  bool scan_more();                                                     // mu_
+  void load_run(run_state& r);                                          // mu_
+  std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // mu_
+  void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // mu_
+  void unlink_range(std::map<std::uint64_t, free_range>::iterator it);            // mu_
+  run_state* new_run_state();                                                     // mu_
+  // The next run of class cls whose bitmap is unread, read now; or null.
+  run_state* pop_unloaded(std::size_t cls);                                       // mu_
+  void list_partial(run_state* r);                                                // mu_
+  run_state* run_of(std::uint64_t chunk) const;                                   // mu_
+  // Chunks for a block of n: free ones, then the next zones, then the
+  // chunks of retired runs. UINT64_MAX when there are none.
+  std::uint64_t find_chunks(heap_tx& tx, std::uint64_t n, std::uint64_t& free_lsn);
+
   run_state* acquire_run(std::size_t cls);
   run_state* create_run(heap_tx& tx, std::size_t cls);
-  run_state* run_of(std::uint64_t chunk) const;  // REQUIRES: mu_
+  // Gives every empty run without an owner back to the free chunks, in one
+  // committed record. False when there was none.
+  bool retire_empty_runs(heap_tx& tx);
+  // Releases every arena's current runs to the shared lists (so that other
+  // threads' half-used runs can serve a request before out_of_space).
+  void release_arena_runs();
+  // A free slot in a run of class `cls` or larger, taken; false if none.
+  bool take_any_slot(std::size_t cls, run_state** run, std::uint64_t* idx);
+  // An extent of n chunks for the running transaction: its pool offset, or
+  // UINT64_MAX when no n chunks are free.
+  std::uint64_t allocate_extent(heap_tx& tx, std::uint64_t n);
   arena& my_arena();
   // Gives an allocation back: a slot to its run, an extent's chunks to the
   // free map (freed by the record with `free_lsn`).
@@ -105,11 +158,15 @@ class heap {
   const pool_state& state_;
   change_log& log_;
   const std::string pool_name_;
-  mutable std::mutex mu_;  // chunks, zones, partial runs
-  std::vector<std::unique_ptr<zone_state>> zones_;
-  std::uint64_t zones_scanned_ = 0;
-  std::map<std::uint64_t, free_range> free_;      // first chunk -> range
-  std::vector<std::vector<run_state*>> partial_;  // per class: runs with free slots, no owner
+  mutable std::mutex mu_;  // everything below but the arenas
+  std::uint64_t scan_pos_ = 0;  // the table is walked up to here (a block boundary)
+  std::unordered_map<std::uint64_t, run_state*> runs_;  // head chunk -> run, walked part
+  std::vector<std::unique_ptr<run_state>> run_store_;   // owns every run_state
+  std::vector<run_state*> spare_runs_;                   // retired, for reuse
+  std::map<std::uint64_t, free_range> free_;             // first chunk -> range
+  std::set<std::pair<std::uint64_t, std::uint64_t>> by_size_;  // (chunks, first)
+  std::vector<std::vector<run_state*>> partial_;  // per class: loaded runs with free slots, no owner
+  std::vector<std::vector<run_state*>> unloaded_;  // per class: runs whose bitmap is unread
   std::vector<std::unique_ptr<arena>> arenas_;
 };
 

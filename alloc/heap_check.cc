@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ferrite/alloc/size_classes.h"
+#include "ferrite/txlog/superblock.h"
 
 namespace ferrite::detail {
 namespace {
@@ -11,8 +12,7 @@ namespace {
 struct walker {
   const std::byte* base;
   std::uint64_t image_size;
-  const pool_header& header;
-  std::uint64_t heap_size;
+  const heap_layout& layout;
   const std::function<void(std::uint64_t, const object_header&)>& visit;
   heap_report r;
   std::uint64_t free_run = 0, largest_free_chunks = 0;
@@ -20,13 +20,15 @@ struct walker {
   void problem(std::uint64_t off, std::string what) {
     if (r.problems.size() < 1000) r.problems.push_back({off, std::move(what)});
   }
-  std::uint64_t chunk_off(std::uint64_t g) const { return header.heap_offset + g * chunk_size; }
+  std::uint64_t chunk_off(std::uint64_t g) const { return layout.chunk_offset(g); }
   std::uint64_t entry(std::uint64_t g) const {
-    const std::uint64_t off =
-        header.heap_offset + g / chunks_per_zone * zone_bytes + g % chunks_per_zone * 8;
     std::uint64_t e;
-    std::memcpy(&e, base + off, 8);
+    std::memcpy(&e, base + layout.entry_offset(g), 8);
     return e;
+  }
+  void add_free(std::uint64_t chunks) {
+    free_run += chunks;
+    r.free_bytes += chunks * chunk_size;
   }
   void end_free() {
     largest_free_chunks = std::max(largest_free_chunks, free_run);
@@ -60,11 +62,13 @@ struct walker {
     if (visit) visit(slot + h.data_offset, h);
   }
 
-  void run(std::uint64_t g, std::uint64_t len, std::uint64_t cls) {
+  // A run at chunk g; true when it holds no object (its chunks are free
+  // space for any size: the allocator retires it when it needs them).
+  bool run(std::uint64_t g, std::uint64_t len, std::uint64_t cls) {
     const std::uint64_t off = chunk_off(g);
     if (cls >= size_class_count()) {
       problem(off, "run with size class " + std::to_string(cls) + " out of range");
-      return;
+      return false;
     }
     const size_class& c = class_at(cls);
     run_header rh;
@@ -74,11 +78,12 @@ struct walker {
         rh.chunks != c.run_chunks || len != c.run_chunks) {
       problem(off, "run header does not match its chunk table entry (class " + std::to_string(cls) +
                        ")");
-      return;
+      return false;
     }
     class_usage& cu = r.classes[cls];
     cu.slot_size = c.slot_size;
     ++cu.runs;
+    std::uint64_t free_slots = 0;
     for (std::uint64_t i = 0; i < (c.slot_count + 63) / 64; ++i) {
       std::uint64_t w;
       std::memcpy(&w, base + off + run_bitmap_offset + i * 8, 8);
@@ -86,84 +91,106 @@ struct walker {
           c.slot_count - i * 64 >= 64 ? ~0ull : (1ull << (c.slot_count - i * 64)) - 1;
       if (w & ~valid) problem(off + run_bitmap_offset + i * 8, "bitmap bits beyond the last slot");
       w &= valid;
-      const std::uint64_t free_here = static_cast<std::uint64_t>(std::popcount(valid & ~w));
-      cu.free_slots += free_here;
-      r.free_bytes += free_here * c.slot_size;
-      if (free_here) r.largest_free = std::max<std::uint64_t>(r.largest_free, c.slot_size - 16);
+      free_slots += static_cast<std::uint64_t>(std::popcount(valid & ~w));
       while (w) {
         const std::uint64_t idx = i * 64 + static_cast<std::uint64_t>(std::countr_zero(w));
         w &= w - 1;
         object(off + c.data_offset + idx * c.slot_size, c.slot_size, &cu);
       }
     }
+    cu.free_slots += free_slots;
+    if (free_slots == c.slot_count) {
+      ++r.empty_runs;
+      return true;
+    }
+    r.free_bytes += free_slots * c.slot_size;
+    if (free_slots) r.largest_free = std::max<std::uint64_t>(r.largest_free, c.slot_size - 16);
+    return false;
   }
 
-  void zone(std::uint64_t z, std::uint64_t total) {
-    const std::uint64_t first = z * chunks_per_zone;
-    const std::uint64_t end = std::min(total, first + chunks_per_zone);
-    if (entry(first) != 0) problem(chunk_off(first), "entry 0 of a chunk table is not zero");
-    for (std::uint64_t g = first + 1; g < end;) {
+  void walk() {
+    const std::uint64_t total = layout.chunks();
+    bool table_seen = false;
+    for (std::uint64_t g = 0; g < total;) {
       const std::uint64_t e = entry(g);
       const chunk_kind kind = entry_kind_of(e);
-      if (kind == chunk_kind::free) {
-        if (e != 0) problem(chunk_off(g), "free chunk entry with bits set");
-        ++free_run;
-        r.free_bytes += chunk_size;
+      if (e == 0) {
+        add_free(1);
         ++g;
         continue;
       }
-      end_free();
-      if (kind == chunk_kind::continuation) {
-        problem(chunk_off(g), "continuation chunk without a head (overlap or lost head)");
+      if (kind == chunk_kind::mark) {
+        end_free();
+        problem(chunk_off(g), "chunk mark without a block (overlap or lost head)");
         ++g;
         continue;
       }
       const std::uint64_t len = entry_length(e);
-      if (len == 0 || len > end - g) {
-        problem(chunk_off(g), "length of " + std::to_string(len) + " chunks runs past its zone");
+      if ((kind != chunk_kind::run && kind != chunk_kind::extent && kind != chunk_kind::table) ||
+          len == 0 || len > total - g) {
+        end_free();
+        problem(chunk_off(g), "chunk entry " + std::to_string(e) + " is not a valid block head");
         ++g;
         continue;
       }
       bool ok = true;
       for (std::uint64_t k = 1; k < len; ++k) {
-        if (entry(g + k) != make_entry(chunk_kind::continuation, 0, k)) {
+        if (entry(g + k) != block_entry(e, k)) {
           problem(chunk_off(g + k), "chunk inside a " + std::to_string(len) +
-                                        "-chunk block is not its continuation (overlap)");
+                                        "-chunk block has a foreign entry (overlap)");
           ok = false;
         }
       }
-      if (ok) {
-        if (kind == chunk_kind::run) {
-          run(g, len, entry_class(e));
-        } else {
-          object(chunk_off(g), len * chunk_size, nullptr);
+      bool empty = false;
+      if (kind == chunk_kind::table) {
+        if (g != layout.table_chunk || len != layout.table_chunks) {
+          problem(chunk_off(g), "a chunk table block where the superblock has none");
         }
+        table_seen = true;
+      } else if (ok && kind == chunk_kind::run) {
+        empty = run(g, len, entry_class(e));
+      } else if (ok) {
+        object(chunk_off(g), len * chunk_size, nullptr);
+      }
+      if (empty) {
+        add_free(len);
+      } else {
+        end_free();
       }
       g += len;
     }
     end_free();
+    if (!table_seen) problem(chunk_off(layout.table_chunk), "the chunk table's own entry is lost");
   }
 };
 
 }  // namespace
 
-heap_report walk_heap(const std::byte* base, std::uint64_t image_size, const pool_header& header,
-                      std::uint64_t heap_size,
+heap_layout heap_layout_of(const pool_header& header, const pool_state& state) {
+  return {header.heap_offset, state.heap_size, state.heap_table_chunk, state.heap_table_chunks};
+}
+
+heap_report walk_heap(const std::byte* base, std::uint64_t image_size, const heap_layout& layout,
                       const std::function<void(std::uint64_t, const object_header&)>& visit) {
-  walker w{base, image_size, header, heap_size, visit, {}};
+  walker w{base, image_size, layout, visit, {}};
   w.r.classes.resize(size_class_count());
-  w.r.heap_bytes = heap_size;
-  if (header.heap_offset > image_size || heap_size > image_size - header.heap_offset ||
-      header.heap_offset % chunk_size != 0) {
-    w.problem(header.heap_offset, "heap lies outside the pool image");
+  w.r.heap_bytes = layout.heap_size;
+  const std::uint64_t chunks = layout.chunks();
+  if (layout.heap_offset > image_size || layout.heap_size > image_size - layout.heap_offset ||
+      layout.heap_offset % chunk_size != 0 || layout.heap_size % chunk_size != 0) {
+    w.problem(layout.heap_offset, "heap lies outside the pool image");
     return w.r;
   }
-  const std::uint64_t total = heap_size / chunk_size;
-  for (std::uint64_t z = 0; z * chunks_per_zone < total; ++z) w.zone(z, total);
+  if (layout.table_chunks == 0 || layout.table_chunks > chunks ||
+      layout.table_chunk > chunks - layout.table_chunks || layout.capacity() < chunks) {
+    w.problem(layout.heap_offset, "the chunk table lies outside the heap");
+    return w.r;
+  }
+  w.walk();
   if (w.largest_free_chunks) {
     w.r.largest_free = std::max(
         w.r.largest_free,
-        std::min(w.largest_free_chunks, chunks_per_zone - 1) * chunk_size - sizeof(object_header));
+        std::min(w.largest_free_chunks, max_block_chunks) * chunk_size - sizeof(object_header));
   }
   if (w.r.free_bytes) {
     w.r.fragmentation = 1.0 - static_cast<double>(std::min(w.r.largest_free, w.r.free_bytes)) /

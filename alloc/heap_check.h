@@ -34,17 +34,21 @@ struct heap_report {
   std::uint64_t extents = 0;
   std::uint64_t extent_bytes = 0;  // requested bytes of extent objects
   std::uint64_t heap_bytes = 0;
-  std::uint64_t free_bytes = 0;    // free chunks plus free slots
+  std::uint64_t free_bytes = 0;    // free chunks plus free slots (empty runs included)
+  std::uint64_t empty_runs = 0;    // runs with no object: their chunks are reusable
   std::uint64_t largest_free = 0;  // the largest object that can be allocated now
   double fragmentation = 0;        // 1 - largest free block / free bytes
 };
 
-// Walks the heap at `base` (pool offset 0) of a pool with this header and
-// heap size. `visit` is called for every allocated object with its data
-// offset and header.
+struct pool_state;
+
+// Where a pool's heap and chunk table are, from its header and state.
+heap_layout heap_layout_of(const pool_header& header, const pool_state& state);
+
+// Walks the heap at `base` (pool offset 0) laid out as `layout`. `visit`
+// is called for every allocated object with its data offset and header.
 heap_report walk_heap(
-    const std::byte* base, std::uint64_t image_size, const pool_header& header,
-    std::uint64_t heap_size,
+    const std::byte* base, std::uint64_t image_size, const heap_layout& layout,
     const std::function<void(std::uint64_t data, const object_header&)>& visit = {});
 
 }  // namespace ferrite::detail

@@ -13,9 +13,8 @@ std::vector<size_class> build() {
   auto add = [&](std::uint64_t slot) {
     size_class c{};
     c.slot_size = static_cast<std::uint32_t>(slot);
-    c.run_chunks = 1;
-    for (;;) {
-      const std::uint64_t run = c.run_chunks * chunk_size;
+    for (std::uint64_t chunks = 1;; ++chunks) {
+      const std::uint64_t run = chunks * chunk_size;
       // Slots and bitmap: n slots need n bits; solve n from the run size.
       std::uint64_t n = (run - run_bitmap_offset) * 8 / (slot * 8 + 1);
       std::uint64_t data = align_up64(run_bitmap_offset + (n + 63) / 64 * 8);
@@ -23,18 +22,21 @@ std::vector<size_class> build() {
         --n;
         data = align_up64(run_bitmap_offset + (n + 63) / 64 * 8);
       }
-      if (n >= 8) {
+      // The fewest chunks whose unused tail is at most 1/16 of the run.
+      if (n > 0 && (run - data - n * slot) * 16 <= run) {
+        c.run_chunks = static_cast<std::uint32_t>(chunks);
         c.slot_count = static_cast<std::uint32_t>(n);
         c.data_offset = static_cast<std::uint32_t>(data);
         break;
       }
-      ++c.run_chunks;
     }
     classes.push_back(c);
   };
   for (std::uint64_t s = 32; s <= 128; s += 16) add(s);
+  // Slots stay multiples of 16, so that every object's data is 16-aligned.
   for (std::uint64_t p = 128; p < max_slot_size; p *= 2) {
-    for (std::uint64_t k = 1; k <= 8; ++k) add(p + k * p / 8);
+    const std::uint64_t step = std::max<std::uint64_t>(16, p / 16);
+    for (std::uint64_t s = p + step; s <= 2 * p; s += step) add(s);
   }
   return classes;
 }

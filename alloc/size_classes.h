@@ -1,11 +1,11 @@
 // Size classes of the slab allocator.
 //
-// Slot sizes (object header included) go up by 16 bytes to 128, then by an
-// eighth of the power of two below: 144, 160, ... 256, 288, ... 512, ...
-// up to 256 KiB. Rounding a request up to its class wastes at most 12.5% of
-// the slot (16 bytes below 128). Runs are sized to hold at least 8 slots
-// (1 to 9 chunks), so the unused tail of a run is at most 1/8 of it.
-// Larger objects are extents of whole 256 KiB chunks.
+// Slot sizes (object header included) go up by 16 bytes to 256, then by a
+// sixteenth of the power of two below: 272, 288, ... 512, 544, ... up to
+// 64 KiB, always a multiple of 16. Rounding a request up to its class
+// wastes at most 1/16 of the slot above 256 bytes (16 bytes below). A run has the fewest 4 KiB chunks whose unused
+// tail is at most 1/16 of the run (1 to 17 chunks). Larger objects are
+// extents of whole chunks.
 #pragma once
 
 #include <cstddef>

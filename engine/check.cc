@@ -54,8 +54,8 @@ check_report check_pool(const pool& p) {
                                       " (not in the type table)"});
     }
   };
-  detail::heap_report h = detail::walk_heap(impl.store->working(), impl.store->size(), impl.header,
-                                            impl.state.heap_size, visit);
+  detail::heap_report h = detail::walk_heap(impl.store->working(), impl.store->size(),
+                                            detail::heap_layout_of(impl.header, impl.state), visit);
   if (untyped_reported > 16) {
     r.problems.push_back(
         {0, std::to_string(untyped_reported - 16) + " more objects of unknown type ids"});

@@ -96,6 +96,15 @@ void format_pool(media& m, const pool_header& h, std::uint64_t heap_size) {
   s.log_epoch = 1;
   s.heap_size = heap_size;
   s.clean_shutdown = true;
+  // The chunk table is the heap's first block, with an entry per chunk.
+  s.heap_table_chunk = 0;
+  s.heap_table_chunks = table_chunks_for(heap_size / chunk_size);
+  const heap_layout layout = heap_layout_of(h, s);
+  const std::uint64_t head = make_entry(chunk_kind::table, 0, s.heap_table_chunks);
+  for (std::uint64_t k = 0; k < s.heap_table_chunks; k += mark_interval) {
+    const std::uint64_t e = block_entry(head, k);
+    m.write(layout.entry_offset(k), &e, sizeof e);
+  }
   sbs.store(s);  // sequence 1, slot 1
   m.sync_all();
 }
@@ -528,7 +537,7 @@ void pool::grow(std::uint64_t new_size) {
   if (heap_size <= old_heap) {
     fail(error_code::invalid_argument,
          "pool '" + p.path.string() + "' is already " + std::to_string(p.store->size()) +
-             " bytes; grow needs a larger size (by at least one 256 KiB chunk)");
+             " bytes; grow needs a larger size (by at least one 4 KiB chunk)");
   }
   if (p.header.heap_offset + heap_size > max_pool_size) {
     fail(error_code::invalid_argument, "the maximum pool size is 64 TiB");
@@ -536,19 +545,27 @@ void pool::grow(std::uint64_t new_size) {
   // Everything committed reaches the file first: remapping the working view
   // must not lose committed bytes that live only in private pages.
   p.log->checkpoint();
-  // 1. The file grows (zeros: free chunks). 2. The superblock records the
-  // larger heap. A crash between the two leaves the old heap in a longer
-  // file, which opens fine.
+  // 1. The file grows (zeros: free chunks). 2. If the chunk table has no
+  // room for the new chunks, a larger copy is written to free chunks. 3.
+  // The superblock records the larger heap (and the new table). A crash
+  // before 3 leaves the old heap in a longer file, which opens fine.
+  const heap_layout before = p.heap->layout();
+  const heap_layout after = p.heap->plan_table(heap_size);
   p.store->grow(p.header.heap_offset + heap_size);
-  p.log->update_superblock([&](pool_state& s) { s.heap_size = heap_size; });
-  p.heap->grown(old_heap);
+  p.heap->write_table(after);
+  p.log->update_superblock([&](pool_state& s) {
+    s.heap_size = heap_size;
+    s.heap_table_chunk = after.table_chunk;
+    s.heap_table_chunks = after.table_chunks;
+  });
+  p.heap->grown(before, after);
   reregister_pool(p.generation, p.store->working(), p.store->size());
 }
 
 namespace {
 
 heap_report walk(const pool_impl& p) {
-  return walk_heap(p.store->working(), p.store->size(), p.header, p.state.heap_size);
+  return walk_heap(p.store->working(), p.store->size(), heap_layout_of(p.header, p.state));
 }
 
 }  // namespace

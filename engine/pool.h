@@ -134,7 +134,7 @@ struct heap_stats {
   std::vector<size_class_usage> classes;  // classes that have runs
   std::uint64_t objects = 0;
   std::uint64_t object_bytes = 0;
-  std::uint64_t extents = 0;  // objects larger than 256 KiB
+  std::uint64_t extents = 0;  // objects in whole chunks (larger than 64 KiB)
   std::uint64_t extent_bytes = 0;
   std::uint64_t heap_bytes = 0;
   std::uint64_t free_bytes = 0;

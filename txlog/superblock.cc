@@ -27,6 +27,8 @@ superblock superblock_store::encode(const pool_state& s, std::uint64_t seed) noe
   sb.root_type = s.root_type;
   sb.clean_shutdown = s.clean_shutdown ? 1 : 0;
   sb.open_count = s.open_count;
+  sb.heap_table_chunk = s.heap_table_chunk;
+  sb.heap_table_chunks = s.heap_table_chunks;
   sb.checksum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8, sizeof sb - 8, seed);
   return sb;
 }
@@ -54,6 +56,8 @@ superblock_slot_report superblock_store::inspect(int slot) const {
   s.root_type = sb.root_type;
   s.clean_shutdown = sb.clean_shutdown == 1;
   s.open_count = sb.open_count;
+  s.heap_table_chunk = sb.heap_table_chunk;
+  s.heap_table_chunks = sb.heap_table_chunks;
   if (s.sequence % 2 != static_cast<std::uint64_t>(slot)) {
     // store() relies on this: the slot it writes is never the current one.
     r.problem = "sequence " + std::to_string(s.sequence) + " does not belong in slot " +
@@ -65,6 +69,12 @@ superblock_slot_report superblock_store::inspect(int slot) const {
   } else if (s.heap_size < min_heap_size || s.heap_size % header_.chunk_size != 0 ||
              s.heap_size > max_pool_size) {
     r.problem = "heap size " + std::to_string(s.heap_size) + " is invalid";
+  } else if (const std::uint64_t chunks = s.heap_size / chunk_size;
+             s.heap_table_chunks == 0 || s.heap_table_chunks > chunks ||
+             s.heap_table_chunks * (chunk_size / 8) < chunks ||
+             s.heap_table_chunk > chunks - s.heap_table_chunks) {
+    r.problem = "heap chunk table (chunk " + std::to_string(s.heap_table_chunk) + ", " +
+                std::to_string(s.heap_table_chunks) + " chunks) does not fit its heap";
   } else if (s.root_offset != 0 && (s.root_offset < header_.heap_offset ||
                                     s.root_offset >= header_.heap_offset + s.heap_size)) {
     r.problem = "root offset " + std::to_string(s.root_offset) + " outside the heap";

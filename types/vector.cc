@@ -34,7 +34,7 @@ std::uint64_t max_logged_move(pool_impl& p) {
 // Heap header and alignment padding in front of an extent's data.
 constexpr std::uint64_t extent_overhead = 64;
 // Chunk size of the heap: extents are whole chunks.
-constexpr std::uint64_t extent_granule = max_slot_size;
+constexpr std::uint64_t extent_granule = chunk_size;
 
 std::byte* buffer(pool_impl& p, const vector_rep& rep) {
   return static_cast<std::byte*>(resolve(p, rep.data));

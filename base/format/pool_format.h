@@ -1,4 +1,4 @@
-// On-media format of a ferrite pool, version 1. Constants and structs only;
+// On-media format of a ferrite pool, version 2. Constants and structs only;
 // docs/format.md is the reference (tables, invariants, a worked example).
 //
 // All fields are fixed-width little-endian; ferrite builds only on
@@ -15,7 +15,7 @@ namespace ferrite::detail {
 static_assert(std::endian::native == std::endian::little,
               "ferrite's on-media format is little-endian");
 
-inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::uint32_t format_version = 2;
 inline constexpr std::uint64_t block_size = 4096;  // alignment of every region
 
 // Fixed layout of the first blocks of every pool.
@@ -26,10 +26,10 @@ inline constexpr std::uint64_t type_table_size = 64 * 1024;
 inline constexpr std::uint64_t log_offset = type_table_offset + type_table_size;
 
 // Sizes. The heap is carved into chunks by the allocator.
-inline constexpr std::uint64_t chunk_size = 256 * 1024;
+inline constexpr std::uint64_t chunk_size = 4096;
 inline constexpr std::uint64_t min_log_size = 256 * 1024;
 inline constexpr std::uint64_t max_default_log_size = 64ull * 1024 * 1024;
-inline constexpr std::uint64_t min_heap_size = 4 * chunk_size;
+inline constexpr std::uint64_t min_heap_size = 64 * 1024;
 inline constexpr std::uint64_t min_pool_size = 2ull * 1024 * 1024;
 inline constexpr std::uint64_t default_pool_size = 64ull * 1024 * 1024;
 inline constexpr std::uint64_t max_pool_size = 1ull << 46;  // 64 TiB: 48-bit offsets
@@ -39,7 +39,7 @@ inline constexpr char superblock_magic[8] = {'F', 'E', 'R', 'R', 'S', 'U', 'P', 
 
 // Feature flags. A pool with an unknown incompat bit must not be opened; an
 // unknown ro_compat bit allows read-only opens; unknown compat bits are
-// ignored. Version 1 defines none.
+// ignored. Version 2 defines none.
 inline constexpr std::uint64_t known_incompat_features = 0;
 inline constexpr std::uint64_t known_ro_compat_features = 0;
 
@@ -49,7 +49,7 @@ inline constexpr std::uint64_t known_ro_compat_features = 0;
 // header, superblocks, type table, log, heap.
 struct pool_header {
   char magic[8];                       //   0 "FERRITE\0"
-  std::uint32_t format_version;        //   8 1
+  std::uint32_t format_version;        //   8 2
   std::uint32_t header_size;           //  12 sizeof(pool_header) = 256
   std::uint64_t compat_features;       //  16
   std::uint64_t incompat_features;     //  24
@@ -66,7 +66,7 @@ struct pool_header {
   std::uint64_t log_offset;            // 112
   std::uint64_t log_size;              // 120
   std::uint64_t heap_offset;           // 128
-  std::uint64_t chunk_size;            // 136
+  std::uint64_t chunk_size;            // 136 4096
   std::uint8_t reserved2[104];         // 144 zero
   std::uint64_t checksum;              // 248 XXH3-64 of bytes [0, 248), seed 0
 };
@@ -96,7 +96,9 @@ struct superblock {
   std::uint32_t clean_shutdown;  //  72 1 after a clean close, 0 while open
   std::uint32_t flags;           //  76 0
   std::uint64_t open_count;      //  80 number of writable opens
-  std::uint8_t reserved[40];     //  88 zero
+  std::uint64_t heap_table_chunk;   //  88 first chunk of the heap's chunk table
+  std::uint64_t heap_table_chunks;  //  96 its length in chunks
+  std::uint8_t reserved[24];        // 104 zero
 };
 static_assert(sizeof(superblock) == 128);
 static_assert(offsetof(superblock, magic) == 8);
@@ -105,5 +107,6 @@ static_assert(offsetof(superblock, heap_size) == 48);
 static_assert(offsetof(superblock, root_offset) == 56);
 static_assert(offsetof(superblock, clean_shutdown) == 72);
 static_assert(offsetof(superblock, open_count) == 80);
+static_assert(offsetof(superblock, heap_table_chunk) == 88);
 
 }  // namespace ferrite::detail

@@ -31,7 +31,7 @@ std::vector<garbage> survey(pool_impl& p, const gc_marker& m, gc_stats& s,
     return it->second;
   };
   heap_report r =
-      walk_heap(p.store->working(), p.store->size(), p.header, p.state.heap_size,
+      walk_heap(p.store->working(), p.store->size(), heap_layout_of(p.header, p.state),
                 [&](std::uint64_t data, const object_header& h) {
                   const std::uint64_t size = object_size_of(h);
                   if (m.marked(data)) {
@@ -42,9 +42,11 @@ std::vector<garbage> survey(pool_impl& p, const gc_marker& m, gc_stats& s,
                     s.total.live_bytes += size;
                     return;
                   }
-                  // An extent's free clears one entry per chunk;
+                  // An extent's free clears its head and marks;
                   // this bounds it (a slot's takes one).
-                  out.push_back({data, h.type_id, size, 1 + (h.data_offset + size) / chunk_size});
+                  out.push_back(
+                      {data, h.type_id, size,
+                       block_entry_words(1 + (h.data_offset + size) / chunk_size)});
                 });
   if (!r.problems.empty()) {
     fail(error_code::corrupted,

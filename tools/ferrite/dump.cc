@@ -282,7 +282,7 @@ dump_result decoder::run() {
     r.listed_unreached = true;
     const detail::pool_impl& p = detail::impl_of(pool_);
     detail::walk_heap(
-        base_, p.store->size(), p.header, pool_.heap_size(),
+        base_, p.store->size(), detail::heap_layout_of(p.header, p.state),
         [&](std::uint64_t data, const detail::object_header& h) {
           if (reached_.count(data)) return;
           r.unreached.push_back({data, detail::object_size_of(h), types_.name_of(h.type_id)});
