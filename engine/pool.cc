@@ -105,6 +105,9 @@ void format_pool(media& m, const pool_header& h, std::uint64_t heap_size) {
     const std::uint64_t e = block_entry(head, k);
     m.write(layout.entry_offset(k), &e, sizeof e);
   }
+  // The superblock makes the pool valid: it goes last, after everything it
+  // describes is durable.
+  m.sync_all();
   sbs.store(s);  // sequence 1, slot 1
   m.sync_all();
 }
@@ -360,7 +363,15 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
 void pool::close() {
   if (!impl_) return;
   std::unique_ptr<pool_impl> impl = std::move(impl_);
+  const bool failed = !impl->read_only && impl->log && impl->log->failed();
   impl->close();
+  // A sync failed while the pool was open (perhaps in a checkpoint that no
+  // caller waited for): the close could not make the pool clean, and says so.
+  if (failed) {
+    fail(error_code::io_error, "pool '" + impl->path.string() +
+                                   "' was closed after a failed sync; work committed before the "
+                                   "failure is safe and recovery runs at the next open");
+  }
 }
 
 detail::pool_impl& pool::impl() const {
@@ -552,12 +563,13 @@ void pool::grow(std::uint64_t new_size) {
   const heap_layout before = p.heap->layout();
   const heap_layout after = p.heap->plan_table(heap_size);
   p.store->grow(p.header.heap_offset + heap_size);
-  p.heap->write_table(after);
-  p.log->update_superblock([&](pool_state& s) {
-    s.heap_size = heap_size;
-    s.heap_table_chunk = after.table_chunk;
-    s.heap_table_chunks = after.table_chunks;
-  });
+  p.log->update_superblock(
+      [&](pool_state& s) {
+        s.heap_size = heap_size;
+        s.heap_table_chunk = after.table_chunk;
+        s.heap_table_chunks = after.table_chunks;
+      },
+      [&] { p.heap->write_table(after); });  // a failed sync here leaves the pool read-only
   p.heap->grown(before, after);
   reregister_pool(p.generation, p.store->working(), p.store->size());
 }

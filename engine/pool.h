@@ -182,7 +182,9 @@ class pool {
   ~pool();
 
   // Makes everything durable, marks the pool cleanly shut down and releases
-  // the file. Harmless on a closed pool.
+  // the file. Harmless on a closed pool. Throws io_error (after releasing
+  // the file) when a sync failed while the pool was open: the pool is then
+  // not marked clean, and the next open recovers it.
   void close();
 
   bool is_open() const noexcept { return impl_ != nullptr; }

@@ -626,7 +626,7 @@ TEST_CASE("an extent spans zone boundaries", "[alloc][extent]") {
   shm_pool_file file("span");
   const std::filesystem::path& path = file.path;
   pool_options o;
-  o.size = 200 << 20;
+  o.size = 300 << 20;
   std::uint64_t off = 0;
   {
     pool p = pool::open(path, o);

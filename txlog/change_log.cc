@@ -188,7 +188,8 @@ std::uint64_t change_log::checkpoint_lsn() const {
   return state_.checkpoint_lsn;
 }
 
-void change_log::update_superblock(const std::function<void(pool_state&)>& update) {
+void change_log::update_superblock(const std::function<void(pool_state&)>& update,
+                                   const std::function<void()>& before_store) {
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return !checkpointing_; });
   if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
@@ -198,6 +199,7 @@ void change_log::update_superblock(const std::function<void(pool_state&)>& updat
   lk.unlock();
   std::string error;
   try {
+    if (before_store) before_store();
     superblocks_.store(next);
   } catch (const std::exception& e) {
     error = e.what();

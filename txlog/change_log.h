@@ -163,7 +163,11 @@ class change_log {
 
   // Runs `update` on the superblock state under the checkpoint lock and
   // stores the result (used to grow the heap). Throws io_error.
-  void update_superblock(const std::function<void(pool_state&)>& update);
+  // `before_store`, when given, runs just before the superblock is written
+  // (a grow writes and syncs the moved chunk table there); its failure, like
+  // the superblock's, leaves the log failed.
+  void update_superblock(const std::function<void(pool_state&)>& update,
+                         const std::function<void()>& before_store = {});
 
   bool failed() const;
   std::string failure() const;

@@ -159,14 +159,45 @@ inline std::mt19937_64 op_rng(std::uint64_t seed, std::uint64_t op) {
   return std::mt19937_64(z ^ (z >> 31));
 }
 
-// Where the built-in workloads keep their bytes: `scratch_capacity` raw
-// bytes in the first chunk of the heap, past zone 0's chunk table (8 KiB);
-// the allocator never hands out that chunk. Changed only through
-// transactions. (Workloads on allocated objects are listed in docs/crash.md.)
-inline constexpr std::uint64_t scratch_offset_in_heap = 16 * 1024;
+// Where the built-in workloads keep their bytes: a raw object of
+// `scratch_capacity` bytes, zero when made, changed only through
+// transactions. It is the pool's first allocation, made by the first
+// operation that writes it (scratch_for_write), so it lies right after the
+// chunk table a new pool starts with, and it never moves. Until it exists a
+// read (scratch_region) sees zeros, as the model of a new pool says.
+// (Workloads on allocated objects are listed in docs/crash.md.)
 inline constexpr std::uint64_t scratch_capacity = 240 * 1024;
+// The scratch object, or null before it is made.
+inline std::byte* find_scratch(const pool& p) noexcept {
+  // A new pool's chunk table has at most 64 chunks below 128 MiB of heap.
+  for (std::uint64_t k = 1; k <= 64 && (k + 1) * 4096 < p.heap_size(); ++k) {
+    std::byte* at = p.base() + p.heap_offset() + k * 4096 + 16;
+    try {
+      if (p.object_size(at) == scratch_capacity) return at;
+      return nullptr;  // the first object is not the scratch object
+    } catch (const std::exception&) {  // not an object: the table, or free
+    }
+  }
+  return nullptr;
+}
 inline std::byte* scratch_region(const pool& p) {
-  return p.base() + p.heap_offset() + scratch_offset_in_heap;
+  static const std::byte zeros[scratch_capacity] = {};
+  std::byte* s = find_scratch(p);
+  return s ? s : const_cast<std::byte*>(zeros);  // read only: see scratch_for_write
+}
+// The scratch object, made first (in the running transaction, or in one of
+// its own) when the pool has none.
+inline std::byte* scratch_for_write(pool& p) {
+  if (std::byte* s = find_scratch(p)) return s;
+  if (ferrite::in_transaction()) return static_cast<std::byte*>(p.allocate(scratch_capacity));
+  std::byte* s = nullptr;
+  p.transaction([&] { s = static_cast<std::byte*>(p.allocate(scratch_capacity)); });
+  return s;
+}
+// 1 when the scratch object exists: the workloads that count heap objects
+// leave it out.
+inline std::uint64_t scratch_objects(const pool& p) noexcept {
+  return find_scratch(p) ? 1 : 0;
 }
 
 }  // namespace ferrite::crash

@@ -85,6 +85,9 @@ class alloc_model final : public workload {
   static std::uint64_t* table(const pool& p) {
     return reinterpret_cast<std::uint64_t*>(scratch_region(p)) + header_words;
   }
+  static std::uint64_t* table_for_write(pool& p) {
+    return reinterpret_cast<std::uint64_t*>(scratch_for_write(p)) + header_words;
+  }
   std::size_t live_extents() const {
     std::size_t n = 0;
     for (const slot& s : slots_) n += s.size > 256 * 1024;
@@ -173,7 +176,7 @@ void alloc_model::perform(pool& p, std::uint64_t op) const {
   switch (pl.how) {
     case mode::grow: {
       p.grow(p.info().file_size + (1 << 20));
-      auto* h = reinterpret_cast<std::uint64_t*>(scratch_region(p));
+      auto* h = reinterpret_cast<std::uint64_t*>(scratch_for_write(p));
       p.transaction([&] {
         tx_snapshot(h, 16);
         h[0] = grows_ + 1;
@@ -183,18 +186,18 @@ void alloc_model::perform(pool& p, std::uint64_t op) const {
     }
     case mode::atomic_alloc: {
       const action& a = pl.actions.front();
-      p.allocate_into(&table(p)[a.slot], a.size, [&](void* o) { fill(o, a.size, op); });
+      p.allocate_into(&table_for_write(p)[a.slot], a.size, [&](void* o) { fill(o, a.size, op); });
       return;
     }
     case mode::atomic_free:
-      p.deallocate_from(&table(p)[pl.actions.front().slot]);
+      p.deallocate_from(&table_for_write(p)[pl.actions.front().slot]);
       return;
     case mode::transaction:
     case mode::aborted:
       break;
   }
   auto body = [&] {
-    std::uint64_t* t = table(p);
+    std::uint64_t* t = table_for_write(p);
     for (const action& a : pl.actions) {
       tx_snapshot(&t[a.slot], 8);
       if (a.allocate) {
@@ -275,7 +278,7 @@ std::string alloc_model::invariants(const pool& p) const {
       return "two slots hold the object at " + std::to_string(t[k]) + " (a double allocation)";
     }
   }
-  const std::uint64_t objects = p.heap_statistics().objects;
+  const std::uint64_t objects = p.heap_statistics().objects - scratch_objects(p);
   if (objects != offsets.size()) {
     return "the heap holds " + std::to_string(objects) + " objects, the slots " +
            std::to_string(offsets.size()) + (objects > offsets.size() ? " (a leak)" : "");

@@ -5,10 +5,10 @@
 //   tx-sizes      transactions of 1 byte to 40 KB in 1-3 ranges, explicit
 //                 checkpoints
 //   nested-abort  nested, aborted, poisoned and thrown-out-of transactions
-//   log-wrap      4-24 KB transactions in the smallest log (256 KiB asked,
-//                 436 KiB once the heap is chunk-aligned): wrap-around, wrap
-//                 markers, checkpoints when the log is half full
-//   log-full      100-200 KB transactions in the same log: commits that
+//   log-wrap      4-24 KB transactions in the smallest log (256 KiB):
+//                 wrap-around, wrap markers, checkpoints when the log is
+//                 half full
+//   log-full      100-200 KB transactions in a 448 KiB log: commits that
 //                 wait for log space, and ones too large for it
 //   pool-sizes    writes at the start, middle and end of the heap of 4 and
 //                 16 MiB pools (default log size)
@@ -97,7 +97,7 @@ void region_model::apply_writes(const std::vector<region_write>& writes) {
 }
 
 void region_model::perform_writes(pool& p, const std::vector<region_write>& writes) {
-  std::byte* r = scratch_region(p);
+  std::byte* r = scratch_for_write(p);
   p.transaction([&] {
     for (const region_write& w : writes) {
       tx_snapshot(r + w.offset, w.data.size());

@@ -30,10 +30,10 @@ class log_model final : public region_model {
         if (reg.name == "log") log_size = reg.size;
       }
       const std::uint64_t bytes = log_size / 2 + 4096;
-      if (scratch_offset_in_heap + bytes > p.heap_size()) {
-        throw std::logic_error("the heap is too small for a transaction larger than half the log");
+      if (bytes > scratch_capacity) {
+        throw std::logic_error("the scratch object is too small for a transaction larger than half the log");
       }
-      std::byte* r = scratch_region(p);
+      std::byte* r = scratch_for_write(p);
       expect_error(error_code::out_of_space,
                    "operation " + std::to_string(op) + " (a transaction of " +
                        std::to_string(bytes) + " bytes, log of " + std::to_string(log_size) + ")",
@@ -92,7 +92,7 @@ class pool_sizes_model final : public workload {
     const auto ws = writes(op);
     p.transaction([&] {
       for (const auto& [which, w] : ws) {
-        std::byte* dst = area_at(p, which) + w.offset;
+        std::byte* dst = (which == 0 ? scratch_for_write(p) : area_at(p, which)) + w.offset;
         tx_snapshot(dst, w.data.size());
         std::memcpy(dst, w.data.data(), w.data.size());
       }
@@ -156,10 +156,11 @@ workload_info log_wrap() {
 workload_info log_full() {
   workload_info w;
   w.name = "log-full";
-  w.description = "100-200 KB transactions in the smallest log: waits for space, too large ones";
+  w.description = "100-200 KB transactions in a 448 KiB log: waits for space, too large ones";
   w.make = [](std::uint64_t seed) {
     return std::make_unique<log_model>(seed, 100 * 1024, 200 * 1024, 5, true);
   };
+  w.log_size = 448 * 1024;
   w.quick_ops = 15;
   w.long_ops = 40;
   w.continue_ops = 2;

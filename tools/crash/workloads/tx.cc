@@ -125,7 +125,7 @@ class nested_abort_model final : public region_model {
 
 void nested_abort_model::perform(pool& p, std::uint64_t op) const {
   const plan pl = plan_of(op);
-  std::byte* r = scratch_region(p);
+  std::byte* r = scratch_for_write(p);
   auto w = [&](std::size_t i) { return reinterpret_cast<std::uint64_t*>(r + offset(pl.word[i])); };
   auto set = [&](std::size_t i) {
     tx_snapshot(w(i), 8);
