@@ -1,13 +1,13 @@
 #include "bench/cell.h"
 
-#include "bench/churn.h"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <stdexcept>
 #include <thread>
+
+#include "bench/churn.h"
 
 namespace ferrite::bench {
 namespace {

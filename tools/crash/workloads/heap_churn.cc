@@ -15,8 +15,9 @@
 // holds the objects' offsets; the model knows each slot's size and the
 // operation whose number seeds its bytes, never an offset.
 //
-// What must hold in every recovered pool (check, invariants; the runner's
-// structural check adds pool.check() before them):
+// What must hold in every recovered pool (check, invariants; before them the
+// runner's structural check runs check_pool, whose heap walk is what
+// pool.check() reports):
 // - every slot the model fills points to a live object of its size and
 //   bytes, every other slot is empty;
 // - the heap holds exactly the slots' objects, and their requested bytes
