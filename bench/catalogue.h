@@ -29,6 +29,7 @@ enum class workload {
   vector_push,
   map_insert,
   map_get,
+  churn,
 };
 
 // The container a map workload runs on: one row per structure in the
@@ -51,8 +52,8 @@ struct workload_info {
   // A container workload: a run's op count is --keys (--page-keys on page
   // media), one thread, the survival check reads the container back.
   bool container = false;
-  // Each run starts from an empty container: one timed run per process (on
-  // a fresh pool), no warm-up.
+  // Each run starts from an empty container (churn: an empty heap): one
+  // timed run per process (on a fresh pool), no warm-up.
   bool from_empty = false;
   bool per_structure = false;  // one row per structure (hash, ordered)
 };
@@ -96,7 +97,17 @@ inline constexpr workload_info catalogue[] = {
      "lookup of one present u64 key (N keys inserted untimed, looked up in another shuffled "
      "order)",
      "", 0, 0, 0, false, true, false, true},
+    {workload::churn, "churn",
+     "allocation of a log-uniform random size in [16 B, 64 KiB] (its own transaction), among "
+     "random frees, on a pool half full; reported with live bytes / heap bytes at the first "
+     "out_of_space and the refill after freeing everything (ferrite and pmdk; ns per allocation)",
+     "", 0, 0, 0, false, false, true, false},
 };
+
+// churn (bench/churn.h): issue 14's bound on live bytes / heap bytes at the
+// first out_of_space, and the pool size used when --pool-mib is not given.
+inline constexpr double churn_live_target = 0.90;
+inline constexpr std::uint64_t churn_default_pool_bytes = 256ull << 20;
 
 // The containers issue's target: a hash map insert within 4x of
 // std::unordered_map per op, on cache-line media (ferrite/std).

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bench/churn.h"
+
 namespace ferrite::bench {
 namespace {
 
@@ -93,6 +95,11 @@ void merge_runs(cell_result& total, const cell_result& more) {
     t.commit_syncs = plus(t.commit_syncs, more.timed.commit_syncs);
     t.checkpoints = plus(t.checkpoints, more.timed.checkpoints);
   }
+  total.measured_ops += more.measured_ops;
+  for (const auto& [name, values] : more.figures) {
+    auto& all = total.figures[name];
+    all.insert(all.end(), values.begin(), values.end());
+  }
   total.ns_per_op_runs.insert(total.ns_per_op_runs.end(), more.ns_per_op_runs.begin(),
                               more.ns_per_op_runs.end());
   total.spec.runs = static_cast<int>(total.ns_per_op_runs.size());
@@ -102,6 +109,12 @@ void merge_runs(cell_result& total, const cell_result& more) {
 std::optional<double> cell_result::per_op(const std::optional<std::uint64_t>& counter) const {
   if (!counter || timed_ops() == 0) return std::nullopt;
   return static_cast<double>(*counter) / static_cast<double>(timed_ops());
+}
+
+std::optional<double> cell_result::figure(const std::string& name) const {
+  auto it = figures.find(name);
+  if (it == figures.end() || it->second.empty()) return std::nullopt;
+  return median(it->second);
 }
 
 double median(std::vector<double> v) {
@@ -147,6 +160,18 @@ cell_result run_cell(const cell_spec& spec) {
   if (wi.container) setup.keys = spec.ops;
   try {
     r.media = e->open(setup);
+    if (spec.work == workload::churn) {
+      churn_outcome c = run_churn(*e, spec.pool_bytes);
+      r.ns_per_op_runs.push_back(c.alloc_ns_per_op);
+      r.ns_per_op = c.alloc_ns_per_op;
+      r.timed = c.churn_counters;
+      r.measured_ops = c.churn_ops;
+      for (const auto& [name, value] : c.figures) r.figures[name].push_back(value);
+      e->reopen();
+      e->check_churn(c.objects, c.bytes);
+      e->close_and_remove();
+      return r;
+    }
     if (spec.work == workload::open) {
       for (std::uint64_t i = 0; i < warmup_per_thread; ++i) {
         e->close_for_open();
@@ -155,6 +180,7 @@ cell_result run_cell(const cell_spec& spec) {
     } else if (warmup_per_thread) {
       run_threads(*e, spec.work, spec.threads, warmup_per_thread, false);
     }
+    e->take_figures();  // the warm-up's are not figures
     const counters before = e->read_counters();
     for (int run = 0; run < spec.runs; ++run) {
       double ns = 0;
@@ -163,6 +189,7 @@ cell_result run_cell(const cell_spec& spec) {
           e->close_for_open();
           ns += run_threads(*e, spec.work, 1, 1, false);
         }
+        for (const auto& [name, value] : e->take_figures()) r.figures[name].push_back(value);
       } else {
         ns = run_threads(*e, spec.work, spec.threads, per_thread, true);
       }
@@ -203,6 +230,8 @@ nlohmann::json to_json(const cell_result& r) {
   j["commits"] = optional_json(r.timed.commits);
   j["commit_syncs"] = optional_json(r.timed.commit_syncs);
   j["checkpoints"] = optional_json(r.timed.checkpoints);
+  j["measured_ops"] = r.measured_ops;
+  j["figures"] = r.figures;
   j["error"] = r.error;
   return j;
 }
@@ -236,6 +265,10 @@ cell_result cell_result_from_json(const nlohmann::json& j) {
   r.timed.commits = optional_from(j.at("commits"));
   r.timed.commit_syncs = optional_from(j.at("commit_syncs"));
   r.timed.checkpoints = optional_from(j.at("checkpoints"));
+  r.measured_ops = j.value("measured_ops", std::uint64_t{0});
+  if (j.contains("figures")) {
+    r.figures = j.at("figures").get<std::map<std::string, std::vector<double>>>();
+  }
   r.error = j.at("error").get<std::string>();
   return r;
 }

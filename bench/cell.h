@@ -25,10 +25,18 @@
 // is filled with the N keys at open (untimed) and every run looks all of
 // them up. Step 5 reads the whole container back
 // (bench_engine::check_container).
+// churn (bench/churn.h) replaces steps 2 to 5: one run per process on a
+// fresh pool, the procedure of bench/churn.h; ns/op is its churn phase's
+// time per allocation, the counters are divided by that phase's
+// allocations and frees; after the reopen the heap must hold exactly the
+// objects of the refill (bench_engine::check_churn).
+// Figures other than ns/op (churn's fractions; open's open and first
+// allocation times apart) are kept per run, and reported as medians.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,14 +68,22 @@ struct cell_result {
   std::vector<double> ns_per_op_runs;
   double ns_per_op = 0;  // median of ns_per_op_runs
   counters timed;        // counter deltas over all timed runs
-  std::string error;     // non-empty: the cell failed, no figures
+  // Ops the counters are divided by when the runs decide them (churn: the
+  // allocations and frees of every run's churn phase); 0: from spec.
+  std::uint64_t measured_ops = 0;
+  // Other figures, by name: one value per run (see cell_figure).
+  std::map<std::string, std::vector<double>> figures;
+  std::string error;  // non-empty: the cell failed, no figures
 
   bool ok() const { return error.empty(); }
   // Ops of all timed runs together.
   std::uint64_t timed_ops() const {
+    if (measured_ops) return measured_ops;
     return spec.ops / static_cast<std::uint64_t>(spec.threads) *
            static_cast<std::uint64_t>(spec.threads) * static_cast<std::uint64_t>(spec.runs);
   }
+  // The median over the runs of figure `name`, or nullopt.
+  std::optional<double> figure(const std::string& name) const;
   // counter / timed_ops(), or nullopt.
   std::optional<double> per_op(const std::optional<std::uint64_t>& counter) const;
 };

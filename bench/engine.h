@@ -106,6 +106,28 @@ class bench_engine {
 
   // Closes the pool and removes its file. Harmless when not open.
   virtual void close_and_remove() noexcept = 0;
+
+  // --- churn (bench/churn.h drives the engine's allocator through these) ---
+  // The engines that do not run churn keep the defaults, which throw.
+
+  // Allocates one object of `size` bytes, durable on its own (ferrite: a
+  // transaction; libpmemobj: pmemobj_alloc). Returns a handle for
+  // churn_free, or nullopt when the engine reports that its heap has no room
+  // (any other error throws); the pool is then as before the call.
+  virtual std::optional<std::uint64_t> churn_allocate(std::size_t size);
+  // Frees the object of a handle churn_allocate returned, durable on its own.
+  virtual void churn_free(std::uint64_t handle);
+  // Bytes of the heap objects are allocated from, when the engine says
+  // (ferrite: heap_statistics().heap_bytes); nullopt otherwise.
+  virtual std::optional<std::uint64_t> churn_heap_bytes() const;
+  // After reopen(): throws unless the pool holds exactly `objects` objects
+  // (and, where the engine can tell, `bytes` requested bytes in all), and its
+  // own consistency check finds nothing.
+  virtual void check_churn(std::uint64_t objects, std::uint64_t bytes);
+
+  // Figures measured by the engine itself since the last call (open: the
+  // open and the first allocation apart), name -> value; then forgotten.
+  virtual std::vector<std::pair<std::string, double>> take_figures() { return {}; }
 };
 
 // Engines compiled into this binary, in report order.

@@ -38,6 +38,19 @@ counters difference(const counters& later, const counters& earlier) {
   return d;
 }
 
+std::optional<std::uint64_t> bench_engine::churn_allocate(std::size_t) {
+  throw std::logic_error("this engine does not run churn");
+}
+void bench_engine::churn_free(std::uint64_t) {
+  throw std::logic_error("this engine does not run churn");
+}
+std::optional<std::uint64_t> bench_engine::churn_heap_bytes() const {
+  return std::nullopt;
+}
+void bench_engine::check_churn(std::uint64_t, std::uint64_t) {
+  throw std::logic_error("this engine does not run churn");
+}
+
 std::vector<std::string_view> compiled_engines() {
 #ifdef FERRITE_BENCH_PMDK
   return {"ferrite", "pmdk", "std"};

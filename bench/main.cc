@@ -54,6 +54,18 @@
 //                        The container workloads run on 1 thread (the
 //                        containers are single-writer); N is --keys
 //                        (--page-keys on page media, for every engine).
+//   churn                allocation of a log-uniform random size in [16 B,
+//                        64 KiB], each its own transaction, among random
+//                        frees (1 op in 3), after filling half the heap, until
+//                        the first out_of_space; then everything is freed and
+//                        the heap refilled with 32 KiB objects. Figures: live
+//                        bytes / heap bytes at the first out_of_space, the
+//                        refill / heap, ns per allocation (bench/churn.h).
+//                          ferrite: pool.allocate in a transaction, deallocate;
+//                          pmdk:    pmemobj_alloc / pmemobj_free;
+//                          std:     not run (no heap to fill).
+//                        1 thread, one run per process; the pool is
+//                        --pool-mib when given, else 256 MiB.
 //
 // Media modes:
 //   cacheline  pools on /dev/shm; ferrite with PMEM2_FORCE_GRANULARITY=cacheline
@@ -97,6 +109,7 @@ struct options {
   int runs = 5;
   std::uint64_t warmup_percent = 10;
   std::uint64_t pool_mib = 64;
+  bool pool_mib_given = false;  // churn: --pool-mib, else churn_default_pool_bytes
   std::string dir;
   bool json = false;
   std::string csv;
@@ -207,6 +220,7 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
   std::vector<cell_result> cells;
   for (const std::string& e : d.engines) {
     if (w == workload::open && e == "std") continue;  // nothing to open
+    if (w == workload::churn && e == "std") continue;  // no heap to fill
     if (wi.per_structure && e == "pmdk") continue;    // no hash map or ordered map in libpmemobj
     // std does no I/O: a page-mode op count would time little but the
     // threads' start.
@@ -215,6 +229,7 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     // A container's cost per op depends on its size: every engine gets the
     // same N on a given media.
     if (wi.container) ops = m == media_mode::cacheline ? d.keys_cacheline : d.keys_page;
+    if (w == workload::churn) ops = 1;  // a run ends at the first out_of_space, not at a count
     cell_result c;
     c.spec.engine = e;
     c.spec.work = w;
@@ -229,7 +244,7 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     if (w == workload::chase) c.spec.warmup_ops = std::max(c.spec.warmup_ops, chase_nodes);
     if (wi.from_empty) c.spec.warmup_ops = 0;  // each run starts from an empty container
     c.spec.runs = 0;
-    c.spec.pool_bytes = d.pool_bytes;
+    c.spec.pool_bytes = w == workload::churn ? d.churn_pool_bytes : d.pool_bytes;
     c.spec.objects = objects;
     c.spec.shape = shape;
     // open: room for the objects (~80 bytes each with their headers, in
@@ -323,6 +338,7 @@ int driver_main(options o) {
   d.warmup_percent = o.warmup_percent;
   d.runs = o.runs;
   d.pool_bytes = o.pool_mib << 20;
+  d.churn_pool_bytes = o.pool_mib_given || o.smoke ? d.pool_bytes : churn_default_pool_bytes;
   d.cacheline_dir = "/dev/shm";
   d.page_dir = o.dir.empty() ? default_page_dir() : std::filesystem::path(o.dir);
   d.smoke = o.smoke;
@@ -484,6 +500,7 @@ int main(int argc, char** argv) {
       print_catalogue();
       return exit_ok;
     }
+    o.pool_mib_given = app.count("--pool-mib") > 0;
     if (!o.cell.empty()) return cell_main(o);
     return driver_main(o);
   } catch (const usage_error& e) {

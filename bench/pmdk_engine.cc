@@ -10,10 +10,14 @@
 // vector_push runs on a persistent array written here with the C API (no
 // such structure is part of libpmemobj): see pvec below. libpmemobj has no
 // hash map or ordered map, so map_insert and map_get are not run here.
+//
+// churn: pmemobj_alloc into a volatile oid (atomic, like ferrite's
+// one-allocation transaction), pmemobj_free; ENOMEM is the out_of_space.
 #include <libpmem.h>
 #include <libpmemobj.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +44,7 @@ struct chase_node {
 };
 
 constexpr std::uint64_t fill_batch = 4096;
+constexpr std::uint64_t churn_type = 7;  // the type number of churn's objects
 
 // A hand-written persistent array of u64 (vector_push), at the start of
 // thread 0's region in the root object: `size` elements at `data`, room for
@@ -154,6 +159,44 @@ class pmdk_engine final : public bench_engine {
     }
   }
 
+  std::optional<std::uint64_t> churn_allocate(std::size_t size) override {
+    PMEMoid oid = OID_NULL;
+    if (pmemobj_alloc(pop_, &oid, size, churn_type, nullptr, nullptr) != 0) {
+      if (errno == ENOMEM) return std::nullopt;
+      fail_pmdk("pmemobj_alloc");
+    }
+    pool_uuid_lo_ = oid.pool_uuid_lo;
+    return oid.off;
+  }
+
+  void churn_free(std::uint64_t off) override {
+    PMEMoid oid{pool_uuid_lo_, off};
+    pmemobj_free(&oid);
+  }
+
+  std::vector<std::pair<std::string, double>> take_figures() override {
+    std::vector<std::pair<std::string, double>> f;
+    if (opens_ != 0) {
+      const double n = static_cast<double>(opens_);
+      f = {{"open_ms", open_ns_ / n / 1e6}, {"first_alloc_ms", first_alloc_ns_ / n / 1e6}};
+    }
+    opens_ = 0;
+    open_ns_ = first_alloc_ns_ = 0;
+    return f;
+  }
+
+  // libpmemobj cannot tell the requested sizes: objects are counted only.
+  void check_churn(std::uint64_t objects, std::uint64_t) override {
+    std::uint64_t n = 0;
+    for (PMEMoid o = pmemobj_first(pop_); !OID_IS_NULL(o); o = pmemobj_next(o)) {
+      n += pmemobj_type_num(o) == churn_type;
+    }
+    if (n != objects) {
+      throw std::runtime_error("after reopening, the libpmemobj pool holds " + std::to_string(n) +
+                               " churn objects, expected " + std::to_string(objects));
+    }
+  }
+
   void close_and_remove() noexcept override {
     if (pop_ == nullptr) return;
     pmemobj_close(pop_);
@@ -261,10 +304,18 @@ class pmdk_engine final : public bench_engine {
     if (pop_ == nullptr) fail_pmdk("opening " + setup_.pool_path.string());
     find_root();
     auto t1 = std::chrono::steady_clock::now();
-    auto* slot = reinterpret_cast<PMEMoid*>(region(0));
-    if (!OID_IS_NULL(*slot)) pmemobj_free(slot);
-    if (pmemobj_alloc(pop_, slot, 64, 0, nullptr, nullptr) != 0) fail_pmdk("pmemobj_alloc");
+    // As ferrite's: allocate into the empty one of two slots (timed), then
+    // free the previous open's object in the other (untimed).
+    auto* slots = reinterpret_cast<PMEMoid*>(region(0));
+    const int empty = OID_IS_NULL(slots[0]) ? 0 : 1;
+    if (pmemobj_alloc(pop_, &slots[empty], 64, 0, nullptr, nullptr) != 0) {
+      fail_pmdk("pmemobj_alloc");
+    }
     auto t2 = std::chrono::steady_clock::now();
+    if (!OID_IS_NULL(slots[1 - empty])) pmemobj_free(&slots[1 - empty]);
+    open_ns_ += std::chrono::duration<double, std::nano>(t1 - t0).count();
+    first_alloc_ns_ += std::chrono::duration<double, std::nano>(t2 - t1).count();
+    opens_ += 1;
     if (std::getenv("FERRITE_BENCH_OPEN_SPLIT")) {
       std::fprintf(stderr, "pmdk open %llu objects: open %.3f ms, first alloc %.3f ms\n",
                    static_cast<unsigned long long>(setup_.objects),
@@ -341,6 +392,11 @@ class pmdk_engine final : public bench_engine {
   std::byte* root_ = nullptr;
   PMEMoid cursor_ = OID_NULL;
   std::uint64_t sink_ = 0;
+  std::uint64_t pool_uuid_lo_ = 0;  // churn: of the oids it hands out
+  // open: the opens since take_figures, and their times.
+  std::uint64_t opens_ = 0;
+  double open_ns_ = 0;
+  double first_alloc_ns_ = 0;
 };
 
 }  // namespace

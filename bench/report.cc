@@ -142,6 +142,32 @@ std::string csv_field(std::optional<double> v) {
   return v ? format("%.6g", *v) : std::string();
 }
 
+// The figures of a cell besides ns/op, medians over its runs, on one line:
+// churn's headline first (live/heap at the first out_of_space against issue
+// 14's bound, the refill), then every figure by name.
+std::string figures_line(const cell_result& r) {
+  std::string line = "  " + pad(r.spec.engine, 8, true) +
+                     pad(std::string(to_string(r.spec.mode)), 10, true) +
+                     (r.spec.objects ? std::to_string(r.spec.objects) + " obj " : "");
+  if (r.spec.work == workload::churn) {
+    const auto live = r.figure("live_per_heap");
+    const auto refill = r.figure("refill_per_heap");
+    if (live) {
+      line += "live/heap at the first out_of_space " + format("%.3f", *live) + " (issue 14: >= " +
+              format("%.2f", churn_live_target) +
+              (*live >= churn_live_target ? ", met)" : ", missed)");
+    }
+    if (refill) line += ", refill/heap " + format("%.3f", *refill);
+    if (live || refill) line += "\n" + std::string(20, ' ');
+  }
+  bool first = true;
+  for (const auto& [name, values] : r.figures) {
+    line += (first ? "" : ", ") + name + " " + figure(r.figure(name));
+    first = false;
+  }
+  return line;
+}
+
 }  // namespace
 
 std::string file_system_name(const std::filesystem::path& dir) {
@@ -234,6 +260,17 @@ void print_setup(std::ostream& out, const run_description& d) {
            "std::map; libpmemobj has no comparable structure (n/a), its vector_push array is "
            "hand-written with its C API\n";
   }
+  if (std::find(d.workloads.begin(), d.workloads.end(), workload::churn) != d.workloads.end()) {
+    out << "  churn      ferrite and pmdk, 1 thread, one run per process on a new pool of "
+        << bytes_text(d.churn_pool_bytes)
+        << "; sizes log-uniform in [16, 65536] bytes (mt19937_64 seed 42), each allocation "
+           "and each free durable on its own; fill to half the heap, then 1 op in 3 frees a "
+           "random live object, the others allocate, until the first out_of_space; then "
+           "everything is freed and 32 KiB objects refill the heap. ns/op: per allocation of "
+           "the churn phase; counters: per allocation or free of that phase; live/heap: the "
+           "requested bytes live at the first out_of_space / the heap (ferrite: "
+           "heap_statistics().heap_bytes; libpmemobj does not say: live/pool only)\n";
+  }
   if (!d.machine.empty()) out << "  machine    " << d.machine << "\n";
   out << "  check      after the runs each pool is reopened and every field must hold its "
          "op count (containers: every element and key is read back)\n";
@@ -300,6 +337,13 @@ void print_tables(std::ostream& out, const run_description& d,
         line += pad(fok ? counter_figure(f->per_op(f->timed.flushed_lines)) : "-", 10);
         out << line << "\n";
       }
+    }
+    bool figures = false;
+    for (const cell_result& r : results) {
+      if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
+      if (!figures) out << "  figures (medians over the runs):\n";
+      figures = true;
+      out << figures_line(r) << "\n";
     }
   }
   out << "\n(ns/op: median of the runs, ± half the spread between the fastest and slowest "
@@ -368,6 +412,15 @@ nlohmann::ordered_json results_json(const std::vector<cell_result>& results) {
     j["warmup_ops"] = r.spec.warmup_ops;
     j["pool_bytes"] = r.spec.pool_bytes;
     j["media"] = r.media;
+    if (!r.figures.empty()) {
+      nlohmann::ordered_json figures = nlohmann::ordered_json::object();
+      for (const auto& [name, values] : r.figures) {
+        figures[name] = number_or_null(ok ? r.figure(name) : std::nullopt);
+      }
+      j["figures"] = std::move(figures);
+      j["figures_runs"] = r.figures;
+    }
+    if (r.measured_ops) j["counted_ops"] = r.measured_ops;
     j["error"] = ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
     list.push_back(std::move(j));
   }

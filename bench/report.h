@@ -28,6 +28,7 @@ struct run_description {
   std::uint64_t warmup_percent = 0;
   int runs = 0;
   std::uint64_t pool_bytes = 0;
+  std::uint64_t churn_pool_bytes = 0;  // churn's pools
   std::filesystem::path cacheline_dir;
   std::filesystem::path page_dir;
   std::vector<std::uint64_t> objects;  // open: object counts

@@ -83,7 +83,8 @@ int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads) 
 
   if (list) {
     for (const workload_info& w : workloads) {
-      std::cout << std::left << std::setw(14) << w.name << " " << w.description << "\n";
+      std::cout << std::left << std::setw(14) << w.name << " " << w.description
+                << (w.pending.empty() ? "" : " [pending: " + w.pending + "]") << "\n";
     }
     return exit_clean;
   }
@@ -137,7 +138,14 @@ int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads) 
     chosen.push_back(&*it);
   }
   if (names.empty()) {
-    for (const workload_info& w : workloads) chosen.push_back(&w);
+    for (const workload_info& w : workloads) {
+      if (w.pending.empty()) {
+        chosen.push_back(&w);
+      } else {
+        std::cerr << "ferrite-crash: skipping pending workload " << w.name << " (" << w.pending
+                  << "); --workload " << w.name << " runs it\n";
+      }
+    }
   }
   campaign_result r = run_campaign(chosen, o);
   if (json) {

@@ -17,11 +17,8 @@
 #include "tools/crash/workloads/builtin.h"
 
 namespace ferrite::crash::builtin {
-namespace {
 
-constexpr std::size_t slot_count = 48;
-constexpr std::uint64_t max_grows = 24;    // grow: the pool stops at 26 MiB
-constexpr std::uint64_t header_words = 2;  // grow: grows so far, heap size seen then
+namespace {
 
 // The bytes of an object made by operation `tag`: a cheap word pattern.
 std::uint64_t pattern_word(std::uint64_t tag, std::uint64_t i) {
@@ -30,7 +27,9 @@ std::uint64_t pattern_word(std::uint64_t tag, std::uint64_t i) {
   return z * 0x94d049bb133111ebull;
 }
 
-void fill(void* obj, std::uint64_t size, std::uint64_t tag) {
+}  // namespace
+
+void fill_pattern(void* obj, std::uint64_t size, std::uint64_t tag) {
   auto* b = static_cast<std::byte*>(obj);
   for (std::uint64_t i = 0; i < size; i += 8) {
     const std::uint64_t w = pattern_word(tag, i / 8);
@@ -38,7 +37,7 @@ void fill(void* obj, std::uint64_t size, std::uint64_t tag) {
   }
 }
 
-bool matches(const void* obj, std::uint64_t size, std::uint64_t tag) {
+bool matches_pattern(const void* obj, std::uint64_t size, std::uint64_t tag) {
   const auto* b = static_cast<const std::byte*>(obj);
   for (std::uint64_t i = 0; i < size; i += 8) {
     const std::uint64_t w = pattern_word(tag, i / 8);
@@ -46,6 +45,12 @@ bool matches(const void* obj, std::uint64_t size, std::uint64_t tag) {
   }
   return true;
 }
+
+namespace {
+
+constexpr std::size_t slot_count = 48;
+constexpr std::uint64_t max_grows = 24;    // grow: the pool stops at 26 MiB
+constexpr std::uint64_t header_words = 2;  // grow: grows so far, heap size seen then
 
 class alloc_model final : public workload {
  public:
@@ -186,7 +191,8 @@ void alloc_model::perform(pool& p, std::uint64_t op) const {
     }
     case mode::atomic_alloc: {
       const action& a = pl.actions.front();
-      p.allocate_into(&table_for_write(p)[a.slot], a.size, [&](void* o) { fill(o, a.size, op); });
+      p.allocate_into(&table_for_write(p)[a.slot], a.size,
+                      [&](void* o) { fill_pattern(o, a.size, op); });
       return;
     }
     case mode::atomic_free:
@@ -202,7 +208,7 @@ void alloc_model::perform(pool& p, std::uint64_t op) const {
       tx_snapshot(&t[a.slot], 8);
       if (a.allocate) {
         void* o = p.allocate(a.size);  // covered by the transaction: no snapshot needed
-        fill(o, a.size, op);
+        fill_pattern(o, a.size, op);
         t[a.slot] = p.offset_of(o);
       } else {
         p.deallocate(p.at(t[a.slot]));
@@ -259,7 +265,7 @@ std::string alloc_model::check(const pool& p) const {
       return where + "object of " + std::to_string(size) + " bytes, the model's is " +
              std::to_string(s.size);
     }
-    if (!matches(o, s.size, s.tag)) return where + "the object's bytes differ";
+    if (!matches_pattern(o, s.size, s.tag)) return where + "the object's bytes differ";
   }
   if (grow_) {
     const auto* h = reinterpret_cast<const std::uint64_t*>(scratch_region(p));

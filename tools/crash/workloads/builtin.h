@@ -51,6 +51,11 @@ class region_model : public workload {
 
 inline constexpr std::uint64_t counter_bytes = 16;  // words 0 and 1
 
+// Fills `size` bytes at `obj` with a word pattern seeded by `tag` (the
+// operation that made the object), and tells whether they still hold it.
+void fill_pattern(void* obj, std::uint64_t size, std::uint64_t tag);
+bool matches_pattern(const void* obj, std::uint64_t size, std::uint64_t tag);
+
 // Throws std::logic_error("what: ...") unless `fn` throws a ferrite::error
 // with `code`; any other ferrite::error propagates unchanged (an injected
 // fault, say).
@@ -79,5 +84,6 @@ workload_info vector();
 workload_info map_set();
 workload_info hash_map();
 workload_info gc();
+workload_info heap_churn();  // workloads/heap_churn.cc
 
 }  // namespace ferrite::crash::builtin

@@ -25,6 +25,9 @@
 //                 splits, new segments, erase by key and iterator
 //   gc            pool.gc() over linked nodes, unlinked nodes and garbage
 //                 cycles; collections of more than one sweep transaction
+//   heap-churn    16 B to 3 MiB objects allocated and freed at random,
+//                 everything freed at once, then one object of half the
+//                 heap (workloads/heap_churn.cc)
 //
 //   values        the dynamic value model: a dict root, every kind of
 //                 value, shared lists, cycles (workloads/values.cc)
@@ -43,7 +46,8 @@ std::vector<workload_info> builtin_workloads() {
           builtin::values(),  // workloads/values.cc
           builtin::log_full(), builtin::pool_sizes(),    builtin::alloc_free(),
           builtin::grow(),     builtin::typed_objects(), builtin::vector(),
-          builtin::map_set(),  builtin::hash_map(),      builtin::gc()};
+          builtin::map_set(),  builtin::hash_map(),      builtin::gc(),
+          builtin::heap_churn()};
 }
 
 namespace builtin {
