@@ -55,7 +55,7 @@ TEST_CASE("create then open shows the same pool", "[pool]") {
     pool p = pool::create(d / "a.pool", 4 << 20);
     pool_info i = p.info();
     uuid = i.uuid;
-    CHECK(i.format_version == 1);
+    CHECK(i.format_version == 2);
     CHECK(i.pool_tag != 0);
     CHECK(i.file_size <= (4u << 20));
     CHECK(i.regions.size() == 5);
@@ -403,7 +403,7 @@ TEST_CASE("a moved pool keeps working and the source is closed", "[pool]") {
   pool a = pool::create(d / "m.pool", 4 << 20);
   pool b = std::move(a);
   CHECK_FALSE(a.is_open());  // NOLINT(bugprone-use-after-move)
-  CHECK(b.info().format_version == 1);
+  CHECK(b.info().format_version == 2);
 }
 
 TEST_CASE("random garbage files never crash open", "[pool][errors][fuzz]") {
