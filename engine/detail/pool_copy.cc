@@ -44,8 +44,7 @@ namespace {
 
 constexpr std::uint64_t offset_mask = (1ull << 48) - 1;
 constexpr std::uint64_t mib = 1024 * 1024;
-// Objects per allocation / write transaction (the log record bound applies
-// too: write_all also stops a batch at a quarter of the largest record).
+// Objects per allocation / write transaction (record_budget bounds its bytes).
 constexpr std::size_t batch_objects = 2048;
 constexpr int default_attempts = 6;
 
@@ -209,14 +208,27 @@ void report(const copy_options& o, std::uint64_t done, std::uint64_t total) {
   if (o.progress) o.progress(done, total);
 }
 
-// New data offsets in DST, by walk order.
+// A transaction's share of the log: a quarter of the largest record (a
+// record also carries each range's header and the allocator's bit
+// operations), and at most batch_objects objects.
+std::uint64_t record_budget(pool& d) { return max_record_bytes(impl_of(d)) / 4; }
+constexpr std::uint64_t range_overhead = 32;
+
+// New data offsets in DST, by walk order. A new object's bytes are logged
+// by the transaction that allocates it, so allocation batches are bounded
+// by bytes too.
 std::vector<std::uint64_t> allocate_all(pool& d, pool_impl& s, const graph_recorder& g) {
   std::vector<std::uint64_t> placed(g.objects.size());
-  for (std::size_t first = 0; first < g.objects.size(); first += batch_objects) {
-    const std::size_t end = std::min(g.objects.size(), first + batch_objects);
+  const std::uint64_t budget = record_budget(d);
+  std::size_t next = 0;
+  while (next < g.objects.size()) {
     d.transaction([&] {
-      for (std::size_t i = first; i < end; ++i) {
+      std::uint64_t logged = 0;
+      std::size_t i = next;
+      for (; i < g.objects.size() && i - next < batch_objects; ++i) {
         const reached_object& o = g.objects[i];
+        if (i > next && logged + o.size + range_overhead > budget) break;
+        logged += o.size + range_overhead;
         // Alignment: what the object's type (and a container's key and
         // value types, for its nodes) asks for, at least 16.
         std::uint64_t align = 16;
@@ -230,6 +242,7 @@ std::vector<std::uint64_t> allocate_all(pool& d, pool_impl& s, const graph_recor
         }
         placed[i] = d.offset_of(d.allocate(o.size, o.type, align));
       }
+      next = i;
     });
   }
   return placed;
@@ -240,7 +253,7 @@ std::uint64_t write_all(pool& d, pool_impl& s, const graph_recorder& g,
   const object_index index(g.objects);
   const std::uint16_t tag = impl_of(d).header.pool_tag;
   const std::byte* from = s.store->working();
-  const std::uint64_t record_budget = max_record_bytes(impl_of(d)) / 4;
+  const std::uint64_t budget = record_budget(d);
   std::uint64_t rewritten = 0;
   std::size_t next = 0;
   while (next < g.objects.size()) {
@@ -249,11 +262,11 @@ std::uint64_t write_all(pool& d, pool_impl& s, const graph_recorder& g,
       std::size_t i = next;
       for (; i < g.objects.size() && i - next < batch_objects; ++i) {
         const reached_object& o = g.objects[i];
-        if (i > next && logged + o.size > record_budget) break;
+        if (i > next && logged + o.size + range_overhead > budget) break;
         std::byte* to = static_cast<std::byte*>(d.at(placed[i]));
         tx_snapshot(to, o.size);
         std::memcpy(to, from + o.data, o.size);
-        logged += o.size;
+        logged += o.size + range_overhead;
         auto p = std::lower_bound(g.pointers.begin(), g.pointers.end(), o.data);
         for (; p != g.pointers.end() && *p < o.data + o.size; ++p) {
           std::uint64_t raw;
