@@ -79,5 +79,6 @@ workload_info vector();
 workload_info map_set();
 workload_info hash_map();
 workload_info gc();
+workload_info copy();  // workloads/copy.cc: process kills of copy_pool only
 
 }  // namespace ferrite::crash::builtin

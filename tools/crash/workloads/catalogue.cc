@@ -43,7 +43,8 @@ std::vector<workload_info> builtin_workloads() {
           builtin::values(),  // workloads/values.cc
           builtin::log_full(), builtin::pool_sizes(),    builtin::alloc_free(),
           builtin::grow(),     builtin::typed_objects(), builtin::vector(),
-          builtin::map_set(),  builtin::hash_map(),      builtin::gc()};
+          builtin::map_set(),  builtin::hash_map(),      builtin::gc(),
+          builtin::copy()};
 }
 
 namespace builtin {
