@@ -197,6 +197,33 @@ TEST_CASE("a copy can be written to and copied again", "[copy]") {
   CHECK(b->names.size() == 401);
 }
 
+TEST_CASE("an object larger than a transaction's share of the log is written in slices",
+          "[copy]") {
+  temp_dir d;
+  constexpr std::int64_t count = 100000;  // a 1 MiB vector buffer of pointers
+  {
+    pool p = pool::open(d / "big.pool", sized(64));
+    pptr<bag> b = p.root<bag>();
+    for (std::int64_t first = 0; first < count; first += 5000) {
+      p.transaction([&] {
+        for (std::int64_t i = first; i < first + 5000; ++i) {
+          b->nodes.push_back(p.make<node>(node{i, nullptr}));
+        }
+      });
+    }
+  }
+  // 16 MiB: a 1 MiB log, so at most 512 KiB per record.
+  const copy_stats s = copy_pool(d / "big.pool", d / "small.pool", {.size = 16 << 20, .progress = {}});
+  CHECK(s.pointers == count + 1);  // and the vector's buffer pointer
+  pool q = pool::open(d / "small.pool", read_only());
+  pptr<bag> b = q.root<bag>();
+  REQUIRE(b->nodes.size() == count);
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (b->nodes[i]->value != i) FAIL("node " << i << " holds " << b->nodes[i]->value);
+  }
+  CHECK(q.check().empty());
+}
+
 TEST_CASE("values are copied with their shared payloads and cycles", "[copy][value]") {
   temp_dir d;
   std::string repr;

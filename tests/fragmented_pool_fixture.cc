@@ -1,4 +1,5 @@
-// fragmented_pool_fixture PATH [--objects N] [--keep-every K] [--size MIB]:
+// fragmented_pool_fixture PATH [--objects N] [--keep-every K] [--large-every L]
+//                         [--size MIB]:
 // a pool whose live objects are scattered through a heap that is mostly
 // free (`ferrite copy` tests and its benchmark, docs/bench.md).
 //
@@ -7,7 +8,8 @@
 //     larges: vector<pptr<test.Large>>   (Large: id, 127 x i64: 1 KiB)
 //     names:  map<i64, string>           one entry per kept large object
 //
-// N objects (default 20000; every fourth a Large, the rest Small) are made
+// N objects (default 20000; every L-th a Large (default 4; 0: none), the
+// rest Small) are made
 // in order, so they fill the heap front to back; then all but every K-th
 // (default 10) are freed again. With K = 1 nothing is freed.
 #include <cstdlib>
@@ -44,22 +46,25 @@ FERRITE_TYPE(scatter, "test.Scatter", smalls, larges, names)
 }  // namespace fixture
 
 int main(int argc, char** argv) {
-  long objects = 20000, keep_every = 10, size_mib = 32;
+  long objects = 20000, keep_every = 10, large_every = 4, size_mib = 32;
   bool usage = argc < 2 || argc % 2 != 0;
   for (int i = 2; !usage && i + 1 < argc; i += 2) {
     const long v = std::atol(argv[i + 1]);
-    if (v <= 0) usage = true;
+    if (v < 0 || (v == 0 && std::strcmp(argv[i], "--large-every") != 0)) usage = true;
     if (std::strcmp(argv[i], "--objects") == 0)
       objects = v;
     else if (std::strcmp(argv[i], "--keep-every") == 0)
       keep_every = v;
+    else if (std::strcmp(argv[i], "--large-every") == 0)
+      large_every = v;
     else if (std::strcmp(argv[i], "--size") == 0)
       size_mib = v;
     else
       usage = true;
   }
   if (usage) {
-    std::cerr << "usage: fragmented_pool_fixture PATH [--objects N] [--keep-every K] [--size MIB]\n";
+    std::cerr << "usage: fragmented_pool_fixture PATH [--objects N] [--keep-every K] "
+                 "[--large-every L] [--size MIB]\n";
     return 2;
   }
   using namespace fixture;
@@ -75,7 +80,7 @@ int main(int argc, char** argv) {
     for (long first = 0; first < objects; first += batch) {
       p.transaction([&] {
         for (long i = first; i < objects && i < first + batch; ++i) {
-          if (i % 4 == 3) {
+          if (large_every > 0 && i % large_every == large_every - 1) {
             larges.push_back(p.make<large>(large{i, {i, -i}}));
           } else {
             smalls.push_back(p.make<small>(small{i, {i, i * 2, i * 3}}));

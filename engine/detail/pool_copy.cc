@@ -248,38 +248,64 @@ std::vector<std::uint64_t> allocate_all(pool& d, pool_impl& s, const graph_recor
   return placed;
 }
 
+// Writes every object's bytes with its pointers rewritten, in transactions
+// of at most record_budget() logged bytes: an object larger than that is
+// written in slices over several transactions (DST is not yet a pool
+// anyone sees, so only the end state matters). A slice never ends inside a
+// pointer field.
 std::uint64_t write_all(pool& d, pool_impl& s, const graph_recorder& g,
                         const std::vector<std::uint64_t>& placed, const copy_options& options) {
   const object_index index(g.objects);
   const std::uint16_t tag = impl_of(d).header.pool_tag;
   const std::byte* from = s.store->working();
-  const std::uint64_t budget = record_budget(d);
+  const std::uint64_t budget = std::max<std::uint64_t>(record_budget(d), 4096);
   std::uint64_t rewritten = 0;
-  std::size_t next = 0;
+  std::size_t next = 0;      // the object being written
+  std::uint64_t done_in = 0;  // its bytes written so far
+  // Copies [begin, end) of object i (bytes past its start) into DST.
+  auto write_slice = [&](std::size_t i, std::uint64_t begin, std::uint64_t end) {
+    const reached_object& o = g.objects[i];
+    std::byte* to = static_cast<std::byte*>(d.at(placed[i]));
+    tx_snapshot(to + begin, end - begin);
+    std::memcpy(to + begin, from + o.data + begin, end - begin);
+    auto p = std::lower_bound(g.pointers.begin(), g.pointers.end(), o.data + begin);
+    for (; p != g.pointers.end() && *p < o.data + end; ++p) {
+      std::uint64_t raw;
+      std::memcpy(&raw, from + *p, 8);
+      const std::uint64_t target = raw & offset_mask;
+      const std::uint32_t j = index.holding(target);
+      const std::uint64_t moved =
+          std::uint64_t{tag} << 48 | (placed[j] + (target - g.objects[j].data));
+      std::memcpy(to + (*p - o.data), &moved, 8);
+      ++rewritten;
+    }
+  };
   while (next < g.objects.size()) {
     d.transaction([&] {
       std::uint64_t logged = 0;
-      std::size_t i = next;
-      for (; i < g.objects.size() && i - next < batch_objects; ++i) {
-        const reached_object& o = g.objects[i];
-        if (i > next && logged + o.size + range_overhead > budget) break;
-        std::byte* to = static_cast<std::byte*>(d.at(placed[i]));
-        tx_snapshot(to, o.size);
-        std::memcpy(to, from + o.data, o.size);
-        logged += o.size + range_overhead;
-        auto p = std::lower_bound(g.pointers.begin(), g.pointers.end(), o.data);
-        for (; p != g.pointers.end() && *p < o.data + o.size; ++p) {
-          std::uint64_t raw;
-          std::memcpy(&raw, from + *p, 8);
-          const std::uint64_t target = raw & offset_mask;
-          const std::uint32_t j = index.holding(target);
-          const std::uint64_t moved =
-              std::uint64_t{tag} << 48 | (placed[j] + (target - g.objects[j].data));
-          std::memcpy(to + (*p - o.data), &moved, 8);
-          ++rewritten;
+      for (std::size_t n = 0; next < g.objects.size() && n < batch_objects; ++n) {
+        const reached_object& o = g.objects[next];
+        const std::uint64_t room = budget - std::min(budget, logged + range_overhead);
+        std::uint64_t end = o.size;
+        if (end - done_in > room) {
+          if (logged > 0 && room < 4096) break;  // the next transaction
+          end = std::min(o.size, done_in + std::max<std::uint64_t>(room, 4096) / 8 * 8);
+          // Not inside a pointer field: end before the one that straddles.
+          auto p = std::lower_bound(g.pointers.begin(), g.pointers.end(), o.data + end);
+          if (p != g.pointers.begin() && *(p - 1) + 8 > o.data + end &&
+              *(p - 1) > o.data + done_in) {
+            end = *(p - 1) - o.data;
+          }
         }
+        write_slice(next, done_in, end);
+        logged += end - done_in + range_overhead;
+        if (end < o.size) {
+          done_in = end;
+          break;
+        }
+        done_in = 0;
+        ++next;
       }
-      next = i;
     });
     report(options, next, g.objects.size());
   }
