@@ -30,10 +30,9 @@
 //  5. Too small a `size` is an error before any object is written (DST
 //     is not created); see copy_options::size for the default.
 //
-// Thread-safety: SRC must not be open for writing anywhere (copy_pool
-// opens it read-only; a writer holding it makes the copy a snapshot of its
-// last checkpointed and logged state). Not concurrent with another copy to
-// the same DST.
+// Thread-safety: SRC open for writing (in this process or another) is
+// pool_locked; read-only opens may share it with the copy. Two copies to
+// the same DST at once: the second finds DST.copying and refuses.
 #pragma once
 
 #include <cstdint>
@@ -65,8 +64,11 @@ struct copy_stats {
 // Copies the pool at `src` to a new pool at `dst` (see above). Throws
 // file_exists (DST or DST.copying exists), corrupted (SRC damaged: its
 // check's first problem, or a damaged object graph), invalid_argument (an
-// untyped object is reachable), out_of_space (`size` too small; the message
-// says what would fit), and the errors of pool::open / pool::create.
+// untyped object, or a hash_map/map/set keyed by pointers, is reachable),
+// out_of_space (`size` too small, or the default size after it was doubled
+// five times), pool_locked (SRC is open for writing), and the errors of
+// pool::open / pool::create. None of them leaves a DST or DST.copying
+// that was not there before.
 copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::path& dst,
                      const copy_options& options = {});
 

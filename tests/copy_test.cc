@@ -310,6 +310,11 @@ TEST_CASE("copy refusals leave no DST", "[copy][errors]") {
           error_code::invalid_argument);
     CHECK_FALSE(file_there(d / "t.pool.copying"));
   }
+  SECTION("SRC open for writing") {
+    pool writer = pool::open(d / "s.pool");
+    CHECK(error_of([&] { copy_pool(d / "s.pool", d / "t.pool"); }) == error_code::pool_locked);
+    CHECK_FALSE(file_there(d / "t.pool.copying"));
+  }
   SECTION("a damaged pointer in the graph") {
     {
       pool p = pool::open(d / "s.pool");
