@@ -57,8 +57,9 @@ struct copy_stats {
   std::uint64_t bytes = 0;       // their requested sizes, summed
   std::uint64_t pointers = 0;    // pointer fields rewritten
   std::uint64_t src_file_size = 0, dst_file_size = 0;
-  std::uint64_t src_heap_used = 0;  // SRC's allocated bytes, garbage included
-  std::uint64_t dst_heap_used = 0;
+  // Heap bytes not free (heap_stats::heap_bytes - free_bytes): SRC's
+  // garbage included, DST's allocator slack included.
+  std::uint64_t src_heap_used = 0, dst_heap_used = 0;
 };
 
 // Copies the pool at `src` to a new pool at `dst` (see above). Throws

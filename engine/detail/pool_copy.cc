@@ -10,11 +10,13 @@
 //                     against what the objects need; SRC's type table
 //   allocate_all      one DST object per SRC object, in walk order
 //   write_all         bytes copied, every pointer rewritten
-//   publish           root set; closed (durable); linked to DST; the
-//                     temporary name removed; the directory synced
+//   (copy_pool)       the root set; DST.copying closed (durable)
+//   publish           linked to DST; the temporary name removed; the
+//                     directory synced
 //
-// Any failure before publish removes DST.copying; a crash leaves it behind
-// (it was never DST). SRC is open read-only throughout.
+// Any failure before publish removes DST.copying (out_of_space with the
+// default size starts over from create_target at twice the size); a crash
+// leaves it behind (it was never DST). SRC is open read-only throughout.
 #include "ferrite/engine/copy.h"
 
 #include <fcntl.h>
@@ -141,10 +143,23 @@ graph_recorder walk_source(pool_impl& s) {
   return g;
 }
 
+// True when a struct of type `id` holds bytes the copy rewrites: a pointer,
+// or a container or value cell (their storage pointers), at any depth.
+bool holds_pointers(pool_impl& s, std::uint32_t id, int depth = 0) {
+  const stored_type* t = s.types->find(id);
+  if (!t || depth > 64) return false;
+  if (t->kind == type_kind::pointer || t->kind == type_kind::container) return true;
+  for (const stored_field& f : t->fields) {
+    if (holds_pointers(s, f.type, depth + 1)) return true;
+  }
+  return false;
+}
+
 // A hash_map keeps each key's hash, a map/set its keys in order: for keys
-// that hold pointers both are functions of pool offsets, which the copy
-// changes. Such a container with entries (its storage objects carry its
-// type id) stops the copy.
+// that hold pointers both may be functions of pool offsets, which the copy
+// changes. (A key that is itself a string or a value cell is hashed and
+// ordered by its contents.) Such a container with entries (its storage
+// objects carry its type id) stops the copy.
 void refuse_unmovable(pool_impl& s, const graph_recorder& g) {
   for (const reached_object& o : g.objects) {
     const stored_type* t = s.types->find(o.type);
@@ -155,7 +170,7 @@ void refuse_unmovable(pool_impl& s, const graph_recorder& g) {
       continue;
     }
     const stored_type* key = s.types->find(t->key);
-    if (key && (key->kind == type_kind::pointer || !key->pointers.empty())) {
+    if (key && key->kind != type_kind::container && holds_pointers(s, t->key)) {
       fail(error_code::invalid_argument,
            "pool '" + s.path.string() + "': the container storage at pool offset " + num(o.data) +
                " belongs to a '" + t->name +
