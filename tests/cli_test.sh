@@ -462,6 +462,7 @@ contains out "objects not reached from the root (or hidden by --max-elements/--d
 # a fragmented pool shrinks, with the same dump
 expect 0 "fragmented fixture" -- "$fragmented" "$dir/frag.pool" --objects 20000 --keep-every 10
 expect 0 "copy fragmented" -- "$ferrite" copy "$dir/frag.pool" "$dir/frag_copy.pool" --json
+cp "$dir/out" "$dir/frag.json"
 same_dump "$dir/frag.pool" "$dir/frag_copy.pool" "copy of a fragmented pool"
 python3 - "$dir/out" <<'PY' && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: fragmented copy is not smaller"; cat "$dir/out"; }
 import json, sys
@@ -473,6 +474,22 @@ expect 0 "copy with --size larger" -- "$ferrite" copy "$dir/frag.pool" "$dir/fra
 same_dump "$dir/frag.pool" "$dir/frag_big.pool" "copy into a larger pool"
 expect 0 "info of the larger copy" -- "$ferrite" info "$dir/frag_big.pool" --json
 contains out '"file_size": 67108864' "--size gives DST's size"
+# the progress bar: on a terminal only (script(1) gives the copy a pty)
+expect 0 "copy without a terminal" -- "$ferrite" copy "$dir/frag.pool" "$dir/frag_quiet.pool"
+if grep -q "copying \[" "$dir/err"; then
+  failed=$((failed + 1)); echo "FAIL: a progress bar without a terminal"
+else
+  passed=$((passed + 1))
+fi
+if command -v script >/dev/null; then
+  expect 0 "copy on a terminal" -- script -qec "'$ferrite' copy '$dir/frag.pool' '$dir/frag_tty.pool'" /dev/null
+  contains out "copying [####" "a progress bar on a terminal"
+  contains out "/ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["objects"])' "$dir/frag.json") objects" "the bar counts the objects"
+fi
+# gc of the value pool (it holds a short encoded value, inline in its cell)
+cp "$dir/v.pool" "$dir/v_gc.pool"
+expect 0 "gc of the value pool" -- "$ferrite" gc "$dir/v_gc.pool"
+contains out "0 freed" "the value pool has no garbage"
 # refusals: DST is never left behind
 expect 2 "copy onto an existing file" -- "$ferrite" copy "$dir/t.pool" "$dir/c.pool"
 contains err "already exists" "copy names the existing DST"
