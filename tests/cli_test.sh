@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `ferrite` CLI: exit statuses and messages.
 # Usage: cli_test.sh PATH/TO/ferrite PATH/TO/typed_pool_fixture PATH/TO/container_pool_fixture
-#                    PATH/TO/value_pool_fixture
+#                    PATH/TO/value_pool_fixture PATH/TO/fragmented_pool_fixture
 set -u
 ferrite=$1
 fixture=$2
 containers=$3
 values=$4
+fragmented=$5
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 passed=0
@@ -423,6 +424,89 @@ expect 0 "dump chain" -- "$ferrite" dump "$dir/chain.pool"
 contains out "(not followed: depth limit)" "chain cut at the default depth"
 expect 0 "dump chain --depth 1000" -- "$ferrite" dump "$dir/chain.pool" --depth 1000
 contains out "301 objects decoded, 0 problems" "whole chain decoded"
+
+# copy: DST holds SRC's reachable graph. `ferrite dump` of both is the same
+# but for the objects' offsets (@N); DST passes `ferrite check`.
+# same_dump SRC DST DESCRIPTION
+same_dump() {
+  "$ferrite" dump --max-elements 100000 "$1" | sed -E 's/@[0-9]+/@N/g' >"$dir/dump_src"
+  "$ferrite" dump --max-elements 100000 "$2" | sed -E 's/@[0-9]+/@N/g' >"$dir/dump_dst"
+  if [ -s "$dir/dump_src" ] && cmp -s "$dir/dump_src" "$dir/dump_dst"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $3: the dumps differ"
+    diff "$dir/dump_src" "$dir/dump_dst" | head -20 | sed 's/^/  /'
+  fi
+}
+for name in t c v; do
+  cp "$dir/$name.pool" "$dir/${name}_src.pool"
+  expect 0 "copy $name.pool" -- "$ferrite" copy "$dir/$name.pool" "$dir/${name}_copy.pool"
+  contains out "copied " "copy $name.pool reports"
+  expect 0 "check copy of $name.pool" -- "$ferrite" check "$dir/${name}_copy.pool"
+  same_dump "$dir/$name.pool" "$dir/${name}_copy.pool" "copy of $name.pool"
+  if cmp -s "$dir/$name.pool" "$dir/${name}_src.pool"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: copy changed its source $name.pool"
+  fi
+  [ -e "$dir/${name}_copy.pool.copying" ] && { failed=$((failed + 1)); echo "FAIL: temporary left"; }
+done
+# the typed fixture's orphan (see `gc` above) is not copied
+expect 0 "copy --json" -- "$ferrite" copy "$dir/t.pool" "$dir/t_json.pool" --json
+contains out '"objects": 18' "only the reachable objects copied"
+expect 0 "dump --all of the copy" -- "$ferrite" dump --all "$dir/t_json.pool"
+contains out "objects not reached from the root (or hidden by --max-elements/--depth): 0" \
+  "no garbage in the copy"
+# a fragmented pool shrinks, with the same dump
+expect 0 "fragmented fixture" -- "$fragmented" "$dir/frag.pool" --objects 20000 --keep-every 10
+expect 0 "copy fragmented" -- "$ferrite" copy "$dir/frag.pool" "$dir/frag_copy.pool" --json
+cp "$dir/out" "$dir/frag.json"
+same_dump "$dir/frag.pool" "$dir/frag_copy.pool" "copy of a fragmented pool"
+python3 - "$dir/out" <<'PY' && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: fragmented copy is not smaller"; cat "$dir/out"; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if j["destination_file_size"] * 4 <= j["source_file_size"]
+         and j["destination_heap_used"] <= j["source_heap_used"] else 1)
+PY
+expect 0 "copy with --size larger" -- "$ferrite" copy "$dir/frag.pool" "$dir/frag_big.pool" --size 64M
+same_dump "$dir/frag.pool" "$dir/frag_big.pool" "copy into a larger pool"
+expect 0 "info of the larger copy" -- "$ferrite" info "$dir/frag_big.pool" --json
+contains out '"file_size": 67108864' "--size gives DST's size"
+# the progress bar: on a terminal only (script(1) gives the copy a pty)
+expect 0 "copy without a terminal" -- "$ferrite" copy "$dir/frag.pool" "$dir/frag_quiet.pool"
+if grep -q "copying \[" "$dir/err"; then
+  failed=$((failed + 1)); echo "FAIL: a progress bar without a terminal"
+else
+  passed=$((passed + 1))
+fi
+if command -v script >/dev/null; then
+  expect 0 "copy on a terminal" -- script -qec "'$ferrite' copy '$dir/frag.pool' '$dir/frag_tty.pool'" /dev/null
+  contains out "copying [####" "a progress bar on a terminal"
+  contains out "/ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["objects"])' "$dir/frag.json") objects" "the bar counts the objects"
+fi
+# gc of the value pool (it holds a short encoded value, inline in its cell)
+cp "$dir/v.pool" "$dir/v_gc.pool"
+expect 0 "gc of the value pool" -- "$ferrite" gc "$dir/v_gc.pool"
+contains out "0 freed" "the value pool has no garbage"
+# refusals: DST is never left behind
+expect 2 "copy onto an existing file" -- "$ferrite" copy "$dir/t.pool" "$dir/c.pool"
+contains err "already exists" "copy names the existing DST"
+touch "$dir/busy.pool.copying"
+expect 2 "copy with a leftover temporary" -- "$ferrite" copy "$dir/t.pool" "$dir/busy.pool"
+contains err "did not finish" "copy names the leftover"
+expect 2 "copy into too small a size" -- "$ferrite" copy "$dir/frag.pool" "$dir/tiny.pool" --size 2M
+contains err "out_of_space" "too small is out_of_space"
+[ ! -e "$dir/tiny.pool" ] && [ ! -e "$dir/tiny.pool.copying" ] && passed=$((passed + 1)) ||
+  { failed=$((failed + 1)); echo "FAIL: too small a copy left a file"; }
+expect 1 "copy of a damaged pool" -- "$ferrite" copy "$dir/heap.pool" "$dir/heap_copy.pool"
+contains err "is damaged" "copy refuses a damaged pool"
+contains err "continuation chunk without a head" "with the check's message"
+expect 1 "copy of a pool with a damaged cell" -- "$ferrite" copy "$dir/v1.pool" "$dir/v1_copy.pool"
+contains err "corrupted" "a damaged graph is corrupted"
+[ ! -e "$dir/heap_copy.pool" ] && [ ! -e "$dir/v1_copy.pool" ] && passed=$((passed + 1)) ||
+  { failed=$((failed + 1)); echo "FAIL: a refused copy left DST"; }
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

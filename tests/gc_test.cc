@@ -416,6 +416,24 @@ TEST_CASE("values: overwritten payloads are freed, everything reachable is kept"
   CHECK(second.by_type["gctest.Player"].live == 1);
 }
 
+TEST_CASE("values: a short encoded value is inline and does not stop the collection",
+          "[gc][value]") {
+  temp_dir dir;
+  pool p = pool::open(dir / "v.pool", small_pool());
+  value root = p.root();
+  p.transaction([&] {
+    root = dict_of({{"short", encoded("g.P", "1,2")},  // 4 + 3 bytes: inline in the cell
+                    {"long", encoded("g.P", std::string(40, '7'))},
+                    {"drop", list_of(1)}});
+  });
+  root["drop"] = none;
+  gc_stats s = p.gc();
+  CHECK(s.by_type["ferrite.list"].freed == 1);
+  CHECK(s.by_type["ferrite.string"].live == 1);  // the long encoding's buffer
+  CHECK(root["short"].is_encoded());
+  CHECK(root["long"].is_encoded());
+}
+
 TEST_CASE("values: list and dict cycles are kept while reachable and freed when unlinked",
           "[gc][value]") {
   temp_dir dir;

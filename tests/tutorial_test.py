@@ -3,7 +3,7 @@
 player would: separate processes in a scratch directory, names typed on stdin,
 games played to the end, starts interrupted, guesses killed with SIGKILL.
 
-Usage: tutorial_test.py BUILD/examples [SOURCE_ROOT]
+Usage: tutorial_test.py BUILD/examples [SOURCE_ROOT [FERRITE]]
 
 With SOURCE_ROOT, also checks that every line of docs/tutorial.md's C++
 snippets is in the examples' sources (the snippets stay in sync).
@@ -22,6 +22,7 @@ Checks, for hello and both versions of the guessing game (dict and list:
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 
 EXAMPLES = os.path.abspath(sys.argv[1])
 SOURCE_ROOT = sys.argv[2] if len(sys.argv) > 2 else None
+FERRITE = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
 passed = 0
 failed = 0
 
@@ -255,6 +257,52 @@ def test_snippets_in_sync(root):
                   "docs/tutorial.md: a snippet line not in examples/", line)
 
 
+def test_copy(d, g):
+    """`ferrite copy` of a game in progress (and of hello's pool): the copy,
+    under the pool's name in another directory, goes on where the original
+    stands, and the original is untouched."""
+    src, dst = os.path.join(d, "copy_src"), os.path.join(d, "copy_dst")
+    os.makedirs(src)
+    os.makedirs(dst)
+    for _ in range(5):  # a game with two guesses made and not yet won
+        if os.path.exists(os.path.join(src, g.pool)):
+            os.remove(os.path.join(src, g.pool))
+        start(src, g)
+        for n in (10, 40):
+            if "Right!" in run(src, g.guess, n)[1]:
+                break
+        else:
+            break
+    made = g.guesses(src)
+    check(made == [10, 40], f"{g.start}: a game with two guesses for the copy", str(made))
+    before = open(os.path.join(src, g.pool), "rb").read()
+    p = subprocess.run([FERRITE, "copy", os.path.join(src, g.pool), os.path.join(dst, g.pool)],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"ferrite copy {g.pool}", p.stdout + p.stderr)
+    check(open(os.path.join(src, g.pool), "rb").read() == before, "ferrite copy: source bytes unchanged")
+    check(run(dst, g.status)[1] == run(src, g.status)[1], f"{g.status}: the copy shows the same game")
+    rc, out = run(dst, g.guess, 25)
+    check(rc == 0, f"{g.guess}: a guess in the copy", out)
+    if "Right!" not in out:
+        check(g.guesses(dst) == [10, 40, 25], f"{g.status}: the copy records its guess")
+    check(g.guesses(src) == [10, 40], f"{g.status}: the original is unchanged")
+    shutil.rmtree(src)
+    shutil.rmtree(dst)
+
+
+def test_copy_hello(d):
+    src, dst = os.path.join(d, "hello_src"), os.path.join(d, "hello_dst")
+    os.makedirs(src)
+    os.makedirs(dst)
+    run(src, "hello", stdin="Grace\n")
+    p = subprocess.run([FERRITE, "copy", os.path.join(src, "hello_world.pool"),
+                        os.path.join(dst, "hello_world.pool")], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, "ferrite copy hello_world.pool", p.stdout + p.stderr)
+    rc, out = run(dst, "hello")
+    check(rc == 0 and "Grace" in out, "hello: the copy remembers the name", out)
+
+
 def main():
     random.seed(int(os.environ.get("TUTORIAL_TEST_SEED", time.time_ns())))
     deadline = time.monotonic() + 12
@@ -269,6 +317,10 @@ def main():
         test_kill_inside_transaction(d)
         test_random_kills(d, GUESSER, 60, deadline)
         test_random_kills(d, DICT, 40, deadline + 3)
+        if FERRITE:  # after the kills: their deadline counts from the start
+            test_copy_hello(d)
+            for g in (DICT, GUESSER):
+                test_copy(d, g)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -84,6 +84,7 @@ layout_object layout_image::storage(std::uint64_t raw, std::uint64_t need, layou
     damage(from, what + " at pool offset " + num(off) + " is an object of " + num(o.size) +
                      " bytes, " + num(need) + " needed");
   }
+  accepted(from, o);
   return o;
 }
 

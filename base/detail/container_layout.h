@@ -131,6 +131,17 @@ class layout_image {
   virtual bool find(std::uint64_t offset, std::uint64_t need, layout_part part, layout_object& out,
                     std::string& why) = 0;
 
+  // Called by storage() for each pointer it accepts: the field at pool
+  // offset `from` names the object `o`. The pointers a walk accepts here,
+  // plus each B+-tree's leaf chain (btree_rep::first_leaf and every leaf's
+  // next_leaf, checked against the leaves, never through storage()), are
+  // every pointer the container's storage holds (`ferrite copy` rewrites
+  // them). Does nothing by default.
+  virtual void accepted(std::uint64_t from, const layout_object& o) {
+    (void)from;
+    (void)o;
+  }
+
  private:
   const std::byte* base_;
   std::uint64_t heap_begin_, heap_end_;

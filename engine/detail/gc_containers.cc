@@ -6,6 +6,7 @@
 // layout_damage; here it becomes corruption (gc_mark.h, invariant 3). Their
 // elements are walked by the element types the container's stored type
 // names.
+#include <cstddef>
 #include <string>
 
 #include "ferrite/base/detail/container_layout.h"
@@ -74,7 +75,14 @@ void gc_marker::btree_storage(const stored_type& t, std::uint64_t at, int depth)
   const element_shape key = shape(t.key, at);
   const element_shape value = !is_set && t.value ? shape(t.value, at) : element_shape{};
   const bool walk_keys = !plan(t.key).empty(), walk_values = value.size && !plan(t.value).empty();
+  if (observer_ && load<btree_rep>(at).first_leaf != 0) {
+    observer_->pointer(at + offsetof(btree_rep, first_leaf));
+  }
   walk_btree(image_, at, key, value, [&](const btree_node_view& n) {
+    // The leaf chain is checked by the walk, not located through storage().
+    if (observer_ && n.level == 0 && load<btree_node_header>(n.node).next_leaf != 0) {
+      observer_->pointer(n.node + offsetof(btree_node_header, next_leaf));
+    }
     for (std::uint64_t i = 0; i < n.count && walk_keys; ++i) {
       walk_value(t.key, n.keys + i * key.size, depth + 1);
     }
@@ -92,6 +100,12 @@ void gc_marker::walk_cell(std::uint64_t at) {
   const auto kind = static_cast<value_kind>(c.kind);
   std::uint64_t length = 0;
   for (int i = 5; i >= 0; --i) length = length << 8 | c.length[i];
+  // The payload pointer, located (and marked) as storage of `need` bytes.
+  auto payload = [&](std::uint64_t need, const char* what) {
+    const object o = storage(c.payload, need, at, what);
+    if (observer_) observer_->pointer(at + offsetof(value_cell_rep, payload));
+    return o;
+  };
   switch (kind) {
     case value_kind::none:
     case value_kind::boolean:
@@ -100,16 +114,15 @@ void gc_marker::walk_cell(std::uint64_t at) {
       return;
     case value_kind::string:
     case value_kind::bytes:
+    case value_kind::encoded:  // short encodings are inline too (value_cell.cc, cell_text)
       if (c.inline_size > value_inline_max + 1)
         corrupted(at, "a value cell's inline text is too long");
       if (c.inline_size != 0) return;
-      [[fallthrough]];
-    case value_kind::encoded:
       if (c.payload == 0) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " bytes has no buffer");
         return;
       }
-      storage(c.payload, kind == value_kind::encoded ? length : length + 1, at, "a value's buffer");
+      payload(kind == value_kind::encoded ? length : length + 1, "a value's buffer");
       return;
     case value_kind::tuple:
     case value_kind::frozenset: {
@@ -119,7 +132,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
       }
       if (length > (heap_end_ - heap_begin_) / 16)
         corrupted(at, "a value's item count is impossible");
-      const object o = storage(c.payload, length * 16, at, "a value's items");
+      const object o = payload(length * 16, "a value's items");
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {
         stack_.push_back({work::op::cells, o.data, length, 0});
@@ -132,7 +145,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
     case value_kind::object:
       // A shared payload struct, walked by its own header type (find()
       // queued it when it was first marked).
-      if (c.payload != 0) storage(c.payload, 0, at, "a value's payload");
+      if (c.payload != 0) payload(0, "a value's payload");
       return;
   }
 }

@@ -16,8 +16,9 @@ namespace {
 constexpr std::uint64_t offset_mask = (1ull << 48) - 1;
 }  // namespace
 
-gc_marker::gc_marker(pool_impl& p)
+gc_marker::gc_marker(pool_impl& p, mark_observer* observer)
     : pool_(p),
+      observer_(observer),
       base_(p.store->working()),
       heap_begin_(p.header.heap_offset),
       heap_end_(p.header.heap_offset + p.state.heap_size),
@@ -37,6 +38,10 @@ bool gc_marker::layout_view::find(std::uint64_t offset, std::uint64_t, layout_pa
   }
   out = {o.data, o.size, o.type};
   return true;
+}
+
+void gc_marker::layout_view::accepted(std::uint64_t from, const layout_object&) {
+  if (m_.observer_) m_.observer_->pointer(from);
 }
 
 void gc_marker::corrupted(std::uint64_t at, const std::string& what) const {
@@ -78,7 +83,10 @@ bool gc_marker::find(std::uint64_t off, object& o) {
   o.size = size;
   o.type = h.type_id;
   o.fresh = set_mark(data);
-  if (o.fresh) stack_.push_back({work::op::object, data, size, h.type_id});
+  if (o.fresh) {
+    if (observer_) observer_->reached(data, size, h.type_id);
+    stack_.push_back({work::op::object, data, size, h.type_id});
+  }
   return true;
 }
 
@@ -168,9 +176,12 @@ void gc_marker::walk_value(std::uint32_t type, std::uint64_t at, int depth) {
   for (const plan_entry& e : plan(type)) {
     const std::uint64_t where = at + e.offset;
     switch (e.what) {
-      case plan_entry::what::pointer:
-        follow(load<std::uint64_t>(where), e.type, where);
+      case plan_entry::what::pointer: {
+        const auto raw = load<std::uint64_t>(where);
+        follow(raw, e.type, where);
+        if (raw != 0 && observer_) observer_->pointer(where);
         break;
+      }
       case plan_entry::what::container:
         container(type_of(e.type, where), where, depth);
         break;
@@ -195,6 +206,7 @@ void gc_marker::scan_untyped(std::uint64_t data, std::uint64_t size) {
 
 void gc_marker::walk_object(const work& w) {
   if (w.type == 0) {
+    if (observer_) observer_->untyped(w.at, w.count);
     scan_untyped(w.at, w.count);
     return;
   }

@@ -45,9 +45,31 @@ namespace ferrite::detail {
 struct pool_impl;
 struct stored_type;
 
+// What a marking walk reports beyond the marks, for a caller that moves
+// the reachable graph (`ferrite copy`, engine/detail/pool_copy.cc).
+// Together the calls describe every byte a copy must rewrite: each
+// reached object once, and each field that holds a pointer the walk
+// followed; an untyped object's pointers cannot be told from its other
+// bytes, so it is reported as such before its conservative scan.
+class mark_observer {
+ public:
+  virtual ~mark_observer() = default;
+  // An allocation marked for the first time (data offset, requested size,
+  // header type id), in the order the walk reaches them.
+  virtual void reached(std::uint64_t data, std::uint64_t size, std::uint32_t type) = 0;
+  // The field at pool offset `at`, inside a reached object, holds non-null
+  // pptr bits of this pool naming (the inside of) a reached object. A field
+  // may be reported more than once.
+  virtual void pointer(std::uint64_t at) = 0;
+  // The reached object at `data` has type id 0: which of its words are
+  // pointers is unknown. May throw to stop the walk.
+  virtual void untyped(std::uint64_t data, std::uint64_t size) = 0;
+};
+
 class gc_marker {
  public:
-  explicit gc_marker(pool_impl& p);
+  // `observer` (may be null) hears of every object and pointer reached.
+  explicit gc_marker(pool_impl& p, mark_observer* observer = nullptr);
 
   // Marks everything reachable from the pool's root (nothing without one).
   void mark_root();
@@ -85,6 +107,7 @@ class gc_marker {
    protected:
     bool find(std::uint64_t offset, std::uint64_t need, layout_part part, layout_object& out,
               std::string& why) override;
+    void accepted(std::uint64_t from, const layout_object& o) override;
 
    private:
     gc_marker& m_;
@@ -123,6 +146,7 @@ class gc_marker {
   }
 
   pool_impl& pool_;
+  mark_observer* observer_;
   const std::byte* base_;
   std::uint64_t heap_begin_, heap_end_;
   std::uint16_t tag_;

@@ -514,4 +514,50 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
   return by_name_.at(d.name);
 }
 
+void type_table::adopt(const type_table& source) {
+  std::lock_guard lk(mu_);
+  if (pool_.read_only) {
+    fail(error_code::read_only, "pool '" + pool_.path.string() + "' is open read-only");
+  }
+  if (!types_.empty()) {
+    fail(error_code::invalid_argument, "pool '" + pool_.path.string() +
+                                           "' already has types: only an empty type table "
+                                           "can take another pool's");
+  }
+  std::lock_guard source_lk(source.mu_);
+  if (source.types_.empty()) return;
+  // The source's image holds exactly its parsed types (it changes only
+  // with them, under its mu_): entries and fields are copied as they are,
+  // the header gets this pool's checksum seed.
+  const std::uint64_t table = pool_.header.type_table_offset;
+  const std::byte* from = source.pool_.store->working() + source.pool_.header.type_table_offset;
+  std::vector<std::byte> copy(type_table_bytes, std::byte{0});
+  type_table_header h;
+  std::memcpy(&h, from, sizeof h);
+  const std::size_t types_bytes = std::size_t{h.type_count} * sizeof(type_entry);
+  const std::size_t fields_bytes = std::size_t{h.field_count} * sizeof(field_entry);
+  std::memcpy(copy.data() + type_entries_offset, from + type_entries_offset, types_bytes);
+  std::memcpy(copy.data() + field_entries_offset, from + field_entries_offset, fields_bytes);
+  h.checksum = table_checksum(h, copy.data(), pool_seed(pool_.header));
+  std::memcpy(copy.data(), &h, sizeof h);
+  std::vector<stored_type> parsed =
+      parse_type_table(copy.data(), pool_seed(pool_.header), pool_.path.string());
+  derive_pointers(parsed, 0);
+
+  record_builder rb;
+  rb.add_range(table, copy.data(), sizeof h);
+  rb.add_range(table + type_entries_offset, copy.data() + type_entries_offset, types_bytes);
+  if (fields_bytes) {
+    rb.add_range(table + field_entries_offset, copy.data() + field_entries_offset, fields_bytes);
+  }
+  pool_.log->commit(rb);
+  std::memcpy(pool_.store->working() + table, copy.data(), type_table_bytes);
+  for (stored_type& t : parsed) {
+    by_name_.emplace(t.name, t.id);
+    field_count_ += static_cast<std::uint32_t>(t.fields.size());
+    types_.push_back(std::move(t));
+  }
+  count_.store(static_cast<std::uint32_t>(types_.size()), std::memory_order_release);
+}
+
 }  // namespace ferrite::detail

@@ -66,6 +66,12 @@ class type_table {
   // table is full, layout_mismatch when the stored type differs.
   std::uint32_t id_of(const type_descriptor& d);
 
+  // Makes this table, still empty, hold exactly `source`'s stored types
+  // under the same ids (`ferrite copy`: the copied objects keep their type
+  // ids), in one log record committed at once. Throws read_only, and
+  // invalid_argument when this table already holds a type.
+  void adopt(const type_table& source);
+
   // True when some stored struct or pointer type holds pointers (then
   // commits check where they point: transaction.cc).
   bool has_pointers() const noexcept { return has_pointers_.load(std::memory_order_acquire); }

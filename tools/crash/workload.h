@@ -77,6 +77,9 @@
 
 namespace ferrite::crash {
 
+class tally;         // runner/campaign.h
+struct kill_counts;  // runner/process_kill.h
+
 class workload {
  public:
   virtual ~workload() = default;
@@ -145,6 +148,12 @@ struct workload_info {
   // issue that brings what it checks). The default campaigns (--quick,
   // --long) list it as pending and skip it; --workload NAME runs it.
   std::string pending;
+  // Set for a workload that is not a sequence of operations on one pool
+  // (`ferrite copy`, workloads/copy.cc): the campaign runs it in place of
+  // its process kills, and runs no power failures or faults for it (`make`
+  // may then be empty). It makes `kills` kill-and-check rounds, counts its
+  // states and failures in `t`, and returns what it did.
+  std::function<kill_counts(std::uint64_t seed, std::uint64_t kills, tally& t)> kill_run;
 };
 
 // The workloads shipped with ferrite-crash (docs/crash.md lists them).

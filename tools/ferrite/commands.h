@@ -24,6 +24,7 @@ void add_check(CLI::App& app, command_fn& run);
 void add_grow(CLI::App& app, command_fn& run);
 void add_dump(CLI::App& app, command_fn& run);
 void add_gc(CLI::App& app, command_fn& run);
+void add_copy(CLI::App& app, command_fn& run);
 
 // Parses "64M", "1GiB", "4096", "2 MiB" into bytes; throws CLI::ValidationError.
 std::uint64_t parse_size(const std::string& text);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_grow(app, run);
   add_dump(app, run);
   add_gc(app, run);
+  add_copy(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -227,6 +227,10 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
   // Runs planned, for the progress line: counted per round.
   std::uint64_t planned = 0;
   for (const workload_info* w : workloads) {
+    if (w->kill_run) {
+      planned += kills ? 1 : 0;
+      continue;
+    }
     if (sim) planned += targets_of(*w, o.seed, o).size();
     planned += (kills ? 1 : 0) + (faults ? w->media.size() : 0);
   }
@@ -254,7 +258,7 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
   for (std::uint64_t round = 0;; ++round) {
     const std::uint64_t seed = o.seed + round;
     for (const workload_info* w : workloads) {
-      if (sim) {
+      if (sim && !w->kill_run) {
         for (const run_target& target : targets_of(*w, seed, o)) {
           if (t.stopping()) break;
           t.set_activity(target.label() + " power failures");
@@ -283,7 +287,9 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
         run_isolated(
             t,
             [&](tally& mine) {
-              const kill_counts k = run_process_kills(*w, seed, quick ? 12 : 60, mine);
+              const std::uint64_t n = quick ? 12 : 60;
+              const kill_counts k =
+                  w->kill_run ? w->kill_run(seed, n, mine) : run_process_kills(*w, seed, n, mine);
               mine.add_count("process_kills", k.kills);
               mine.add_count("process_operations", k.operations);
               mine.add_count("early_kills", k.before_first_op);
@@ -291,7 +297,7 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
             died(target, "process-kill", "process"));
         progress.advance();
       }
-      if (faults) {
+      if (faults && !w->kill_run) {
         for (granularity g : w->media) {
           if (t.stopping() || (o.media && *o.media != g)) continue;
           t.set_activity(w->name + "/" + std::string(to_string(g)) + " faults");
@@ -312,6 +318,9 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
   r.process_operations = t.count("process_operations");
   r.early_kills = t.count("early_kills");
   r.fault_cases = t.count("fault_cases");
+  r.copies_complete = t.count("copy_complete");
+  r.copies_absent = t.count("copy_absent");
+  r.copies_temporary_left = t.count("copy_temporary_left");
   r.states = t.states();
   r.crash_points = t.crash_points();
   r.barriers = t.barriers();

@@ -178,6 +178,9 @@ struct campaign_result {
   std::uint64_t process_operations = 0;  // committed by the killed children
   std::uint64_t early_kills = 0;         // before a child's first operation
   std::uint64_t fault_cases = 0;
+  // Killed copies (workloads/copy.cc) that left DST complete / no DST, and
+  // those that left DST.copying behind.
+  std::uint64_t copies_complete = 0, copies_absent = 0, copies_temporary_left = 0;
   std::uint64_t failures = 0;
   std::vector<failure> failures_list;  // the first ones
   std::vector<run_summary> runs;

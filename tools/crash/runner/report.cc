@@ -95,6 +95,10 @@ void print_text(std::ostream& out, const campaign_result& r, const campaign_opti
         << " before the child's first operation; the children committed " << r.process_operations
         << " operations)\n";
   }
+  if (r.copies_complete + r.copies_absent > 0) {
+    out << "  killed copies: " << r.copies_complete << " left DST complete, " << r.copies_absent
+        << " left no DST (" << r.copies_temporary_left << " left DST.copying)\n";
+  }
   if (r.fault_cases > 0) out << "  fault cases: " << r.fault_cases << "\n";
   out << "states explored: " << r.states;
   if (r.barriers > 0)
@@ -133,6 +137,9 @@ void print_json(std::ostream& out, const campaign_result& r) {
   j["process_operations"] = r.process_operations;
   j["early_kills"] = r.early_kills;
   j["fault_cases"] = r.fault_cases;
+  j["copies_complete"] = r.copies_complete;
+  j["copies_absent"] = r.copies_absent;
+  j["copies_temporary_left"] = r.copies_temporary_left;
   j["seconds"] = r.seconds;
   j["states_per_minute"] = per_minute(r.states, r.seconds);
   j["runs"] = nlohmann::ordered_json::array();

@@ -47,7 +47,7 @@ std::vector<workload_info> builtin_workloads() {
           builtin::log_full(), builtin::pool_sizes(),    builtin::alloc_free(),
           builtin::grow(),     builtin::typed_objects(), builtin::vector(),
           builtin::map_set(),  builtin::hash_map(),      builtin::gc(),
-          builtin::heap_churn()};
+          builtin::heap_churn(), builtin::copy()};
 }
 
 namespace builtin {
