@@ -175,6 +175,11 @@ pool_header validate_header(const std::byte* data, std::size_t len, std::uint64_
     fail(error_code::truncated, where + " is truncated: " + bytes(file_size) +
                                     " but its heap starts at " + std::to_string(h.heap_offset));
   }
+  if (file_size % block_size != 0) {
+    // Pools are whole 4 KiB blocks: a file cut anywhere else lost its end.
+    fail(error_code::truncated, where + " is truncated: " + bytes(file_size) +
+                                    " is not a whole number of 4096-byte blocks");
+  }
   return h;
 }
 
