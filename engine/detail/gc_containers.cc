@@ -100,17 +100,22 @@ void gc_marker::walk_cell(std::uint64_t at) {
       return;
     case value_kind::string:
     case value_kind::bytes:
+    case value_kind::encoded: {
+      // Text inline (encoded values too, when short), or a buffer after the
+      // payload's count.
       if (c.inline_size > value_inline_max + 1)
         corrupted(at, "a value cell's inline text is too long");
       if (c.inline_size != 0) return;
-      [[fallthrough]];
-    case value_kind::encoded:
       if (c.payload == 0) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " bytes has no buffer");
         return;
       }
-      storage(c.payload, kind == value_kind::encoded ? length : length + 1, at, "a value's buffer");
+      const object o = storage(c.payload,
+                               value_payload_header + (kind == value_kind::encoded ? length : length + 1),
+                               at, "a value's buffer");
+      ++value_refs_[o.data];
       return;
+    }
     case value_kind::tuple:
     case value_kind::frozenset: {
       if (c.payload == 0) {
@@ -119,10 +124,12 @@ void gc_marker::walk_cell(std::uint64_t at) {
       }
       if (length > (heap_end_ - heap_begin_) / 16)
         corrupted(at, "a value's item count is impossible");
-      const object o = storage(c.payload, length * 16, at, "a value's items");
+      const object o =
+          storage(c.payload, value_payload_header + length * 16, at, "a value's items");
+      ++value_refs_[o.data];
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {
-        stack_.push_back({work::op::cells, o.data, length, 0});
+        stack_.push_back({work::op::cells, o.data + value_payload_header, length, 0});
       }
       return;
     }
@@ -132,7 +139,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
     case value_kind::object:
       // A shared payload struct, walked by its own header type (find()
       // queued it when it was first marked).
-      if (c.payload != 0) storage(c.payload, 0, at, "a value's payload");
+      if (c.payload != 0) ++value_refs_[storage(c.payload, 8, at, "a value's payload").data];
       return;
   }
 }
