@@ -1693,6 +1693,35 @@ TEST_CASE("value refs: a deeply nested value is freed without deep recursion", "
   CHECK(objects(p) == before);
 }
 
+TEST_CASE("value refs: a list and a dict of 10k long str are freed over several transactions",
+          "[value][refs]") {
+  ferrite::test::temp_dir dir;
+  pool_options o = options();
+  o.size = 64 << 20;
+  pool p = pool::open(dir / "big.pool", o);
+  value root = p.root();
+  root = dict_of({{"l", list_of()}, {"d", dict_of()}});
+  const std::uint64_t before = objects(p);
+  for (int piece = 0; piece < 10; ++piece) {
+    p.transaction([&] {
+      for (int i = 0; i < 1000; ++i) {
+        const std::string text = long_text + std::to_string(piece * 1000 + i);
+        root["l"].as_list().append(text);
+        root["d"].as_dict().set(text, text + "!");
+      }
+    });
+  }
+  // More references than one release does (4096): each container is
+  // shrunk in pieces, the rest freed by follow-up transactions.
+  root["l"] = none;
+  root["d"] = none;
+  CHECK(objects(p) == before - 2);  // both payloads gone, with all their storage
+  CHECK(p.gc().total.freed == 0);
+  root["l"] = 1;
+  root["d"] = 2;
+  CHECK(root.repr() == "{'l': 1, 'd': 2}" || root.repr() == "{'d': 2, 'l': 1}");
+}
+
 TEST_CASE("value refs: a value_cell field drops its reference when its struct is destroyed",
           "[value][refs]") {
   ferrite::test::temp_dir dir;
