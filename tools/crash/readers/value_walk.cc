@@ -225,7 +225,7 @@ std::string value_walk::cell(const std::byte* c, int depth) {
     return head + "[" + joined(items) + "]";
   }
   if (kind == value_kind::object) {
-    return head + "<" + v_.target().type_name(v_.target().object_type(obj)) + " " +
+    return head + "<" + v_.target().type_name(v_.target().object_type(start)) + " " +
            map(obj, false, depth) + ">";
   }
   return head + map(obj, kind == value_kind::set, depth);
