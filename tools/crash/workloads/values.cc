@@ -354,7 +354,7 @@ plan values_model::plan_of(std::uint64_t op) const {
     return pl;
   }
   pl.how = typed::pick_mode(rng, true);
-  if (op <= 2) pl.how = tx_mode::transaction;  // forced coverage (end_of_run)
+  if (op <= (refcount_ ? 3 : 2)) pl.how = tx_mode::transaction;  // forced coverage (end_of_run)
   const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
   for (std::size_t i = 0; i < n; ++i) {
     step s = m.random_step(rng);
@@ -376,6 +376,16 @@ plan values_model::plan_of(std::uint64_t op) const {
       add(s);
       s.kind = sk::list_pop;
       s.index = 0;
+    } else if (refcount_ && op == 3 && i == 0 && !m.keys_holding(value_kind::list).empty()) {
+      s = step{};  // a long str appended, then moved to another key (forced coverage)
+      s.key = m.keys_holding(value_kind::list)[0];
+      s.kind = sk::list_append;
+      s.val = str_of("a str moved out of a list");
+      add(s);
+      s.kind = sk::list_move;
+      s.index = static_cast<std::int64_t>(
+          m.arena_[static_cast<std::size_t>(m.root_entry(s.key)->ref)].items.size() - 1);
+      s.src = s.key == "k6" ? "k5" : "k6";
     }
     add(std::move(s));
   }
