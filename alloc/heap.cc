@@ -29,7 +29,6 @@ struct run_state {
   std::uint64_t free_count = 0;
   std::size_t hint = 0;
   bool owned = false;    // an arena's current run (guarded by mu)
-  bool loaded = false;   // `used` read from the bitmap (guarded by heap::mu_)
   bool listed = false;   // in heap::partial_ (guarded by heap::mu_)
   bool retired = false;  // given back to the free chunks (set holding heap::mu_ and mu)
 };
@@ -212,18 +211,12 @@ bool heap::scan_more() {
       if (*entry_ptr(g + k) != block_entry(e, k)) corrupt(g + k, "bad mark entry");
     }
     if (kind == chunk_kind::run) {
+      // Only noted: its run_state is made when the run is wanted.
       const std::uint64_t cls = entry_class(e);
       if (cls >= size_class_count() || len != class_at(cls).run_chunks) {
         corrupt(g, "size class or length of a run");
       }
-      run_state* r = new_run_state();
-      r->head_chunk = g;
-      r->offset = chunk_offset(g);
-      r->cls = cls;
-      r->loaded = false;
-      r->owned = r->listed = r->retired = false;
-      runs_[g] = r;
-      unloaded_[cls].push_back(r);
+      unloaded_[cls].push_back(g);
     }
     g += len;
   }
@@ -254,12 +247,23 @@ void heap::load_run(run_state& r) {
   }
   r.free_count = c.slot_count - used;
   r.hint = 0;
-  r.loaded = true;
 }
 
-run_state* heap::run_of(std::uint64_t chunk) const {
+run_state* heap::run_of(std::uint64_t chunk) {
   auto it = runs_.find(chunk);
-  return it == runs_.end() ? nullptr : it->second;
+  if (it != runs_.end()) return it->second;
+  // A run the walk noted but nobody wanted yet: made and read now.
+  if (chunk >= scan_pos_) return nullptr;
+  const std::uint64_t e = *entry_ptr(chunk);
+  if (entry_kind_of(e) != chunk_kind::run || entry_class(e) >= size_class_count()) return nullptr;
+  run_state* r = new_run_state();
+  r->head_chunk = chunk;
+  r->offset = chunk_offset(chunk);
+  r->cls = entry_class(e);
+  r->owned = r->listed = r->retired = false;
+  load_run(*r);
+  runs_[chunk] = r;
+  return r;
 }
 
 void heap::list_partial(run_state* r) {
@@ -274,11 +278,10 @@ void heap::list_partial(run_state* r) {
 run_state* heap::pop_unloaded(std::size_t cls) {
   auto& list = unloaded_[cls];
   while (!list.empty()) {
-    run_state* r = list.back();
+    const std::uint64_t g = list.back();
     list.pop_back();
-    if (r->loaded || r->retired) continue;  // read by a free since it was listed
-    load_run(*r);
-    return r;
+    if (runs_.count(g)) continue;  // made since by a free, listed if it has room
+    if (run_state* r = run_of(g)) return r;
   }
   return nullptr;
 }
@@ -296,18 +299,21 @@ run_state* heap::acquire_run(std::size_t cls) {
         return r;
       }
     }
-    // A few unread runs first; all of them once no chunks are left.
+    // While chunks are free, a few unread runs of the class and then fresh
+    // chunks; without free chunks, the next zone of the table; only when
+    // the whole table is walked, every unread run.
     const bool chunks_free = by_size_.lower_bound({class_at(cls).run_chunks, 0}) != by_size_.end();
+    if (!chunks_free && scan_more()) continue;
     for (int n = 0; !chunks_free || n < runs_loaded_per_request; ++n) {
       run_state* r = pop_unloaded(cls);
       if (!r) break;
       std::lock_guard rl(r->mu);
-      if (r->free_count > 0) {
+      if (r->free_count > 0 && !r->owned) {
         r->owned = true;
         return r;
       }
     }
-    if (chunks_free || !scan_more()) return nullptr;
+    return nullptr;
   }
 }
 
@@ -355,7 +361,6 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
   r->used.assign(words, 0);
   r->free_count = c.slot_count;
   r->hint = 0;
-  r->loaded = true;
   r->listed = r->retired = false;
   r->owned = true;
   runs_[g] = r;
@@ -622,11 +627,10 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
       {
         // ... and a run's bitmap read.
         std::lock_guard lk(mu_);
-        *run = run_of(g);
-        if (*run && !(*run)->loaded) {
-          self.load_run(**run);  // its unloaded_ entry is skipped when popped
-          if ((*run)->free_count > 0) self.list_partial(*run);
-        }
+        const bool known = self.runs_.count(g) != 0;
+        *run = self.run_of(g);
+        // A run made here has its unloaded_ entry skipped when popped.
+        if (*run && !known && (*run)->free_count > 0) self.list_partial(*run);
       }
       if (!*run) bad("run not found");
       const size_class& c = class_at((*run)->cls);

@@ -127,7 +127,8 @@ class heap {
   // The next run of class cls whose bitmap is unread, read now; or null.
   run_state* pop_unloaded(std::size_t cls);                                       // mu_
   void list_partial(run_state* r);                                                // mu_
-  run_state* run_of(std::uint64_t chunk) const;                                   // mu_
+  // The run whose head is `chunk` (made and read on first use), or null.
+  run_state* run_of(std::uint64_t chunk);                                         // mu_
   // Chunks for a block of n: free ones, then the next zones, then the
   // chunks of retired runs. UINT64_MAX when there are none.
   std::uint64_t find_chunks(heap_tx& tx, std::uint64_t n, std::uint64_t& free_lsn);
@@ -160,13 +161,13 @@ class heap {
   const std::string pool_name_;
   mutable std::mutex mu_;  // everything below but the arenas
   std::uint64_t scan_pos_ = 0;  // the table is walked up to here (a block boundary)
-  std::unordered_map<std::uint64_t, run_state*> runs_;  // head chunk -> run, walked part
+  std::unordered_map<std::uint64_t, run_state*> runs_;  // head chunk -> run, those made so far
   std::vector<std::unique_ptr<run_state>> run_store_;   // owns every run_state
   std::vector<run_state*> spare_runs_;                   // retired, for reuse
   std::map<std::uint64_t, free_range> free_;             // first chunk -> range
   std::set<std::pair<std::uint64_t, std::uint64_t>> by_size_;  // (chunks, first)
   std::vector<std::vector<run_state*>> partial_;  // per class: loaded runs with free slots, no owner
-  std::vector<std::vector<run_state*>> unloaded_;  // per class: runs whose bitmap is unread
+  std::vector<std::vector<std::uint64_t>> unloaded_;  // per class: walked runs not yet made (head chunks)
   std::vector<std::unique_ptr<arena>> arenas_;
 };
 

@@ -41,6 +41,25 @@ void check_pointers(pool_impl& p, const type_descriptor& d, const void* obj);
 void* tx_allocate(pool_impl& p, std::size_t size, std::uint32_t type_id, std::size_t align);
 void tx_free(pool_impl& p, void* obj);
 std::uint32_t stored_type_of(pool_impl& p, const void* obj);
+
+// Deferred release (the value model's reference counts, docs/gc.md): a
+// payload whose count dropped to zero is a candidate; it may be retained
+// again before the transaction commits (a value moved from one slot to
+// another). When the outermost level commits, before its record is
+// gathered, `release` runs inside the transaction with every candidate
+// (and those it adds while it runs) and decides which to free. It may stop
+// when its work budget for one transaction is spent, leaving the rest in
+// the vector: after the commit, follow-up transactions call it again with
+// them until none is left (a crash in between leaves them unreferenced,
+// for the collection at open). Abort discards the candidates. One release
+// function per transaction (the last one given is used).
+// REQUIRES: this thread runs a transaction on `p` (else tx_invalid).
+struct unreferenced_payload {
+  std::uint64_t cell[2];  // the 16-byte cell that held the last reference
+};
+using release_unreferenced_fn = void (*)(pool_impl& p,
+                                         std::vector<unreferenced_payload>& candidates);
+void tx_release_at_commit(pool_impl& p, const void* cell16, release_unreferenced_fn release);
 // True when `ptr` lies in an extent the running transaction allocated: it is
 // written whole at commit, so changing it needs no snapshot (tx_snapshot
 // skips it) and costs no log space.

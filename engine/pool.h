@@ -154,6 +154,11 @@ struct gc_stats {
   counts total;
   std::map<std::string, counts> by_type;
   std::uint64_t transactions = 0;  // the sweep's transactions (each frees a batch)
+  // Reachable value payloads whose reference count was not the number of
+  // reachable cells naming them, set right (docs/gc.md): after freeing a
+  // cycle that named kept payloads, or a typed object freed without
+  // releasing its value_cell fields.
+  std::uint64_t counts_repaired = 0;
 };
 
 // A problem found by pool::check(), at a pool offset.

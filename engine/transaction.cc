@@ -73,7 +73,11 @@
 //                           transaction and throws tx_aborted. Both end in
 //                           tx_context::reset, which releases the gate.
 //   running -> committing   transaction::commit of the outermost level calls
-//                           commit_outermost(): a typed object holding a
+//                           commit_outermost(): first the deferred releases
+//                           (tx_release_at_commit: payloads whose reference
+//                           count reached zero are freed inside the
+//                           transaction; if that throws it rolls back and
+//                           rethrows); then a typed object holding a
 //                           pointer into another pool (find_foreign_pointer)
 //                           or, in checked mode, a changed byte that was not
 //                           snapshotted (find_unsnapshotted) rolls back and
@@ -140,6 +144,8 @@ void tx_context::reset() {
   root_changed = false;
   on_commit.clear();
   on_abort.clear();
+  unreferenced.clear();
+  release_unreferenced = nullptr;
   record.clear();
   shadow.clear();
   heap_allocs.clear();
@@ -301,8 +307,54 @@ std::string find_foreign_pointer(const tx_context& tx) {
   return {};
 }
 
+// Set while this thread runs the follow-up transactions of a release too
+// large for one (release_leftovers); their own leftovers go to `leftovers`.
+thread_local bool draining = false;
+thread_local std::vector<unreferenced_payload> leftovers;
+
+// Frees, in transactions of their own, the candidates a committed
+// transaction's release left for later (its budget spent). They are
+// unreferenced (count zero, named by no cell), so nothing else can reach
+// them meanwhile; a crash in between leaves them to the collection at open.
+// An error here is not the committed transaction's: the rest is left to
+// pool::gc().
+void release_leftovers(pool_impl& p, release_unreferenced_fn fn,
+                       std::vector<unreferenced_payload> rest) {
+  draining = true;
+  try {
+    while (!rest.empty()) {
+      pool_transaction t(p);
+      tls_tx.unreferenced = std::move(rest);
+      tls_tx.release_unreferenced = fn;
+      rest.clear();
+      t.commit();
+      rest = std::move(leftovers);
+      leftovers.clear();
+    }
+  } catch (...) {
+    leftovers.clear();
+  }
+  draining = false;
+}
+
 void commit_outermost(tx_context& tx) {
   pool_impl& p = *tx.pool;
+  // Deferred releases first: they snapshot, free and may find more
+  // candidates, all inside the transaction. One that throws aborts it.
+  // What a release leaves (its budget spent) is freed after the commit.
+  std::vector<unreferenced_payload> rest;
+  const release_unreferenced_fn release = tx.release_unreferenced;
+  if (!tx.unreferenced.empty() && release) {
+    try {
+      release(p, tx.unreferenced);
+      check_usable(tx);
+    } catch (...) {
+      if (!tx.aborted) roll_back(tx);
+      throw;
+    }
+    rest = std::move(tx.unreferenced);
+    tx.unreferenced.clear();
+  }
   if (p.types->has_pointers()) {
     std::string foreign = find_foreign_pointer(tx);
     if (!foreign.empty()) {
@@ -346,6 +398,12 @@ void commit_outermost(tx_context& tx) {
   tx.reset();
   p.log->maybe_checkpoint();
   for (auto& fn : callbacks) fn();
+  if (rest.empty()) return;
+  if (draining) {
+    leftovers = std::move(rest);
+  } else {
+    release_leftovers(p, release, std::move(rest));
+  }
 }
 
 }  // namespace
@@ -447,6 +505,17 @@ void transaction::on_commit(std::function<void()> fn) {
 void transaction::on_abort(std::function<void()> fn) {
   check_usable(tls_tx);
   tls_tx.on_abort.push_back(std::move(fn));
+}
+
+void detail::tx_release_at_commit(pool_impl& p, const void* cell16,
+                                  release_unreferenced_fn release) {
+  tx_context* tx = running_tx(p);
+  if (!tx) fail(error_code::tx_invalid, "tx_release_at_commit outside a transaction on the pool");
+  check_usable(*tx);
+  unreferenced_payload u;
+  std::memcpy(u.cell, cell16, sizeof u.cell);
+  tx->unreferenced.push_back(u);
+  tx->release_unreferenced = release;
 }
 
 void tx_snapshot(const void* ptr, std::size_t len) {

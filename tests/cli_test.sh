@@ -224,13 +224,14 @@ import json, struct, sys
 pool, dump, info, how = sys.argv[1:5]
 d = json.load(open(dump)); tag = json.load(open(info))["pool_tag"]
 root = d["root"]["value"]
-cells = [e["value"] for e in root["entries"] if e["key"].get("value") == "tuple"][0]["offset"]
+buf = [e["value"] for e in root["entries"] if e["key"].get("value") == "tuple"][0]["offset"]
+cells = buf + 8  # after the payload's reference count
 with open(pool, "r+b") as fp:
     if how == "kind":        # cell 0: an unknown kind
         fp.seek(cells); fp.write(bytes([99]))
-    elif how == "length":    # cell 1: a str of 1000 bytes in the tuple's 48-byte buffer
+    elif how == "length":    # cell 1: a str of 1000 bytes in the tuple's 56-byte buffer
         fp.seek(cells + 16)
-        fp.write(bytes([4, 0]) + (1000).to_bytes(6, "little") + struct.pack("<Q", tag << 48 | cells))
+        fp.write(bytes([4, 0]) + (1000).to_bytes(6, "little") + struct.pack("<Q", tag << 48 | buf))
     elif how == "inline":    # cell 1: an inline length past the cell
         fp.seek(cells + 17); fp.write(bytes([40]))
     elif how == "payload":   # the root dict's payload pointer into an object's middle

@@ -9,11 +9,9 @@ std::uint64_t stable_hash(const void* data, std::size_t len) noexcept {
 }
 
 bool owns_storage(const type_descriptor& d) {
-  // A value cell owns nothing: its payloads are shared and freed by the
-  // collector.
-  if (d.kind == type_kind::container) {
-    return d.subkind != static_cast<std::uint8_t>(container_kind::value);
-  }
+  // Every container owns storage; a value cell owns a reference to its
+  // payload (released like storage, copied by retaining it).
+  if (d.kind == type_kind::container) return true;
   if (d.kind != type_kind::structure) return false;
   for (const field_descriptor& f : d.fields) {
     if (owns_storage(f.type())) return true;

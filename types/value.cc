@@ -136,9 +136,7 @@ void value::store(const input& v) {
   switch (slot_.at) {
     case where::cell:
       atomically(p, [&] {
-        const value_cell_rep r = build_cell(p, v);
-        tx_snapshot(slot_.cell, sizeof(value_cell));
-        std::memcpy(static_cast<void*>(slot_.cell), &r, sizeof r);
+        store_cell(p, slot_.cell, build_cell(p, v));
       });
       return;
     case where::list_item:

@@ -39,8 +39,14 @@
 //   into two slots makes both name the same container. str, bytes, tuples
 //   and frozensets are immutable (tuple and frozenset handles have no
 //   mutators; as_list() of a tuple throws wrong_type).
-// - Nothing is freed when a slot is overwritten or an item erased: what
-//   became unreachable is freed by pool.gc() (and at open after a crash).
+// - Payloads are reference counted (docs/gc.md): overwriting a slot,
+//   erasing, popping or clearing items drops references, and a payload
+//   left without one is freed when the transaction commits (its own items
+//   dropped in turn). Only cycles (a list that contains itself, two dicts
+//   naming each other) need pool.gc(); it also runs at open after a crash.
+//   A removed value stays readable until that commit: pop() inside a
+//   transaction to move a value elsewhere; outside one, the copy pop()
+//   returns is only safe to read when the pool still holds the value.
 // - Equality is Python's: 1 == 1.0 == true; containers compare by contents,
 //   objects by identity. Dict keys and set members must be hashable (none,
 //   bool, int, float, str, bytes, tuple and frozenset of hashables, objects
@@ -54,7 +60,8 @@
 // Every mutating call (assignment, append, insert, erase, add...) is atomic
 // on its own and joins the transaction the thread runs on the slot's pool.
 // Handles hold addresses into the pool: use them while the pool is open and
-// the slot is reachable (a gc() frees what is not). List item handles are
+// the slot is reachable (a dropped payload is freed at commit, a cycle by
+// gc()); a handle or input holds no reference. List item handles are
 // by index: they follow the list as it grows.
 //
 // Thread-safety: like Python objects without the GIL — concurrent reads,
@@ -63,6 +70,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <iosfwd>
@@ -126,12 +134,23 @@ static_assert(sizeof(value_cell) == 16);
 
 namespace detail {
 
+// A cell being copied into a container: a new reference to its payload
+// (element_traits<value_cell> below retains it). Holds the 16 bytes, not a
+// reference, so a copy of an element of the same container stays valid
+// while the container moves its elements.
+struct counted_cell {
+  value_cell cell;
+  counted_cell(const value_cell& c) noexcept : cell(c) {}  // NOLINT(google-explicit-constructor)
+};
+
 // A probe for dict/set lookups: a stored cell or an input.
 struct value_key {
   const value_cell* cell = nullptr;  // when set
   const input* in = nullptr;
   value_key(const value_cell& c) noexcept : cell(&c) {}  // NOLINT(google-explicit-constructor)
-  value_key(const input& i) noexcept : in(&i) {}         // NOLINT(google-explicit-constructor)
+  value_key(const counted_cell& c) noexcept  // NOLINT(google-explicit-constructor)
+      : cell(&c.cell) {}
+  value_key(const input& i) noexcept : in(&i) {}  // NOLINT(google-explicit-constructor)
 };
 std::uint64_t value_hash(const value_key& k);  // wrong_type when unhashable
 bool value_equal(const value_cell& stored, const value_key& k);
@@ -146,6 +165,26 @@ struct key_traits<value_cell> {
     return detail::value_equal(stored, k);
   }
   static detail::value_key stored_as_lookup(const value_cell& c) noexcept { return c; }
+};
+
+namespace detail {
+// The reference a cell holds (docs/gc.md): +1 / -1 on its payload's count
+// (nothing for a value held in the cell). REQUIRES: a transaction runs on p.
+void retain_cell(pool_impl& p, const value_cell& c);
+void drop_cell(pool_impl& p, const value_cell& c);
+}  // namespace detail
+
+// Cells in containers (a list's items, a dict's keys and values, a
+// vector<value_cell> of a typed struct) are references: copying one in
+// retains its payload, erasing or overwriting it drops it.
+template <>
+struct element_traits<value_cell> {
+  using input = detail::counted_cell;
+  static void construct(detail::pool_impl& p, value_cell* dest, input v) {
+    std::memcpy(static_cast<void*>(dest), &v.cell, sizeof(value_cell));
+    detail::retain_cell(p, v.cell);
+  }
+  static void release(detail::pool_impl& p, value_cell* v) { detail::drop_cell(p, *v); }
 };
 
 namespace detail {
@@ -359,6 +398,9 @@ class list {
   void insert(std::int64_t i, const input& v);
   void extend(const std::vector<input>& items);
   // Removes item i (default the last) and returns a read-only copy of it.
+  // When that was the last reference to its payload, the payload is freed
+  // when the transaction commits: read or store the copy before then
+  // (pop inside a transaction to move an item).
   value pop(std::int64_t i = -1);
   // Removes the first item equal to v; not_found when there is none.
   void remove(const input& v);
@@ -394,7 +436,8 @@ class dict {
   // Removes key; returns whether it was there (Python's `del d[k]` throws
   // KeyError: use pop).
   bool erase(const input& key);
-  // Removes key and returns a read-only copy of its value; not_found when absent.
+  // Removes key and returns a read-only copy of its value; not_found when
+  // absent. The copy is valid until the commit, as for list::pop.
   value pop(const input& key);
   // The value of key, storing `fallback` first when absent.
   value setdefault(const input& key, const input& fallback = none);

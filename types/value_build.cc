@@ -27,23 +27,30 @@ void put_text(pool_impl& p, value_cell_rep& r, std::string_view a, std::string_v
     if (!b.empty()) std::memcpy(text + a.size(), b.data(), b.size());
     return;
   }
-  auto* buf =
-      static_cast<char*>(tx_allocate(p, n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
+  auto* payload = static_cast<char*>(tx_allocate(
+      p, value_payload_header + n + 1, type_id_of(p, descriptor_of<ferrite::string>()), 8));
+  std::memset(payload, 0, value_payload_header);  // no reference yet
+  char* buf = payload + value_payload_header;
   if (!a.empty()) std::memcpy(buf, a.data(), a.size());
   if (!b.empty()) std::memcpy(buf + a.size(), b.data(), b.size());
   buf[n] = '\0';
   set_length(r, n);
-  r.payload = pointer_bits(p, buf);
+  r.payload = pointer_bits(p, payload);
 }
 
-// A buffer of cells for a tuple or frozenset.
-value_cell_rep* put_cells(pool_impl& p, value_cell_rep& r, std::size_t n) {
+// A tuple's or frozenset's payload holding `items` (built cells, each
+// retained here: the payload's cells are references).
+void put_cells(pool_impl& p, value_cell_rep& r, const std::vector<value_cell_rep>& items) {
+  const std::size_t n = items.size();
   set_length(r, n);
-  if (n == 0) return nullptr;
-  auto* cells = static_cast<value_cell_rep*>(tx_allocate(
-      p, n * sizeof(value_cell), type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
-  r.payload = pointer_bits(p, cells);
-  return cells;
+  if (n == 0) return;
+  auto* payload = static_cast<std::byte*>(
+      tx_allocate(p, value_payload_header + n * sizeof(value_cell),
+                  type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
+  std::memset(payload, 0, value_payload_header);  // no reference yet
+  std::memcpy(payload + value_payload_header, items.data(), n * sizeof(value_cell));
+  for (const value_cell_rep& c : items) retain(p, c);
+  r.payload = pointer_bits(p, payload);
 }
 
 template <class Rep>
@@ -60,9 +67,7 @@ void map_store(pool_impl& p, value_map& m, const input& key, const input& v) {
     auto it = m.find(value_key(key));
     const value_cell_rep vc = build_cell(p, v);
     if (it != m.end()) {
-      value_cell* dest = &it.value();
-      tx_snapshot(dest, sizeof(value_cell));
-      std::memcpy(static_cast<void*>(dest), &vc, sizeof vc);
+      store_cell(p, &it.value(), vc);
       return;
     }
     const value_cell_rep kc = build_cell(p, key);
@@ -148,8 +153,10 @@ value_cell_rep build_cell(pool_impl& p, const input& in) {
       break;
     }
     case value_kind::tuple: {
-      value_cell_rep* cells = put_cells(p, r, n.items.size());
-      for (std::size_t i = 0; i < n.items.size(); ++i) cells[i] = build_cell(p, n.items[i]);
+      std::vector<value_cell_rep> cells;
+      cells.reserve(n.items.size());
+      for (const input& item : n.items) cells.push_back(build_cell(p, item));
+      put_cells(p, r, cells);
       break;
     }
     case value_kind::frozenset: {
@@ -169,8 +176,10 @@ value_cell_rep build_cell(pool_impl& p, const input& in) {
       }
       std::stable_sort(members.begin(), members.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-      value_cell_rep* cells = put_cells(p, r, members.size());
-      for (std::size_t i = 0; i < members.size(); ++i) cells[i] = members[i].second;
+      std::vector<value_cell_rep> cells;
+      cells.reserve(members.size());
+      for (const auto& m : members) cells.push_back(m.second);
+      put_cells(p, r, cells);
       break;
     }
   }

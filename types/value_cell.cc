@@ -24,7 +24,10 @@ const type_descriptor& describe<value_cell>::get() {
     r.subkind = static_cast<std::uint8_t>(container_kind::value);
     r.size = sizeof(value_cell);
     r.align = alignof(value_cell);
-    return r;  // no release: a cell owns nothing (the collector frees payloads)
+    // A cell is a reference: freeing the struct or container holding it
+    // drops it (docs/gc.md).
+    r.release = [](pool_impl& p, void* obj) { drop_cell(p, *static_cast<value_cell*>(obj)); };
+    return r;
   }();
   return d;
 }
@@ -80,7 +83,13 @@ std::string_view cell_text(pool_impl* p, const value_cell& c) {
   }
   const std::uint64_t n = cell_length(c);
   if (n == 0) return {};
-  return {static_cast<const char*>(cell_target(p, c)), n};
+  return {static_cast<const char*>(cell_target(p, c)) + value_payload_header, n};
+}
+
+const value_cell* cell_items(pool_impl* p, const value_cell& c) {
+  if (cell_length(c) == 0) return nullptr;
+  return reinterpret_cast<const value_cell*>(static_cast<const std::byte*>(cell_target(p, c)) +
+                                             value_payload_header);
 }
 
 std::string kind_name(pool_impl* p, const value_cell& c) {
@@ -244,7 +253,8 @@ void register_class(std::string_view class_name) {
   if (r.classes.count(class_name)) return;
   auto d = std::make_unique<type_descriptor>(detail::make_struct<detail::object_rep>(
       std::string(class_name).c_str(),
-      {detail::make_field<detail::value_map>("attributes",
+      {detail::make_field<std::uint64_t>("refs", offsetof(detail::object_rep, refs)),
+       detail::make_field<detail::value_map>("attributes",
                                              offsetof(detail::object_rep, attributes))}));
   detail::register_type(*d);
   r.classes.emplace(std::string(class_name), std::move(d));

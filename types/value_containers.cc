@@ -49,7 +49,7 @@ value_set value_access::make_set(pool_impl* p, set_rep* s) {
 tuple value_access::make_tuple(pool_impl* p, const value_cell& c) {
   tuple t;
   t.size_ = cell_length(c);
-  t.items_ = t.size_ ? static_cast<const value_cell*>(cell_target(p, c)) : nullptr;
+  t.items_ = cell_items(p, c);
   t.pool_ = p;
   return t;
 }
@@ -72,7 +72,7 @@ object value_access::as_object(const value& v, std::string_view class_name) {
   const std::optional<stored_type_summary> t =
       target ? summary_of_stored_type(*p, target) : std::nullopt;
   if (!t || t->kind != type_kind::structure || t->size != sizeof(object_rep) ||
-      t->fields.size() != 1 || t->fields[0] != "attributes") {
+      t->fields.size() != 2 || t->fields[0] != "refs" || t->fields[1] != "attributes") {
     fail(error_code::corrupted,
          "pool '" + pool_path(*p) + "': an object value does not point at an object");
   }

@@ -73,7 +73,7 @@ vview view_of(pool_impl* p, const value_cell& c) {
     case value_kind::tuple:
     case value_kind::frozenset:
       v.count = cell_length(c);
-      v.cells = v.count ? static_cast<const value_cell*>(cell_target(p, c)) : nullptr;
+      v.cells = cell_items(p, c);
       break;
     case value_kind::list: {
       v.identity = r.payload;
@@ -85,7 +85,9 @@ vview view_of(pool_impl* p, const value_cell& c) {
     case value_kind::dict:
     case value_kind::set:
       v.identity = r.payload;
-      v.map = cell_target(p, c);  // dict_rep / set_rep start with their map
+      v.map = v.kind == value_kind::dict
+                  ? static_cast<const void*>(&static_cast<const dict_rep*>(cell_target(p, c))->items)
+                  : static_cast<const void*>(&static_cast<const set_rep*>(cell_target(p, c))->items);
       v.count = v.kind == value_kind::dict ? static_cast<const value_map*>(v.map)->size()
                                            : static_cast<const member_map*>(v.map)->size();
       break;

@@ -62,7 +62,7 @@ class printer {
       }
       case value_kind::tuple: {
         const std::uint64_t n = cell_length(c);
-        const auto* items = n ? static_cast<const value_cell*>(cell_target(p, c)) : nullptr;
+        const value_cell* items = cell_items(p, c);
         out += '(';
         for (std::uint64_t i = 0; i < n; ++i) {
           if (i) out += ", ";
@@ -74,7 +74,7 @@ class printer {
       }
       case value_kind::frozenset: {
         const std::uint64_t n = cell_length(c);
-        const auto* items = n ? static_cast<const value_cell*>(cell_target(p, c)) : nullptr;
+        const value_cell* items = cell_items(p, c);
         out += n ? "frozenset({" : "frozenset()";
         for (std::uint64_t i = 0; i < n; ++i) {
           if (i) out += ", ";

@@ -15,24 +15,32 @@
 //   bytes 8..15 payload (u64): bool 0/1, i64, f64 bits, or pptr bits
 //   str/bytes inline: the text is in bytes 2..15 (at most 14 bytes)
 //
-// Out-of-line payloads (pptr bits in `payload`):
-//   str, bytes   a char buffer of length + 1 bytes (str ends in NUL), type
+// Out-of-line payloads (pptr bits in `payload`, the start of the
+// allocation). Every one begins with its reference count, a u64 at offset
+// 0 (value_refs_offset): the number of cells in the pool that hold its
+// pointer (docs/gc.md, "Reference counts").
+//   str, bytes   { u64 refs; char text[length + 1] } (str ends in NUL), type
 //                ferrite.string. Immutable.
-//   tuple        value_cell[length], type ferrite.vector<ferrite.value>. Immutable.
-//   frozenset    value_cell[length] sorted by (value hash, then position),
-//                no two equal members, type ferrite.vector<ferrite.value>. Immutable.
-//   encoded      { u8 codec_name_len; char codec_name[codec_name_len];
-//                  u8 data[length - 1 - codec_name_len] }, type ferrite.string. Immutable.
-//   list         a `ferrite.list` struct: { vector<ferrite.value> items }
-//   dict         a `ferrite.dict` struct: { hash_map<ferrite.value,ferrite.value> items }
-//   set          a `ferrite.set` struct:  { hash_map<ferrite.value,u8> items }
+//   tuple        { u64 refs; value_cell items[length] }, type
+//                ferrite.vector<ferrite.value>. Immutable.
+//   frozenset    the same, items sorted by (value hash, then position), no
+//                two equal members. Immutable.
+//   encoded      { u64 refs; u8 codec_name_len; char codec_name[codec_name_len];
+//                  u8 data[length - 1 - codec_name_len] }, type ferrite.string.
+//                Immutable.
+//   list         a `ferrite.list` struct: { u64 refs; vector<ferrite.value> items }
+//   dict         a `ferrite.dict` struct: { u64 refs; hash_map<ferrite.value,ferrite.value> items }
+//   set          a `ferrite.set` struct:  { u64 refs; hash_map<ferrite.value,u8> items }
 //   object       a struct named by the object's class (a registered class
-//                name): { hash_map<ferrite.value,ferrite.value> attributes }
+//                name): { u64 refs; hash_map<ferrite.value,ferrite.value> attributes }
 //                (attribute names are str keys)
-// Mutable payloads (list, dict, set, object) are shared by reference: two
-// cells may point at the same list. Immutable ones may be shared too. No
-// cell owns its payload: unreachable payloads are freed by the garbage
-// collector (pool::gc).
+// Any payload may be shared: two cells may point at the same list, or the
+// same str buffer. Every cell holding a pointer is one reference; a
+// transaction that stores a cell retains its payload (refs + 1), one that
+// overwrites or erases a cell drops it (refs - 1), and a payload whose
+// count is zero when the transaction commits is freed in it, dropping the
+// references its own cells hold. Cycles keep their counts above zero: the
+// garbage collector (pool::gc) frees them and recomputes every count.
 //
 // Hashes (dict keys, set members, frozensets) are stable across runs, builds
 // and machines: value_hash in value_hash.cc, documented in docs/format.md.
@@ -71,6 +79,12 @@ struct value_cell_rep {
 static_assert(sizeof(value_cell_rep) == 16);
 
 inline constexpr std::uint32_t value_inline_max = 14;  // bytes 2..15
+
+// Every out-of-line payload starts with its reference count (u64 LE); the
+// text of a str/bytes/encoded buffer and the cells of a tuple/frozenset
+// follow it.
+inline constexpr std::uint64_t value_refs_offset = 0;
+inline constexpr std::uint64_t value_payload_header = 8;
 
 // The out-of-line length (bytes 2..7, u48 little-endian).
 inline std::uint64_t value_length(const value_cell_rep& r) noexcept {

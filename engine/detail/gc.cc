@@ -1,8 +1,12 @@
 // The collector's entry points and its sweep (see gc.h).
 #include "ferrite/engine/detail/gc.h"
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
+
+#include "ferrite/base/format/value_format.h"
 
 #include "ferrite/alloc/heap_check.h"
 #include "ferrite/engine/detail/gc_mark.h"
@@ -73,6 +77,42 @@ void commit_frees(pool_impl& p, const std::vector<garbage>& g, std::size_t from,
   p.log->maybe_checkpoint();
 }
 
+// Sets the reference count of every reachable value payload to the number
+// of reachable cells naming it (gc_marker::value_references), in committed
+// records of bounded size. Cells in garbage no longer count: the sweep
+// frees them without dropping their references. Returns the number fixed.
+std::uint64_t repair_counts(pool_impl& p, const gc_marker& m) {
+  struct fix {
+    std::uint64_t at, old_count, count;  // pool offset of the count
+  };
+  std::vector<fix> wrong;
+  std::byte* working = p.store->working();
+  for (const auto& [data, refs] : m.value_references()) {
+    std::uint64_t stored;
+    std::memcpy(&stored, working + data + value_refs_offset, sizeof stored);
+    if (stored != refs) wrong.push_back({data + value_refs_offset, stored, refs});
+  }
+  const std::size_t batch = std::max<std::uint64_t>(1, max_record_bytes(p) / 4 / 64);
+  for (std::size_t i = 0; i < wrong.size(); i += batch) {
+    const std::size_t end = std::min(wrong.size(), i + batch);
+    record_builder record;
+    for (std::size_t k = i; k < end; ++k) {
+      std::memcpy(working + wrong[k].at, &wrong[k].count, sizeof(std::uint64_t));
+      record.add_range(wrong[k].at, working + wrong[k].at, sizeof(std::uint64_t));
+    }
+    try {
+      p.log->commit(record);
+    } catch (...) {  // the working view keeps only committed bytes
+      for (std::size_t k = i; k < end; ++k) {
+        std::memcpy(working + wrong[k].at, &wrong[k].old_count, sizeof(std::uint64_t));
+      }
+      throw;
+    }
+    p.log->maybe_checkpoint();
+  }
+  return wrong.size();
+}
+
 // Frees `g` in transactions of bounded size, counting what each frees once
 // it has committed.
 void sweep(pool_impl& p, const std::vector<garbage>& g, gc_stats& s,
@@ -129,6 +169,7 @@ gc_stats collect_garbage(pool_impl& p) {
   for (const garbage& x : g) {
     if (!names.count(x.type)) names.emplace(x.type, p.types->name_of(x.type));
   }
+  s.counts_repaired = repair_counts(p, m);
   sweep(p, g, s, names);
   return s;
 }

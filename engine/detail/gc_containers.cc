@@ -114,7 +114,9 @@ void gc_marker::walk_cell(std::uint64_t at) {
       return;
     case value_kind::string:
     case value_kind::bytes:
-    case value_kind::encoded:  // short encodings are inline too (value_cell.cc, cell_text)
+    case value_kind::encoded: {
+      // Text inline (encoded values too, when short), or a buffer after the
+      // payload's count.
       if (c.inline_size > value_inline_max + 1)
         corrupted(at, "a value cell's inline text is too long");
       if (c.inline_size != 0) return;
@@ -122,8 +124,12 @@ void gc_marker::walk_cell(std::uint64_t at) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " bytes has no buffer");
         return;
       }
-      payload(kind == value_kind::encoded ? length : length + 1, "a value's buffer");
+      const object o = payload(
+          value_payload_header + (kind == value_kind::encoded ? length : length + 1),
+          "a value's buffer");
+      ++value_refs_[o.data];
       return;
+    }
     case value_kind::tuple:
     case value_kind::frozenset: {
       if (c.payload == 0) {
@@ -132,10 +138,11 @@ void gc_marker::walk_cell(std::uint64_t at) {
       }
       if (length > (heap_end_ - heap_begin_) / 16)
         corrupted(at, "a value's item count is impossible");
-      const object o = payload(length * 16, "a value's items");
+      const object o = payload(value_payload_header + length * 16, "a value's items");
+      ++value_refs_[o.data];
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {
-        stack_.push_back({work::op::cells, o.data, length, 0});
+        stack_.push_back({work::op::cells, o.data + value_payload_header, length, 0});
       }
       return;
     }
@@ -145,7 +152,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
     case value_kind::object:
       // A shared payload struct, walked by its own header type (find()
       // queued it when it was first marked).
-      if (c.payload != 0) payload(0, "a value's payload");
+      if (c.payload != 0) ++value_refs_[payload(8, "a value's payload").data];
       return;
   }
 }

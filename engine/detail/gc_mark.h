@@ -15,6 +15,10 @@
 // are scanned conservatively: every aligned u64 that is pptr bits of this
 // pool or a plain pool offset landing in an allocated object marks it.
 //
+// Each reachable value cell is walked exactly once (its holder is walked
+// once), so counting the cells that name each payload gives the reference
+// counts the pool should hold (value_references()).
+//
 // Invariants:
 //  1. Nothing is read from the pool before it is located: every pointer
 //     goes through locate() (an allocated object of this pool whose bytes
@@ -74,6 +78,12 @@ class gc_marker {
   // Marks everything reachable from the pool's root (nothing without one).
   void mark_root();
   bool marked(std::uint64_t data) const noexcept;
+  // The reachable value payloads (data offsets) and, for each, the number of
+  // reachable cells holding its pointer: what its reference count must be
+  // (value_format.h). Complete after mark_root().
+  const std::unordered_map<std::uint64_t, std::uint64_t>& value_references() const noexcept {
+    return value_refs_;
+  }
 
  private:
   // What a value of some type holds that the walk must follow, at an
@@ -156,6 +166,7 @@ class gc_marker {
   std::unordered_set<std::uint64_t>
       typed_walks_;  // type << 48 | offset, walked by a pointer's type
   layout_view image_;
+  std::unordered_map<std::uint64_t, std::uint64_t> value_refs_;  // payload -> cells
 };
 
 }  // namespace ferrite::detail

@@ -400,6 +400,10 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
         pool_impl& di = impl_of(d);
         const std::uint64_t at = placed[j] + (root - g.objects[j].data);
         d.transaction([&] { tx_set_root(*running_tx(di), at, si.log->root_type()); });
+        // Value payloads were copied with SRC's reference counts, which also
+        // count references from SRC's garbage; a collection of DST (where
+        // everything is reachable) sets each count to DST's own references.
+        d.gc();
       }
       const heap_stats h = d.heap_statistics();
       stats.dst_heap_used = h.heap_bytes - h.free_bytes;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ferrite/alloc/heap_tx.h"
+#include "ferrite/engine/object_ops.h"
 #include "ferrite/txlog/record.h"
 
 namespace ferrite::detail {
@@ -43,6 +44,11 @@ struct tx_context final : heap_tx {
   bool root_changed = false;
   std::uint64_t new_root_offset = 0, new_root_type = 0;
   std::vector<std::function<void()>> on_commit, on_abort;
+  // Payloads whose reference count reached zero in this transaction
+  // (tx_release_at_commit): released by `release_unreferenced` when the
+  // outermost level commits, before the record is gathered.
+  std::vector<unreferenced_payload> unreferenced;
+  release_unreferenced_fn release_unreferenced = nullptr;
   record_builder record;
   std::vector<std::byte> shadow;      // checked mode: the heap at begin
   std::shared_mutex* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)

@@ -40,16 +40,17 @@ bool is_container(const dump_value& v) {
          v.cell == value_kind::object;
 }
 
-// The payload's contents of a list/dict/set/object cell: its struct's only
-// field (a sequence or mapping), or null when the payload was not expanded
-// (seen before, depth limit, damaged).
+// The payload's contents of a list/dict/set/object cell: its struct's
+// second field (a sequence or mapping; the first is the reference count),
+// or null when the payload was not expanded (seen before, depth limit,
+// damaged).
 const dump_value* body_of(const dump_value& v) {
   if (!is_container(v) || v.items.empty()) return nullptr;
   const dump_value& p = v.items[0];
   if (p.what != kind::pointer || p.target != link::expanded || p.items.empty()) return nullptr;
   const dump_value& s = p.items[0];
-  if (s.what != kind::structure || s.items.size() != 1) return nullptr;
-  const dump_value& f = s.items[0];
+  if (s.what != kind::structure || s.items.size() != 2) return nullptr;
+  const dump_value& f = s.items[1];
   return f.what == kind::sequence || f.what == kind::mapping ? &f : nullptr;
 }
 

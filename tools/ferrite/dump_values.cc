@@ -107,8 +107,10 @@ dump_value decoder::cell_value(const std::byte* p, std::uint32_t depth) {
     } else {
       object_span s;
       dump_value bad;
-      if (!cell_buffer(c, n + 1, v.type.c_str(), s, bad)) return bad;
-      data = reinterpret_cast<const char*>(at(s.offset));
+      if (!cell_buffer(c, detail::value_payload_header + n + 1, v.type.c_str(), s, bad)) {
+        return bad;
+      }
+      data = reinterpret_cast<const char*>(at(s.offset + detail::value_payload_header));
       v.offset = s.offset;
       if (v.cell == value_kind::string && data[n] != '\0') {
         return problem("str buffer @" + std::to_string(s.offset) + " does not end in NUL at " +
@@ -142,7 +144,10 @@ dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v, st
   }
   object_span s;
   dump_value bad;
-  if (!cell_buffer(c, n * sizeof(detail::value_cell_rep), v.type.c_str(), s, bad)) return bad;
+  if (!cell_buffer(c, detail::value_payload_header + n * sizeof(detail::value_cell_rep),
+                   v.type.c_str(), s, bad)) {
+    return bad;
+  }
   v.offset = s.offset;
   if (depth >= options_.max_depth) {
     dump_value e;
@@ -155,7 +160,9 @@ dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v, st
   }
   const std::uint64_t shown = std::min(n, options_.max_elements);
   for (std::uint64_t i = 0; i < shown; ++i) {
-    v.items.push_back(cell_value(at(s.offset + i * sizeof(detail::value_cell_rep)), depth + 1));
+    v.items.push_back(cell_value(
+        at(s.offset + detail::value_payload_header + i * sizeof(detail::value_cell_rep)),
+        depth + 1));
   }
   v.omitted = n - shown;
   open_cells_.erase(s.offset);
@@ -180,10 +187,10 @@ dump_value decoder::cell_payload(const detail::value_cell_rep& c, dump_value v,
   const std::string name = t ? t->name : types_.name_of(s.type);
   bool fits = false;
   if (v.cell == value_kind::object) {
-    // A class's struct: { hash_map<ferrite.value,ferrite.value> attributes }.
-    fits = t && t->kind == type_kind::structure && t->fields.size() == 1 &&
-           t->fields[0].name == "attributes" &&
-           types_.name_of(t->fields[0].type) == attributes_type;
+    // A class's struct: { u64 refs; hash_map<ferrite.value,ferrite.value> attributes }.
+    fits = t && t->kind == type_kind::structure && t->fields.size() == 2 &&
+           t->fields[0].name == "refs" && t->fields[1].name == "attributes" &&
+           types_.name_of(t->fields[1].type) == attributes_type;
     if (fits) v.type = t->name;
   } else {
     const char* want = v.cell == value_kind::list   ? detail::list_type_name

@@ -8,6 +8,7 @@
 //   in the running transaction.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,30 +38,58 @@ struct input_access {
   static input make(std::shared_ptr<const input_node> n) { return input(std::move(n)); }
 };
 
+// The payload structs. `refs` is the reference count every out-of-line
+// payload starts with (value_format.h, docs/gc.md).
 struct list_rep {
+  std::uint64_t refs;
   vector<value_cell> items;
 };
 struct dict_rep {
+  std::uint64_t refs;
   value_map items;
 };
 struct set_rep {
+  std::uint64_t refs;
   member_map items;
 };
 // An object's class is the type name of its allocation.
 struct object_rep {
+  std::uint64_t refs;
   value_map attributes;
 };
+static_assert(offsetof(list_rep, refs) == value_refs_offset);
+static_assert(offsetof(dict_rep, refs) == value_refs_offset);
+static_assert(offsetof(set_rep, refs) == value_refs_offset);
+static_assert(offsetof(object_rep, refs) == value_refs_offset);
 
-FERRITE_TYPE(list_rep, "ferrite.list", items)
-FERRITE_TYPE(dict_rep, "ferrite.dict", items)
-FERRITE_TYPE(set_rep, "ferrite.set", items)
+FERRITE_TYPE(list_rep, "ferrite.list", refs, items)
+FERRITE_TYPE(dict_rep, "ferrite.dict", refs, items)
+FERRITE_TYPE(set_rep, "ferrite.set", refs, items)
 
 // The descriptor of class `name` (registered by register_class), or null.
 const type_descriptor* class_descriptor(std::string_view name);
 
 // The cell `in` stands for, built in pool `p` (payloads allocated in the
-// running transaction). REQUIRES: a transaction runs on p.
+// running transaction). The result is not yet a reference: new payloads
+// have a count of 0 and a shared input's payload is not retained; storing
+// the cell (store_cell, a container's insert) retains it.
+// REQUIRES: a transaction runs on p.
 value_cell_rep build_cell(pool_impl& p, const input& in);
+
+// Reference counts (value_refs.cc, docs/gc.md). A cell holding an
+// out-of-line payload is one reference to it.
+// - retain: the payload's count + 1 (snapshotted).
+// - drop: the count - 1; at zero the payload becomes a candidate that the
+//   commit frees if it is still at zero then (its cells dropped in turn,
+//   from an explicit work list). A count already at zero is left alone (a
+//   damaged count: the collector repairs it) rather than freed twice.
+// - store_cell: writes `r` over the cell at `dest` (snapshotted), retaining
+//   the new payload before dropping the old one (so `x = x` keeps it).
+// REQUIRES: a transaction runs on p; the cells are p's.
+bool has_payload(const value_cell_rep& r) noexcept;
+void retain(pool_impl& p, const value_cell_rep& r);
+void drop(pool_impl& p, const value_cell_rep& r);
+void store_cell(pool_impl& p, value_cell* dest, const value_cell_rep& r);
 
 // Stores key: v into a dict's or object's map / adds a set member (atomic,
 // or in the running transaction). Payloads are built only when needed.
@@ -83,6 +112,8 @@ bool split_encoded(std::string_view all, std::string_view* codec, std::string_vi
 std::string_view cell_text(pool_impl* p, const value_cell& c);  // str / bytes / encoded
 std::uint64_t cell_length(const value_cell& c) noexcept;        // out-of-line length
 void* cell_target(pool_impl* p, const value_cell& c);           // out-of-line payload
+// The items of a tuple / frozenset cell (after the payload's count), or null.
+const value_cell* cell_items(pool_impl* p, const value_cell& c);
 [[noreturn]] void wrong_kind(const value_cell& c, pool_impl* p, const char* wanted);
 std::string kind_name(pool_impl* p, const value_cell& c);
 

@@ -23,6 +23,29 @@ constexpr int max_depth = 100;
   throw broken_image(what);
 }
 
+}  // namespace
+
+bool names_payload(const detail::value_cell_rep& r) {
+  if (r.payload == 0) return false;
+  switch (static_cast<value_kind>(r.kind)) {
+    case value_kind::string:
+    case value_kind::bytes:
+    case value_kind::encoded:
+      return r.inline_size == 0;
+    case value_kind::tuple:
+    case value_kind::frozenset:
+    case value_kind::list:
+    case value_kind::dict:
+    case value_kind::set:
+    case value_kind::object:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
 detail::value_cell_rep rep_at(const std::byte* c) {
   detail::value_cell_rep r;
   std::memcpy(&r, c, sizeof r);
@@ -67,7 +90,23 @@ const std::byte* value_walk::payload(std::uint64_t bits, std::string_view type, 
   const std::byte* o = v_.object(bits, type, size, what, first);
   if (!o) broken(what + " is null");
   if (first) ids_.emplace(bits, UINT64_MAX);  // an immutable payload: no visit number
+  payloads_.emplace(bits, o);
   return o;
+}
+
+std::string value_walk::wrong_counts() const {
+  for (const auto& [bits, start] : payloads_) {
+    std::uint64_t stored;
+    std::memcpy(&stored, start + detail::value_refs_offset, sizeof stored);
+    const auto it = references_.find(bits);
+    const std::uint64_t cells = it == references_.end() ? 0 : it->second;
+    if (stored != cells) {
+      return "the payload @" + std::to_string(bits & ((1ull << 48) - 1)) +
+             " has a reference count of " + std::to_string(stored) + " but " +
+             std::to_string(cells) + " cells name it";
+    }
+  }
+  return "";
 }
 
 std::string value_walk::root() {
@@ -90,7 +129,9 @@ std::string value_walk::text(const std::byte* c, std::uint8_t kind) {
            std::to_string(kind) + ")");
   }
   const auto* buf = reinterpret_cast<const char*>(
-      payload(r.payload, "ferrite.string", n + 1, "a text value's buffer"));
+                        payload(r.payload, "ferrite.string", detail::value_payload_header + n + 1,
+                                "a text value's buffer")) +
+                    detail::value_payload_header;
   if (buf[n] != '\0') broken("a text value's buffer does not end in NUL");
   return std::string(buf, n);
 }
@@ -98,6 +139,8 @@ std::string value_walk::text(const std::byte* c, std::uint8_t kind) {
 std::string value_walk::cell(const std::byte* c, int depth) {
   if (depth > max_depth) broken("values nested deeper than " + std::to_string(max_depth));
   const detail::value_cell_rep r = rep_at(c);
+  // A cell met again (inside a shared tuple) is still one reference.
+  if (names_payload(r) && cells_seen_.insert(c).second) ++references_[r.payload];
   switch (static_cast<value_kind>(r.kind)) {
     case value_kind::none:
       return "None";
@@ -133,7 +176,10 @@ std::string value_walk::cell(const std::byte* c, int depth) {
         if (r.payload != 0) broken("an empty tuple or frozenset with a payload");
       } else {
         if (n > (1u << 20)) broken("a tuple of " + std::to_string(n) + " items");
-        const std::byte* cells = payload(r.payload, cells_type, n * 16, "a tuple's cells");
+        const std::byte* cells =
+            payload(r.payload, cells_type, detail::value_payload_header + n * 16,
+                    "a tuple's cells") +
+            detail::value_payload_header;
         for (std::uint64_t i = 0; i < n; ++i) items.push_back(cell(cells + i * 16, depth + 1));
       }
       if (tuple) return "(" + joined(items) + (n == 1 ? ",)" : ")");
@@ -162,10 +208,13 @@ std::string value_walk::cell(const std::byte* c, int depth) {
                      : kind == value_kind::set  ? detail::set_type_name
                                                 : "";
   const std::size_t size =
-      kind == value_kind::list ? sizeof(detail::vector_rep) : sizeof(detail::hash_map_rep);
-  const std::byte* obj = v_.object(
+      detail::value_payload_header +
+      (kind == value_kind::list ? sizeof(detail::vector_rep) : sizeof(detail::hash_map_rep));
+  const std::byte* start = v_.object(
       r.payload, type, size, "a " + (type.empty() ? std::string("object") : type) + " payload");
-  if (!obj) broken("a list/dict/set/object cell without a payload");
+  if (!start) broken("a list/dict/set/object cell without a payload");
+  payloads_.emplace(r.payload, start);
+  const std::byte* obj = start + detail::value_payload_header;  // the items' handle
   ids_.emplace(r.payload, id);
   const std::string head = "#" + std::to_string(id);
   if (kind == value_kind::list) {
@@ -176,7 +225,7 @@ std::string value_walk::cell(const std::byte* c, int depth) {
     return head + "[" + joined(items) + "]";
   }
   if (kind == value_kind::object) {
-    return head + "<" + v_.target().type_name(v_.target().object_type(obj)) + " " +
+    return head + "<" + v_.target().type_name(v_.target().object_type(start)) + " " +
            map(obj, false, depth) + ">";
   }
   return head + map(obj, kind == value_kind::set, depth);

@@ -28,11 +28,16 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
+#include "ferrite/base/format/value_format.h"
 #include "tools/crash/readers/image_view.h"
 
 namespace ferrite::crash {
+
+// True when the cell names an out-of-line payload (one reference to it).
+bool names_payload(const detail::value_cell_rep& r);
 
 // Canonical texts of the scalars (shared with the model).
 std::string canonical_float(double d);
@@ -46,6 +51,11 @@ class value_walk {
   std::string root();
   // Dicts, sets and objects walked (for coverage).
   std::uint64_t maps() const noexcept { return maps_; }
+  // After root(): "" when every payload reached has a reference count equal
+  // to the number of reached cells naming it (docs/gc.md), else the first
+  // that does not. Meaningful when nothing unreachable names a reached
+  // payload (no garbage cycle holding one).
+  std::string wrong_counts() const;
 
  private:
   std::string cell(const std::byte* c, int depth);
@@ -59,6 +69,9 @@ class value_walk {
   std::map<std::uint64_t, std::uint64_t> ids_;  // mutable payload offset -> visit number
   std::uint64_t next_id_ = 0;                   // visit numbers of mutable payloads
   std::uint64_t maps_ = 0;
+  std::map<std::uint64_t, const std::byte*> payloads_;   // payload bits -> its start
+  std::map<std::uint64_t, std::uint64_t> references_;    // payload bits -> cells naming it
+  std::set<const std::byte*> cells_seen_;
 };
 
 }  // namespace ferrite::crash

@@ -78,7 +78,8 @@ workload_info log_full();
 workload_info pool_sizes();
 workload_info alloc_free();
 workload_info grow();
-workload_info values();  // workloads/values.cc
+workload_info values();    // workloads/values.cc
+workload_info refcount();  // workloads/values.cc
 workload_info typed_objects();
 workload_info vector();
 workload_info map_set();

@@ -31,6 +31,8 @@
 //
 //   values        the dynamic value model: a dict root, every kind of
 //                 value, shared lists, cycles (workloads/values.cc)
+//   refcount      the same without cycles, plus list clears and moves: every
+//                 state has exact reference counts and no leaked object
 //
 // Pending: the object model as it arrives (docs/crash.md).
 #include <algorithm>
@@ -44,6 +46,7 @@ std::vector<workload_info> builtin_workloads() {
   return {builtin::counters(), builtin::tx_sizes(),      builtin::nested_abort(),
           builtin::log_wrap(),
           builtin::values(),  // workloads/values.cc
+          builtin::refcount(),  // workloads/values.cc
           builtin::log_full(), builtin::pool_sizes(),    builtin::alloc_free(),
           builtin::grow(),     builtin::typed_objects(), builtin::vector(),
           builtin::map_set(),  builtin::hash_map(),      builtin::gc(),

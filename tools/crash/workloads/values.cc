@@ -1,4 +1,5 @@
-// Built-in workload on the dynamic value model (types/value.h): values.
+// Built-in workloads on the dynamic value model (types/value.h): values and
+// refcount.
 //
 // The pool's root is a value (pool.root()): the first operation makes it a
 // dict holding a list, the same list under a second key, a dict, a set, an
@@ -22,9 +23,18 @@
 // payload types and sizes, str NULs, the vector and hash_map invariants
 // of every list, dict, set and object, no duplicated key, stored hashes
 // equal to the keys' value_hash on the handle owning the pool's pointers),
-// and 'tx~' == ~'tx'. NOT the typed workloads' no-leak invariant: an
-// overwritten or erased value's payload stays allocated until pool.gc()
-// (value.h), so the heap holds more than the root reaches.
+// and 'tx~' == ~'tx'. `values` makes garbage cycles (a key holding the
+// root), which only pool.gc() frees: no leak invariant there.
+//
+// refcount: the same operations without cycles, plus list clears and moves
+// (a list item popped and stored under a root key in one transaction: its
+// count reaches zero and rises again before the commit), and list items
+// with payloads. Its check() adds, in every state (committed, recovered at
+// every crash point, killed): every payload's reference count equals the
+// number of cells reaching it (value_walk::wrong_counts), the heap holds
+// exactly the objects the root reaches (no leak, no double free), and the
+// collection at open after a crash freed and repaired nothing, so the
+// counts were exact in the recovered image itself (docs/gc.md).
 #include <algorithm>
 #include <map>
 #include <string>
@@ -59,6 +69,8 @@ enum class sk {
   set_discard,
   attr_set,
   attr_del,
+  list_clear,  // refcount only
+  list_move,   // refcount only: pop item `index` and store it under root key `src`
   count
 };
 
@@ -78,13 +90,17 @@ struct plan {
 
 class values_model final : public workload {
  public:
-  explicit values_model(std::uint64_t seed) : seed_(seed) {}
+  // `refcount`: the variant without cycles, whose states are checked for
+  // exact reference counts and no leak (see the banner).
+  explicit values_model(std::uint64_t seed, bool refcount = false)
+      : seed_(seed), refcount_(refcount) {}
   std::unique_ptr<workload> clone() const override { return std::make_unique<values_model>(*this); }
   void perform(pool& p, std::uint64_t op) const override;
   void apply(std::uint64_t op) override;
   std::string check(const pool& p) const override;
   std::string invariants(const pool& p) const override;
   std::string end_of_run(const pool&) const override {
+    if (refcount_ && counts_[static_cast<int>(sk::list_move)] == 0) return "no value was moved";
     if (counts_[static_cast<int>(sk::share)] == 0) return "no container was shared";
     if (counts_[static_cast<int>(sk::list_pop)] == 0) return "no list item was popped";
     if (grouped_ == 0) return "no transaction of several operations committed";
@@ -105,6 +121,7 @@ class values_model final : public workload {
   std::string text() const { return has_root_ ? canon(arena_).of(root_) : ""; }
 
   std::uint64_t seed_;
+  bool refcount_ = false;
   bool has_root_ = false;
   mval root_;                 // the root cell (a dict once made)
   std::vector<mcont> arena_;  // containers ever stored (unreachable ones stay, as in the pool)
@@ -216,6 +233,15 @@ void values_model::apply_step(const step& s) {
     case sk::set_discard:
       std::erase_if(target->items, [&](const mval& m) { return same(m, s.arg); });
       break;
+    case sk::list_clear:
+      target->items.clear();
+      break;
+    case sk::list_move: {
+      const mval moved = target->items[static_cast<std::size_t>(s.index)];
+      target->items.erase(target->items.begin() + s.index);
+      set_entry(root, str_of(s.src), moved);
+      break;
+    }
   }
 }
 
@@ -233,21 +259,26 @@ step values_model::random_step(std::mt19937_64& rng) const {
     s.kind = sk::root_set;
     s.val = random_value(rng);
   } else if (r == 4) {
-    s.kind = rng() % 4 ? sk::root_del : sk::self_ref;
+    s.kind = rng() % 4 || refcount_ ? sk::root_del : sk::self_ref;
   } else if (r == 5) {
     s.kind = sk::share;
     s.src = root_keys[rng() % 8];
     if (!root_entry(s.src)) s.kind = sk::root_del;
   } else if (r < 10 && on(value_kind::list)) {
     const std::size_t n = arena_[static_cast<std::size_t>(root_entry(s.key)->ref)].items.size();
-    const std::uint64_t w = rng() % 4;
+    const std::uint64_t w = rng() % (refcount_ ? 6 : 4);
     s.kind = n == 0 || w == 0 ? sk::list_append
              : w == 1         ? sk::list_insert
              : w == 2         ? sk::list_pop
-                              : sk::list_set;
+             : w == 3         ? sk::list_set
+             : w == 4         ? sk::list_clear
+                              : sk::list_move;
     s.index = static_cast<std::int64_t>(
         rng() % (s.kind == sk::list_insert ? n + 1 : std::max<std::size_t>(n, 1)));
-    s.val = scalar(rng);
+    s.src = root_keys[rng() % 8];
+    if (s.kind == sk::list_move && s.src == s.key) s.kind = sk::list_pop;
+    // The refcount variant stores values with payloads (long str, lists...).
+    s.val = refcount_ && rng() % 2 ? random_value(rng) : scalar(rng);
   } else if (r < 12 && on(value_kind::dict)) {
     s.kind = rng() % 3 ? sk::dict_set : sk::dict_erase;
     s.arg = rng() % 4 ? str_of(std::string(1, static_cast<char>('a' + rng() % 4))) : [&] {
@@ -315,14 +346,15 @@ plan values_model::plan_of(std::uint64_t op) const {
     sh.src = "k0";
     add(sh);
     step cyc;
-    cyc.kind = sk::self_ref;
+    cyc.kind = refcount_ ? sk::root_set : sk::self_ref;
     cyc.key = "k7";
+    cyc.val = str_of("another str stored out of its cell");
     add(cyc);
     pl.how = tx_mode::transaction;
     return pl;
   }
   pl.how = typed::pick_mode(rng, true);
-  if (op <= 2) pl.how = tx_mode::transaction;  // forced coverage (end_of_run)
+  if (op <= (refcount_ ? 3 : 2)) pl.how = tx_mode::transaction;  // forced coverage (end_of_run)
   const std::size_t n = pl.how == tx_mode::atomic ? 1 : 1 + rng() % 4;
   for (std::size_t i = 0; i < n; ++i) {
     step s = m.random_step(rng);
@@ -344,6 +376,16 @@ plan values_model::plan_of(std::uint64_t op) const {
       add(s);
       s.kind = sk::list_pop;
       s.index = 0;
+    } else if (refcount_ && op == 3 && i == 0 && !m.keys_holding(value_kind::list).empty()) {
+      s = step{};  // a long str appended, then moved to another key (forced coverage)
+      s.key = m.keys_holding(value_kind::list)[0];
+      s.kind = sk::list_append;
+      s.val = str_of("a str moved out of a list");
+      add(s);
+      s.kind = sk::list_move;
+      s.index = static_cast<std::int64_t>(
+          m.arena_[static_cast<std::size_t>(m.root_entry(s.key)->ref)].items.size() - 1);
+      s.src = s.key == "k6" ? "k5" : "k6";
     }
     add(std::move(s));
   }
@@ -398,6 +440,16 @@ void values_model::perform_step(pool& p, const step& s) {
     case sk::attr_del:
       root[s.key].as_object().del_attr(s.arg.s);
       return;
+    case sk::list_clear:
+      root[s.key].as_list().clear();
+      return;
+    case sk::list_move:
+      // Popped (its count may reach zero) and stored again before the commit.
+      p.transaction([&] {
+        value moved = root[s.key].as_list().pop(s.index);
+        root[s.src] = moved;
+      });
+      return;
     case sk::count:
       return;
   }
@@ -444,6 +496,25 @@ std::string values_model::check(const pool& p) const {
     value_walk w(v, false);
     const std::string got = w.root();
     const std::string want = text();
+    if (got == want && refcount_) {
+      // Exact counts, no leak, and nothing left for the collection at open
+      // (which would otherwise hide a leak or repair a wrong count).
+      if (const auto at_open = p.gc_at_open()) {
+        if (at_open->total.freed != 0 || at_open->counts_repaired != 0) {
+          return "the collection at open freed " + std::to_string(at_open->total.freed) +
+                 " objects and repaired " + std::to_string(at_open->counts_repaired) +
+                 " counts: the committed state was not exact";
+        }
+      }
+      const std::string counts = w.wrong_counts();
+      if (!counts.empty()) return counts;
+      const std::uint64_t heap = p.heap_statistics().objects;
+      if (has_root_ && v.objects() != heap) {
+        return "the heap holds " + std::to_string(heap) + " objects, the root reaches " +
+               std::to_string(v.objects()) + " (a leak or a double free)";
+      }
+      return "";
+    }
     if (got == want) return "";
     std::size_t i = 0;
     while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
@@ -486,8 +557,27 @@ workload_info values() {
       "values",
       "the dynamic value model: a dict root, values of every kind, shared lists, cycles, list/"
       "dict/set/object mutations, aborted and nested transactions");
+  w.make = [](std::uint64_t seed) {
+    return std::make_unique<values_workload::values_model>(seed, false);
+  };
   w.pool_sizes = {4ull << 20};
   w.quick_ops = 10;
+  w.long_ops = 60;
+  return w;
+}
+
+workload_info refcount() {
+  register_class(values_workload::thing_class);
+  workload_info w = typed::info<values_workload::values_model>(
+      "refcount",
+      "reference-count frees of the value model: values overwritten, erased, popped, cleared "
+      "and moved (popped and stored in one transaction), no cycles; every state has exact "
+      "counts and no object the root does not reach");
+  w.make = [](std::uint64_t seed) {
+    return std::make_unique<values_workload::values_model>(seed, true);
+  };
+  w.pool_sizes = {4ull << 20};
+  w.quick_ops = 12;
   w.long_ops = 60;
   return w;
 }
