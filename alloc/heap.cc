@@ -178,17 +178,55 @@ run_state* heap::new_run_state() {
 }
 
 bool heap::scan_more() {
+  const std::uint64_t zones = (total_chunks() + zone_chunks - 1) / zone_chunks;
+  if (walked_.size() < zones) {
+    walked_.resize(zones, false);
+    walk_from_.resize(zones, 0);
+  }
+  // The last zone first (a heap filled in order keeps its free chunks at
+  // the end), then the others from the start.
+  std::uint64_t z = zones - 1;
+  if (walked_[z]) {
+    while (next_zone_ < zones && walked_[next_zone_]) ++next_zone_;
+    if (next_zone_ >= zones) return false;
+    z = next_zone_;
+  }
+  walk_zone(z);
+  return true;
+}
+
+void heap::ensure_walked(std::uint64_t chunk) {
+  const std::uint64_t z = chunk / zone_chunks;
+  const std::uint64_t zones = (total_chunks() + zone_chunks - 1) / zone_chunks;
+  if (walked_.size() < zones) {
+    walked_.resize(zones, false);
+    walk_from_.resize(zones, 0);
+  }
+  if (!walked_[z]) walk_zone(z);
+}
+
+bool heap::walked(std::uint64_t chunk) const {
+  const std::uint64_t z = chunk / zone_chunks;
+  return z < walked_.size() && walked_[z];
+}
+
+void heap::walk_zone(std::uint64_t z) {
   const std::uint64_t total = total_chunks();
-  if (scan_pos_ >= total) return false;
-  const std::uint64_t stop = std::min(total, (scan_pos_ / zone_chunks + 1) * zone_chunks);
+  const std::uint64_t* table = entry_ptr(0);  // hoisted: the walk reads a word per block
+  // Zone z's walk covers the free chunks in the zone and the blocks whose
+  // head is there (to their end, which may lie in a later zone).
+  std::uint64_t g = std::max(z * zone_chunks, walk_from_[z]);
+  const std::uint64_t stop = std::min(total, z * zone_chunks + zone_chunks);
+  if (const std::uint64_t h = head_of(g); h != UINT64_MAX && h < g) {
+    g = h + entry_length(table[h]);  // the tail of a block of an unwalked zone
+  }
   std::uint64_t free_start = 0, free_len = 0;
   auto flush_free = [&] {
     if (free_len) give_chunks(free_start, free_len, 0);
     free_len = 0;
   };
-  std::uint64_t g = scan_pos_;
   while (g < stop) {
-    const std::uint64_t e = *entry_ptr(g);
+    const std::uint64_t e = table[g];
     if (e == 0) {
       if (!free_len) free_start = g;
       ++free_len;
@@ -208,7 +246,7 @@ bool heap::scan_more() {
       corrupt(g, "a chunk table block that is not the superblock's");
     }
     for (std::uint64_t k = mark_interval; k < len; k += mark_interval) {
-      if (*entry_ptr(g + k) != block_entry(e, k)) corrupt(g + k, "bad mark entry");
+      if (table[g + k] != block_entry(e, k)) corrupt(g + k, "bad mark entry");
     }
     if (kind == chunk_kind::run) {
       // Only noted: its run_state is made when the run is wanted.
@@ -219,10 +257,21 @@ bool heap::scan_more() {
       unloaded_[cls].push_back(g);
     }
     g += len;
+    if (g > stop) {
+      // The block reaches into later zones: they are walked from its end,
+      // even once it is freed (its chunks are in the free map by then).
+      for (std::uint64_t zz = z + 1; zz * zone_chunks < g; ++zz) {
+        if (zz >= walked_.size()) break;
+        if ((zz + 1) * zone_chunks <= g) {
+          walked_[zz] = true;
+        } else {
+          walk_from_[zz] = std::max(walk_from_[zz], g);
+        }
+      }
+    }
   }
   flush_free();
-  scan_pos_ = g;
-  return true;
+  walked_[z] = true;
 }
 
 void heap::load_run(run_state& r) {
@@ -253,7 +302,7 @@ run_state* heap::run_of(std::uint64_t chunk) {
   auto it = runs_.find(chunk);
   if (it != runs_.end()) return it->second;
   // A run the walk noted but nobody wanted yet: made and read now.
-  if (chunk >= scan_pos_) return nullptr;
+  if (!walked(chunk)) return nullptr;
   const std::uint64_t e = *entry_ptr(chunk);
   if (entry_kind_of(e) != chunk_kind::run || entry_class(e) >= size_class_count()) return nullptr;
   run_state* r = new_run_state();
@@ -615,8 +664,7 @@ std::uint64_t heap::locate_slot(std::uint64_t data, run_state** run, std::uint64
     // The block's part of the table must be walked before its space can be
     // given back: a later walk would count the freed chunks twice.
     std::lock_guard lk(mu_);
-    while (scan_pos_ <= g && self.scan_more()) {
-    }
+    self.ensure_walked(g);
   }
   std::uint64_t slot_off = 0;
   switch (entry_kind_of(e)) {
@@ -821,7 +869,15 @@ void heap::write_table(const heap_layout& next) {
 
 void heap::grown(const heap_layout& before, const heap_layout& now) {
   if (before.table_chunk == now.table_chunk && before.table_chunks == now.table_chunks) {
-    return;  // the new chunks are free; the walk reaches them like any others
+    // The new chunks are free. Those in the old last zone, if it was
+    // walked, are given now; later zones are walked like any others.
+    std::lock_guard lk(mu_);
+    const std::uint64_t old_total = before.chunks(), new_total = now.chunks();
+    if (old_total % zone_chunks != 0 && walked(old_total - 1)) {
+      const std::uint64_t end = std::min(new_total, (old_total / zone_chunks + 1) * zone_chunks);
+      give_chunks(old_total, end - old_total, 0);
+    }
+    return;
   }
   // The table moved: everything volatile is read again, lazily. No
   // transaction runs during a grow, so no run_state is referenced.
@@ -830,7 +886,9 @@ void heap::grown(const heap_layout& before, const heap_layout& now) {
     std::lock_guard al(a->mu);
     std::fill(a->current.begin(), a->current.end(), nullptr);
   }
-  scan_pos_ = 0;
+  walked_.clear();
+  walk_from_.clear();
+  next_zone_ = 0;
   runs_.clear();
   spare_runs_.clear();
   for (auto& r : run_store_) spare_runs_.push_back(r.get());

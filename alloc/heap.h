@@ -118,7 +118,12 @@ class heap {
   std::uint64_t head_of(std::uint64_t g) const noexcept;
 
   // Everything below marked "mu_" requires mu_ held.
+  // Walks one more zone of the table (the last first, then from the
+  // start); false when every zone is walked.
   bool scan_more();                                                     // mu_
+  void walk_zone(std::uint64_t z);                                      // mu_
+  void ensure_walked(std::uint64_t chunk);  // the zone holding `chunk`; mu_
+  bool walked(std::uint64_t chunk) const;                               // mu_
   void load_run(run_state& r);                                          // mu_
   std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // mu_
   void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // mu_
@@ -160,7 +165,11 @@ class heap {
   change_log& log_;
   const std::string pool_name_;
   mutable std::mutex mu_;  // everything below but the arenas
-  std::uint64_t scan_pos_ = 0;  // the table is walked up to here (a block boundary)
+  std::vector<bool> walked_;    // per zone of the table: walked
+  // Per zone: where its walk starts at the earliest (the end of a block
+  // that an earlier zone's walk covered and that reaches into this zone).
+  std::vector<std::uint64_t> walk_from_;
+  std::uint64_t next_zone_ = 0;  // no zone below it is unwalked
   std::unordered_map<std::uint64_t, run_state*> runs_;  // head chunk -> run, those made so far
   std::vector<std::unique_ptr<run_state>> run_store_;   // owns every run_state
   std::vector<run_state*> spare_runs_;                   // retired, for reuse
