@@ -71,8 +71,7 @@ std::byte* heap::base() const {
 }
 
 heap_layout heap::layout() const {
-  return {header_.heap_offset, state_.heap_size, state_.heap_table_chunk,
-          state_.heap_table_chunks};
+  return {header_.heap_offset, state_.heap_size, state_.heap_table_chunk, state_.heap_table_chunks};
 }
 
 std::uint64_t heap::total_chunks() const {
@@ -240,7 +239,8 @@ void heap::walk_zone(std::uint64_t z) {
       corrupt(g, "unknown kind");
     }
     const std::uint64_t len = entry_length(e);
-    if (len == 0 || len > total - g) corrupt(g, "length " + std::to_string(len) + " beyond the heap");
+    if (len == 0 || len > total - g)
+      corrupt(g, "length " + std::to_string(len) + " beyond the heap");
     if (kind == chunk_kind::table &&
         (g != state_.heap_table_chunk || len != state_.heap_table_chunks)) {
       corrupt(g, "a chunk table block that is not the superblock's");
@@ -840,9 +840,9 @@ heap_layout heap::plan_table(std::uint64_t heap_size) const {
   if (tail + t > new_chunks) t = table_chunks_for(new_chunks);
   if (tail + t > new_chunks) {
     fail(error_code::invalid_argument,
-         "pool '" + pool_name_ + "': growing to this size moves the heap's chunk table, which "
-         "needs " + std::to_string(t * chunk_size) + " bytes after the last object; grow by "
-         "at least " + std::to_string((tail + t - new_chunks) * chunk_size) + " bytes more");
+         "pool '" + pool_name_ + "': this grow moves the heap's chunk table, which needs " +
+             std::to_string(t * chunk_size) + " bytes after the last object; grow by at least " +
+             std::to_string((tail + t - new_chunks) * chunk_size) + " bytes more");
   }
   next.table_chunk = tail;
   next.table_chunks = t;
@@ -858,7 +858,8 @@ void heap::write_table(const heap_layout& next) {
   // table's own block; the rest zero (free).
   std::vector<std::uint64_t> entries(t * chunk_size / 8, 0);
   std::memcpy(entries.data(), entry_ptr(0), old_chunks * 8);
-  for (std::uint64_t k = 0; k < now.table_chunks; k += mark_interval) entries[now.table_chunk + k] = 0;
+  for (std::uint64_t k = 0; k < now.table_chunks; k += mark_interval)
+    entries[now.table_chunk + k] = 0;
   const std::uint64_t head = make_entry(chunk_kind::table, 0, t);
   for (std::uint64_t k = 0; k < t; k += mark_interval) entries[tail + k] = block_entry(head, k);
   const std::uint64_t off = next.chunk_offset(tail);

@@ -120,20 +120,20 @@ class heap {
   // Everything below marked "mu_" requires mu_ held.
   // Walks one more zone of the table (the last first, then from the
   // start); false when every zone is walked.
-  bool scan_more();                                                     // mu_
-  void walk_zone(std::uint64_t z);                                      // mu_
+  bool scan_more();                         // mu_
+  void walk_zone(std::uint64_t z);          // mu_
   void ensure_walked(std::uint64_t chunk);  // the zone holding `chunk`; mu_
-  bool walked(std::uint64_t chunk) const;                               // mu_
-  void load_run(run_state& r);                                          // mu_
-  std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);  // mu_
+  bool walked(std::uint64_t chunk) const;   // mu_
+  void load_run(run_state& r);              // mu_
+  std::uint64_t take_chunks(std::uint64_t n, std::uint64_t& free_lsn);             // mu_
   void give_chunks(std::uint64_t first, std::uint64_t n, std::uint64_t free_lsn);  // mu_
-  void unlink_range(std::map<std::uint64_t, free_range>::iterator it);            // mu_
-  run_state* new_run_state();                                                     // mu_
+  void unlink_range(std::map<std::uint64_t, free_range>::iterator it);             // mu_
+  run_state* new_run_state();                                                      // mu_
   // The next run of class cls whose bitmap is unread, read now; or null.
-  run_state* pop_unloaded(std::size_t cls);                                       // mu_
-  void list_partial(run_state* r);                                                // mu_
+  run_state* pop_unloaded(std::size_t cls);  // mu_
+  void list_partial(run_state* r);           // mu_
   // The run whose head is `chunk` (made and read on first use), or null.
-  run_state* run_of(std::uint64_t chunk);                                         // mu_
+  run_state* run_of(std::uint64_t chunk);  // mu_
   // Chunks for a block of n: free ones, then the next zones, then the
   // chunks of retired runs. UINT64_MAX when there are none.
   std::uint64_t find_chunks(heap_tx& tx, std::uint64_t n, std::uint64_t& free_lsn);
@@ -164,19 +164,21 @@ class heap {
   const pool_state& state_;
   change_log& log_;
   const std::string pool_name_;
-  mutable std::mutex mu_;  // everything below but the arenas
-  std::vector<bool> walked_;    // per zone of the table: walked
+  mutable std::mutex mu_;     // everything below but the arenas
+  std::vector<bool> walked_;  // per zone of the table: walked
   // Per zone: where its walk starts at the earliest (the end of a block
   // that an earlier zone's walk covered and that reaches into this zone).
   std::vector<std::uint64_t> walk_from_;
-  std::uint64_t next_zone_ = 0;  // no zone below it is unwalked
+  std::uint64_t next_zone_ = 0;                         // no zone below it is unwalked
   std::unordered_map<std::uint64_t, run_state*> runs_;  // head chunk -> run, those made so far
   std::vector<std::unique_ptr<run_state>> run_store_;   // owns every run_state
-  std::vector<run_state*> spare_runs_;                   // retired, for reuse
-  std::map<std::uint64_t, free_range> free_;             // first chunk -> range
+  std::vector<run_state*> spare_runs_;                  // retired, for reuse
+  std::map<std::uint64_t, free_range> free_;            // first chunk -> range
   std::set<std::pair<std::uint64_t, std::uint64_t>> by_size_;  // (chunks, first)
-  std::vector<std::vector<run_state*>> partial_;  // per class: loaded runs with free slots, no owner
-  std::vector<std::vector<std::uint64_t>> unloaded_;  // per class: walked runs not yet made (head chunks)
+  std::vector<std::vector<run_state*>>
+      partial_;  // per class: loaded runs with free slots, no owner
+  std::vector<std::vector<std::uint64_t>>
+      unloaded_;  // per class: walked runs not yet made (head chunks)
   std::vector<std::unique_ptr<arena>> arenas_;
 };
 

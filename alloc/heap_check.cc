@@ -188,9 +188,9 @@ heap_report walk_heap(const std::byte* base, std::uint64_t image_size, const hea
   }
   w.walk();
   if (w.largest_free_chunks) {
-    w.r.largest_free = std::max(
-        w.r.largest_free,
-        std::min(w.largest_free_chunks, max_block_chunks) * chunk_size - sizeof(object_header));
+    w.r.largest_free =
+        std::max(w.r.largest_free, std::min(w.largest_free_chunks, max_block_chunks) * chunk_size -
+                                       sizeof(object_header));
   }
   if (w.r.free_bytes) {
     w.r.fragmentation = 1.0 - static_cast<double>(std::min(w.r.largest_free, w.r.free_bytes)) /

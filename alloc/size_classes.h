@@ -3,9 +3,9 @@
 // Slot sizes (object header included) go up by 16 bytes to 256, then by a
 // sixteenth of the power of two below: 272, 288, ... 512, 544, ... up to
 // 64 KiB, always a multiple of 16. Rounding a request up to its class
-// wastes at most 1/16 of the slot above 256 bytes (16 bytes below). A run has the fewest 4 KiB chunks whose unused
-// tail is at most 1/16 of the run (1 to 17 chunks). Larger objects are
-// extents of whole chunks.
+// wastes at most 1/16 of the slot above 256 bytes (16 bytes below). A run has the fewest 4 KiB
+// chunks whose unused tail is at most 1/16 of the run (1 to 17 chunks). Larger objects are extents
+// of whole chunks.
 #pragma once
 
 #include <cstddef>

@@ -32,8 +32,8 @@
 namespace ferrite::bench {
 
 struct churn_outcome {
-  double alloc_ns_per_op = 0;  // (b)'s allocations, or (a)'s when (b) did not run
-  counters churn_counters;     // the engine's counters over (b) (over (a) if (b) did not run)
+  double alloc_ns_per_op = 0;   // (b)'s allocations, or (a)'s when (b) did not run
+  counters churn_counters;      // the engine's counters over (b) (over (a) if (b) did not run)
   std::uint64_t churn_ops = 0;  // allocations and frees of (b) (of (a) if (b) did not run)
   // Figures by name: live_per_heap, refill_per_heap, ... (docs/bench.md).
   std::vector<std::pair<std::string, double>> figures;

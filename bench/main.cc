@@ -219,9 +219,9 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
   const workload_info& wi = info(w);
   std::vector<cell_result> cells;
   for (const std::string& e : d.engines) {
-    if (w == workload::open && e == "std") continue;  // nothing to open
+    if (w == workload::open && e == "std") continue;   // nothing to open
     if (w == workload::churn && e == "std") continue;  // no heap to fill
-    if (wi.per_structure && e == "pmdk") continue;    // no hash map or ordered map in libpmemobj
+    if (wi.per_structure && e == "pmdk") continue;     // no hash map or ordered map in libpmemobj
     // std does no I/O: a page-mode op count would time little but the
     // threads' start.
     std::uint64_t ops = m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;

@@ -153,8 +153,8 @@ std::string figures_line(const cell_result& r) {
     const auto live = r.figure("live_per_heap");
     const auto refill = r.figure("refill_per_heap");
     if (live) {
-      line += "live/heap at the first out_of_space " + format("%.3f", *live) + " (issue 14: >= " +
-              format("%.2f", churn_live_target) +
+      line += "live/heap at the first out_of_space " + format("%.3f", *live) +
+              " (issue 14: >= " + format("%.2f", churn_live_target) +
               (*live >= churn_live_target ? ", met)" : ", missed)");
     }
     if (refill) line += ", refill/heap " + format("%.3f", *refill);

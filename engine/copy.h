@@ -53,9 +53,9 @@ struct copy_options {
 };
 
 struct copy_stats {
-  std::uint64_t objects = 0;     // reachable objects copied
-  std::uint64_t bytes = 0;       // their requested sizes, summed
-  std::uint64_t pointers = 0;    // pointer fields rewritten
+  std::uint64_t objects = 0;   // reachable objects copied
+  std::uint64_t bytes = 0;     // their requested sizes, summed
+  std::uint64_t pointers = 0;  // pointer fields rewritten
   std::uint64_t src_file_size = 0, dst_file_size = 0;
   // Heap bytes not free (heap_stats::heap_bytes - free_bytes): SRC's
   // garbage included, DST's allocator slack included.

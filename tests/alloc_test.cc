@@ -498,9 +498,9 @@ namespace {
 struct shm_pool_file {
   std::filesystem::path path;
   explicit shm_pool_file(const std::string& name)
-      : path(std::filesystem::path(std::filesystem::is_directory("/dev/shm") ? "/dev/shm"
-                                                                               : "/tmp") /
-             ("ferrite-alloc-" + name + "-" + std::to_string(getpid()))) {
+      : path(
+            std::filesystem::path(std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp") /
+            ("ferrite-alloc-" + name + "-" + std::to_string(getpid()))) {
     ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
   }
   ~shm_pool_file() {
@@ -672,7 +672,8 @@ TEST_CASE("a grow past the chunk table's capacity moves the table", "[alloc][gro
   pool p = pool::open(d / "t.pool", o);
   CHECK(p.check().empty());
   CHECK(p.heap_statistics().objects == 51);
-  for (int i = 0; i < 50; ++i) CHECK(*static_cast<std::uint64_t*>(p.at(offs[i])) == std::uint64_t(i));
+  for (int i = 0; i < 50; ++i)
+    CHECK(*static_cast<std::uint64_t*>(p.at(offs[i])) == std::uint64_t(i));
   p.transaction([&] { p.allocate(30 << 20); });
 }
 

@@ -31,7 +31,7 @@ struct node {
 FERRITE_TYPE(node, "copytest.Node", value, next)
 
 struct pair_of_nodes {
-  node inner[2];  // pointers inside a nested array
+  node inner[2];            // pointers inside a nested array
   pptr<std::int64_t> into;  // a pointer into the middle of another object
 };
 FERRITE_TYPE(pair_of_nodes, "copytest.Pair", inner, into)
@@ -197,8 +197,7 @@ TEST_CASE("a copy can be written to and copied again", "[copy]") {
   CHECK(b->names.size() == 401);
 }
 
-TEST_CASE("an object larger than a transaction's share of the log is written in slices",
-          "[copy]") {
+TEST_CASE("an object larger than a transaction's share of the log is written in slices", "[copy]") {
   temp_dir d;
   constexpr std::int64_t count = 100000;  // a 1 MiB vector buffer of pointers
   {
@@ -213,7 +212,8 @@ TEST_CASE("an object larger than a transaction's share of the log is written in 
     }
   }
   // 16 MiB: a 1 MiB log, so at most 512 KiB per record.
-  const copy_stats s = copy_pool(d / "big.pool", d / "small.pool", {.size = 16 << 20, .progress = {}});
+  const copy_stats s =
+      copy_pool(d / "big.pool", d / "small.pool", {.size = 16 << 20, .progress = {}});
   CHECK(s.pointers == count + 1);  // and the vector's buffer pointer
   pool q = pool::open(d / "small.pool", read_only());
   pptr<bag> b = q.root<bag>();
@@ -273,8 +273,9 @@ TEST_CASE("copy refusals leave no DST", "[copy][errors]") {
     CHECK_FALSE(file_there(d / "t.pool"));
   }
   SECTION("too small a size") {
-    CHECK(error_of([&] { copy_pool(d / "s.pool", d / "t.pool", {.size = 2 << 20, .progress = {}}); }) ==
-          error_code::out_of_space);
+    CHECK(error_of([&] {
+            copy_pool(d / "s.pool", d / "t.pool", {.size = 2 << 20, .progress = {}});
+          }) == error_code::out_of_space);
     CHECK_FALSE(file_there(d / "t.pool"));
     CHECK_FALSE(file_there(d / "t.pool.copying"));
   }
@@ -306,8 +307,7 @@ TEST_CASE("copy refusals leave no DST", "[copy][errors]") {
       pptr<by_pointer> r = p.root<by_pointer>();
       p.transaction([&] { r->counts.insert(p.make<node>(node{1, nullptr}), 1); });
     }
-    CHECK(error_of([&] { copy_pool(d / "k.pool", d / "t.pool"); }) ==
-          error_code::invalid_argument);
+    CHECK(error_of([&] { copy_pool(d / "k.pool", d / "t.pool"); }) == error_code::invalid_argument);
     CHECK_FALSE(file_there(d / "t.pool.copying"));
   }
   SECTION("SRC open for writing") {

@@ -33,7 +33,8 @@ pool_options options_for(std::shared_ptr<sim_device> dev, open_mode mode) {
 }
 
 state read_state(pool& p) {
-  const auto* w = reinterpret_cast<const std::uint64_t*>(p.base() + p.heap_offset() + p.heap_size() / 2 / 4096 * 4096);
+  const auto* w = reinterpret_cast<const std::uint64_t*>(p.base() + p.heap_offset() +
+                                                         p.heap_size() / 2 / 4096 * 4096);
   return state(w, w + words);
 }
 
@@ -52,7 +53,8 @@ state model_after(int k) {
 }
 
 void run_tx(pool& p, int i) {
-  auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() + p.heap_size() / 2 / 4096 * 4096);
+  auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() +
+                                             p.heap_size() / 2 / 4096 * 4096);
   p.transaction([&] {
     tx_snapshot(&w[i % words]);
     w[i % words] = static_cast<std::uint64_t>(i);
@@ -564,7 +566,8 @@ TEST_CASE("a damaged wrap marker ends the log at the marker", "[recovery][corrup
   for (int pad = 0; pad < 8 && found.empty(); ++pad) {
     auto dev = std::make_shared<sim_device>(granularity::cache_line);
     pool p = pool::open("sim", options_for(dev, open_mode::create_exclusive));
-    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() + p.heap_size() / 2 / 4096 * 4096);
+    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() +
+                                               p.heap_size() / 2 / 4096 * 4096);
     for (int k = 0; k < pad; ++k) {
       p.transaction([&] {
         tx_snapshot(&w[words]);
@@ -839,7 +842,8 @@ TEST_CASE("checkpoints on one thread while another commits and reads the pool st
   ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);  // no fdatasync per commit
   {
     pool p = pool::open(d / "t.pool", o);
-    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() + p.heap_size() / 2 / 4096 * 4096);
+    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() +
+                                               p.heap_size() / 2 / 4096 * 4096);
     constexpr int commits = 3000;  // about twice the half-log that triggers a checkpoint
     constexpr int rounds = 200;
     std::uint64_t lsn_seen = 0, commits_seen = 0, heap_seen = 0;
@@ -877,7 +881,8 @@ TEST_CASE("checkpoints on one thread while another commits and reads the pool st
   }
   ::unsetenv("PMEM2_FORCE_GRANULARITY");
   pool q = pool::open(d / "t.pool", o);
-  const auto* w = reinterpret_cast<const std::uint64_t*>(q.base() + q.heap_offset() + q.heap_size() / 2 / 4096 * 4096);
+  const auto* w = reinterpret_cast<const std::uint64_t*>(q.base() + q.heap_offset() +
+                                                         q.heap_size() / 2 / 4096 * 4096);
   CHECK(w[0] == 3000);
   CHECK(w[8] == 200);
 }

@@ -559,8 +559,7 @@ TEST_CASE("value list: random operations match std::vector (checked transactions
           }
           const std::int64_t at = i < 0 ? i + n : i;
           // The popped str is freed at commit: read it inside the transaction.
-          p.transaction(
-              [&] { REQUIRE(l.pop(i).as_str() == model[static_cast<std::size_t>(at)]); });
+          p.transaction([&] { REQUIRE(l.pop(i).as_str() == model[static_cast<std::size_t>(at)]); });
           model.erase(model.begin() + at);
           break;
         }

@@ -26,7 +26,7 @@ struct pool_state {
   std::uint64_t root_type = 0;
   bool clean_shutdown = false;
   std::uint64_t open_count = 0;
-  std::uint64_t heap_table_chunk = 0;   // the heap's chunk table (heap_format.h)
+  std::uint64_t heap_table_chunk = 0;  // the heap's chunk table (heap_format.h)
   std::uint64_t heap_table_chunks = 0;
 };
 

@@ -135,9 +135,7 @@ void value::store(const input& v) {
   pool_impl& p = *slot_.pool;
   switch (slot_.at) {
     case where::cell:
-      atomically(p, [&] {
-        store_cell(p, slot_.cell, build_cell(p, v));
-      });
+      atomically(p, [&] { store_cell(p, slot_.cell, build_cell(p, v)); });
       return;
     case where::list_item:
       atomically(p, [&] {

@@ -148,7 +148,7 @@ struct value_key {
   const value_cell* cell = nullptr;  // when set
   const input* in = nullptr;
   value_key(const value_cell& c) noexcept : cell(&c) {}  // NOLINT(google-explicit-constructor)
-  value_key(const counted_cell& c) noexcept  // NOLINT(google-explicit-constructor)
+  value_key(const counted_cell& c) noexcept              // NOLINT(google-explicit-constructor)
       : cell(&c.cell) {}
   value_key(const input& i) noexcept : in(&i) {}  // NOLINT(google-explicit-constructor)
 };

@@ -44,9 +44,9 @@ void put_cells(pool_impl& p, value_cell_rep& r, const std::vector<value_cell_rep
   const std::size_t n = items.size();
   set_length(r, n);
   if (n == 0) return;
-  auto* payload = static_cast<std::byte*>(
-      tx_allocate(p, value_payload_header + n * sizeof(value_cell),
-                  type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
+  auto* payload =
+      static_cast<std::byte*>(tx_allocate(p, value_payload_header + n * sizeof(value_cell),
+                                          type_id_of(p, descriptor_of<vector<value_cell>>()), 8));
   std::memset(payload, 0, value_payload_header);  // no reference yet
   std::memcpy(payload + value_payload_header, items.data(), n * sizeof(value_cell));
   for (const value_cell_rep& c : items) retain(p, c);

@@ -85,9 +85,10 @@ vview view_of(pool_impl* p, const value_cell& c) {
     case value_kind::dict:
     case value_kind::set:
       v.identity = r.payload;
-      v.map = v.kind == value_kind::dict
-                  ? static_cast<const void*>(&static_cast<const dict_rep*>(cell_target(p, c))->items)
-                  : static_cast<const void*>(&static_cast<const set_rep*>(cell_target(p, c))->items);
+      v.map =
+          v.kind == value_kind::dict
+              ? static_cast<const void*>(&static_cast<const dict_rep*>(cell_target(p, c))->items)
+              : static_cast<const void*>(&static_cast<const set_rep*>(cell_target(p, c))->items);
       v.count = v.kind == value_kind::dict ? static_cast<const value_map*>(v.map)->size()
                                            : static_cast<const member_map*>(v.map)->size();
       break;

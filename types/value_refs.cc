@@ -50,8 +50,8 @@ bool release_payload(pool_impl& p, const value_cell_rep& r, std::uint64_t budget
       // Immutable: its cells are dropped all at once (a tuple is built in
       // one transaction, so it fits one).
       items = value_length(r);
-      const auto* cells =
-          reinterpret_cast<const value_cell*>(static_cast<std::byte*>(target) + value_payload_header);
+      const auto* cells = reinterpret_cast<const value_cell*>(static_cast<std::byte*>(target) +
+                                                              value_payload_header);
       for (std::uint64_t i = 0; i < items; ++i) drop(p, cells[i].rep());
       break;
     }
@@ -88,8 +88,8 @@ bool release_payload(pool_impl& p, const value_cell_rep& r, std::uint64_t budget
         for (std::uint64_t i = 0; i < budget / 2 && it != m.end(); ++i) it = m.erase(it);
         return false;
       };
-      const bool whole = is_set ? shrink(*static_cast<member_map*>(map))
-                                : shrink(*static_cast<value_map*>(map));
+      const bool whole =
+          is_set ? shrink(*static_cast<member_map*>(map)) : shrink(*static_cast<value_map*>(map));
       if (!whole) {
         spent += budget;
         return false;

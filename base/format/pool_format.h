@@ -84,18 +84,18 @@ static_assert(offsetof(pool_header, checksum) == 248);
 // Invariants: checkpoint_lsn's records and all before them are applied to
 // the durable heap; log_head < log_size; heap_offset + heap_size <= file size.
 struct superblock {
-  std::uint64_t checksum;        //   0 XXH3-64 of bytes [8, 128), seed = uuid seed
-  char magic[8];                 //   8 "FERRSUPR"
-  std::uint64_t sequence;        //  16 incremented on every superblock write
-  std::uint64_t checkpoint_lsn;  //  24 last log record applied to the heap
-  std::uint64_t log_head;        //  32 log offset of record checkpoint_lsn + 1
-  std::uint64_t log_epoch;       //  40 records of other epochs are stale
-  std::uint64_t heap_size;       //  48 bytes of heap (grows)
-  std::uint64_t root_offset;     //  56 pool offset of the root object, 0 = none
-  std::uint64_t root_type;       //  64 type id of the root object, 0 = none
-  std::uint32_t clean_shutdown;  //  72 1 after a clean close, 0 while open
-  std::uint32_t flags;           //  76 0
-  std::uint64_t open_count;      //  80 number of writable opens
+  std::uint64_t checksum;           //   0 XXH3-64 of bytes [8, 128), seed = uuid seed
+  char magic[8];                    //   8 "FERRSUPR"
+  std::uint64_t sequence;           //  16 incremented on every superblock write
+  std::uint64_t checkpoint_lsn;     //  24 last log record applied to the heap
+  std::uint64_t log_head;           //  32 log offset of record checkpoint_lsn + 1
+  std::uint64_t log_epoch;          //  40 records of other epochs are stale
+  std::uint64_t heap_size;          //  48 bytes of heap (grows)
+  std::uint64_t root_offset;        //  56 pool offset of the root object, 0 = none
+  std::uint64_t root_type;          //  64 type id of the root object, 0 = none
+  std::uint32_t clean_shutdown;     //  72 1 after a clean close, 0 while open
+  std::uint32_t flags;              //  76 0
+  std::uint64_t open_count;         //  80 number of writable opens
   std::uint64_t heap_table_chunk;   //  88 first chunk of the heap's chunk table
   std::uint64_t heap_table_chunks;  //  96 its length in chunks
   std::uint8_t reserved[24];        // 104 zero

@@ -48,9 +48,8 @@ std::vector<garbage> survey(pool_impl& p, const gc_marker& m, gc_stats& s,
                   }
                   // An extent's free clears its head and marks;
                   // this bounds it (a slot's takes one).
-                  out.push_back(
-                      {data, h.type_id, size,
-                       block_entry_words(1 + (h.data_offset + size) / chunk_size)});
+                  out.push_back({data, h.type_id, size,
+                                 block_entry_words(1 + (h.data_offset + size) / chunk_size)});
                 });
   if (!r.problems.empty()) {
     fail(error_code::corrupted,

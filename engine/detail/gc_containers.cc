@@ -124,9 +124,9 @@ void gc_marker::walk_cell(std::uint64_t at) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " bytes has no buffer");
         return;
       }
-      const object o = payload(
-          value_payload_header + (kind == value_kind::encoded ? length : length + 1),
-          "a value's buffer");
+      const object o =
+          payload(value_payload_header + (kind == value_kind::encoded ? length : length + 1),
+                  "a value's buffer");
       ++value_refs_[o.data];
       return;
     }

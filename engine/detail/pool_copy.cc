@@ -66,8 +66,8 @@ class graph_recorder : public mark_observer {
   void pointer(std::uint64_t at) override { pointers.push_back(at); }
   void untyped(std::uint64_t data, std::uint64_t size) override {
     fail(error_code::invalid_argument,
-         "pool '" + path_ + "': the untyped object at pool offset " + std::to_string(data) +
-             " (" + std::to_string(size) +
+         "pool '" + path_ + "': the untyped object at pool offset " + std::to_string(data) + " (" +
+             std::to_string(size) +
              " bytes, made by raw pool::allocate) is reachable from the root; which of its "
              "words are pool offsets is unknown, so it cannot be moved and nothing was copied "
              "(give it a registered type, or unlink it and run `ferrite gc`)");
@@ -92,9 +92,9 @@ class object_index {
   // The walk-order index of the object whose bytes hold offset `at`.
   // REQUIRES: there is one (the walk located every pointer's target).
   std::uint32_t holding(std::uint64_t at) const {
-    auto it = std::upper_bound(order_.begin(), order_.end(), at, [&](std::uint64_t v, std::uint32_t i) {
-      return v < objects_[i].data;
-    });
+    auto it =
+        std::upper_bound(order_.begin(), order_.end(), at,
+                         [&](std::uint64_t v, std::uint32_t i) { return v < objects_[i].data; });
     --it;
     return *it;
   }
@@ -104,9 +104,13 @@ class object_index {
   std::vector<std::uint32_t> order_;
 };
 
-std::string num(std::uint64_t v) { return std::to_string(v); }
+std::string num(std::uint64_t v) {
+  return std::to_string(v);
+}
 
-std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
+  return (v + to - 1) / to * to;
+}
 
 void refuse_unusable(const std::filesystem::path& src, const std::filesystem::path& dst,
                      const std::filesystem::path& temp) {
@@ -126,10 +130,9 @@ void refuse_unusable(const std::filesystem::path& src, const std::filesystem::pa
   if (!r.problems.empty()) {
     const pool_problem& first = r.problems.front();
     fail(error_code::corrupted,
-         "pool '" + src.string() + "' is damaged (`ferrite check` finds " +
-             num(r.problems.size()) + " problem" + (r.problems.size() == 1 ? "" : "s") +
-             "; the first, at pool offset " + num(first.offset) + ": " + first.what +
-             "); nothing was copied");
+         "pool '" + src.string() + "' is damaged (`ferrite check` finds " + num(r.problems.size()) +
+             " problem" + (r.problems.size() == 1 ? "" : "s") + "; the first, at pool offset " +
+             num(first.offset) + ": " + first.what + "); nothing was copied");
   }
 }
 
@@ -226,7 +229,9 @@ void report(const copy_options& o, std::uint64_t done, std::uint64_t total) {
 // A transaction's share of the log: a quarter of the largest record (a
 // record also carries each range's header and the allocator's bit
 // operations), and at most batch_objects objects.
-std::uint64_t record_budget(pool& d) { return max_record_bytes(impl_of(d)) / 4; }
+std::uint64_t record_budget(pool& d) {
+  return max_record_bytes(impl_of(d)) / 4;
+}
 constexpr std::uint64_t range_overhead = 32;
 
 // New data offsets in DST, by walk order. A new object's bytes are logged
@@ -275,7 +280,7 @@ std::uint64_t write_all(pool& d, pool_impl& s, const graph_recorder& g,
   const std::byte* from = s.store->working();
   const std::uint64_t budget = std::max<std::uint64_t>(record_budget(d), 4096);
   std::uint64_t rewritten = 0;
-  std::size_t next = 0;      // the object being written
+  std::size_t next = 0;       // the object being written
   std::uint64_t done_in = 0;  // its bytes written so far
   // Copies [begin, end) of object i (bytes past its start) into DST.
   auto write_slice = [&](std::size_t i, std::uint64_t begin, std::uint64_t end) {
@@ -346,8 +351,8 @@ void publish(const std::filesystem::path& temp, const std::filesystem::path& dst
   if (::link(temp.c_str(), dst.c_str()) != 0) {
     const int e = errno;
     fail(e == EEXIST ? error_code::file_exists : error_code::io_error,
-         "cannot name the copy '" + dst.string() + "': " + std::strerror(e) + " (the complete copy is '" +
-             temp.string() + "')");
+         "cannot name the copy '" + dst.string() + "': " + std::strerror(e) +
+             " (the complete copy is '" + temp.string() + "')");
   }
   std::filesystem::path dir = dst.parent_path();
   if (dir.empty()) dir = ".";
@@ -419,11 +424,11 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
       }
       if (e.code() != error_code::out_of_space) throw;
       if (options.size || attempt == default_attempts) {
-        fail(error_code::out_of_space,
-             "the reachable objects of '" + src.string() + "' (" + num(g.objects.size()) +
-                 " objects, " + num(stats.bytes) + " bytes) do not fit a pool of " + num(size) +
-                 " bytes (" + e.what() + "); give a larger --size; '" + dst.string() +
-                 "' was not written");
+        fail(error_code::out_of_space, "the reachable objects of '" + src.string() + "' (" +
+                                           num(g.objects.size()) + " objects, " + num(stats.bytes) +
+                                           " bytes) do not fit a pool of " + num(size) +
+                                           " bytes (" + e.what() + "); give a larger --size; '" +
+                                           dst.string() + "' was not written");
       }
       size *= 2;
     } catch (...) {

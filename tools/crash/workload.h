@@ -187,7 +187,7 @@ inline std::byte* find_scratch(const pool& p) noexcept {
     std::byte* at = p.base() + p.heap_offset() + k * 4096 + 16;
     try {
       if (p.object_size(at) == scratch_capacity) return at;
-      return nullptr;  // the first object is not the scratch object
+      return nullptr;                  // the first object is not the scratch object
     } catch (const std::exception&) {  // not an object: the table, or free
     }
   }

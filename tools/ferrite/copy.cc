@@ -80,8 +80,8 @@ int run_copy(const std::string& src, const std::string& dst, std::uint64_t size,
   }
   std::cout << "copied " << s.objects << " objects (" << s.bytes << " bytes, " << s.pointers
             << " pointers rewritten) from " << src << " to " << dst << ": heap in use "
-            << s.src_heap_used << " -> " << s.dst_heap_used << " bytes, file "
-            << s.src_file_size << " -> " << s.dst_file_size << " bytes\n";
+            << s.src_heap_used << " -> " << s.dst_heap_used << " bytes, file " << s.src_file_size
+            << " -> " << s.dst_file_size << " bytes\n";
   return exit_ok;
 }
 

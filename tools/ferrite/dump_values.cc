@@ -160,9 +160,9 @@ dump_value decoder::cell_items(const detail::value_cell_rep& c, dump_value v, st
   }
   const std::uint64_t shown = std::min(n, options_.max_elements);
   for (std::uint64_t i = 0; i < shown; ++i) {
-    v.items.push_back(cell_value(
-        at(s.offset + detail::value_payload_header + i * sizeof(detail::value_cell_rep)),
-        depth + 1));
+    v.items.push_back(
+        cell_value(at(s.offset + detail::value_payload_header + i * sizeof(detail::value_cell_rep)),
+                   depth + 1));
   }
   v.omitted = n - shown;
   open_cells_.erase(s.offset);

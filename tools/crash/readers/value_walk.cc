@@ -128,9 +128,9 @@ std::string value_walk::text(const std::byte* c, std::uint8_t kind) {
     broken("a text of " + std::to_string(n) + " bytes stored out of line (kind " +
            std::to_string(kind) + ")");
   }
-  const auto* buf = reinterpret_cast<const char*>(
-                        payload(r.payload, "ferrite.string", detail::value_payload_header + n + 1,
-                                "a text value's buffer")) +
+  const auto* buf = reinterpret_cast<const char*>(payload(r.payload, "ferrite.string",
+                                                          detail::value_payload_header + n + 1,
+                                                          "a text value's buffer")) +
                     detail::value_payload_header;
   if (buf[n] != '\0') broken("a text value's buffer does not end in NUL");
   return std::string(buf, n);
@@ -176,10 +176,9 @@ std::string value_walk::cell(const std::byte* c, int depth) {
         if (r.payload != 0) broken("an empty tuple or frozenset with a payload");
       } else {
         if (n > (1u << 20)) broken("a tuple of " + std::to_string(n) + " items");
-        const std::byte* cells =
-            payload(r.payload, cells_type, detail::value_payload_header + n * 16,
-                    "a tuple's cells") +
-            detail::value_payload_header;
+        const std::byte* cells = payload(r.payload, cells_type,
+                                         detail::value_payload_header + n * 16, "a tuple's cells") +
+                                 detail::value_payload_header;
         for (std::uint64_t i = 0; i < n; ++i) items.push_back(cell(cells + i * 16, depth + 1));
       }
       if (tuple) return "(" + joined(items) + (n == 1 ? ",)" : ")");

@@ -69,8 +69,8 @@ class value_walk {
   std::map<std::uint64_t, std::uint64_t> ids_;  // mutable payload offset -> visit number
   std::uint64_t next_id_ = 0;                   // visit numbers of mutable payloads
   std::uint64_t maps_ = 0;
-  std::map<std::uint64_t, const std::byte*> payloads_;   // payload bits -> its start
-  std::map<std::uint64_t, std::uint64_t> references_;    // payload bits -> cells naming it
+  std::map<std::uint64_t, const std::byte*> payloads_;  // payload bits -> its start
+  std::map<std::uint64_t, std::uint64_t> references_;   // payload bits -> cells naming it
   std::set<const std::byte*> cells_seen_;
 };
 

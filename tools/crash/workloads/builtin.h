@@ -86,6 +86,6 @@ workload_info map_set();
 workload_info hash_map();
 workload_info gc();
 workload_info heap_churn();  // workloads/heap_churn.cc
-workload_info copy();  // workloads/copy.cc: process kills of copy_pool only
+workload_info copy();        // workloads/copy.cc: process kills of copy_pool only
 
 }  // namespace ferrite::crash::builtin

@@ -43,13 +43,13 @@
 namespace ferrite::crash {
 
 std::vector<workload_info> builtin_workloads() {
-  return {builtin::counters(), builtin::tx_sizes(),      builtin::nested_abort(),
+  return {builtin::counters(),   builtin::tx_sizes(),      builtin::nested_abort(),
           builtin::log_wrap(),
-          builtin::values(),  // workloads/values.cc
+          builtin::values(),    // workloads/values.cc
           builtin::refcount(),  // workloads/values.cc
-          builtin::log_full(), builtin::pool_sizes(),    builtin::alloc_free(),
-          builtin::grow(),     builtin::typed_objects(), builtin::vector(),
-          builtin::map_set(),  builtin::hash_map(),      builtin::gc(),
+          builtin::log_full(),   builtin::pool_sizes(),    builtin::alloc_free(),
+          builtin::grow(),       builtin::typed_objects(), builtin::vector(),
+          builtin::map_set(),    builtin::hash_map(),      builtin::gc(),
           builtin::heap_churn(), builtin::copy()};
 }
 

@@ -51,9 +51,15 @@ FERRITE_TYPE(shelf, "crash.CopyShelf", items, names)
 constexpr std::uint64_t pool_bytes = 8ull << 20;
 constexpr std::int64_t made = 3000;  // items made; every third kept
 
-std::int64_t payload_of(std::int64_t id, int k) { return id * 31 + k; }
-std::string name_of(std::int64_t id) { return "item number " + std::to_string(id); }
-bool named(std::int64_t id) { return id % 5 == 0; }
+std::int64_t payload_of(std::int64_t id, int k) {
+  return id * 31 + k;
+}
+std::string name_of(std::int64_t id) {
+  return "item number " + std::to_string(id);
+}
+bool named(std::int64_t id) {
+  return id % 5 == 0;
+}
 
 void build_source(const std::filesystem::path& path) {
   pool_options o;
@@ -166,9 +172,9 @@ kill_counts run(std::uint64_t seed, std::uint64_t kills, tally& t) {
     // The whole copy once: its duration bounds the kill delays.
     const auto t0 = std::chrono::steady_clock::now();
     const copy_stats whole = copy_pool(src, dst);
-    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
+    const auto took =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     t.count_state();
     if (std::string why = check_copy(dst, whole.objects); !why.empty()) {
       fail("the uninterrupted copy", why);
@@ -191,8 +197,8 @@ kill_counts run(std::uint64_t seed, std::uint64_t kills, tally& t) {
           _exit(3);
         }
       }
-      const auto delay = std::chrono::microseconds(
-          rng() % static_cast<std::uint64_t>(took + took / 4 + 1000));
+      const auto delay =
+          std::chrono::microseconds(rng() % static_cast<std::uint64_t>(took + took / 4 + 1000));
       std::this_thread::sleep_for(delay);
       kill(pid, SIGKILL);
       int status = 0;
@@ -245,8 +251,7 @@ namespace builtin {
 workload_info copy() {
   workload_info w;
   w.name = "copy";
-  w.description =
-      "ferrite copy killed at random moments: SRC unchanged, DST absent or complete";
+  w.description = "ferrite copy killed at random moments: SRC unchanged, DST absent or complete";
   w.pool_sizes = {copy_workload::pool_bytes};
   w.typed = true;
   w.kill_run = copy_workload::run;

@@ -31,8 +31,8 @@
 // - after everything was freed, the object of half the heap fits.
 // A refusal in either case throws: the runner reports it as a failure.
 #include <array>
-#include <iterator>
 #include <cmath>
+#include <iterator>
 #include <set>
 
 #include "ferrite/engine/transaction.h"
@@ -43,7 +43,7 @@ namespace {
 
 constexpr std::size_t slot_count = 40;
 constexpr std::uint64_t cycle = 12;
-constexpr std::uint64_t drain_phase = 9;     // frees every live object
+constexpr std::uint64_t drain_phase = 9;      // frees every live object
 constexpr std::uint64_t must_fit_phase = 10;  // one object of half the heap
 constexpr std::uint64_t release_phase = 11;   // frees it
 constexpr std::size_t must_fit_slot = 0;
@@ -51,7 +51,7 @@ constexpr std::size_t must_fit_slot = 0;
 // the pool only (the heap's share of the pool is the engine's business).
 constexpr std::uint64_t half_the_heap = UINT64_MAX;
 
-constexpr std::uint64_t chunk_bytes = 256 * 1024;  // the heap's chunk (docs/format.md)
+constexpr std::uint64_t chunk_bytes = 256 * 1024;       // the heap's chunk (docs/format.md)
 constexpr std::uint64_t max_extent_bytes = 5ull << 19;  // 2.5 MiB
 constexpr std::uint64_t extent_chunk_budget = 12;
 constexpr std::size_t max_live_extents = 3;
@@ -216,9 +216,9 @@ void heap_churn_model::perform(pool& p, std::uint64_t op) const {
   if (pl.actions.empty()) return;
   auto refused = [&](std::uint64_t bytes, const std::string& when) {
     const heap_stats h = p.heap_statistics();
-    return std::logic_error("the heap refused an object of " + std::to_string(bytes) +
-                            " bytes " + when + " (heap " + std::to_string(h.heap_bytes) +
-                            " bytes, " + std::to_string(h.objects) + " objects of " +
+    return std::logic_error("the heap refused an object of " + std::to_string(bytes) + " bytes " +
+                            when + " (heap " + std::to_string(h.heap_bytes) + " bytes, " +
+                            std::to_string(h.objects) + " objects of " +
                             std::to_string(h.object_bytes) + " bytes live, largest_free " +
                             std::to_string(h.largest_free) + ")");
   };
@@ -228,7 +228,8 @@ void heap_churn_model::perform(pool& p, std::uint64_t op) const {
       const action& a = pl.actions.front();
       const std::uint64_t bytes = bytes_of(p, a.size);
       try {
-        p.allocate_into(&table_for_write(p)[a.slot], bytes, [&](void* o) { fill_pattern(o, bytes, op); });
+        p.allocate_into(&table_for_write(p)[a.slot], bytes,
+                        [&](void* o) { fill_pattern(o, bytes, op); });
       } catch (const ferrite::error& e) {
         if (e.code() != error_code::out_of_space) throw;
         throw refused(bytes, pl.how == mode::must_fit ? "after everything was freed (half the heap)"

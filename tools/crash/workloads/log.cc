@@ -31,7 +31,8 @@ class log_model final : public region_model {
       }
       const std::uint64_t bytes = log_size / 2 + 4096;
       if (bytes > scratch_capacity) {
-        throw std::logic_error("the scratch object is too small for a transaction larger than half the log");
+        throw std::logic_error(
+            "the scratch object is too small for a transaction larger than half the log");
       }
       std::byte* r = scratch_for_write(p);
       expect_error(error_code::out_of_space,
