@@ -273,6 +273,16 @@ TEST_CASE("copy refusals leave no DST", "[copy][errors]") {
     CHECK_FALSE(file_there(d / "t.pool"));
   }
   SECTION("too small a size") {
+    {
+      // 3.2 MB of live data: more than a 2 MiB pool holds.
+      pool p = pool::open(d / "s.pool", sized(16));
+      auto& v = p.root<bag>()->lists["a big list"];
+      for (int t = 0; t < 40; ++t) {
+        p.transaction([&] {
+          for (std::int64_t k = 0; k < 10000; ++k) v.push_back(k);
+        });
+      }
+    }
     CHECK(error_of([&] {
             copy_pool(d / "s.pool", d / "t.pool", {.size = 2 << 20, .progress = {}});
           }) == error_code::out_of_space);
