@@ -176,16 +176,26 @@ run_state* heap::new_run_state() {
   return run_store_.back().get();
 }
 
+std::uint64_t heap::free_hint() const {
+  std::lock_guard lk(mu_);
+  if (!by_size_.empty()) return by_size_.rbegin()->second;
+  return state_.heap_free_hint;
+}
+
 bool heap::scan_more() {
   const std::uint64_t zones = (total_chunks() + zone_chunks - 1) / zone_chunks;
   if (walked_.size() < zones) {
     walked_.resize(zones, false);
     walk_from_.resize(zones, 0);
   }
-  // The last zone first (a heap filled in order keeps its free chunks at
-  // the end), then the others from the start.
+  // The zone of the hint stored at the last clean close, then the last
+  // zone (a heap filled in order keeps its free chunks at the end), then
+  // the others from the start.
   std::uint64_t z = zones - 1;
-  if (walked_[z]) {
+  if (const std::uint64_t hint = state_.heap_free_hint;
+      hint != 0 && hint < total_chunks() && !walked_[hint / zone_chunks]) {
+    z = hint / zone_chunks;
+  } else if (walked_[z]) {
     while (next_zone_ < zones && walked_[next_zone_]) ++next_zone_;
     if (next_zone_ >= zones) return false;
     z = next_zone_;

@@ -88,6 +88,11 @@ class heap {
   // Where the current chunk table is.
   heap_layout layout() const;
 
+  // A chunk of the largest free range known now (or the hint this heap was
+  // opened with), stored in the superblock at a clean close: the next open
+  // walks that zone of the table first. Only a hint; 0 for none.
+  std::uint64_t free_hint() const;
+
   // For pool::grow: the chunk table for a heap of `heap_size` bytes. When
   // the current table has room it is returned unchanged; otherwise the
   // place of a new one in free chunks at the end of the grown heap. Throws

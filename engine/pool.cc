@@ -214,6 +214,7 @@ void pool_impl::close() {
     if (was_opened && !read_only && !log->failed()) {
       log->checkpoint();  // the log is empty after a clean close
       state.clean_shutdown = true;
+      state.heap_free_hint = heap->free_hint();  // where the next open looks first
       superblocks->store(state);
     }
   } catch (...) {

@@ -29,6 +29,7 @@ superblock superblock_store::encode(const pool_state& s, std::uint64_t seed) noe
   sb.open_count = s.open_count;
   sb.heap_table_chunk = s.heap_table_chunk;
   sb.heap_table_chunks = s.heap_table_chunks;
+  sb.heap_free_hint = s.heap_free_hint;
   sb.checksum = checksum64(reinterpret_cast<const std::byte*>(&sb) + 8, sizeof sb - 8, seed);
   return sb;
 }
@@ -58,6 +59,7 @@ superblock_slot_report superblock_store::inspect(int slot) const {
   s.open_count = sb.open_count;
   s.heap_table_chunk = sb.heap_table_chunk;
   s.heap_table_chunks = sb.heap_table_chunks;
+  s.heap_free_hint = sb.heap_free_hint;
   if (s.sequence % 2 != static_cast<std::uint64_t>(slot)) {
     // store() relies on this: the slot it writes is never the current one.
     r.problem = "sequence " + std::to_string(s.sequence) + " does not belong in slot " +

@@ -28,6 +28,7 @@ struct pool_state {
   std::uint64_t open_count = 0;
   std::uint64_t heap_table_chunk = 0;  // the heap's chunk table (heap_format.h)
   std::uint64_t heap_table_chunks = 0;
+  std::uint64_t heap_free_hint = 0;  // only a hint: where the allocator looks first
 };
 
 // What one slot holds, for `ferrite info` and `ferrite check`.

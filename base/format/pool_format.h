@@ -98,7 +98,8 @@ struct superblock {
   std::uint64_t open_count;         //  80 number of writable opens
   std::uint64_t heap_table_chunk;   //  88 first chunk of the heap's chunk table
   std::uint64_t heap_table_chunks;  //  96 its length in chunks
-  std::uint8_t reserved[24];        // 104 zero
+  std::uint64_t heap_free_hint;     // 104 a chunk where free chunks were at the last clean close
+  std::uint8_t reserved[16];        // 112 zero
 };
 static_assert(sizeof(superblock) == 128);
 static_assert(offsetof(superblock, magic) == 8);
