@@ -892,11 +892,11 @@ void heap::grown(const heap_layout& before, const heap_layout& now) {
   }
   // The table moved: everything volatile is read again, lazily. No
   // transaction runs during a grow, so no run_state is referenced.
-  std::lock_guard lk(mu_);
-  for (auto& a : arenas_) {
+  for (auto& a : arenas_) {  // arena locks come before mu_ (as in allocate)
     std::lock_guard al(a->mu);
     std::fill(a->current.begin(), a->current.end(), nullptr);
   }
+  std::lock_guard lk(mu_);
   walked_.clear();
   walk_from_.clear();
   next_zone_ = 0;

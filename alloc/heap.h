@@ -27,6 +27,9 @@
 //   before the commit record (not logged), once no older record can still
 //   write into those chunks (their free LSN is checkpointed).
 //
+// Lock order: an arena's mutex, then mu_, then a run's mutex; release()
+// takes a run's mutex and mu_ one after the other, never nested.
+//
 // Thread-safety: all members may be called concurrently, except
 // plan_table(), write_table() and grown(), which pool::grow calls with no transaction
 // running.
