@@ -220,6 +220,9 @@ bool heap::walked(std::uint64_t chunk) const {
 }
 
 void heap::walk_zone(std::uint64_t z) {
+  // Marked first: a walk that stops at damage (corrupt() throws) is not
+  // repeated, so the free chunks it already gave are never given twice.
+  walked_[z] = true;
   const std::uint64_t total = total_chunks();
   const std::uint64_t* table = entry_ptr(0);  // hoisted: the walk reads a word per block
   // Zone z's walk covers the free chunks in the zone and the blocks whose
@@ -281,7 +284,6 @@ void heap::walk_zone(std::uint64_t z) {
     }
   }
   flush_free();
-  walked_[z] = true;
 }
 
 void heap::load_run(run_state& r) {
