@@ -136,25 +136,6 @@ void release_unreferenced(pool_impl& p, std::vector<unreferenced_payload>& candi
 
 }  // namespace
 
-bool has_payload(const value_cell_rep& r) noexcept {
-  if (r.payload == 0) return false;
-  switch (static_cast<value_kind>(r.kind)) {
-    case value_kind::string:
-    case value_kind::bytes:
-    case value_kind::encoded:
-      return r.inline_size == 0;
-    case value_kind::tuple:
-    case value_kind::frozenset:
-    case value_kind::list:
-    case value_kind::dict:
-    case value_kind::set:
-    case value_kind::object:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void retain(pool_impl& p, const value_cell_rep& r) {
   if (!has_payload(r)) return;
   std::uint64_t* refs = count_of(p, r);

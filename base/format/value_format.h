@@ -94,6 +94,27 @@ inline std::uint64_t value_length(const value_cell_rep& r) noexcept {
 }
 inline constexpr std::uint64_t value_length_max = (std::uint64_t{1} << 48) - 1;
 
+// True when the cell names an out-of-line payload: one reference to it,
+// counted in the payload's `refs` (text shorter than the cell is inline).
+inline constexpr bool has_payload(const value_cell_rep& r) noexcept {
+  if (r.payload == 0) return false;
+  switch (static_cast<value_kind>(r.kind)) {
+    case value_kind::string:
+    case value_kind::bytes:
+    case value_kind::encoded:
+      return r.inline_size == 0;
+    case value_kind::tuple:
+    case value_kind::frozenset:
+    case value_kind::list:
+    case value_kind::dict:
+    case value_kind::set:
+    case value_kind::object:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Names of the payload structs in the type table.
 inline constexpr const char* list_type_name = "ferrite.list";
 inline constexpr const char* dict_type_name = "ferrite.dict";

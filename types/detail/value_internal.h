@@ -86,7 +86,6 @@ value_cell_rep build_cell(pool_impl& p, const input& in);
 // - store_cell: writes `r` over the cell at `dest` (snapshotted), retaining
 //   the new payload before dropping the old one (so `x = x` keeps it).
 // REQUIRES: a transaction runs on p; the cells are p's.
-bool has_payload(const value_cell_rep& r) noexcept;
 void retain(pool_impl& p, const value_cell_rep& r);
 void drop(pool_impl& p, const value_cell_rep& r);
 void store_cell(pool_impl& p, value_cell* dest, const value_cell_rep& r);

@@ -23,29 +23,6 @@ constexpr int max_depth = 100;
   throw broken_image(what);
 }
 
-}  // namespace
-
-bool names_payload(const detail::value_cell_rep& r) {
-  if (r.payload == 0) return false;
-  switch (static_cast<value_kind>(r.kind)) {
-    case value_kind::string:
-    case value_kind::bytes:
-    case value_kind::encoded:
-      return r.inline_size == 0;
-    case value_kind::tuple:
-    case value_kind::frozenset:
-    case value_kind::list:
-    case value_kind::dict:
-    case value_kind::set:
-    case value_kind::object:
-      return true;
-    default:
-      return false;
-  }
-}
-
-namespace {
-
 detail::value_cell_rep rep_at(const std::byte* c) {
   detail::value_cell_rep r;
   std::memcpy(&r, c, sizeof r);
@@ -140,7 +117,7 @@ std::string value_walk::cell(const std::byte* c, int depth) {
   if (depth > max_depth) broken("values nested deeper than " + std::to_string(max_depth));
   const detail::value_cell_rep r = rep_at(c);
   // A cell met again (inside a shared tuple) is still one reference.
-  if (names_payload(r) && cells_seen_.insert(c).second) ++references_[r.payload];
+  if (detail::has_payload(r) && cells_seen_.insert(c).second) ++references_[r.payload];
   switch (static_cast<value_kind>(r.kind)) {
     case value_kind::none:
       return "None";

@@ -36,9 +36,6 @@
 
 namespace ferrite::crash {
 
-// True when the cell names an out-of-line payload (one reference to it).
-bool names_payload(const detail::value_cell_rep& r);
-
 // Canonical texts of the scalars (shared with the model).
 std::string canonical_float(double d);
 std::string canonical_text(bool bytes, const std::string& raw);  // 's' or b'hex'
