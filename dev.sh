@@ -22,7 +22,7 @@ cd "$(dirname "$0")"
 
 packages=(g++ clang meson ninja-build pkg-config libpmem2-dev catch2 libxxhash-dev
           libcli11-dev nlohmann-json3-dev libpmemobj-dev gnuplot-nox libclang-rt-14-dev
-          python3 ccache clang-format)
+          python3 ccache clang-format pybind11-dev python3-dev python3-pytest)
 
 deps() {
   local missing=()

@@ -95,6 +95,48 @@ bool in_transaction_on(pool_impl& p) noexcept {
   return running_tx(p) != nullptr;
 }
 
+namespace {
+constexpr std::uint64_t offset_mask = (std::uint64_t{1} << 48) - 1;
+}  // namespace
+
+void pin_object(pool_impl& p, const void* obj) {
+  const std::uint64_t off = pointer_bits(p, obj) & offset_mask;
+  std::lock_guard lock(p.pins_mu);
+  ++p.pins[off];
+}
+
+bool unpin_object(pool_impl& p, const void* obj) {
+  const std::uint64_t off = pointer_bits(p, obj) & offset_mask;
+  std::lock_guard lock(p.pins_mu);
+  auto it = p.pins.find(off);
+  if (it == p.pins.end()) return false;
+  if (--it->second != 0) return false;
+  p.pins.erase(it);
+  return true;
+}
+
+bool is_pinned(pool_impl& p, std::uint64_t raw_or_offset) noexcept {
+  std::lock_guard lock(p.pins_mu);
+  return !p.pins.empty() && p.pins.count(raw_or_offset & offset_mask) != 0;
+}
+
+std::vector<std::uint64_t> pinned_objects(pool_impl& p) {
+  std::lock_guard lock(p.pins_mu);
+  std::vector<std::uint64_t> out;
+  out.reserve(p.pins.size());
+  for (const auto& [off, n] : p.pins) out.push_back(off);
+  return out;
+}
+
+bool is_allocated(pool_impl& p, const void* obj) noexcept {
+  const auto a = reinterpret_cast<std::uintptr_t>(obj);
+  const auto b = reinterpret_cast<std::uintptr_t>(p.store->working());
+  if (a < b || a - b >= p.store->size()) return false;
+  std::uint64_t data = 0, next = 0;
+  object_header h;
+  return p.heap->object_containing(a - b, &data, &h, &next) && data == a - b;
+}
+
 std::string pool_path(const pool_impl& p) {
   return p.path.string();
 }

@@ -67,6 +67,20 @@ bool in_new_extent(pool_impl& p, const void* ptr) noexcept;
 
 bool in_transaction_on(pool_impl& p) noexcept;
 
+// Pins (the value model's value pins, value.h): allocations a volatile
+// holder keeps alive. The collector marks from them as from the root, and
+// the value model's release step leaves a pinned payload whose count
+// reached zero. Keyed by pool offset; counted, so pins nest. Thread-safe.
+// REQUIRES: `obj` is an allocation of `p`.
+void pin_object(pool_impl& p, const void* obj);
+// Returns whether that was the last pin.
+bool unpin_object(pool_impl& p, const void* obj);
+bool is_pinned(pool_impl& p, std::uint64_t raw_or_offset) noexcept;
+std::vector<std::uint64_t> pinned_objects(pool_impl& p);  // pool offsets
+// Whether an allocated object starts at `obj` now (after an abort: whether
+// it existed before the transaction that may have made it).
+bool is_allocated(pool_impl& p, const void* obj) noexcept;
+
 // The path `p` was opened with, for messages.
 std::string pool_path(const pool_impl& p);
 

@@ -263,6 +263,22 @@ input object_of(std::string_view class_name, input_pairs attributes = {});
 // with "ferrite.". Registering a name twice is harmless.
 void register_class(std::string_view class_name);
 
+// --- Pins: payloads held by volatile code ----------------------------------
+
+// A language binding (or a cache) that hands out objects standing for
+// payloads of a pool pins them: a pinned list, dict, set, object, tuple,
+// str... is not freed when its last reference drops, nor by gc(), so the
+// holder's object stays usable (Python's `x = lst.pop()` keeps x alive).
+// unpin_payload() returns true when that was the last pin and no cell
+// names the payload any more: release_if_unreferenced() then frees it
+// (atomically, or in the running transaction). Between the two call
+// neither gc() nor close(). No-ops for values held in the cell. Pins are
+// volatile: after a crash the collection at open frees what only pins
+// kept. Thread-safe.
+void pin_payload(const value& v);
+bool unpin_payload(const value& v);
+void release_if_unreferenced(const value& v);
+
 // --- User types stored by serialisation -----------------------------------
 
 // Specialise to store a T as a value (nvm.pmemobj's persist_via_pickle

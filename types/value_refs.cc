@@ -118,7 +118,9 @@ void release_unreferenced(pool_impl& p, std::vector<unreferenced_payload>& candi
   while (!candidates.empty() && spent < release_budget) {
     value_cell_rep r;
     std::memcpy(&r, candidates.back().cell, sizeof r);
-    if (*count_of(p, r) != 0 || freed.count(r.payload)) {  // retained again; or seen
+    // Retained again, seen, or pinned by a volatile holder (value_pin:
+    // freed when its last pin goes, release_if_unreferenced).
+    if (*count_of(p, r) != 0 || freed.count(r.payload) || is_pinned(p, r.payload)) {
       candidates.pop_back();
       continue;
     }
@@ -171,3 +173,31 @@ void drop_cell(pool_impl& p, const value_cell& c) {
 }
 
 }  // namespace ferrite::detail
+
+namespace ferrite {
+
+using detail::has_payload;
+
+void pin_payload(const value& v) {
+  const value_cell& c = v.cell();
+  if (v.pool() && has_payload(c.rep())) detail::pin_object(*v.pool(), detail::cell_target(v.pool(), c));
+}
+
+bool unpin_payload(const value& v) {
+  const value_cell& c = v.cell();
+  if (!v.pool() || !has_payload(c.rep())) return false;
+  detail::pool_impl& p = *v.pool();
+  return detail::unpin_object(p, detail::cell_target(&p, c)) && *detail::count_of(p, c.rep()) == 0;
+}
+
+void release_if_unreferenced(const value& v) {
+  const value_cell& c = v.cell();
+  if (!v.pool() || !has_payload(c.rep())) return;
+  detail::pool_impl& p = *v.pool();
+  detail::atomically(p, [&] {
+    if (*detail::count_of(p, c.rep()) != 0 || detail::is_pinned(p, c.rep().payload)) return;
+    detail::tx_release_at_commit(p, &c.rep(), &detail::release_unreferenced);
+  });
+}
+
+}  // namespace ferrite

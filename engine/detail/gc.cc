@@ -12,6 +12,7 @@
 #include "ferrite/engine/detail/gc_mark.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/engine/object_ops.h"
 
 namespace ferrite {
 namespace detail {
@@ -163,6 +164,7 @@ gc_stats collect_garbage(pool_impl& p) {
   if (p.log->root_offset() == 0) return s;
   gc_marker m(p);
   m.mark_root();
+  m.mark_from(pinned_objects(p));
   std::unordered_map<std::uint32_t, std::string> names;
   const std::vector<garbage> g = survey(p, m, s, names);
   for (const garbage& x : g) {

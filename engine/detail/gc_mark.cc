@@ -250,4 +250,13 @@ void gc_marker::mark_root() {
   drain();
 }
 
+void gc_marker::mark_from(const std::vector<std::uint64_t>& objects) {
+  for (const std::uint64_t off : objects) {
+    object o;
+    if (!find(off, o) || o.data != off) continue;
+    follow(std::uint64_t{tag_} << 48 | off, o.type, off);
+  }
+  drain();
+}
+
 }  // namespace ferrite::detail

@@ -77,6 +77,10 @@ class gc_marker {
 
   // Marks everything reachable from the pool's root (nothing without one).
   void mark_root();
+  // Marks everything reachable from these allocations (pool offsets) too:
+  // the pinned objects (object_ops.h), kept alive by volatile holders.
+  // Offsets that are not allocations are skipped (a pin outlived nothing).
+  void mark_from(const std::vector<std::uint64_t>& objects);
   bool marked(std::uint64_t data) const noexcept;
   // The reachable value payloads (data offsets) and, for each, the number of
   // reachable cells holding its pointer: what its reference count must be

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <unordered_map>
 
 #include "ferrite/alloc/heap.h"
 #include "ferrite/base/format/pool_format.h"
@@ -40,6 +41,9 @@ struct pool_impl {
   // (engine/detail/gc.h).
   std::shared_mutex tx_gate;
   std::optional<gc_stats> gc_at_open;  // the collection open() made
+  // Pinned allocations (object_ops.h pin_object): pool offset -> pins.
+  std::mutex pins_mu;
+  std::unordered_map<std::uint64_t, std::uint32_t> pins;
 
   ~pool_impl();
   // Marks the pool cleanly shut down and releases it. Idempotent.
