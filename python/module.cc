@@ -237,6 +237,20 @@ PYBIND11_MODULE(_ferrite, m) {
              s.flush_releases();
              return gc_stats_dict(s.pool->gc());
            })
+      .def("stats",
+           [](pool_state& s) {
+             s.open_impl();
+             const pool_stats st = s.pool->stats();
+             py::dict d;
+             d["commits"] = st.commits;
+             d["fences"] = st.media.fences;
+             d["syncs"] = st.media.syncs;
+             d["flushed_lines"] = st.media.flushed_lines;
+             d["log_bytes"] = st.log_bytes;
+             d["checkpoints"] = st.checkpoints;
+             d["granularity"] = std::string(to_string(s.pool->info().store_granularity));
+             return d;
+           })
       .def("gc_at_open",
            [](pool_state& s) -> py::object {
              s.open_impl();

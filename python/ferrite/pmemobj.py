@@ -184,6 +184,13 @@ class PersistentObjectPool(object):
             _log.info('gc of %s: live %s, freed %s', self.filename, type_counts, freed_by_type)
         return type_counts, gc_counts
 
+    def stats(self):
+        """The engine's counters since open: commits, fences, syncs,
+        flushed_lines, log_bytes, checkpoints, and the media granularity
+        ('byte', 'cache_line' or 'page'). ferrite's own API, not
+        nvm.pmemobj's."""
+        return self._p.stats()
+
     def close(self):
         """Close the pool (a second close does nothing). A transaction still
         running is aborted."""

@@ -120,7 +120,16 @@ bool repr(const dump_value& v, std::string& out, std::size_t limit) {
       if (v.text.size() < v.size) out += "... (" + std::to_string(v.size) + " bytes)";
       break;
     case value_kind::encoded:
-      out += "<" + v.type + " encoded, " + std::to_string(v.size) + " bytes>";
+      // The Python binding's codecs (docs/python.md): an int beyond 64 bits
+      // is its decimal text; a pickle stays opaque (decoding it would run
+      // the program's classes).
+      if (v.type == "python.int" && v.text.size() == v.size) {
+        out += v.text;
+      } else if (v.type == "python.pickle") {
+        out += "<pickled Python object, " + std::to_string(v.size) + " bytes>";
+      } else {
+        out += "<" + v.type + " encoded, " + std::to_string(v.size) + " bytes>";
+      }
       break;
     case value_kind::tuple:
       out += '(';
@@ -244,6 +253,10 @@ json cell_json(const dump_value& v) {
       if (v.cell == value_kind::encoded) {
         j["kind"] = "encoded";
         j["codec"] = v.type;
+        if (v.type == "python.int" && v.text.size() == v.size) {
+          j["value"] = v.text;  // decimal text: JSON numbers stop at 64 bits
+          return j;
+        }
       }
       if (v.cell == value_kind::string) {
         j["value"] = v.text;
