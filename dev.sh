@@ -76,11 +76,12 @@ PY
   return $rc
 }
 
-# The tutorial's hello (docs/tutorial.md) run twice in a scratch directory:
+# The tutorial's hello (docs/tutorial.md) run twice in a scratch directory,
+# then the Python tutorial's hello (examples/python/hello.py) twice:
 # the first run asks a name (answered here on stdin), the second, a new
 # process, remembers it. Then `ferrite info` on the pool it keeps.
 demo() {
-  local dir bin
+  local dir bin src=$PWD
   dir=$(mktemp -d)
   bin=$PWD/build
   (
@@ -92,6 +93,11 @@ demo() {
     "$bin/examples/hello"
     echo "== ferrite dump hello_world.pool: the pool decoded without the program"
     "$bin/tools/ferrite" dump hello_world.pool
+    echo
+    echo "== the same in Python (nvm.pmemobj's tutorial hello, unchanged): asks, then remembers"
+    echo David | PYTHONPATH=$bin/python /usr/bin/python3 "$src/examples/python/hello.py"
+    echo
+    PYTHONPATH=$bin/python /usr/bin/python3 "$src/examples/python/hello.py"
   )
   rm -rf "$dir"
 }
@@ -136,6 +142,22 @@ install_check() {
       { echo "install-check: the installed ferrite CLI did not read the pool"; exit 1; }
   )
   echo "install-check: hello remembered; the installed CLI ran from $prefix/bin"
+  # The Python packages: the tutorial's hello (examples/python/hello.py,
+  # `from nvm.pmemobj import ...`) from the installed files alone. A scratch
+  # prefix is not on Debian's sys.path: PYTHONPATH names it (a /usr/local
+  # install needs none, python/meson.build).
+  local site
+  site=$(dirname "$(dirname "$(find "$prefix" -path '*/nvm/pmemobj.py' | head -1)")")
+  [ -f "$site/ferrite/pmemobj.py" ] || { echo "install-check: the Python packages were not installed"; return 1; }
+  (
+    cd "$prefix/run"
+    echo David | PYTHONPATH=$site /usr/bin/python3 "$src/examples/python/hello.py" >/dev/null
+    PYTHONPATH=$site /usr/bin/python3 "$src/examples/python/hello.py" | grep -q "^Hello, David$" ||
+      { echo "install-check: the Python hello did not remember"; exit 1; }
+    "$prefix/bin/ferrite" dump hello_world.pmem | grep -q "'David'" ||
+      { echo "install-check: the CLI did not read the Python pool"; exit 1; }
+  )
+  echo "install-check: the Python hello ran from $site and remembered"
   rm -rf "$prefix"
 }
 
