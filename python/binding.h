@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "ferrite/engine/pool.h"
@@ -56,6 +57,9 @@ struct pool_state {
   // at the next safe point (flush_releases), not inside a destructor that
   // Python's collector may run in the middle of another call.
   std::vector<ferrite::value> to_release;
+  // Every handle alive: close() unpins them all (freeing what only Python
+  // held) before the pool goes.
+  std::unordered_set<handle*> live;
 
   void flush_releases();
 
@@ -69,6 +73,7 @@ struct handle {
   std::shared_ptr<pool_state> state;
   ferrite::value v;               // detached copy of the cell
   std::shared_ptr<bool> alive;    // false once a transaction that made it aborted
+  bool pinned = true;             // until destroyed, or the pool closes
   std::uintptr_t payload = 0;     // identity (the payload's address)
 
   handle(std::shared_ptr<pool_state> s, ferrite::value val);
@@ -82,6 +87,9 @@ struct handle {
 
 // Conversions (convert.cc).
 ferrite::input to_input(pool_state& s, py::handle o);
+// The same for a value to compare with (`x in lst`, lst.index(x)): a plain
+// list, dict or set is accepted too, as the value it equals.
+ferrite::input to_probe(pool_state& s, py::handle o);
 py::object to_py(const std::shared_ptr<pool_state>& s, const ferrite::value& v);
 std::vector<ferrite::input> to_inputs(pool_state& s, py::handle iterable);
 

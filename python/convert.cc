@@ -79,6 +79,29 @@ input to_input(pool_state& s, py::handle o) {
   throw py::type_error("Don't know how to persist " + what + hint);
 }
 
+input to_probe(pool_state& s, py::handle o) {
+  PyObject* p = o.ptr();
+  if (PyList_CheckExact(p)) {
+    std::vector<input> items;
+    for (py::handle item : o) items.push_back(to_probe(s, item));
+    return list_from(std::move(items));
+  }
+  if (PySet_CheckExact(p)) {
+    std::vector<input> items;
+    for (py::handle item : o) items.push_back(to_probe(s, item));
+    return detail::make_container(value_kind::set, std::move(items));
+  }
+  if (PyDict_CheckExact(p)) {
+    std::vector<input> kv;
+    for (auto [k, v] : py::reinterpret_borrow<py::dict>(o)) {
+      kv.push_back(to_probe(s, k));
+      kv.push_back(to_probe(s, v));
+    }
+    return detail::make_container(value_kind::dict, std::move(kv));
+  }
+  return to_input(s, o);
+}
+
 py::object to_py(const std::shared_ptr<pool_state>& s, const value& v) {
   const value_cell& c = v.cell();
   switch (c.kind()) {

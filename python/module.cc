@@ -18,6 +18,18 @@ namespace {
   throw py::error_already_set();
 }
 
+// A Python index as an int64: one beyond 64 bits is out of range (or, for
+// insert, clamped as Python clamps it).
+std::int64_t index_of(py::handle i, const char* what, bool clamp = false) {
+  py::object n = py::reinterpret_steal<py::object>(PyNumber_Index(i.ptr()));
+  if (!n) throw py::error_already_set();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+  if (overflow == 0) return v;
+  if (clamp) return overflow > 0 ? INT64_MAX : INT64_MIN;
+  throw py::index_error(std::string(what) + " index out of range");
+}
+
 std::uintptr_t payload_of(pool_state& s, const value& v) {
   return reinterpret_cast<std::uintptr_t>(detail::cell_target(&s.open_impl(), v.cell()));
 }
@@ -33,11 +45,13 @@ handle::handle(std::shared_ptr<pool_state> s, value val)
     : state(std::move(s)), v(std::move(val)), alive(std::make_shared<bool>(true)) {
   payload = payload_of(*state, v);
   pin_payload(v);
+  state->live.insert(this);
   if (!state->stack().empty()) state->made_in_tx.emplace_back(alive, v);
 }
 
 handle::~handle() {
-  if (!state->pool || !*alive) return;
+  state->live.erase(this);
+  if (!state->pool || !*alive || !pinned) return;
   if (unpin_payload(v)) state->to_release.push_back(v);
 }
 
@@ -48,7 +62,7 @@ void pool_state::forget_made_in_tx() {
     void* payload = detail::cell_target(&open_impl(), v.cell());
     if (detail::is_allocated(open_impl(), payload)) continue;  // older than the transaction
     *a = false;
-    detail::unpin_object(open_impl(), payload);
+    detail::unpin_cell(open_impl(), payload);
   }
   made_in_tx.clear();
 }
@@ -77,7 +91,8 @@ namespace {
 using tx_stack = std::vector<std::unique_ptr<ferrite::transaction>>;
 
 std::shared_ptr<pool_state> open_pool(const std::string& path, const std::string& flag,
-                                      std::uint64_t size, unsigned file_mode) {
+                                      std::uint64_t size, unsigned file_mode,
+                                      std::uint64_t log_size) {
   pool_options o;
   if (flag == "w") {
     o.mode = open_mode::open_existing;
@@ -91,6 +106,7 @@ std::shared_ptr<pool_state> open_pool(const std::string& path, const std::string
     throw py::value_error("Invalid flag value '" + flag + "' (one of 'w', 'x', 'c', 'r')");
   }
   o.size = size;
+  o.log_size = log_size;
   o.file_mode = file_mode;
   auto s = std::make_shared<pool_state>();
   s->pool.emplace(ferrite::pool::open(path, o));
@@ -108,8 +124,16 @@ void close_pool(pool_state& s) {
   }
   s.txs.clear();
   if (aborted) s.forget_made_in_tx();
+  if (aborted) s.to_release.clear();  // as after an abort (end)
+  // Python may keep objects past close(): their pins go now, and what only
+  // they held is freed before the pool closes.
+  for (handle* h : s.live) {
+    if (!*h->alive || !h->pinned) continue;
+    h->pinned = false;
+    if (unpin_payload(h->v) && !aborted) s.to_release.push_back(h->v);
+  }
   if (aborted) {
-    s.to_release.clear();  // as after an abort (end)
+    s.to_release.clear();
   } else {
     s.flush_releases();
   }
@@ -207,7 +231,8 @@ PYBIND11_MODULE(_ferrite, m) {
   m.attr("MIN_POOL_SIZE") = ferrite::pool::min_size;
 
   py::class_<pool_state, std::shared_ptr<pool_state>>(m, "Pool")
-      .def(py::init(&open_pool), py::arg("path"), py::arg("flag"), py::arg("size"), py::arg("mode"))
+      .def(py::init(&open_pool), py::arg("path"), py::arg("flag"), py::arg("size"), py::arg("mode"),
+           py::arg("log_size"))
       .def("close", [](pool_state& s) { close_pool(s); })
       .def_property_readonly("closed", [](const pool_state& s) { return !s.pool.has_value(); })
       .def_property_readonly("read_only", [](const pool_state& s) { return s.read_only; })
@@ -314,25 +339,26 @@ PYBIND11_MODULE(_ferrite, m) {
              return out;
            })
       .def("contains",
-           [](const handle& h, py::handle x) { return h.get().contains(to_input(*h.state, x)); })
+           [](const handle& h, py::handle x) { return h.get().contains(to_probe(*h.state, x)); })
       .def("get_item",
-           [](const handle& h, std::int64_t i) {
+           [](const handle& h, py::handle index) {
              const value& v = h.get();
-             if (v.kind() == value_kind::list) return to_py(h.state, v.as_list()[i]);
-             return to_py(h.state, v.as_tuple()[i]);
+             if (v.kind() == value_kind::list) return to_py(h.state, v.as_list()[index_of(index, "list")]);
+             return to_py(h.state, v.as_tuple()[index_of(index, "tuple")]);
            })
       .def("set_item",
-           [](const handle& h, std::int64_t i, py::handle x) {
-             list_of_handle(h)[i] = to_input(*h.state, x);
+           [](const handle& h, py::handle index, py::handle x) {
+             list_of_handle(h)[index_of(index, "list assignment")] = to_input(*h.state, x);
            })
       .def("append", [](const handle& h, py::handle x) { list_of_handle(h).append(to_input(*h.state, x)); })
       .def("insert",
-           [](const handle& h, std::int64_t i, py::handle x) {
-             list_of_handle(h).insert(i, to_input(*h.state, x));
+           [](const handle& h, py::handle index, py::handle x) {
+             list_of_handle(h).insert(index_of(index, "list", true), to_input(*h.state, x));
            })
       .def("extend", [](const handle& h, py::handle xs) { list_of_handle(h).extend(to_inputs(*h.state, xs)); })
       .def("pop",
-           [](const handle& h, std::int64_t i) {
+           [](const handle& h, py::handle index) {
+             const std::int64_t i = index_of(index, "pop");
              list l = list_of_handle(h);
              // Converted before the item's reference is dropped, so a
              // container popped out comes back pinned.
@@ -343,7 +369,7 @@ PYBIND11_MODULE(_ferrite, m) {
       .def("index",
            [](const handle& h, py::handle x) {
              const value& v = h.get();
-             const input in = to_input(*h.state, x);
+             const input in = to_probe(*h.state, x);
              if (v.kind() == value_kind::list) return v.as_list().index(in);
              std::size_t n = 0;
              for (value item : v.as_tuple()) {
@@ -355,7 +381,7 @@ PYBIND11_MODULE(_ferrite, m) {
       .def("count",
            [](const handle& h, py::handle x) {
              const value& v = h.get();
-             const input in = to_input(*h.state, x);
+             const input in = to_probe(*h.state, x);
              if (v.kind() == value_kind::list) return v.as_list().count(in);
              std::size_t n = 0;
              for (value item : v.as_tuple()) n += item == in ? 1 : 0;
@@ -432,6 +458,12 @@ PYBIND11_MODULE(_ferrite, m) {
                throw py::attribute_error("'" + o.class_name() + "' object has no attribute '" + name + "'");
              }
              return to_py(h.state, o[name]);
+           })
+      .def("get_attr_or",
+           [](const handle& h, const std::string& name, py::object fallback) {
+             object o = h.get().as_object();
+             auto found = o.attributes().get(input(name));
+             return found ? to_py(h.state, *found) : fallback;
            })
       .def("set_attr",
            [](const handle& h, const std::string& name, py::handle x) {

@@ -22,6 +22,8 @@ What differs from nvm.pmemobj, and why: docs/python.md.
 
 import collections.abc as _abc
 import importlib as _importlib
+import itertools as _itertools
+import reprlib as _reprlib
 import logging as _logging
 import os as _os
 import weakref as _weakref
@@ -37,7 +39,13 @@ __all__ = [
 
 _log = _logging.getLogger('ferrite.pmemobj')
 
-MIN_POOL_SIZE = _ferrite.MIN_POOL_SIZE
+# 8 MiB, as libpmemobj's minimum was under nvm.pmemobj (the engine takes
+# 2 MiB pools; Python's values are larger and its transactions bigger). A
+# new pool's change log is an eighth of it (at least 512 KiB): what one
+# transaction may log is half the log.
+MIN_POOL_SIZE = 8 * 1024 * 1024
+_MIN_LOG_SIZE = 512 * 1024
+_MAX_LOG_SIZE = 64 * 1024 * 1024
 # An OSError: a damaged or foreign file, a locked pool, a failed sync... Its
 # `code` attribute names the ferrite error ('corrupted', 'pool_locked').
 FerriteError = _ferrite.FerriteError
@@ -87,6 +95,34 @@ class Transaction(object):
         return False
 
 
+class _Atomic(object):
+    """For the library's own multi-step operations: a transaction of their
+    own when none runs on this thread (so they are atomic alone), else
+    nothing: they join the running one, and an error they raise (a
+    KeyError from popitem, say) does not abort it, as a failed call on a
+    Python container changes nothing around it."""
+
+    __slots__ = ('_p', '_began')
+
+    def __init__(self, pool):
+        self._p = pool._p
+        self._began = False
+
+    def __enter__(self):
+        if self._p.depth == 0:
+            self._p.begin()
+            self._began = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._began:
+            if exc_type is None:
+                self._p.commit()
+            else:
+                self._p.abort()
+        return False
+
+
 class PersistentObjectPool(object):
     """A pool file holding persistent Python objects, reached from `root`.
 
@@ -107,8 +143,10 @@ class PersistentObjectPool(object):
             raise ValueError('pool_size {} is smaller than MIN_POOL_SIZE ({})'.format(
                 pool_size, MIN_POOL_SIZE))
         self._cache = _weakref.WeakValueDictionary()
+        self._objects = {}  # PersistentObject instances: kept while the pool is open
         self._pickled = set()
-        self._p = _ferrite.Pool(_os.fspath(filename), flag, pool_size, mode)
+        log_size = min(max(pool_size // 8, _MIN_LOG_SIZE), _MAX_LOG_SIZE) if creating else 0
+        self._p = _ferrite.Pool(_os.fspath(filename), flag, pool_size, mode, log_size)
         self._p.set_factory(self._resurrect, self._pickled)
         if debug:
             found = self._p.gc_at_open()
@@ -143,8 +181,10 @@ class PersistentObjectPool(object):
         if make is None:
             raise TypeError("Don't know how to persist {!r}: pool.new takes a Persistent "
                             "container class or a PersistentObject subclass".format(typ))
-        with self.transaction():
-            return make(self, *args, **kw)
+        if isinstance(typ, type) and issubclass(typ, PersistentObject):
+            with _Atomic(self):  # __init__ sets its attributes all or nothing
+                return make(self, *args, **kw)
+        return make(self, *args, **kw)  # atomic, or filled in batches (_filled)
 
     def transaction(self):
         """A Transaction (context manager, or begin/commit/abort by hand)."""
@@ -163,6 +203,11 @@ class PersistentObjectPool(object):
         Objects only Python still holds are kept. Raises inside a
         transaction."""
         debug = self.debug if debug is None else debug
+        # The session's PersistentObjects are held weakly from here on:
+        # those only the session kept are unpinned, so unreachable ones are
+        # collected (their _v_ attributes go with them).
+        self._cache.update(self._objects)
+        self._objects.clear()
         stats = self._p.gc()
         type_counts = {}
         freed_by_type = {}
@@ -197,6 +242,7 @@ class PersistentObjectPool(object):
         if self._p is not None and not self._p.closed:
             self._p.close()
             self._cache.clear()
+            self._objects.clear()
 
     def __enter__(self):
         return self
@@ -222,6 +268,9 @@ class PersistentObjectPool(object):
         obj = self._cache.get(h.payload)
         if obj is not None and obj._p_h.alive:
             return obj
+        obj = self._objects.get(h.payload)
+        if obj is not None and obj._p_h.alive:
+            return obj
         kind = h.kind
         cls = _container_classes.get(kind)
         if cls is None:
@@ -229,9 +278,14 @@ class PersistentObjectPool(object):
         obj = cls.__new__(cls)
         object.__setattr__(obj, '_p_h', h)
         object.__setattr__(obj, '_p_mm', self)
-        self._cache[h.payload] = obj
-        if cls is not None and issubclass(cls, PersistentObject):
+        if issubclass(cls, PersistentObject):
+            # Kept for the session, as nvm.pmemobj kept them: its _v_
+            # attributes last while the pool is open (it is pinned until
+            # close; docs/python.md).
+            self._objects[h.payload] = obj
             obj._v__init__()
+        else:
+            self._cache[h.payload] = obj
         return obj
 
 
@@ -246,6 +300,29 @@ def open(filename, debug=False):  # noqa: A001 (nvm.pmemobj's name)
 
 
 # --- persistent types ---------------------------------------------------------
+
+
+_FILL_BATCH = 512
+
+
+def _filled(pool, h, items, store):
+    """The new container of handle h, filled with items. Outside a
+    transaction it is filled in transactions of _FILL_BATCH items, so a
+    large one is not limited by what one transaction may log; that is safe
+    because nothing reaches it until it is stored (a crash leaves an
+    unreachable object, collected at open). Inside a transaction, in it."""
+    obj = pool._resurrect(h)
+    if pool._p.depth == 0:
+        it = iter(items)
+        while True:
+            batch = list(_itertools.islice(it, _FILL_BATCH))
+            if not batch:
+                break
+            with _Atomic(pool):
+                store(h, batch)
+    else:
+        store(h, list(items))
+    return obj
 
 
 class Persistent(object):
@@ -263,7 +340,7 @@ class PersistentList(Persistent, _abc.MutableSequence):
 
     @classmethod
     def _p_make(cls, pool, iterable=()):
-        return pool._resurrect(pool._p.new_list(iterable))
+        return _filled(pool, pool._p.new_list(()), iterable, lambda h, batch: h.extend(batch))
 
     def __len__(self):
         return self._p_h.len()
@@ -315,8 +392,7 @@ class PersistentList(Persistent, _abc.MutableSequence):
         return self._p_h.pop(i)
 
     def remove(self, value):
-        with self._p_mm.transaction():
-            self._p_h.pop(self.index(value))
+        self._p_h.pop(self.index(value))
 
     def index(self, value, start=0, stop=None):
         if start == 0 and stop is None:
@@ -344,7 +420,7 @@ class PersistentList(Persistent, _abc.MutableSequence):
         return self._p_h.items()
 
     def _p_replace(self, items):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             self._p_h.clear()
             self._p_h.extend(items)
 
@@ -402,6 +478,7 @@ class PersistentList(Persistent, _abc.MutableSequence):
         o = self._p_cmp_items(other)
         return NotImplemented if o is None else self._p_h.items() >= o
 
+    @_reprlib.recursive_repr('PersistentList([...])')
     def __repr__(self):
         return 'PersistentList({!r})'.format(self._p_h.items())
 
@@ -415,10 +492,12 @@ class PersistentDict(Persistent, _abc.MutableMapping):
 
     @classmethod
     def _p_make(cls, pool, *args, **kw):
-        d = pool._resurrect(pool._p.new_dict())
-        if args or kw:
-            d.update(*args, **kw)
-        return d
+        items = dict(*args, **kw).items() if args or kw else ()
+
+        def store(h, batch):
+            for k, v in batch:
+                h.set_key(k, v)
+        return _filled(pool, pool._p.new_dict(), items, store)
 
     def __len__(self):
         return self._p_h.len()
@@ -452,7 +531,7 @@ class PersistentDict(Persistent, _abc.MutableMapping):
             return default
 
     def popitem(self):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             keys = self._p_h.items()
             if not keys:
                 raise KeyError('popitem(): dictionary is empty')
@@ -460,11 +539,11 @@ class PersistentDict(Persistent, _abc.MutableMapping):
             return key, self._p_h.pop_key(key)
 
     def setdefault(self, key, default=None):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             return super().setdefault(key, default)
 
     def update(self, *args, **kw):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             super().update(*args, **kw)
 
     def clear(self):
@@ -491,6 +570,7 @@ class PersistentDict(Persistent, _abc.MutableMapping):
         d.update(other)
         return d
 
+    @_reprlib.recursive_repr('PersistentDict({...})')
     def __repr__(self):
         return 'PersistentDict({!r})'.format(dict(self._p_h.dict_items()))
 
@@ -503,6 +583,32 @@ class _SetMethods(object):
     @classmethod
     def _from_iterable(cls, it):
         return set(it)
+
+    # The operators take sets only, as set's do (`s | [1]` is a TypeError);
+    # the named methods below take any iterable.
+    def __or__(self, other):
+        return _abc.Set.__or__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __ror__(self, other):
+        return _abc.Set.__ror__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __and__(self, other):
+        return _abc.Set.__and__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __rand__(self, other):
+        return _abc.Set.__rand__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __sub__(self, other):
+        return _abc.Set.__sub__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __rsub__(self, other):
+        return _abc.Set.__rsub__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __xor__(self, other):
+        return _abc.Set.__xor__(self, other) if isinstance(other, _abc.Set) else NotImplemented
+
+    def __rxor__(self, other):
+        return _abc.Set.__rxor__(self, other) if isinstance(other, _abc.Set) else NotImplemented
 
     def union(self, *others):
         out = set(self)
@@ -557,7 +663,10 @@ class PersistentSet(_SetMethods, Persistent, _abc.MutableSet):
 
     @classmethod
     def _p_make(cls, pool, iterable=()):
-        return pool._resurrect(pool._p.new_set(iterable))
+        def store(h, batch):
+            for v in batch:
+                h.add(v)
+        return _filled(pool, pool._p.new_set(()), iterable, store)
 
     @staticmethod
     def _p_plain(s):
@@ -574,7 +683,7 @@ class PersistentSet(_SetMethods, Persistent, _abc.MutableSet):
             raise KeyError(value)
 
     def pop(self):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             items = self._p_h.items()
             if not items:
                 raise KeyError('pop from an empty set')
@@ -585,7 +694,7 @@ class PersistentSet(_SetMethods, Persistent, _abc.MutableSet):
         self._p_h.clear()
 
     def update(self, *others):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             for o in others:
                 for v in o:
                     self._p_h.add(v)
@@ -600,13 +709,14 @@ class PersistentSet(_SetMethods, Persistent, _abc.MutableSet):
         self._p_set(self.symmetric_difference(other))
 
     def _p_set(self, values):
-        with self._p_mm.transaction():
+        with _Atomic(self._p_mm):
             for v in self._p_h.items():
                 if v not in values:
                     self._p_h.discard(v)
             for v in values:
                 self._p_h.add(v)
 
+    @_reprlib.recursive_repr('PersistentSet({...})')
     def __repr__(self):
         return 'PersistentSet({!r})'.format(set(self._p_h.items()))
 
@@ -716,6 +826,10 @@ class PersistentTuple(Persistent, _abc.Sequence):
         return 'PersistentTuple({!r})'.format(tuple(self._p_h.items()))
 
 
+_object_getattribute = object.__getattribute__
+_absent = object()
+
+
 class PersistentObject(Persistent):
     """Base class of user classes whose instances live in the pool.
 
@@ -737,11 +851,18 @@ class PersistentObject(Persistent):
     def _v__init__(self):
         pass
 
+    def __getattribute__(self, name):
+        # A stored attribute comes first, as an instance's __dict__ does
+        # before its class's attributes; names starting with '_' are never
+        # stored (_v_, _p_, dunders, private names go the usual way).
+        if name[0] != '_':
+            found = _object_getattribute(self, '_p_h').get_attr_or(name, _absent)
+            if found is not _absent:
+                return found
+        return _object_getattribute(self, name)
+
     def __getattr__(self, name):
-        if name.startswith(('_p_', '_v_', '__')):
-            raise AttributeError("'{}' object has no attribute '{}'".format(
-                type(self).__name__, name))
-        return self._p_h.get_attr(name)
+        raise AttributeError("'{}' object has no attribute '{}'".format(type(self).__name__, name))
 
     def __setattr__(self, name, value):
         if name.startswith(('_v_', '_p_')):
