@@ -1621,6 +1621,63 @@ TEST_CASE("value refs: a shared payload is freed only when its last reference go
   CHECK(objects(p) == base);
 }
 
+TEST_CASE("value pins: a pinned payload outlives its last reference and gc; the last unpin frees it",
+          "[value][refs]") {
+  ferrite::test::temp_dir dir;
+  pool p = pool::open(dir / "pin.pool", options(true));
+  value root = p.root();
+  root = dict_of({{"a", 0}});
+  const std::uint64_t base = objects(p);
+  root["a"] = list_of(long_text, list_of(long_text));
+  const std::uint64_t with_list = objects(p);
+  value kept = pin_payload(root["a"]);
+  value again = pin_payload(kept);  // pins nest
+  root["a"] = none;                 // the last reference goes
+  CHECK(objects(p) == with_list);
+  CHECK(p.gc().total.freed == 0);  // reachable from the pin, items included
+  CHECK(kept.as_list()[1][0] == long_text);
+  kept.as_list().append(7);  // still a list of the pool
+  CHECK(!unpin_payload(again));
+  CHECK(unpin_payload(kept));  // the last pin, and nothing names it
+  release_if_unreferenced(kept);
+  CHECK(objects(p) == base);
+}
+
+TEST_CASE("value pins: gc keeps a pinned tuple and its items without counting the pin",
+          "[value][refs]") {
+  ferrite::test::temp_dir dir;
+  pool p = pool::open(dir / "pin3.pool", options(true));
+  value root = p.root();
+  root = dict_of({{"t", tuple_of(long_text, list_of(long_text))}});
+  const std::uint64_t with_tuple = objects(p);
+  value kept = pin_payload(root["t"]);
+  root["t"] = none;
+  const gc_stats g = p.gc();
+  CHECK(g.total.freed == 0);
+  CHECK(g.counts_repaired == 0);  // the pin is not a reference
+  CHECK(objects(p) == with_tuple);
+  CHECK(kept.as_tuple()[1][0] == long_text);
+  CHECK(unpin_payload(kept));
+  release_if_unreferenced(kept);
+  CHECK(p.gc().total.freed == 0);  // freed by the release, nothing left for gc
+}
+
+TEST_CASE("value pins: a payload stored again before its last unpin is not freed", "[value][refs]") {
+  ferrite::test::temp_dir dir;
+  pool p = pool::open(dir / "pin2.pool", options(true));
+  value root = p.root();
+  root = dict_of({{"a", 0}, {"b", 0}});
+  root["a"] = list_of(long_text);
+  const std::uint64_t with_list = objects(p);
+  value kept = pin_payload(root["a"]);
+  root["a"] = none;
+  root["b"] = kept;  // stored again while pinned
+  CHECK(!unpin_payload(kept));  // named by a cell: nothing to free
+  release_if_unreferenced(kept);  // and freeing it anyway is refused
+  CHECK(objects(p) == with_list);
+  CHECK(root["b"].as_list()[0] == long_text);
+}
+
 TEST_CASE("value refs: an aborted transaction frees nothing and leaves counts as they were",
           "[value][refs]") {
   ferrite::test::temp_dir dir;
