@@ -99,18 +99,19 @@ namespace {
 constexpr std::uint64_t offset_mask = (std::uint64_t{1} << 48) - 1;
 }  // namespace
 
-void pin_object(pool_impl& p, const void* obj) {
-  const std::uint64_t off = pointer_bits(p, obj) & offset_mask;
+void pin_cell(pool_impl& p, const void* cell16, const void* payload) {
+  const std::uint64_t off = pointer_bits(p, payload) & offset_mask;
   std::lock_guard lock(p.pins_mu);
-  ++p.pins[off];
+  pool_impl::pin& pin = p.pins[off];
+  if (pin.count++ == 0) std::memcpy(pin.cell.cell, cell16, sizeof pin.cell.cell);
 }
 
-bool unpin_object(pool_impl& p, const void* obj) {
-  const std::uint64_t off = pointer_bits(p, obj) & offset_mask;
+bool unpin_cell(pool_impl& p, const void* payload) {
+  const std::uint64_t off = pointer_bits(p, payload) & offset_mask;
   std::lock_guard lock(p.pins_mu);
   auto it = p.pins.find(off);
   if (it == p.pins.end()) return false;
-  if (--it->second != 0) return false;
+  if (--it->second.count != 0) return false;
   p.pins.erase(it);
   return true;
 }
@@ -120,11 +121,11 @@ bool is_pinned(pool_impl& p, std::uint64_t raw_or_offset) noexcept {
   return !p.pins.empty() && p.pins.count(raw_or_offset & offset_mask) != 0;
 }
 
-std::vector<std::uint64_t> pinned_objects(pool_impl& p) {
+std::vector<pinned_cell> pinned_cells(pool_impl& p) {
   std::lock_guard lock(p.pins_mu);
-  std::vector<std::uint64_t> out;
+  std::vector<pinned_cell> out;
   out.reserve(p.pins.size());
-  for (const auto& [off, n] : p.pins) out.push_back(off);
+  for (const auto& [off, pin] : p.pins) out.push_back(pin.cell);
   return out;
 }
 

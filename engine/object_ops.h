@@ -67,16 +67,21 @@ bool in_new_extent(pool_impl& p, const void* ptr) noexcept;
 
 bool in_transaction_on(pool_impl& p) noexcept;
 
-// Pins (the value model's value pins, value.h): allocations a volatile
-// holder keeps alive. The collector marks from them as from the root, and
-// the value model's release step leaves a pinned payload whose count
-// reached zero. Keyed by pool offset; counted, so pins nest. Thread-safe.
-// REQUIRES: `obj` is an allocation of `p`.
-void pin_object(pool_impl& p, const void* obj);
-// Returns whether that was the last pin.
-bool unpin_object(pool_impl& p, const void* obj);
+// Pins (value.h pin_payload): value payloads a volatile holder keeps
+// alive, each with the 16-byte value cell that names it. The collector
+// walks those cells as it walks reachable ones (without counting them as
+// references), and the value model's release step leaves a pinned payload
+// whose count reached zero. Keyed by the payload's pool offset; counted,
+// so pins nest. Thread-safe.
+// REQUIRES: `cell16` is a value cell naming `payload`, an allocation of `p`.
+struct pinned_cell {
+  std::uint64_t cell[2];
+};
+void pin_cell(pool_impl& p, const void* cell16, const void* payload);
+// Returns whether that was the last pin of `payload`.
+bool unpin_cell(pool_impl& p, const void* payload);
 bool is_pinned(pool_impl& p, std::uint64_t raw_or_offset) noexcept;
-std::vector<std::uint64_t> pinned_objects(pool_impl& p);  // pool offsets
+std::vector<pinned_cell> pinned_cells(pool_impl& p);
 // Whether an allocated object starts at `obj` now (after an abort: whether
 // it existed before the transaction that may have made it).
 bool is_allocated(pool_impl& p, const void* obj) noexcept;

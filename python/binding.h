@@ -71,10 +71,10 @@ struct pool_state {
 
 struct handle {
   std::shared_ptr<pool_state> state;
-  ferrite::value v;               // detached copy of the cell
-  std::shared_ptr<bool> alive;    // false once a transaction that made it aborted
-  bool pinned = true;             // until destroyed, or the pool closes
-  std::uintptr_t payload = 0;     // identity (the payload's address)
+  ferrite::value v;             // detached copy of the cell
+  std::shared_ptr<bool> alive;  // false once a transaction that made it aborted
+  bool pinned = true;           // until destroyed, or the pool closes
+  std::uintptr_t payload = 0;   // identity (the payload's address)
 
   handle(std::shared_ptr<pool_state> s, ferrite::value val);
   ~handle();

@@ -14,7 +14,8 @@ constexpr std::string_view big_int_codec = "python.int";
 constexpr std::string_view pickle_codec = "python.pickle";
 
 py::object& persistent_base() {
-  static py::object* base = new py::object(py::module_::import("ferrite.pmemobj").attr("Persistent"));
+  static py::object* base =
+      new py::object(py::module_::import("ferrite.pmemobj").attr("Persistent"));
   return *base;
 }
 
@@ -52,18 +53,20 @@ input to_input(pool_state& s, py::handle o) {
     return input(std::string_view(text, static_cast<std::size_t>(n)));
   }
   if (PyBytes_CheckExact(p)) {
-    return bytes_of(std::string_view(PyBytes_AS_STRING(p), static_cast<std::size_t>(PyBytes_GET_SIZE(p))));
+    return bytes_of(
+        std::string_view(PyBytes_AS_STRING(p), static_cast<std::size_t>(PyBytes_GET_SIZE(p))));
   }
   if (py::isinstance(o, persistent_base())) {
     const handle& h = o.attr("_p_h").cast<const handle&>();
     if (h.state.get() != &s) {
-      throw py::value_error("this persistent object belongs to another pool (" + std::string(py::repr(o)) +
-                            "): objects cannot be shared between pools");
+      throw py::value_error("this persistent object belongs to another pool (" +
+                            std::string(py::repr(o)) + "): objects cannot be shared between pools");
     }
     return input(h.get());
   }
   if (PyTuple_CheckExact(p)) return tuple_from(to_inputs(s, o));
-  if (PyFrozenSet_CheckExact(p)) return detail::make_container(value_kind::frozenset, to_inputs(s, o));
+  if (PyFrozenSet_CheckExact(p))
+    return detail::make_container(value_kind::frozenset, to_inputs(s, o));
   if (s.pickled && s.pickled.contains(py::type::of(o))) {
     py::bytes data = pickle_module().attr("dumps")(o);
     return encoded(pickle_codec, std::string_view(data));
@@ -72,7 +75,8 @@ input to_input(pool_state& s, py::handle o) {
                      py::str(py::type::of(o).attr("__qualname__")).cast<std::string>();
   std::string hint;
   if (PyList_Check(p) || PyDict_Check(p) || PyAnySet_Check(p)) {
-    hint = " (make a persistent one: pool.new(PersistentList, items), PersistentDict, PersistentSet)";
+    hint =
+        " (make a persistent one: pool.new(PersistentList, items), PersistentDict, PersistentSet)";
   } else {
     hint = " (pool.persist_via_pickle(type) stores an immutable type by pickling)";
   }
@@ -115,7 +119,8 @@ py::object to_py(const std::shared_ptr<pool_state>& s, const value& v) {
       return py::float_(v.as_float());
     case value_kind::string: {
       std::string_view t = v.as_str();
-      PyObject* u = PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "surrogateescape");
+      PyObject* u =
+          PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "surrogateescape");
       if (u == nullptr) throw py::error_already_set();
       return py::reinterpret_steal<py::object>(u);
     }

@@ -186,16 +186,14 @@ void end(pool_state& s, bool commit) {
   if (outermost) s.flush_releases();
 }
 
-// A new payload (count 0, pinned by its handle) holding `in`.
+// A new payload (count 0, pinned by its handle) holding `in`. The handle
+// is made once the payload exists for good (committed, or in the running
+// transaction): a failed build leaves no handle naming freed memory.
 std::shared_ptr<handle> make_payload(const std::shared_ptr<pool_state>& s, const input& in) {
   detail::pool_impl& p = s->open_impl();
   s->flush_releases();
-  std::shared_ptr<handle> h;
-  detail::atomically(p, [&] {
-    const detail::value_cell_rep r = detail::build_cell(p, in);
-    h = std::make_shared<handle>(s, detail::detached(&p, detail::as_cell(r)));
-  });
-  return h;
+  const detail::value_cell_rep r = detail::atomically(p, [&] { return detail::build_cell(p, in); });
+  return std::make_shared<handle>(s, detail::detached(&p, detail::as_cell(r)));
 }
 
 py::dict gc_stats_dict(const gc_stats& g) {
@@ -236,10 +234,11 @@ PYBIND11_MODULE(_ferrite, m) {
       .def("close", [](pool_state& s) { close_pool(s); })
       .def_property_readonly("closed", [](const pool_state& s) { return !s.pool.has_value(); })
       .def_property_readonly("read_only", [](const pool_state& s) { return s.read_only; })
-      .def("set_factory", [](pool_state& s, py::object f, py::object pickled) {
-        s.factory = std::move(f);
-        s.pickled = std::move(pickled);
-      })
+      .def("set_factory",
+           [](pool_state& s, py::object f, py::object pickled) {
+             s.factory = std::move(f);
+             s.pickled = std::move(pickled);
+           })
       .def("get_root",
            [](const std::shared_ptr<pool_state>& s) {
              s->open_impl();
@@ -287,14 +286,16 @@ PYBIND11_MODULE(_ferrite, m) {
            [](const std::shared_ptr<pool_state>& s, py::handle items) {
              return make_payload(s, list_from(to_inputs(*s, items)));
            })
-      .def("new_dict", [](const std::shared_ptr<pool_state>& s) { return make_payload(s, dict_of()); })
+      .def("new_dict",
+           [](const std::shared_ptr<pool_state>& s) { return make_payload(s, dict_of()); })
       .def("new_set",
            [](const std::shared_ptr<pool_state>& s, py::handle items) {
              return make_payload(s, detail::make_container(value_kind::set, to_inputs(*s, items)));
            })
       .def("new_frozenset",
            [](const std::shared_ptr<pool_state>& s, py::handle items) {
-             return make_payload(s, detail::make_container(value_kind::frozenset, to_inputs(*s, items)));
+             return make_payload(
+                 s, detail::make_container(value_kind::frozenset, to_inputs(*s, items)));
            })
       .def("new_tuple",
            [](const std::shared_ptr<pool_state>& s, py::handle items) {
@@ -306,7 +307,8 @@ PYBIND11_MODULE(_ferrite, m) {
       });
 
   py::class_<handle, std::shared_ptr<handle>>(m, "Handle")
-      .def_property_readonly("kind", [](const handle& h) { return std::string(h.get().type_name()); })
+      .def_property_readonly("kind",
+                             [](const handle& h) { return std::string(h.get().type_name()); })
       .def_property_readonly("payload", [](const handle& h) { return h.payload; })
       .def_property_readonly("alive", [](const handle& h) { return h.state->pool && *h.alive; })
       .def("class_name", [](const handle& h) { return h.get().as_object().class_name(); })
@@ -343,19 +345,22 @@ PYBIND11_MODULE(_ferrite, m) {
       .def("get_item",
            [](const handle& h, py::handle index) {
              const value& v = h.get();
-             if (v.kind() == value_kind::list) return to_py(h.state, v.as_list()[index_of(index, "list")]);
+             if (v.kind() == value_kind::list)
+               return to_py(h.state, v.as_list()[index_of(index, "list")]);
              return to_py(h.state, v.as_tuple()[index_of(index, "tuple")]);
            })
       .def("set_item",
            [](const handle& h, py::handle index, py::handle x) {
              list_of_handle(h)[index_of(index, "list assignment")] = to_input(*h.state, x);
            })
-      .def("append", [](const handle& h, py::handle x) { list_of_handle(h).append(to_input(*h.state, x)); })
+      .def("append",
+           [](const handle& h, py::handle x) { list_of_handle(h).append(to_input(*h.state, x)); })
       .def("insert",
            [](const handle& h, py::handle index, py::handle x) {
              list_of_handle(h).insert(index_of(index, "list", true), to_input(*h.state, x));
            })
-      .def("extend", [](const handle& h, py::handle xs) { list_of_handle(h).extend(to_inputs(*h.state, xs)); })
+      .def("extend", [](const handle& h,
+                        py::handle xs) { list_of_handle(h).extend(to_inputs(*h.state, xs)); })
       .def("pop",
            [](const handle& h, py::handle index) {
              const std::int64_t i = index_of(index, "pop");
@@ -443,19 +448,22 @@ PYBIND11_MODULE(_ferrite, m) {
              const value& v = h.get();
              dict d = v.kind() == value_kind::object ? v.as_object().attributes() : v.as_dict();
              py::list out;
-             for (dict::entry e : d) out.append(py::make_tuple(to_py(h.state, e.key), to_py(h.state, e.value)));
+             for (dict::entry e : d)
+               out.append(py::make_tuple(to_py(h.state, e.key), to_py(h.state, e.value)));
              return out;
            })
       // Sets.
-      .def("add", [](const handle& h, py::handle x) { return h.get().as_set().add(to_input(*h.state, x)); })
-      .def("discard",
-           [](const handle& h, py::handle x) { return h.get().as_set().discard(to_input(*h.state, x)); })
+      .def("add", [](const handle& h,
+                     py::handle x) { return h.get().as_set().add(to_input(*h.state, x)); })
+      .def("discard", [](const handle& h,
+                         py::handle x) { return h.get().as_set().discard(to_input(*h.state, x)); })
       // Objects' attributes: AttributeError when absent.
       .def("get_attr",
            [](const handle& h, const std::string& name) {
              object o = h.get().as_object();
              if (!o.has_attr(name)) {
-               throw py::attribute_error("'" + o.class_name() + "' object has no attribute '" + name + "'");
+               throw py::attribute_error("'" + o.class_name() + "' object has no attribute '" +
+                                         name + "'");
              }
              return to_py(h.state, o[name]);
            })
@@ -465,14 +473,13 @@ PYBIND11_MODULE(_ferrite, m) {
              auto found = o.attributes().get(input(name));
              return found ? to_py(h.state, *found) : fallback;
            })
-      .def("set_attr",
-           [](const handle& h, const std::string& name, py::handle x) {
-             h.get().as_object()[name] = to_input(*h.state, x);
-           })
+      .def("set_attr", [](const handle& h, const std::string& name,
+                          py::handle x) { h.get().as_object()[name] = to_input(*h.state, x); })
       .def("del_attr", [](const handle& h, const std::string& name) {
         object o = h.get().as_object();
         if (!o.del_attr(name)) {
-          throw py::attribute_error("'" + o.class_name() + "' object has no attribute '" + name + "'");
+          throw py::attribute_error("'" + o.class_name() + "' object has no attribute '" + name +
+                                    "'");
         }
       });
 }

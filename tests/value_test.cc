@@ -1621,8 +1621,9 @@ TEST_CASE("value refs: a shared payload is freed only when its last reference go
   CHECK(objects(p) == base);
 }
 
-TEST_CASE("value pins: a pinned payload outlives its last reference and gc; the last unpin frees it",
-          "[value][refs]") {
+TEST_CASE(
+    "value pins: a pinned payload outlives its last reference and gc; the last unpin frees it",
+    "[value][refs]") {
   ferrite::test::temp_dir dir;
   pool p = pool::open(dir / "pin.pool", options(true));
   value root = p.root();
@@ -1662,7 +1663,8 @@ TEST_CASE("value pins: gc keeps a pinned tuple and its items without counting th
   CHECK(p.gc().total.freed == 0);  // freed by the release, nothing left for gc
 }
 
-TEST_CASE("value pins: a payload stored again before its last unpin is not freed", "[value][refs]") {
+TEST_CASE("value pins: a payload stored again before its last unpin is not freed",
+          "[value][refs]") {
   ferrite::test::temp_dir dir;
   pool p = pool::open(dir / "pin2.pool", options(true));
   value root = p.root();
@@ -1671,8 +1673,8 @@ TEST_CASE("value pins: a payload stored again before its last unpin is not freed
   const std::uint64_t with_list = objects(p);
   value kept = pin_payload(root["a"]);
   root["a"] = none;
-  root["b"] = kept;  // stored again while pinned
-  CHECK(!unpin_payload(kept));  // named by a cell: nothing to free
+  root["b"] = kept;               // stored again while pinned
+  CHECK(!unpin_payload(kept));    // named by a cell: nothing to free
   release_if_unreferenced(kept);  // and freeing it anyway is refused
   CHECK(objects(p) == with_list);
   CHECK(root["b"].as_list()[0] == long_text);

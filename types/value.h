@@ -269,15 +269,23 @@ void register_class(std::string_view class_name);
 // payloads of a pool pins them: a pinned list, dict, set, object, tuple,
 // str... is not freed when its last reference drops, nor by gc(), so the
 // holder's object stays usable (Python's `x = lst.pop()` keeps x alive).
-// unpin_payload() returns true when that was the last pin and no cell
-// names the payload any more: release_if_unreferenced() then frees it
-// (atomically, or in the running transaction). Between the two call
-// neither gc() nor close(). No-ops for values held in the cell. Pins are
-// volatile: after a crash the collection at open frees what only pins
+//
+//   ferrite::value kept = ferrite::pin_payload(root["moves"]);
+//   root["moves"] = ferrite::none;            // the list is not freed
+//   kept.as_list().append(3);                 // still a list of the pool
+//   if (ferrite::unpin_payload(kept)) ferrite::release_if_unreferenced(kept);
+//
+// pin_payload returns a read-only handle naming the payload itself (not
+// the slot it was read from). unpin_payload() returns true when that was
+// the last pin and no cell names the payload any more:
+// release_if_unreferenced() then frees it (atomically, or in the running
+// transaction). Between the two call neither gc() nor close(). Pins nest;
+// a value held in its cell (None, an int, a short str) needs none. Pins
+// are volatile: after a crash the collection at open frees what only pins
 // kept. Thread-safe.
-void pin_payload(const value& v);
-bool unpin_payload(const value& v);
-void release_if_unreferenced(const value& v);
+value pin_payload(const value& v);
+bool unpin_payload(const value& pinned);
+void release_if_unreferenced(const value& pinned);
 
 // --- User types stored by serialisation -----------------------------------
 

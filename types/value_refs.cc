@@ -178,16 +178,19 @@ namespace ferrite {
 
 using detail::has_payload;
 
-void pin_payload(const value& v) {
+value pin_payload(const value& v) {
   const value_cell& c = v.cell();
-  if (v.pool() && has_payload(c.rep())) detail::pin_object(*v.pool(), detail::cell_target(v.pool(), c));
+  if (v.pool() && has_payload(c.rep())) {
+    detail::pin_cell(*v.pool(), &c.rep(), detail::cell_target(v.pool(), c));
+  }
+  return detail::detached(v.pool(), c);
 }
 
 bool unpin_payload(const value& v) {
   const value_cell& c = v.cell();
   if (!v.pool() || !has_payload(c.rep())) return false;
   detail::pool_impl& p = *v.pool();
-  return detail::unpin_object(p, detail::cell_target(&p, c)) && *detail::count_of(p, c.rep()) == 0;
+  return detail::unpin_cell(p, detail::cell_target(&p, c)) && *detail::count_of(p, c.rep()) == 0;
 }
 
 void release_if_unreferenced(const value& v) {

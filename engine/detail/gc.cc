@@ -164,7 +164,7 @@ gc_stats collect_garbage(pool_impl& p) {
   if (p.log->root_offset() == 0) return s;
   gc_marker m(p);
   m.mark_root();
-  m.mark_from(pinned_objects(p));
+  m.mark_pinned(pinned_cells(p));
   std::unordered_map<std::uint32_t, std::string> names;
   const std::vector<garbage> g = survey(p, m, s, names);
   for (const garbage& x : g) {

@@ -94,7 +94,10 @@ void gc_marker::btree_storage(const stored_type& t, std::uint64_t at, int depth)
 }
 
 void gc_marker::walk_cell(std::uint64_t at) {
-  const auto c = load<value_cell_rep>(at);
+  walk_cell_rep(load<value_cell_rep>(at), at, true);
+}
+
+void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool counted) {
   if (c.kind >= value_kind_count)
     corrupted(at, "a value cell has unknown kind " + std::to_string(c.kind));
   const auto kind = static_cast<value_kind>(c.kind);
@@ -127,7 +130,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
       const object o =
           payload(value_payload_header + (kind == value_kind::encoded ? length : length + 1),
                   "a value's buffer");
-      ++value_refs_[o.data];
+      if (counted) ++value_refs_[o.data];
       return;
     }
     case value_kind::tuple:
@@ -139,7 +142,7 @@ void gc_marker::walk_cell(std::uint64_t at) {
       if (length > (heap_end_ - heap_begin_) / 16)
         corrupted(at, "a value's item count is impossible");
       const object o = payload(value_payload_header + length * 16, "a value's items");
-      ++value_refs_[o.data];
+      if (counted) ++value_refs_[o.data];
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {
         stack_.push_back({work::op::cells, o.data + value_payload_header, length, 0});
@@ -152,7 +155,10 @@ void gc_marker::walk_cell(std::uint64_t at) {
     case value_kind::object:
       // A shared payload struct, walked by its own header type (find()
       // queued it when it was first marked).
-      if (c.payload != 0) ++value_refs_[payload(8, "a value's payload").data];
+      if (c.payload != 0) {
+        const object o = payload(8, "a value's payload");
+        if (counted) ++value_refs_[o.data];
+      }
       return;
   }
 }

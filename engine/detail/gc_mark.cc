@@ -250,11 +250,11 @@ void gc_marker::mark_root() {
   drain();
 }
 
-void gc_marker::mark_from(const std::vector<std::uint64_t>& objects) {
-  for (const std::uint64_t off : objects) {
-    object o;
-    if (!find(off, o) || o.data != off) continue;
-    follow(std::uint64_t{tag_} << 48 | off, o.type, off);
+void gc_marker::mark_pinned(const std::vector<pinned_cell>& cells) {
+  for (const pinned_cell& pin : cells) {
+    value_cell_rep c;
+    std::memcpy(&c, pin.cell, sizeof c);
+    walk_cell_rep(c, c.payload & ((std::uint64_t{1} << 48) - 1), false);
   }
   drain();
 }

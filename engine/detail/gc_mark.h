@@ -43,6 +43,8 @@
 
 #include "ferrite/base/detail/container_layout.h"
 #include "ferrite/base/format/heap_format.h"
+#include "ferrite/base/format/value_format.h"
+#include "ferrite/engine/object_ops.h"
 
 namespace ferrite::detail {
 
@@ -77,10 +79,9 @@ class gc_marker {
 
   // Marks everything reachable from the pool's root (nothing without one).
   void mark_root();
-  // Marks everything reachable from these allocations (pool offsets) too:
-  // the pinned objects (object_ops.h), kept alive by volatile holders.
-  // Offsets that are not allocations are skipped (a pin outlived nothing).
-  void mark_from(const std::vector<std::uint64_t>& objects);
+  // Marks everything reachable from these value cells too (the pinned
+  // payloads, object_ops.h), without counting them as references.
+  void mark_pinned(const std::vector<pinned_cell>& cells);
   bool marked(std::uint64_t data) const noexcept;
   // The reachable value payloads (data offsets) and, for each, the number of
   // reachable cells holding its pointer: what its reference count must be
@@ -144,6 +145,8 @@ class gc_marker {
   void walk_object(const work& w);
   void scan_untyped(std::uint64_t data, std::uint64_t size);
   void walk_cell(std::uint64_t at);
+  // The cell `c`, read from `at` (or a pin's copy: not counted).
+  void walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool counted);
   void container(const stored_type& t, std::uint64_t at, int depth);
   void vector_elements(const stored_type& t, std::uint64_t at);
   void hash_map_storage(const stored_type& t, std::uint64_t at, int depth);

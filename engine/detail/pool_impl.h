@@ -41,9 +41,13 @@ struct pool_impl {
   // (engine/detail/gc.h).
   std::shared_mutex tx_gate;
   std::optional<gc_stats> gc_at_open;  // the collection open() made
-  // Pinned allocations (object_ops.h pin_object): pool offset -> pins.
+  // Pinned value payloads (object_ops.h pin_cell), by pool offset.
+  struct pin {
+    std::uint64_t count = 0;
+    pinned_cell cell{};
+  };
   std::mutex pins_mu;
-  std::unordered_map<std::uint64_t, std::uint32_t> pins;
+  std::unordered_map<std::uint64_t, pin> pins;
 
   ~pool_impl();
   // Marks the pool cleanly shut down and releases it. Idempotent.
