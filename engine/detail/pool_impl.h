@@ -14,6 +14,7 @@
 #include "ferrite/base/media/media.h"
 #include "ferrite/engine/detail/pool_file.h"
 #include "ferrite/engine/detail/type_table.h"
+#include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/txlog/change_log.h"
 #include "ferrite/txlog/superblock.h"
