@@ -827,6 +827,7 @@ class PersistentTuple(Persistent, _abc.Sequence):
 
 
 _object_getattribute = object.__getattribute__
+_handle_of = Persistent.__dict__['_p_h'].__get__  # the _p_h slot, read directly
 _absent = object()
 
 
@@ -855,8 +856,8 @@ class PersistentObject(Persistent):
         # A stored attribute comes first, as an instance's __dict__ does
         # before its class's attributes; names starting with '_' are never
         # stored (_v_, _p_, dunders, private names go the usual way).
-        if name[0] != '_':
-            found = _object_getattribute(self, '_p_h').get_attr_or(name, _absent)
+        if name[:1] != '_':
+            found = _handle_of(self).get_attr_or(name, _absent)
             if found is not _absent:
                 return found
         return _object_getattribute(self, name)
@@ -864,17 +865,19 @@ class PersistentObject(Persistent):
     def __getattr__(self, name):
         raise AttributeError("'{}' object has no attribute '{}'".format(type(self).__name__, name))
 
+    # The handle is read through the slot's descriptor: self._p_h would go
+    # through __getattribute__ above, a Python call per set.
     def __setattr__(self, name, value):
-        if name.startswith(('_v_', '_p_')):
+        if name[:1] == '_' and name.startswith(('_v_', '_p_')):
             object.__setattr__(self, name, value)
         else:
-            self._p_h.set_attr(name, value)
+            _handle_of(self).set_attr(name, value)
 
     def __delattr__(self, name):
-        if name.startswith(('_v_', '_p_')):
+        if name[:1] == '_' and name.startswith(('_v_', '_p_')):
             object.__delattr__(self, name)
         else:
-            self._p_h.del_attr(name)
+            _handle_of(self).del_attr(name)
 
     def __repr__(self):
         return '<{} {} at 0x{:x}>'.format(
