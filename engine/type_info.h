@@ -14,7 +14,8 @@
 // standard-layout (static_asserts say so); the name must never change once
 // pools hold the type (it is what identifies the type in a pool, not
 // typeid). List every field: the garbage collector and `ferrite dump` see
-// only the fields listed. A struct may declare
+// only the fields listed, and a static_assert refuses a struct whose listed
+// fields leave a gap padding does not explain (fields_cover). A struct may declare
 // `static constexpr std::uint32_t ferrite_version = N;` (default 1).
 //
 // Every type a pool stores has a descriptor: scalars (bool, char, the
@@ -236,6 +237,40 @@ field_descriptor make_field(std::string_view name, std::size_t offset) {
           shape::count, &descriptor_of<typename shape::element>};
 }
 
+// Where a listed field lies in its struct (FERRITE_TYPE's layout check).
+struct field_extent {
+  std::size_t offset, size, align;
+};
+
+template <class F>
+constexpr field_extent extent_of(std::size_t offset) {
+  return {offset, sizeof(F), alignof(F)};
+}
+
+// Whether the listed fields, in offset order, cover all of T: the first at
+// offset 0, each next one where alignment puts it after the one before (no
+// gap padding cannot explain), and the last plus T's tail padding ending at
+// sizeof(T). False means a member is missing from the list (or listed
+// twice): the garbage collector would not see a pptr in it and `ferrite
+// dump` would not show it.
+template <class T, std::size_t N>
+constexpr bool fields_cover(std::array<field_extent, N> f) {
+  for (std::size_t i = 1; i < N; ++i) {  // insertion sort by offset
+    for (std::size_t j = i; j > 0 && f[j - 1].offset > f[j].offset; --j) {
+      const field_extent t = f[j];
+      f[j] = f[j - 1];
+      f[j - 1] = t;
+    }
+  }
+  auto align_up = [](std::size_t at, std::size_t a) { return (at + a - 1) / a * a; };
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (f[i].offset != align_up(end, f[i].align)) return false;
+    end = f[i].offset + f[i].size;
+  }
+  return align_up(end, alignof(T)) == sizeof(T);
+}
+
 template <class T>
 constexpr std::uint32_t version_of() {
   if constexpr (requires { T::ferrite_version; }) {
@@ -277,35 +312,35 @@ struct auto_register {
 
 #define FERRITE_DETAIL_FIELD(T, f) ::ferrite::detail::make_field<decltype(T::f)>(#f, offsetof(T, f))
 
-#define FERRITE_DETAIL_F1(T, a) FERRITE_DETAIL_FIELD(T, a)
-#define FERRITE_DETAIL_F2(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F1(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F3(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F2(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F4(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F3(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F5(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F4(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F6(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F5(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F7(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F6(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F8(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F7(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F9(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F8(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F10(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F9(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F11(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F10(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F12(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F11(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F13(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F12(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F14(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F13(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F15(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F14(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F16(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F15(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F17(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F16(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F18(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F17(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F19(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F18(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F20(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F19(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F21(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F20(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F22(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F21(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F23(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F22(T, __VA_ARGS__)
-#define FERRITE_DETAIL_F24(T, a, ...) FERRITE_DETAIL_FIELD(T, a), FERRITE_DETAIL_F23(T, __VA_ARGS__)
+#define FERRITE_DETAIL_F1(M, T, a) M(T, a)
+#define FERRITE_DETAIL_F2(M, T, a, ...) M(T, a), FERRITE_DETAIL_F1(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F3(M, T, a, ...) M(T, a), FERRITE_DETAIL_F2(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F4(M, T, a, ...) M(T, a), FERRITE_DETAIL_F3(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F5(M, T, a, ...) M(T, a), FERRITE_DETAIL_F4(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F6(M, T, a, ...) M(T, a), FERRITE_DETAIL_F5(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F7(M, T, a, ...) M(T, a), FERRITE_DETAIL_F6(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F8(M, T, a, ...) M(T, a), FERRITE_DETAIL_F7(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F9(M, T, a, ...) M(T, a), FERRITE_DETAIL_F8(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F10(M, T, a, ...) M(T, a), FERRITE_DETAIL_F9(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F11(M, T, a, ...) M(T, a), FERRITE_DETAIL_F10(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F12(M, T, a, ...) M(T, a), FERRITE_DETAIL_F11(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F13(M, T, a, ...) M(T, a), FERRITE_DETAIL_F12(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F14(M, T, a, ...) M(T, a), FERRITE_DETAIL_F13(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F15(M, T, a, ...) M(T, a), FERRITE_DETAIL_F14(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F16(M, T, a, ...) M(T, a), FERRITE_DETAIL_F15(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F17(M, T, a, ...) M(T, a), FERRITE_DETAIL_F16(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F18(M, T, a, ...) M(T, a), FERRITE_DETAIL_F17(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F19(M, T, a, ...) M(T, a), FERRITE_DETAIL_F18(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F20(M, T, a, ...) M(T, a), FERRITE_DETAIL_F19(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F21(M, T, a, ...) M(T, a), FERRITE_DETAIL_F20(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F22(M, T, a, ...) M(T, a), FERRITE_DETAIL_F21(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F23(M, T, a, ...) M(T, a), FERRITE_DETAIL_F22(M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_F24(M, T, a, ...) M(T, a), FERRITE_DETAIL_F23(M, T, __VA_ARGS__)
 
 #define FERRITE_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, \
                             _17, _18, _19, _20, _21, _22, _23, _24, NAME, ...)                     \
   NAME
-#define FERRITE_DETAIL_FIELDS(T, ...)                                                              \
+#define FERRITE_DETAIL_EACH(M, T, ...)                                                             \
   FERRITE_DETAIL_PICK(                                                                             \
       __VA_ARGS__, FERRITE_DETAIL_F24, FERRITE_DETAIL_F23, FERRITE_DETAIL_F22, FERRITE_DETAIL_F21, \
       FERRITE_DETAIL_F20, FERRITE_DETAIL_F19, FERRITE_DETAIL_F18, FERRITE_DETAIL_F17,              \
@@ -313,17 +348,26 @@ struct auto_register {
       FERRITE_DETAIL_F12, FERRITE_DETAIL_F11, FERRITE_DETAIL_F10, FERRITE_DETAIL_F9,               \
       FERRITE_DETAIL_F8, FERRITE_DETAIL_F7, FERRITE_DETAIL_F6, FERRITE_DETAIL_F5,                  \
       FERRITE_DETAIL_F4, FERRITE_DETAIL_F3, FERRITE_DETAIL_F2, FERRITE_DETAIL_F1)                  \
-  (T, __VA_ARGS__)
+  (M, T, __VA_ARGS__)
+#define FERRITE_DETAIL_FIELDS(T, ...) FERRITE_DETAIL_EACH(FERRITE_DETAIL_FIELD, T, __VA_ARGS__)
+#define FERRITE_DETAIL_EXTENT(T, f) ::ferrite::detail::extent_of<decltype(T::f)>(offsetof(T, f))
+#define FERRITE_DETAIL_EXTENTS(T, ...) FERRITE_DETAIL_EACH(FERRITE_DETAIL_EXTENT, T, __VA_ARGS__)
 
 // Registers struct T under NAME with its fields (up to 24). At namespace
 // scope, in the namespace that declares T (it is found by argument-dependent
 // lookup).
-#define FERRITE_TYPE(T, NAME, ...)                                                        \
-  inline const ::ferrite::type_descriptor& ferrite_describe(T*) {                         \
-    static const ::ferrite::type_descriptor d =                                           \
-        ::ferrite::detail::make_struct<T>(NAME, {FERRITE_DETAIL_FIELDS(T, __VA_ARGS__)}); \
-    (void)::ferrite::detail::auto_register<T>::done;                                      \
-    return d;                                                                             \
+#define FERRITE_TYPE(T, NAME, ...)                                                              \
+  inline const ::ferrite::type_descriptor& ferrite_describe(T*) {                               \
+    static_assert(                                                                              \
+        ::ferrite::detail::fields_cover<T>(std::array{FERRITE_DETAIL_EXTENTS(T, __VA_ARGS__)}), \
+        "FERRITE_TYPE(" #T "): a member of " #T                                                 \
+        " is not listed (the listed fields, in offset order, leave a gap "                      \
+        "alignment does not explain, or stop before its end); list every "                      \
+        "member: an unlisted pptr is invisible to gc");                                         \
+    static const ::ferrite::type_descriptor d =                                                 \
+        ::ferrite::detail::make_struct<T>(NAME, {FERRITE_DETAIL_FIELDS(T, __VA_ARGS__)});       \
+    (void)::ferrite::detail::auto_register<T>::done;                                            \
+    return d;                                                                                   \
   }
 
 namespace ferrite::detail {
