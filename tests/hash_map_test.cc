@@ -313,16 +313,16 @@ TEST_CASE("string keys are looked up by string_view", "[hash_map]") {
   CHECK(m.size() == 1);
 }
 
-TEST_CASE("at() of a missing key throws invalid_argument", "[hash_map]") {
+TEST_CASE("at() of a missing key throws not_found, as the value model's dict", "[hash_map]") {
   test::temp_dir dir;
   pool p = pool::open(dir / "m.pool", options());
   auto h = p.root<holder>();
-  CHECK(error_of([&] { h->ints.at(5); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { h->ints.at(5); }) == error_code::not_found);
   h->ints.insert(5, 50);
   CHECK(h->ints.at(5) == 50);
-  CHECK(error_of([&] { h->ints.at(6); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { h->ints.at(6); }) == error_code::not_found);
   const auto& cm = h->names;
-  CHECK(error_of([&] { cm.at("x"); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { cm.at("x"); }) == error_code::not_found);
 }
 
 TEST_CASE("growth across many splits survives a crash and reopen", "[hash_map]") {

@@ -191,7 +191,7 @@ TEST_CASE("insert, find, at and operator[] behave like std::map", "[map]") {
   std::int64_t sum = 0;
   for (auto [k, v] : m) sum += k * v;
   CHECK(sum == 5 * 51 + 9 * 90);
-  CHECK(error_of([&] { m.at(6); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { m.at(6); }) == error_code::not_found);
   const auto& cm = m;
   CHECK(cm.at(9) == 90);
   CHECK(cm.find(7)->second == 0);

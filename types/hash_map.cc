@@ -226,7 +226,7 @@ void hash_map_clear(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
 }
 
 void hash_map_missing_key() {
-  fail(error_code::invalid_argument,
+  fail(error_code::not_found,
        "hash_map::at: the key is not in the map (test with find() or contains() first)");
 }
 

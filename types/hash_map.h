@@ -120,7 +120,7 @@ class hash_map {
   const_iterator find(const lookup_type& k) const { return at_node<true>(find_node(k)); }
   bool contains(const lookup_type& k) const { return find_node(k) != nullptr; }
   size_type count(const lookup_type& k) const { return contains(k) ? 1 : 0; }
-  // Throws invalid_argument when k is absent.
+  // Throws not_found when k is absent (as the value model's dict).
   V& at(const lookup_type& k) { return value_at(existing(k)); }
   const V& at(const lookup_type& k) const { return value_at(existing(k)); }
 

@@ -150,7 +150,7 @@ class map {
     return const_iterator(detail::btree_upper_bound(rep_, traits(), &k));
   }
 
-  // Throws invalid_argument when the key is absent.
+  // Throws not_found when the key is absent (as the value model's dict).
   V& at(const lookup& k) { return at_cursor(detail::btree_find(rep_, traits(), &k)).value(); }
   const V& at(const lookup& k) const {
     return const_iterator(at_cursor(detail::btree_find(rep_, traits(), &k))).value();
@@ -203,7 +203,7 @@ class map {
   }
   static iterator at_cursor(const detail::btree_cursor& c) {
     if (c.leaf == nullptr) {
-      fail(error_code::invalid_argument,
+      fail(error_code::not_found,
            "map::at: the key is not in the map; use find() or "
            "contains() to test for a key first");
     }
