@@ -4,7 +4,7 @@
 // ferrite::string>. An operation runs one to four steps (insert,
 // insert_or_assign, operator[] inside a transaction, erase by key and by
 // iterator, clear inside a transaction, at() of an absent key that must
-// throw invalid_argument and change nothing, and bulk steps: 10-40 inserts
+// throw not_found and change nothing, and bulk steps: 10-40 inserts
 // that split buckets one by one and add segments, erases of a key range)
 // as one call atomic on its own, in a transaction (sometimes nested), or in
 // one that aborts. clear() is never called on its own: outside a
@@ -163,7 +163,8 @@ void perform_on(M& m, const step& s) {
       m.clear();
       return;
     case kind::misuse:
-      typed::expect_misuse("hash_map::at of an absent key", [&] { (void)m.at(k); });
+      typed::expect_misuse(error_code::not_found, "hash_map::at of an absent key",
+                           [&] { (void)m.at(k); });
       return;
     case kind::bulk_insert:
       for (std::int64_t b : bulk_keys(s)) m.insert(key_of<Names>(b), bulk_value_of<Names>(s, b));

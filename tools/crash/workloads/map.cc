@@ -3,7 +3,7 @@
 // The root holds a map<i64,i64>, a set<i64> and a map<ferrite::string,i64>.
 // An operation runs one to four steps (insert, insert_or_assign,
 // operator[] inside a transaction, erase of present and absent keys,
-// clear, at() of an absent key that must throw invalid_argument and change
+// clear, at() of an absent key that must throw not_found and change
 // nothing, and bulk steps: 12-40 inserts that split leaves and inner nodes,
 // erases of a key range that empty and remove nodes) as one call atomic on
 // its own, in a transaction (sometimes nested), or in one that aborts.
@@ -235,7 +235,8 @@ void map_model::perform_step(pool&, root& r, const step& s, tx_mode how) {
         m.clear();
         return;
       case kind::misuse:
-        typed::expect_misuse("map::at of an absent key", [&] { (void)m.at(key_of(s.key)); });
+        typed::expect_misuse(error_code::not_found, "map::at of an absent key",
+                             [&] { (void)m.at(key_of(s.key)); });
         return;
       case kind::bulk_insert:
         for (std::int64_t k : bulk) m.insert(key_of(k), s.value + k);

@@ -123,17 +123,18 @@ inline std::string short_text(std::mt19937_64& rng) {
   return letters(rng, 16 + rng() % 15);
 }
 
-// Expects `fn` to throw ferrite::error invalid_argument (std-like misuse);
-// throws std::logic_error when it does not.
+// Expects `fn` to throw ferrite::error `code` (std-like misuse:
+// invalid_argument; an absent key: not_found); throws std::logic_error when
+// it does not.
 template <class Fn>
-void expect_misuse(const char* what, Fn&& fn) {
+void expect_misuse(error_code code, const char* what, Fn&& fn) {
   try {
     fn();
   } catch (const ferrite::error& e) {
-    if (e.code() == error_code::invalid_argument) return;
+    if (e.code() == code) return;
     throw;
   }
-  throw std::logic_error(std::string(what) + " did not throw invalid_argument");
+  throw std::logic_error(std::string(what) + " did not throw " + std::string(to_string(code)));
 }
 
 }  // namespace ferrite::crash::typed

@@ -292,7 +292,7 @@ void perform_generic(ferrite::vector<T>& v, const step& s, In one) {
       return;
     case kind::misuse:
       // std-like misuse: invalid_argument, nothing changed, the transaction goes on
-      typed::expect_misuse("vector misuse", [&] {
+      typed::expect_misuse(error_code::invalid_argument, "vector misuse", [&] {
         switch (s.a) {
           case 0:
             v.erase(v.size());
