@@ -23,6 +23,7 @@ What differs from nvm.pmemobj, and why: docs/python.md.
 import collections.abc as _abc
 import importlib as _importlib
 import itertools as _itertools
+import operator as _operator
 import reprlib as _reprlib
 import logging as _logging
 import os as _os
@@ -332,11 +333,44 @@ class Persistent(object):
     __slots__ = ('_p_h', '_p_mm', '__weakref__')
 
 
-class PersistentList(Persistent, _abc.MutableSequence):
+def _compared(op):
+    def compare(self, other):
+        o = self._p_cmp_items(other)
+        return NotImplemented if o is None else op(self._p_items(), o)
+    return compare
+
+
+class _ComparedAsPlain(object):
+    """==, !=, <, <=, >, >= of a persistent list or tuple, as Python's list
+    or tuple compares: with its plain counterpart (`_p_counterpart`) or another
+    persistent one of the same kind, NotImplemented with anything else."""
+
+    __slots__ = ()
+
+    def _p_items(self):
+        return self._p_counterpart(self._p_h.items())
+
+    def _p_cmp_items(self, other):
+        if isinstance(other, _ComparedAsPlain) and other._p_counterpart is self._p_counterpart:
+            return other._p_items()
+        if isinstance(other, self._p_counterpart):
+            return other
+        return None
+
+    __eq__ = _compared(_operator.eq)
+    __ne__ = _compared(_operator.ne)
+    __lt__ = _compared(_operator.lt)
+    __le__ = _compared(_operator.le)
+    __gt__ = _compared(_operator.gt)
+    __ge__ = _compared(_operator.ge)
+
+
+class PersistentList(_ComparedAsPlain, Persistent, _abc.MutableSequence):
     """A list in the pool: list's methods; slices read as plain lists."""
 
     __slots__ = ()
     __hash__ = None
+    _p_counterpart = list
 
     @classmethod
     def _p_make(cls, pool, iterable=()):
@@ -447,36 +481,6 @@ class PersistentList(Persistent, _abc.MutableSequence):
 
     __rmul__ = __mul__
 
-    def _p_cmp_items(self, other):
-        if isinstance(other, PersistentList):
-            return other._p_h.items()
-        if isinstance(other, list):
-            return other
-        return None
-
-    def __eq__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() == o
-
-    def __ne__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() != o
-
-    def __lt__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() < o
-
-    def __le__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() <= o
-
-    def __gt__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() > o
-
-    def __ge__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else self._p_h.items() >= o
 
     @_reprlib.recursive_repr('PersistentList([...])')
     def __repr__(self):
@@ -745,10 +749,11 @@ class PersistentFrozenSet(_SetMethods, Persistent, _abc.Set):
         return 'PersistentFrozenSet({!r})'.format(frozenset(self._p_h.items()))
 
 
-class PersistentTuple(Persistent, _abc.Sequence):
+class PersistentTuple(_ComparedAsPlain, Persistent, _abc.Sequence):
     """An immutable tuple in the pool (what a tuple is stored as)."""
 
     __slots__ = ()
+    _p_counterpart = tuple
 
     @classmethod
     def _p_make(cls, pool, iterable=()):
@@ -777,36 +782,6 @@ class PersistentTuple(Persistent, _abc.Sequence):
     def __hash__(self):
         return hash(tuple(self._p_h.items()))
 
-    def _p_cmp_items(self, other):
-        if isinstance(other, PersistentTuple):
-            return tuple(other._p_h.items())
-        if isinstance(other, tuple):
-            return other
-        return None
-
-    def __eq__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) == o
-
-    def __ne__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) != o
-
-    def __lt__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) < o
-
-    def __le__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) <= o
-
-    def __gt__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) > o
-
-    def __ge__(self, other):
-        o = self._p_cmp_items(other)
-        return NotImplemented if o is None else tuple(self._p_h.items()) >= o
 
     def __add__(self, other):
         o = self._p_cmp_items(other)
