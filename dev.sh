@@ -126,7 +126,8 @@ install_check() {
   local out=$prefix/examples
   mkdir -p "$out"
   local ex
-  for ex in examples/hello.cc examples/demo.cc examples/guessing/*.cc examples/guessing/dict_version/*.cc; do
+  for ex in examples/hello.cc examples/demo.cc examples/visits.cc examples/guessing/*.cc \
+      examples/guessing/dict_version/*.cc; do
     local name
     name=$(basename "${ex%.cc}")
     [[ $ex == */dict_version/* ]] && name=${name}_dict

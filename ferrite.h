@@ -12,6 +12,7 @@
 #include "ferrite/base/media/media.h"
 #include "ferrite/engine/check.h"
 #include "ferrite/engine/copy.h"
+#include "ferrite/engine/p.h"
 #include "ferrite/engine/pmutex.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/pptr.h"

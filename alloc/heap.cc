@@ -392,6 +392,9 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
   rh.slot_count = c.slot_count;
   rh.data_offset = c.data_offset;
   rh.chunks = c.run_chunks;
+  // Announced before the stores (checked mode, engine/detail/write_watch.h).
+  tx.add_aside(off, off + run_bitmap_offset + words * 8);
+  tx.add_aside(entry_off(g), entry_off(g) + 8);
   std::memcpy(base() + off, &rh, sizeof rh);
   std::memset(base() + off + run_bitmap_offset, 0, words * 8);
   // The run is created by a record of its own, durable before any slot of
@@ -471,6 +474,7 @@ bool heap::retire_empty_runs(heap_tx& tx) {
   }
   std::lock_guard lk(mu_);
   for (run_state* r : victims) {
+    tx.add_aside(entry_off(r->head_chunk), entry_off(r->head_chunk) + 8);
     *entry_ptr(r->head_chunk) = 0;
     tx.committed_aside(entry_off(r->head_chunk), 8);
     runs_.erase(r->head_chunk);
@@ -559,8 +563,8 @@ std::uint64_t heap::allocate_extent(heap_tx& tx, std::uint64_t n) {
   const std::uint64_t head = make_entry(chunk_kind::extent, 0, n);
   for (std::uint64_t k = 0; k < n; k += mark_interval) {
     const std::uint64_t e = block_entry(head, k);
+    tx.log_bits(entry_kind::set_bits, entry_off(g + k), e);  // logged before stored (checked mode)
     *entry_ptr(g + k) = e;
-    tx.log_bits(entry_kind::set_bits, entry_off(g + k), e);
   }
   // The extent's data goes straight to the durable image at commit; no
   // older record may still write there.
@@ -628,8 +632,8 @@ std::uint64_t heap::allocate(heap_tx& tx, std::uint64_t size, std::uint32_t type
     if (found) {
       const std::uint64_t word_off = run->offset + run_bitmap_offset + idx / 64 * 8;
       const std::uint64_t mask = 1ull << (idx % 64);
+      tx.log_bits(entry_kind::set_bits, word_off, mask);  // logged before stored (checked mode)
       word_at(base() + word_off).fetch_or(mask, std::memory_order_relaxed);
-      tx.log_bits(entry_kind::set_bits, word_off, mask);
       tx.heap_allocs.push_back({heap_action::slot, run, idx, 0, 0, 0});
       const size_class& rc = class_at(run->cls);
       slot_off = run->offset + rc.data_offset + idx * rc.slot_size;
@@ -647,13 +651,15 @@ std::uint64_t heap::allocate(heap_tx& tx, std::uint64_t size, std::uint32_t type
   const std::uint64_t data = (slot_off + sizeof(object_header) + align - 1) / align * align;
   object_header h{size | std::uint64_t{object_magic} << 48, type_id,
                   static_cast<std::uint32_t>(data - slot_off)};
-  std::memcpy(base() + slot_off, &h, sizeof h);
-  std::memset(base() + slot_off + sizeof h, 0, data + size - slot_off - sizeof h);
+  // Covered before stored: checked mode reads the ranges of running
+  // transactions from other threads (engine/detail/write_watch.h).
   if (in_run) {
     tx.cover_new(slot_off, data + size - slot_off);
   } else {
-    tx.direct.push_back({slot_off, data + size});
+    tx.add_direct(slot_off, data + size);
   }
+  std::memcpy(base() + slot_off, &h, sizeof h);
+  std::memset(base() + slot_off + sizeof h, 0, data + size - slot_off - sizeof h);
   return data;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,29 @@ class heap_tx {
   std::vector<heap_action> heap_allocs;  // undone by abort
   std::vector<heap_action> heap_frees;   // applied once the commit is durable
   std::vector<interval> direct;          // new extents: written to the durable image at commit
+
+  // Checked mode (engine/detail/write_watch.h) reads the ranges of every
+  // running transaction from other threads: while `watched`, the owner
+  // changes `direct` (and the engine its covered ranges and bit operations)
+  // only under coverage_mu.
+  bool watched = false;
+  mutable std::mutex coverage_mu;
+  std::unique_lock<std::mutex> lock_coverage() {
+    return watched ? std::unique_lock<std::mutex>(coverage_mu) : std::unique_lock<std::mutex>();
+  }
+  void add_direct(std::uint64_t begin, std::uint64_t end) {
+    auto guard = lock_coverage();
+    direct.push_back({begin, end});
+  }
+  // Heap metadata the heap is about to commit in a record of its own (a
+  // new run, a retired one): announced before the stores, so that checked
+  // mode never takes them for a change nobody covers. Always, the hooks
+  // that record a range are called before the bytes are stored.
+  std::vector<interval> aside;
+  void add_aside(std::uint64_t begin, std::uint64_t end) {
+    auto guard = lock_coverage();
+    aside.push_back({begin, end});
+  }
 
   // True when [offset, offset+len) lies inside one new extent of this
   // transaction (written whole at commit: no snapshot needed).

@@ -144,7 +144,8 @@ std::vector<std::pair<std::string, std::string>> engine_environment(std::string_
                                                                     media_mode mode);
 
 // The engine factories (one file each).
-std::unique_ptr<bench_engine> make_ferrite_engine();
+// checked: pool_options::checked_transactions (engine "ferrite-checked").
+std::unique_ptr<bench_engine> make_ferrite_engine(bool checked = false);
 std::unique_ptr<bench_engine> make_std_engine();
 std::unique_ptr<bench_engine> make_pmdk_engine();  // only when built with libpmemobj
 

@@ -60,11 +60,14 @@ std::vector<std::string_view> compiled_engines() {
 }
 
 bool known_engine(std::string_view name) {
-  return name == "ferrite" || name == "pmdk" || name == "std";
+  // ferrite-checked (ferrite with checked transactions) runs only when
+  // named: it measures the checking mode, not the engine.
+  return name == "ferrite" || name == "ferrite-checked" || name == "pmdk" || name == "std";
 }
 
 std::unique_ptr<bench_engine> make_engine(std::string_view name) {
   if (name == "ferrite") return make_ferrite_engine();
+  if (name == "ferrite-checked") return make_ferrite_engine(true);
   if (name == "std") return make_std_engine();
 #ifdef FERRITE_BENCH_PMDK
   if (name == "pmdk") return make_pmdk_engine();
@@ -75,7 +78,9 @@ std::unique_ptr<bench_engine> make_engine(std::string_view name) {
 std::vector<std::pair<std::string, std::string>> engine_environment(std::string_view name,
                                                                     media_mode mode) {
   const bool cl = mode == media_mode::cacheline;
-  if (name == "ferrite") return {{"PMEM2_FORCE_GRANULARITY", cl ? "cacheline" : "page"}};
+  if (name == "ferrite" || name == "ferrite-checked") {
+    return {{"PMEM2_FORCE_GRANULARITY", cl ? "cacheline" : "page"}};
+  }
   // libpmem reads PMEM_IS_PMEM_FORCE once per process: 1 makes it flush
   // cache lines and fence, 0 makes it msync.
   if (name == "pmdk") return {{"PMEM_IS_PMEM_FORCE", cl ? "1" : "0"}};

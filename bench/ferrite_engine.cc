@@ -36,6 +36,7 @@ constexpr std::uint64_t fill_batch = 4096;
 
 class ferrite_engine final : public bench_engine {
  public:
+  explicit ferrite_engine(bool checked) : checked_(checked) {}
   ~ferrite_engine() override { close_and_remove(); }
 
   std::string open(const engine_setup& setup) override {
@@ -43,6 +44,7 @@ class ferrite_engine final : public bench_engine {
     pool_options o;
     o.mode = open_mode::create_exclusive;
     o.size = setup.pool_bytes;
+    o.checked_transactions = checked_;
     pool_ = pool::open(setup.pool_path, o);
     pool_info i = pool_.info();
     const granularity want =
@@ -146,6 +148,7 @@ class ferrite_engine final : public bench_engine {
     pool_.close();
     pool_options o;
     o.mode = open_mode::open_existing;
+    o.checked_transactions = checked_;
     pool_ = pool::open(setup_.pool_path, o);
   }
 
@@ -319,12 +322,13 @@ class ferrite_engine final : public bench_engine {
   std::uint64_t opens_ = 0;
   double open_ns_ = 0;
   double first_alloc_ns_ = 0;
+  bool checked_ = false;  // engine "ferrite-checked": pool_options::checked_transactions
 };
 
 }  // namespace
 
-std::unique_ptr<bench_engine> make_ferrite_engine() {
-  return std::make_unique<ferrite_engine>();
+std::unique_ptr<bench_engine> make_ferrite_engine(bool checked) {
+  return std::make_unique<ferrite_engine>(checked);
 }
 
 }  // namespace ferrite::bench

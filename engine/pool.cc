@@ -195,6 +195,7 @@ pool_impl::~pool_impl() {
 void pool_impl::close() {
   const bool was_opened = opened;
   opened = false;
+  watch.reset();
   auto release = [this] {
     unregister_pool(generation);
     if (holds_device_lock) {
@@ -348,8 +349,14 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   if (!writable) impl->log->apply_to_working(impl->store->working());
   impl->types = std::make_unique<type_table>(*impl);
   impl->types->check_registered();
-  impl->generation = register_pool(impl.get(), impl->header.pool_tag, impl->store->working(),
-                                   impl->store->size(), impl->state.open_count);
+  // A read-only open does not bump open_count: it takes the next one, so
+  // that its generation differs from the last writable open's even in
+  // another process with the same per-process counter (that open's locks,
+  // committed while held, must read as free here: pmutex.h). A read-only
+  // open never writes, so its generation never reaches the pool.
+  impl->generation =
+      register_pool(impl.get(), impl->header.pool_tag, impl->store->working(), impl->store->size(),
+                    impl->state.open_count + (writable ? 0 : 1));
   impl->opened = true;
   if (writable && !impl->was_clean_shutdown && o.gc_after_crash && impl->log->root_offset() != 0) {
     try {
@@ -363,6 +370,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
                          "pool_options::gc_after_crash = false to skip it)");
     }
   }
+  if (writable && impl->checked) impl->watch = std::make_unique<write_watch>(*impl);
   return pool(std::move(impl));
 }
 
@@ -370,7 +378,17 @@ void pool::close() {
   if (!impl_) return;
   std::unique_ptr<pool_impl> impl = std::move(impl_);
   const bool failed = !impl->read_only && impl->log && impl->log->failed();
+  // Checked mode: stores made outside transactions are never committed;
+  // the close reports them (after closing: the pool is closed either way).
+  const std::string missing = impl->watch ? impl->watch->check_all() : std::string();
   impl->close();
+  if (!missing.empty()) {
+    fail(error_code::missing_snapshot,
+         "checked transactions: pool '" + impl->path.string() +
+             "' was closed with heap bytes changed outside any transaction, which were never "
+             "committed: " +
+             missing);
+  }
   // A sync failed while the pool was open (perhaps in a checkpoint that no
   // caller waited for): the close could not make the pool clean, and says so.
   if (failed) {
@@ -559,6 +577,26 @@ void pool::grow(std::uint64_t new_size) {
   if (p.header.heap_offset + heap_size > max_pool_size) {
     fail(error_code::invalid_argument, "the maximum pool size is 64 TiB");
   }
+  // Checked mode watches the working view, which is about to be re-created:
+  // the watch ends here and starts again over the new view, however the
+  // grow ends.
+  struct rewatch {
+    pool_impl& p;
+    bool watched = static_cast<bool>(p.watch);
+    ~rewatch() {
+      if (watched && p.store && p.store->working()) p.watch = std::make_unique<write_watch>(p);
+    }
+  } rewatch{p};
+  if (p.watch) {
+    // Stores outside transactions would vanish with the old view.
+    const std::string missing = p.watch->check_all();
+    if (!missing.empty()) {
+      fail(error_code::missing_snapshot,
+           "checked transactions: heap bytes changed outside any transaction: " + missing +
+               "; found by pool::grow, which grew nothing");
+    }
+  }
+  p.watch.reset();
   // Everything committed reaches the file first: remapping the working view
   // must not lose committed bytes that live only in private pages.
   p.log->checkpoint();

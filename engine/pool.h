@@ -61,10 +61,12 @@ struct pool_options {
   std::uint64_t log_size = 0;
   // Permissions of a newly created file (before the umask).
   unsigned file_mode = 0666;
-  // Checked transactions: at commit, report (error missing_snapshot) every
-  // heap byte the transaction changed without snapshotting it. A debugging
-  // aid: it copies the heap at every transaction start, and assumes one
-  // transaction at a time.
+  // Checked transactions: a commit fails (error missing_snapshot, the
+  // transaction aborted and the stores undone) when a heap byte changed
+  // without a snapshot by any running transaction; the message names the
+  // offset, the field and a thread. For debug builds, with any number of
+  // threads: the heap is write-protected and tracked page by page (a
+  // SIGSEGV handler; docs/durability.md "Checked mode" has costs and limits).
   bool checked_transactions = false;
   // Run on a simulated device instead of the file at `path` (crash
   // injection and fault tests). The path is then only a name in messages.

@@ -4,9 +4,10 @@
 // persistent pointer (tag + offset) resolves with one load and one add, and
 // an address back to its pool (containers find their pool from `this`).
 // Gives every open a generation number: the pool's open count (bumped by
-// every writable open, in any process) and a per-process counter, so no two
-// opens of a pool share one. pmutex uses it to treat locks taken by earlier
-// opens as free.
+// every writable open, in any process; a read-only open uses the count plus
+// one) and a per-process counter, so no two opens of a pool share one.
+// pmutex and pshared_mutex use it to treat locks taken by earlier opens as
+// free.
 //
 // Thread-safety: lookups are lock-free; register/unregister take a lock.
 // A pool must not be closed or grown while another thread uses it.

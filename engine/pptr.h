@@ -14,6 +14,16 @@
 // Null is all zeros. Building a pptr from an address outside every open
 // pool (volatile memory) throws invalid_argument.
 //
+// pptr<void> is an untyped pointer, like void*: any pptr<U> converts to it,
+// it converts back only explicitly (`pptr<node>(p)`, unchecked, like
+// static_cast), and it has get() but no * or ->. Stored in a pool (a field,
+// a container element or key) it is followed by the garbage collector like
+// a typed one: its target's type comes from the target's allocation header.
+// Except for a container made on its own (pool.make<vector<int>>()): its
+// header carries the type id of container storage, so the collector would
+// keep the handle but not its storage. A pptr to a container therefore does
+// not convert to pptr<void> (a compile error); point at it with a typed pptr.
+//
 // A pool never points into another: make, set_root, the containers and
 // commit refuse it (docs/types.md).
 #pragma once
@@ -32,6 +42,23 @@ namespace detail {
 // it lies in no open pool.
 std::uint64_t pptr_encode(const void* addr);
 [[noreturn]] void pptr_unresolved(std::uint64_t raw);
+
+// Conversions between pptr<From> and pptr<To>: implicit to an untyped
+// pointer (as U* -> void*), explicit from one (as static_cast), keeping const.
+// The ferrite containers (types/) declare `using ferrite_container_handle =
+// void;`: the garbage collector cannot follow an untyped pointer to a
+// container made on its own (see above), so none converts to pptr<void>.
+template <class T>
+concept container_handle = requires {
+  typename T::ferrite_container_handle;
+};
+template <class From, class To>
+inline constexpr bool pptr_widens =
+    std::is_void_v<To> && !std::is_void_v<From> && !container_handle<std::remove_cv_t<From>> &&
+    std::is_convertible_v<From*, To*>;
+template <class From, class To>
+inline constexpr bool pptr_narrows =
+    std::is_void_v<From> && !std::is_void_v<To> && (std::is_const_v<To> || !std::is_const_v<From>);
 }  // namespace detail
 
 template <class T>
@@ -40,6 +67,13 @@ class pptr {
   pptr() noexcept = default;
   pptr(std::nullptr_t) noexcept {}  // NOLINT(google-explicit-constructor)
   explicit pptr(T* p) : raw_(p ? detail::pptr_encode(p) : 0) {}
+  // pptr<U> -> pptr<void>, implicit like U* -> void*.
+  template <class U, std::enable_if_t<detail::pptr_widens<U, T>, int> = 0>
+  pptr(pptr<U> other) noexcept : raw_(other.raw()) {}  // NOLINT(google-explicit-constructor)
+  // pptr<void> -> pptr<U>, explicit like static_cast<U*>(void*): nothing
+  // checks that the target is a U.
+  template <class U, std::enable_if_t<detail::pptr_narrows<U, T>, int> = 0>
+  explicit pptr(pptr<U> other) noexcept : raw_(other.raw()) {}
 
   static pptr from_raw(std::uint64_t raw) noexcept {
     pptr p;
@@ -64,8 +98,9 @@ class pptr {
       detail::pptr_unresolved(raw_);
     return reinterpret_cast<T*>(base + (raw_ & offset_mask));
   }
-  T& operator*() const { return *get(); }
-  T* operator->() const { return get(); }
+  // Not for pptr<void> (as for void*).
+  std::add_lvalue_reference_t<T> operator*() const requires(!std::is_void_v<T>) { return *get(); }
+  T* operator->() const requires(!std::is_void_v<T>) { return get(); }
   explicit operator bool() const noexcept { return raw_ != 0; }
 
   friend bool operator==(pptr a, pptr b) noexcept { return a.raw_ == b.raw_; }
@@ -79,5 +114,8 @@ class pptr {
 static_assert(sizeof(pptr<int>) == 8);
 static_assert(std::is_trivially_copyable_v<pptr<int>>);
 static_assert(std::is_standard_layout_v<pptr<int>>);
+static_assert(sizeof(pptr<void>) == 8);
+static_assert(std::is_trivially_copyable_v<pptr<void>>);
+static_assert(std::has_unique_object_representations_v<pptr<void>>);
 
 }  // namespace ferrite

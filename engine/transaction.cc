@@ -46,8 +46,9 @@
 //                           failed pool (read_only) and a thread already in a
 //                           transaction on another pool (tx_invalid); resets
 //                           the context, takes the gate shared, depth = 1;
-//                           checked mode copies the heap into `shadow` (if
-//                           that throws: tx_context::reset, still idle).
+//                           checked mode lists the context in the pool's
+//                           write_watch (if that throws: tx_context::reset,
+//                           still idle).
 //   running -> running      transaction::transaction on the same pool, ++depth;
 //                           transaction::commit of an inner level, --depth.
 //   running -> poisoned     heap_tx::poison() (tx_context::mark_poisoned): a
@@ -58,8 +59,7 @@
 //                           (check_usable), and it cannot commit.
 //   running, poisoned
 //     -> aborted            roll_back(): restores the snapshotted bytes (the
-//                           undo entries newest first, or the whole `shadow`
-//                           in checked mode), undoes the allocations
+//                           undo entries newest first), undoes the allocations
 //                           (heap::on_abort) and runs the on_abort
 //                           callbacks. Called by transaction::abort (and so
 //                           by ~transaction, which is how an exception out of
@@ -106,8 +106,10 @@
 #include <cstring>
 
 #include "ferrite/base/format/type_table_format.h"
+#include "ferrite/engine/detail/lock_fields.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
+#include "ferrite/engine/detail/write_watch.h"
 
 namespace ferrite {
 namespace detail {
@@ -128,6 +130,10 @@ tx_context* running_tx(pool_impl& p) noexcept {
 }
 
 void tx_context::reset() {
+  if (watched) {  // before the ranges are cleared: they become the pre-image
+    pool->watch->leave(*this);
+    watched = false;
+  }
   if (gate) {
     gate->unlock_shared();
     gate = nullptr;
@@ -147,13 +153,14 @@ void tx_context::reset() {
   unreferenced.clear();
   release_unreferenced = nullptr;
   record.clear();
-  shadow.clear();
   heap_allocs.clear();
   heap_frees.clear();
   direct.clear();
+  aside.clear();
 }
 
 void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_t len) {
+  auto guard = lock_coverage();
   const std::uint64_t b = offset, e = offset + len;
   auto save = [&](std::uint64_t from, std::uint64_t to) {
     if (!base) return;  // new memory: nothing to restore
@@ -187,11 +194,9 @@ void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_
 }
 
 void tx_context::committed_aside(std::uint64_t offset, std::uint64_t len) {
-  // Checked mode compares the heap with a copy taken at begin: bytes a
-  // record of the heap's own committed are not this transaction's change.
-  if (shadow.empty()) return;
-  const std::uint64_t heap = pool->header.heap_offset;
-  std::memcpy(shadow.data() + (offset - heap), pool->store->working() + offset, len);
+  // Checked mode: bytes a record of the heap's own committed are no
+  // transaction's change.
+  if (watched) pool->watch->accept(offset, len);
 }
 
 void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type) {
@@ -217,13 +222,23 @@ void check_usable(tx_context& tx) {
 // Restores the working view and runs the abort callbacks. Leaves depth alone.
 void roll_back(tx_context& tx) {
   std::byte* base = tx.pool->store->working();
-  if (!tx.shadow.empty()) {
-    const std::uint64_t heap = tx.pool->header.heap_offset;
-    std::memcpy(base + heap, tx.shadow.data(), tx.shadow.size());
-  } else {
-    for (auto it = tx.undo.rbegin(); it != tx.undo.rend(); ++it) {
-      std::memcpy(base + it->offset, tx.undo_bytes.data() + it->at, it->len);
+  // Lock fields (pmutex, pshared_mutex) hold run-time state, not data: a
+  // snapshot of a whole struct covers them, but an abort must not put back
+  // the state they had then (the lock may have been released or taken since).
+  const bool locks = has_lock_fields(*tx.pool);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lock_ranges;
+  for (auto it = tx.undo.rbegin(); it != tx.undo.rend(); ++it) {
+    const std::byte* old_bytes = tx.undo_bytes.data() + it->at;
+    if (locks) {
+      lock_ranges.clear();
+      lock_fields_in(*tx.pool, it->offset, it->offset + it->len, lock_ranges);
     }
+    std::uint64_t at = it->offset;
+    for (const auto& [b, e] : lock_ranges) {
+      std::memcpy(base + at, old_bytes + (at - it->offset), b - at);
+      at = e;
+    }
+    std::memcpy(base + at, old_bytes + (at - it->offset), it->offset + it->len - at);
   }
   tx.pool->heap->on_abort(tx);
   tx.heap_allocs.clear();
@@ -231,43 +246,6 @@ void roll_back(tx_context& tx) {
   auto callbacks = std::move(tx.on_abort);
   tx.aborted = true;
   for (auto& fn : callbacks) fn();
-}
-
-// Checked mode: every changed heap byte must be covered by a snapshot or a
-// logged bit operation. Returns a description of those that are not.
-std::string find_unsnapshotted(const tx_context& tx) {
-  const std::byte* base = tx.pool->store->working();
-  const std::uint64_t heap = tx.pool->header.heap_offset;
-  auto covered = [&](std::uint64_t off) {
-    auto it = std::upper_bound(
-        tx.covered.begin(), tx.covered.end(), off,
-        [](std::uint64_t v, const tx_context::interval& iv) { return v < iv.begin; });
-    if (it != tx.covered.begin() && std::prev(it)->end > off) return true;
-    if (tx.in_direct(off)) return true;
-    for (const auto& op : tx.bit_ops) {
-      if (off >= op.offset && off < op.offset + 8) return true;
-    }
-    return false;
-  };
-  std::string report;
-  std::size_t found = 0;
-  const std::size_t n = tx.shadow.size();
-  for (std::size_t page = 0; page < n; page += 4096) {
-    std::size_t len = std::min<std::size_t>(4096, n - page);
-    if (std::memcmp(base + heap + page, tx.shadow.data() + page, len) == 0) continue;
-    for (std::size_t i = page; i < page + len; ++i) {
-      if (base[heap + i] == tx.shadow[i] || covered(heap + i)) continue;
-      std::size_t j = i;
-      while (j < page + len && base[heap + j] != tx.shadow[j] && !covered(heap + j)) ++j;
-      if (++found <= 16) {
-        report += (report.empty() ? "" : ", ") + std::string("offset ") + std::to_string(heap + i) +
-                  " (" + std::to_string(j - i) + " bytes)";
-      }
-      i = j;
-    }
-  }
-  if (found > 16) report += ", and " + std::to_string(found - 16) + " more ranges";
-  return report;
 }
 
 // A pool never points into another pool: every pointer field of a typed
@@ -362,13 +340,16 @@ void commit_outermost(tx_context& tx) {
       fail(error_code::invalid_argument, foreign + "; the transaction was aborted");
     }
   }
-  if (!tx.shadow.empty()) {
-    std::string missing = find_unsnapshotted(tx);
+  if (tx.watched) {
+    std::string missing = p.watch->check(tx);
     if (!missing.empty()) {
       roll_back(tx);
       fail(error_code::missing_snapshot,
-           "checked transaction changed bytes it never snapshotted: " + missing +
-               "; the transaction was aborted (call tx_snapshot before writing)");
+           "checked transactions: heap bytes changed without a snapshot: " + missing +
+               "; this transaction (thread " + std::to_string(current_thread_id()) +
+               ") was aborted. The store was made by it, by a transaction running on another "
+               "thread meanwhile, or outside any transaction; snapshot before writing "
+               "(tx_snapshot, or a ferrite::p<T> field)");
     }
   }
   const std::byte* base = p.store->working();
@@ -437,14 +418,14 @@ transaction::transaction(pool_impl& impl) {
   tx.gate = &impl.tx_gate;
   tx.pool = &impl;
   tx.depth = 1;
-  if (impl.checked) {
-    const std::byte* heap = impl.store->working() + impl.header.heap_offset;
+  if (impl.watch) {
     try {
-      tx.shadow.assign(heap, heap + impl.state.heap_size);
+      impl.watch->enter(tx);
     } catch (...) {
       tx.reset();  // no transaction began: release the gate
       throw;
     }
+    tx.watched = true;
   }
 }
 

@@ -12,8 +12,9 @@
 //
 // Semantics:
 // - Every byte a transaction changes must be snapshotted first (typed
-//   containers do it for you). Snapshotting costs no fence and no syscall;
-//   snapshotting the same bytes again costs nothing.
+//   containers and ferrite::p<T> fields, engine/p.h, do it for you).
+//   Snapshotting costs no fence and no syscall; snapshotting the same
+//   bytes again costs nothing.
 // - Commit returns only when the transaction is durable: one log record,
 //   one fence on persistent memory, one msync on an ordinary file.
 // - An exception leaving pool.transaction() aborts it and is rethrown.

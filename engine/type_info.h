@@ -20,7 +20,8 @@
 //
 // Every type a pool stores has a descriptor: scalars (bool, char, the
 // fixed-width integers, float, double, enums as their underlying type),
-// persistent pointers, registered structs and ferrite containers. A field is
+// persistent pointers, locks (ferrite::pmutex, ferrite::pshared_mutex:
+// engine/pmutex.h), registered structs and ferrite containers. A field is
 // one value or a one-dimensional array (`char name[32]`, std::array).
 //
 // Descriptors are built once per process (thread-safe statics) and never
@@ -50,6 +51,7 @@ enum class type_kind : std::uint8_t {
   pointer = 2,    // ferrite::pptr<target>
   structure = 3,  // a FERRITE_TYPE struct
   container = 4,  // a ferrite container (types/)
+  lock = 5,       // ferrite::pmutex or ferrite::pshared_mutex (engine/pmutex.h)
 };
 
 enum class scalar_kind : std::uint8_t {
@@ -76,6 +78,14 @@ enum class container_kind : std::uint8_t {
   value = 6,     // a dynamic value cell (base/format/value_format.h)
 };
 
+// The sub-kind of a type_kind::lock. A lock's 8 bytes are run-time state,
+// never data: the garbage collector, `ferrite dump` and `ferrite check`
+// skip them, and the engine keeps an abort from restoring them.
+enum class lock_kind : std::uint8_t {
+  exclusive = 1,  // ferrite::pmutex, "ferrite.pmutex"
+  shared = 2,     // ferrite::pshared_mutex, "ferrite.pshared_mutex"
+};
+
 struct type_descriptor;
 using type_ref = const type_descriptor& (*)();
 
@@ -90,7 +100,7 @@ struct field_descriptor {
 struct type_descriptor {
   std::string name;  // stable name, e.g. "guess.Guesser", "i64", "ferrite.vector<i64>"
   type_kind kind = type_kind::scalar;
-  std::uint8_t subkind = 0;  // scalar_kind or container_kind
+  std::uint8_t subkind = 0;  // scalar_kind, container_kind or lock_kind
   std::uint32_t size = 0;
   std::uint32_t align = 0;
   std::uint32_t version = 1;
@@ -129,7 +139,8 @@ template <class T, class = void>
 struct describe {
   static_assert(always_false<T>,
                 "not a persistent type: register the struct with FERRITE_TYPE (in its own "
-                "namespace), or use a scalar, ferrite::pptr or a ferrite container");
+                "namespace), or use a scalar, ferrite::pptr, a ferrite container or a lock "
+                "(ferrite::pmutex, ferrite::pshared_mutex: include ferrite/engine/pmutex.h)");
   static const type_descriptor& get();
 };
 

@@ -304,6 +304,8 @@ contains out '"alpha": 1' "hash_map entry"
 contains out '"gamma": 3' "hash_map entry"
 contains out "ranks: ferrite.map<i64,i64> size 5: {1: 100, 2: 200, 3: 300, 4: 400, 5: 500}" "map over two leaves"
 contains out "tags: ferrite.set<i32> size 3: [7, 8, 9]" "set"
+contains out "guard: <lock>" "a pmutex field, not its bytes"
+contains out "readers: <shared lock>" "a pshared_mutex field, not its bytes"
 contains out "0 problems" "no problems"
 expect 0 "dump --max-elements" -- "$ferrite" dump "$dir/t.pool" --max-elements 2
 contains out "[10, 20, ... 1 more]" "vector capped"
@@ -317,7 +319,7 @@ contains out "test.Node (16 bytes)" "the unreachable node"
 expect 0 "dump --json" -- "$ferrite" dump "$dir/t.pool" --json
 cp "$dir/out" "$dir/t.json"
 expect 0 "dump json parses and holds the graph" -- python3 - "$dir/t.json" <<'PY'
-import json, sys
+import json, os, sys
 d = json.load(open(sys.argv[1]))
 r = d["root"]
 assert r["type"] == "test.Game" and r["offset"] > 0, r
@@ -332,7 +334,16 @@ assert f["scores"]["elements"] == [10, 20, 30], f["scores"]
 assert {e["key"]: e["value"] for e in f["index"]["entries"]} == {"alpha": 1, "beta": 2, "gamma": 3}
 assert [e["key"] for e in f["ranks"]["entries"]] == [1, 2, 3, 4, 5]
 assert f["tags"]["elements"] == [7, 8, 9]
+assert f["guard"] == {"lock": "exclusive"} and f["readers"] == {"lock": "shared"}, f["guard"]
 types = {t["name"]: t for t in d["types"]}
+assert types["ferrite.pmutex"]["kind"] == "lock" and types["ferrite.pmutex"]["lock"] == "exclusive"
+assert types["ferrite.pshared_mutex"]["lock"] == "shared"
+# The held locks' words are not zero in the file: dump hid real bytes.
+game = types["test.Game"]
+with open(os.path.join(os.path.dirname(sys.argv[1]), "t.pool"), "rb") as fp:
+    for name in ("guard", "readers"):
+        fp.seek(r["offset"] + [x for x in game["fields"] if x["name"] == name][0]["offset"])
+        assert int.from_bytes(fp.read(8), "little") != 0, name
 assert [x["name"] for x in types["test.Node"]["fields"]] == ["value", "next"], types["test.Node"]
 assert types["ferrite.hash_map<ferrite.string,i64>"]["key"] == "ferrite.string"
 assert d["problems"] == 0

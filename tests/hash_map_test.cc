@@ -44,6 +44,13 @@ struct holder {
 };
 FERRITE_TYPE(holder, "test.MapHolder", ints, names, texts, links, records, pairs, nested)
 
+// Untyped pointers as values and as keys.
+struct untyped_links {
+  hash_map<std::int64_t, pptr<void>> by_id;
+  hash_map<pptr<void>, std::int64_t> ids;
+};
+FERRITE_TYPE(untyped_links, "test.UntypedLinks", by_id, ids)
+
 }  // namespace maptest
 
 using namespace maptest;
@@ -652,4 +659,81 @@ TEST_CASE("operator[] inside a transaction snapshots the value it returns", "[ha
     throw std::runtime_error("abort");
   }));
   CHECK(r->ints.at(7) == 2);
+}
+
+TEST_CASE("pptr<void> values and keys work like typed pptrs", "[hash_map][pptr_void]") {
+  CHECK(detail::descriptor_of<hash_map<pptr<void>, std::int64_t>>().name ==
+        "ferrite.hash_map<ferrite.ptr,i64>");
+  test::temp_dir dir;
+  pptr<void> first, second;
+  {
+    pool p = pool::open(dir / "u.pool", options());
+    pptr<untyped_links> u = p.root<untyped_links>();
+    first = p.make<labelled>();
+    second = p.make<pair_key>(pair_key{1, 2});
+    u->by_id.insert(1, first);
+    u->by_id.insert_or_assign(2, u);
+    u->by_id.insert_or_assign(2, second);
+    p.transaction([&] { u->by_id[3] = first; });
+    CHECK(u->ids.insert(first, 10).second);
+    CHECK_FALSE(u->ids.insert(first, 11).second);
+    u->ids.insert(second, 20);
+    u->ids.insert(nullptr, 0);
+    CHECK(u->ids.erase(nullptr) == 1);
+  }
+  pool p = pool::open(dir / "u.pool", options());
+  pptr<untyped_links> u = p.root<untyped_links>();
+  CHECK(u->by_id.size() == 3);
+  CHECK(u->by_id.at(1) == first);
+  CHECK(u->by_id.at(2) == second);
+  CHECK(u->by_id.at(3) == first);
+  CHECK(pptr<pair_key>(u->by_id.at(2))->b == 2);
+  CHECK(u->ids.size() == 2);
+  CHECK(u->ids.at(first) == 10);
+  CHECK(u->ids.find(second)->second == 20);
+  CHECK_FALSE(u->ids.contains(pptr<void>(u)));
+  CHECK(error_of([&] { (void)u->ids.at(nullptr); }) == error_code::not_found);
+  CHECK(p.check().empty());
+}
+
+TEST_CASE("gc keeps what only pptr<void> values or keys reach, and frees it once erased",
+          "[hash_map][pptr_void][gc]") {
+  test::temp_dir dir;
+  std::uint64_t live = 0;
+  {
+    pool p = pool::open(dir / "g.pool", options());
+    pptr<untyped_links> u = p.root<untyped_links>();
+    p.transaction([&] {
+      // Each target owns a string buffer: the collector must walk it as the
+      // struct its header names to keep the buffer.
+      pptr<labelled> value = p.make<labelled>();
+      value->label = "reached through a value";
+      pptr<labelled> key = p.make<labelled>();
+      key->label = "reached through a key";
+      u->by_id.insert(1, value);
+      u->ids.insert(key, 2);
+    });
+    const gc_stats s = p.gc();
+    CHECK(s.total.freed == 0);
+    CHECK(s.by_type.at("test.Labelled").live == 2);
+    CHECK(s.by_type.at("ferrite.string").live == 2);
+    live = s.total.live;
+  }
+  pool p = pool::open(dir / "g.pool", options());
+  pptr<untyped_links> u = p.root<untyped_links>();
+  gc_stats s = p.gc();
+  CHECK(s.total.freed == 0);
+  CHECK(s.total.live == live);
+  CHECK(pptr<labelled>(u->by_id.at(1))->label == "reached through a value");
+  CHECK(pptr<labelled>(u->ids.begin()->first)->label == "reached through a key");
+  CHECK(u->by_id.erase(1) == 1);
+  s = p.gc();
+  CHECK(s.total.freed == 2);  // the struct and its string buffer
+  CHECK(s.by_type.at("test.Labelled").freed == 1);
+  u->ids.clear();
+  s = p.gc();
+  CHECK(s.total.freed == 2);
+  CHECK(s.by_type.at("test.Labelled").freed == 1);
+  CHECK(s.by_type.at("test.Labelled").live == 0);
+  CHECK(p.check().empty());
 }

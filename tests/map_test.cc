@@ -29,6 +29,18 @@ struct tables {
 };
 FERRITE_TYPE(tables, "test.MapTables", numbers, names, counts, links, nested, texts)
 
+// Untyped pointers as values and as keys; their targets own a string.
+struct named {
+  string name;
+};
+FERRITE_TYPE(named, "test.MapNamed", name)
+
+struct untyped_tables {
+  map<std::int64_t, pptr<void>> by_id;
+  map<pptr<void>, std::int64_t> ids;
+};
+FERRITE_TYPE(untyped_tables, "test.MapUntypedTables", by_id, ids)
+
 }  // namespace maptest
 
 using namespace maptest;
@@ -449,6 +461,27 @@ TEST_CASE("values that own storage are built in place and released", "[map]") {
   CHECK(p.heap_statistics().objects == empty);
 }
 
+TEST_CASE("copying in a value that owns storage is refused and changes nothing", "[map]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "m.pool", options());
+  auto t = p.root<tables>();
+  t->nested[1].insert(10, 100);
+  const auto objects = p.heap_statistics().objects;
+  const map<std::int64_t, std::int64_t> view = t->nested.at(1);  // shares the inner tree
+  CHECK(error_of([&] { t->nested.insert(2, view); }) == error_code::invalid_argument);
+  CHECK(error_of([&] { t->nested.insert_or_assign(1, view); }) == error_code::invalid_argument);
+  p.transaction([&] {  // caught inside a transaction: it goes on
+    CHECK(error_of([&] { t->nested.insert(3, view); }) == error_code::invalid_argument);
+    t->nested[4].insert(40, 400);
+  });
+  CHECK(t->nested.size() == 2);
+  CHECK(t->nested.at(1).at(10) == 100);
+  CHECK_FALSE(t->nested.contains(2));
+  CHECK(p.heap_statistics().objects == objects + 1);  // the new inner tree's leaf
+  t->nested.clear();
+  CHECK(p.check().empty());
+}
+
 TEST_CASE("destroying the owner frees every node, key and value", "[map]") {
   test::temp_dir dir;
   pool p = pool::open(dir / "m.pool", options());
@@ -531,4 +564,82 @@ TEST_CASE("one insert or erase writes a bounded log record", "[map]") {
   // A few 512-byte nodes per level, whatever the size of the map.
   CHECK(worst < 8192);
   CHECK(t->counts.check_invariants() == "");
+}
+
+TEST_CASE("pptr<void> values and keys work like typed pptrs", "[map][pptr_void]") {
+  CHECK(detail::descriptor_of<map<pptr<void>, std::int64_t>>().name ==
+        "ferrite.map<ferrite.ptr,i64>");
+  test::temp_dir dir;
+  pptr<void> first, second;
+  {
+    pool p = pool::open(dir / "u.pool", options());
+    auto u = p.root<untyped_tables>();
+    first = p.make<item>(std::int64_t{7});
+    second = p.make<named>();
+    u->by_id.insert(1, first);
+    u->by_id.insert_or_assign(2, u);
+    u->by_id.insert_or_assign(2, second);
+    p.transaction([&] { u->by_id[3] = first; });
+    CHECK(u->ids.insert(second, 20).second);
+    CHECK(u->ids.insert(first, 10).second);
+    CHECK_FALSE(u->ids.insert(first, 11).second);
+    u->ids.insert(nullptr, 0);
+  }
+  pool p = pool::open(dir / "u.pool", options());
+  auto u = p.root<untyped_tables>();
+  CHECK(u->by_id.size() == 3);
+  CHECK(u->by_id.at(1) == first);
+  CHECK(u->by_id.at(2) == second);
+  CHECK(pptr<item>(u->by_id.at(3))->value == 7);
+  // Keys order by their bits (pool tag, then offset): null first.
+  REQUIRE(u->ids.size() == 3);
+  CHECK(u->ids.begin()->first == nullptr);
+  CHECK(u->ids.lower_bound(std::min(first, second))->second ==
+        (first < second ? std::int64_t{10} : std::int64_t{20}));
+  CHECK(u->ids.at(first) == 10);
+  CHECK(u->ids.erase(nullptr) == 1);
+  CHECK(u->ids.check_invariants() == "");
+  CHECK(error_of([&] { (void)u->ids.at(nullptr); }) == error_code::not_found);
+  CHECK(p.check().empty());
+}
+
+TEST_CASE("gc keeps what only pptr<void> values or keys reach, and frees it once erased",
+          "[map][pptr_void][gc]") {
+  test::temp_dir dir;
+  std::uint64_t live = 0;
+  {
+    pool p = pool::open(dir / "g.pool", options());
+    auto u = p.root<untyped_tables>();
+    p.transaction([&] {
+      // The collector must walk each target as the struct its header names
+      // to keep its string buffer.
+      pptr<named> value = p.make<named>();
+      value->name = "reached through a value";
+      pptr<named> key = p.make<named>();
+      key->name = "reached through a key";
+      u->by_id.insert(1, value);
+      u->ids.insert(key, 2);
+    });
+    const gc_stats s = p.gc();
+    CHECK(s.total.freed == 0);
+    CHECK(s.by_type.at("test.MapNamed").live == 2);
+    CHECK(s.by_type.at("ferrite.string").live == 2);
+    live = s.total.live;
+  }
+  pool p = pool::open(dir / "g.pool", options());
+  auto u = p.root<untyped_tables>();
+  gc_stats s = p.gc();
+  CHECK(s.total.freed == 0);
+  CHECK(s.total.live == live);
+  CHECK(pptr<named>(u->by_id.at(1))->name == "reached through a value");
+  CHECK(pptr<named>(u->ids.begin()->first)->name == "reached through a key");
+  CHECK(u->by_id.erase(1) == 1);
+  s = p.gc();
+  CHECK(s.total.freed == 2);  // the struct and its string buffer
+  CHECK(s.by_type.at("test.MapNamed").freed == 1);
+  u->ids.clear();
+  s = p.gc();
+  CHECK(s.total.freed == 2);
+  CHECK(s.by_type.at("test.MapNamed").freed == 1);
+  CHECK(p.check().empty());
 }

@@ -12,6 +12,12 @@ struct node {
   std::uint64_t value;
   pptr<node> next;
 };
+
+template <class P>
+concept dereferenceable = requires(P p) {
+  *p;
+  p.operator->();
+};
 }  // namespace
 
 TEST_CASE("a null pptr is zero and false", "[pptr]") {
@@ -89,4 +95,31 @@ TEST_CASE("pointers into several open pools resolve to the right one", "[pptr]")
   CHECK(pb.get() != nullptr);
   CHECK(pb.get() == static_cast<node*>(c.at(pb.offset())));
   CHECK(pa.get() == na);
+}
+
+TEST_CASE("pptr<void> converts from any pptr, and back only explicitly", "[pptr]") {
+  static_assert(std::is_convertible_v<pptr<node>, pptr<void>>);
+  static_assert(std::is_convertible_v<pptr<node>, pptr<const void>>);
+  static_assert(!std::is_convertible_v<pptr<void>, pptr<node>>);
+  static_assert(std::is_constructible_v<pptr<node>, pptr<void>>);
+  static_assert(!std::is_constructible_v<pptr<node>, pptr<const void>>);
+  static_assert(dereferenceable<pptr<node>> && !dereferenceable<pptr<void>>);
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  pool p = pool::open(d / "v.pool", o);
+  p.transaction([&] {
+    pptr<node> n(static_cast<node*>(p.allocate(sizeof(node))));
+    n->value = 3;
+    const pptr<void> v = n;
+    CHECK(v.raw() == n.raw());
+    CHECK(v == n);
+    CHECK(v.get() == n.get());
+    CHECK(pptr<node>(v)->value == 3);
+    CHECK(pptr<void>(static_cast<void*>(n.get())) == v);
+  });
+  const pptr<void> null = nullptr;
+  CHECK_FALSE(null);
+  CHECK(null.get() == nullptr);
+  CHECK(pptr<node>(null) == nullptr);
 }

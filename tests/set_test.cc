@@ -26,6 +26,11 @@ struct groups {
 };
 FERRITE_TYPE(groups, "test.SetGroups", numbers, words, targets)
 
+struct untyped_group {
+  set<pptr<void>> members;
+};
+FERRITE_TYPE(untyped_group, "test.SetUntypedGroup", members)
+
 }  // namespace settest
 
 using namespace settest;
@@ -242,4 +247,45 @@ TEST_CASE("a set copied to volatile memory is a read-only view", "[set]") {
   set<std::int64_t> copy = g->numbers;
   CHECK(copy.contains(4));
   CHECK(error_of([&] { copy.insert(5); }) == error_code::invalid_argument);
+}
+
+TEST_CASE("a set<pptr<void>> keeps its members reachable for gc until they are erased",
+          "[set][pptr_void][gc]") {
+  CHECK(detail::descriptor_of<set<pptr<void>>>().name == "ferrite.set<ferrite.ptr>");
+  test::temp_dir dir;
+  pptr<void> t, g;
+  {
+    pool p = pool::open(dir / "u.pool", options());
+    auto u = p.root<untyped_group>();
+    p.transaction([&] {
+      t = p.make<target>(std::int64_t{5});
+      g = p.make<groups>();
+      p.make<target>(std::int64_t{6});  // garbage
+      u->members.insert(t);
+      u->members.insert(g);
+      u->members.insert(nullptr);
+    });
+    CHECK_FALSE(u->members.insert(t).second);
+    pptr<groups>(g)->words.insert("owned by a member");
+    const gc_stats s = p.gc();
+    CHECK(s.total.freed == 1);
+    CHECK(s.by_type.at("test.SetTarget").live == 1);
+    CHECK(s.by_type.at("test.SetGroups").live == 1);
+  }
+  pool p = pool::open(dir / "u.pool", options());
+  auto u = p.root<untyped_group>();
+  REQUIRE(u->members.size() == 3);
+  CHECK(*u->members.begin() == nullptr);
+  CHECK(u->members.contains(t));
+  CHECK(pptr<target>(*u->members.find(t))->value == 5);
+  CHECK(pptr<groups>(g)->words.contains("owned by a member"));
+  gc_stats s = p.gc();
+  CHECK(s.total.freed == 0);
+  CHECK(u->members.erase(g) == 1);
+  CHECK(u->members.erase(t) == 1);
+  s = p.gc();
+  CHECK(s.by_type.at("test.SetTarget").freed == 1);
+  CHECK(s.by_type.at("test.SetGroups").freed == 1);
+  CHECK(s.by_type.at("ferrite.set<ferrite.string>").freed == 1);  // the words' leaf
+  CHECK(p.check().empty());
 }

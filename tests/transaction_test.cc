@@ -1,11 +1,14 @@
 // Tests of engine/transaction: commit, abort, nesting, exceptions,
-// poisoning, callbacks, checked mode, threads and pmutex.
+// poisoning, callbacks, checked mode and threads (pmutex: pmutex_test.cc).
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "ferrite/base/media/detail/sim_device.h"
-#include "ferrite/engine/pmutex.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
@@ -27,6 +30,13 @@ pool_options sim_options(std::shared_ptr<sim_device> dev, std::uint64_t size = 4
   o.device = std::move(dev);
   o.size = size;
   return o;
+}
+
+// A simulated pool with checked transactions.
+pool open_checked(const std::shared_ptr<sim_device>& dev) {
+  pool_options o = sim_options(dev);
+  o.checked_transactions = true;
+  return pool::open("sim", o);
 }
 
 // Reopens a simulated pool from what is durable now, as after a power cut.
@@ -425,9 +435,7 @@ TEST_CASE("a read-only open of a crashed pool sees committed work without writin
 
 TEST_CASE("checked mode reports a write that was not snapshotted", "[tx][checked]") {
   auto dev = std::make_shared<sim_device>();
-  pool_options o = sim_options(dev);
-  o.checked_transactions = true;
-  pool p = pool::open("sim", o);
+  pool p = open_checked(dev);
   std::uint64_t* w = heap_words(p);
   try {
     p.transaction([&] {
@@ -442,13 +450,249 @@ TEST_CASE("checked mode reports a write that was not snapshotted", "[tx][checked
     CHECK(std::string(e.what()).find(expect) != std::string::npos);
   }
   CHECK(w[0] == 0);
-  CHECK(w[10] == 0);  // checked mode restores unsnapshotted bytes too
+  CHECK(w[10] == 0);  // checked mode undoes unsnapshotted stores too
   // A correct transaction passes.
   p.transaction([&] {
     tx_snapshot(&w[10]);
     w[10] = 5;
   });
   CHECK(p.stats().commits == 1);
+}
+
+TEST_CASE("checked mode finds a missing snapshot made by the second of two threads",
+          "[tx][checked][threads]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  std::uint64_t* w = heap_words(p);  // w[0]: the first thread's; w[8], w[9]: the second's
+  std::atomic<int> stage{0};
+  std::optional<error_code> first, second;
+  std::string second_what;
+  std::thread t1([&] {
+    try {
+      p.transaction([&] {
+        tx_snapshot(&w[0]);
+        w[0] = 1;
+        stage = 1;  // the second thread runs its transaction while this one is open
+        while (stage.load() < 2) std::this_thread::yield();
+      });
+    } catch (const error& e) {
+      first = e.code();
+    }
+  });
+  std::thread t2([&] {
+    while (stage.load() < 1) std::this_thread::yield();
+    try {
+      p.transaction([&] {
+        tx_snapshot(&w[8]);
+        w[8] = 2;
+        w[9] = 0x0303030303030303;  // forgot the snapshot
+      });
+    } catch (const error& e) {
+      second = e.code();
+      second_what = e.what();
+    }
+    stage = 2;
+  });
+  t1.join();
+  t2.join();
+  CHECK_FALSE(first.has_value());
+  REQUIRE(second.has_value());
+  CHECK(*second == error_code::missing_snapshot);
+  CHECK(second_what.find("offset " + std::to_string(p.offset_of(&w[9])) + " (8 bytes") !=
+        std::string::npos);
+  CHECK(w[0] == 1);
+  CHECK(w[8] == 0);  // the second transaction was aborted
+  CHECK(w[9] == 0);  // and its unsnapshotted store undone
+  std::shared_ptr<sim_device> crashed;
+  pool q = crash_and_reopen(dev, crashed);
+  CHECK(heap_words(q)[0] == 1);
+  CHECK(heap_words(q)[9] == 0);
+}
+
+TEST_CASE(
+    "checked mode: a commit that ends first reports another thread's store and names its "
+    "thread",
+    "[tx][checked][threads]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  std::uint64_t* w = heap_words(p);
+  std::uint64_t* other_page = w + 4096 / 8;
+  std::atomic<int> stage{0};
+  std::atomic<pid_t> culprit{0};
+  std::optional<error_code> innocent, guilty;
+  std::string innocent_what;
+  std::thread bad([&] {
+    culprit = gettid();
+    try {
+      p.transaction([&] {
+        other_page[1] = 7;  // no snapshot; the page is opened by this thread
+        stage = 1;
+        while (stage.load() < 2) std::this_thread::yield();
+      });
+    } catch (const error& e) {
+      guilty = e.code();
+    }
+  });
+  while (stage.load() < 1) std::this_thread::yield();
+  try {
+    p.transaction([&] {
+      tx_snapshot(&w[0]);
+      w[0] = 1;
+    });
+  } catch (const error& e) {
+    innocent = e.code();
+    innocent_what = e.what();
+  }
+  stage = 2;
+  bad.join();
+  // One page is writable by every thread, so the report cannot say which
+  // transaction stored: it names the thread whose store opened the page.
+  REQUIRE(innocent.has_value());
+  CHECK(*innocent == error_code::missing_snapshot);
+  CHECK(innocent_what.find("page first written by thread " + std::to_string(culprit.load())) !=
+        std::string::npos);
+  CHECK_FALSE(guilty.has_value());  // its store was undone and reported already
+  CHECK(other_page[1] == 0);
+  CHECK(w[0] == 0);
+}
+
+TEST_CASE("checked mode reports a store made outside any transaction at the next commit",
+          "[tx][checked]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  std::uint64_t* w = heap_words(p);
+  w[5] = 9;  // outside any transaction
+  CHECK(error_of([&] {
+          p.transaction([&] {
+            tx_snapshot(&w[0]);
+            w[0] = 1;
+          });
+        }) == error_code::missing_snapshot);
+  CHECK(w[5] == 0);
+  p.transaction([&] {  // reported once: the next commit passes
+    tx_snapshot(&w[0]);
+    w[0] = 1;
+  });
+  CHECK(w[0] == 1);
+}
+
+TEST_CASE("checked mode: pool::gc reports a store made outside any transaction", "[tx][checked]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  std::uint64_t* w = heap_words(p);
+  w[6] = 3;
+  CHECK(error_of([&] { p.gc(); }) == error_code::missing_snapshot);
+  CHECK(w[6] == 0);
+  p.gc();
+}
+
+TEST_CASE("checked mode: threads that snapshot every store share pages without a report",
+          "[tx][checked][threads]") {
+  test::temp_dir d;  // a file: the simulated device takes one writer at a time
+  pool_options o;
+  o.size = 8 << 20;
+  o.checked_transactions = true;
+  pool p = pool::open(d / "checked.pool", o);
+  std::uint64_t* w = heap_words(p);
+  constexpr int threads = 3, rounds = 1500, words = 1024;  // 2 pages, interleaved by thread
+  std::atomic<int> failures{0};
+  std::mutex first_mu;
+  std::string first_failure;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      try {
+        for (int r = 0; r < rounds; ++r) {
+          p.transaction([&] {
+            std::uint64_t* x = &w[r % (words / threads) * threads + t];
+            tx_snapshot(x);
+            *x += 1;
+            void* fresh = p.allocate(48);  // new memory needs no snapshot
+            std::memset(fresh, 0xab, 48);
+            p.deallocate(fresh);
+          });
+        }
+      } catch (const error& e) {
+        std::lock_guard g(first_mu);
+        if (first_failure.empty()) first_failure = e.what();
+        failures++;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  INFO(first_failure);
+  CHECK(failures == 0);
+  std::uint64_t sum = 0;
+  for (int i = 0; i < words; ++i) sum += w[i];
+  CHECK(sum == std::uint64_t(threads) * rounds);
+}
+
+TEST_CASE("checked mode finds a store far from every snapshot within a bounded number of commits",
+          "[tx][checked]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  std::uint64_t* w = heap_words(p);
+  constexpr int pages = 20;
+  for (int i = 0; i < pages; ++i) {  // opens 20 pages
+    p.transaction([&] {
+      tx_snapshot(&w[i * 512]);
+      w[i * 512] = 1;
+    });
+  }
+  w[10 * 512 + 3] = 7;  // on page 10, outside any transaction
+  int commits = 0;
+  std::optional<error_code> found;
+  while (!found && commits < pages) {
+    ++commits;
+    try {
+      p.transaction([&] {
+        tx_snapshot(&w[0]);  // page 0 only
+        w[0] += 1;
+      });
+    } catch (const error& e) {
+      found = e.code();
+    }
+  }
+  // Each commit compares the pages it touched and two others in turn.
+  REQUIRE(found.has_value());
+  CHECK(*found == error_code::missing_snapshot);
+  CHECK(commits <= pages / 2 + 1);
+  CHECK(w[10 * 512 + 3] == 0);
+}
+
+TEST_CASE("checked mode: closing the pool reports stores made outside transactions",
+          "[tx][checked]") {
+  test::temp_dir d;
+  pool_options o;
+  o.size = 4 << 20;
+  o.checked_transactions = true;
+  pool p = pool::open(d / "close.pool", o);
+  std::uint64_t* w = heap_words(p);
+  p.transaction([&] {
+    tx_snapshot(&w[0]);
+    w[0] = 1;
+  });
+  w[1] = 2;  // never committed
+  CHECK(error_of([&] { p.close(); }) == error_code::missing_snapshot);
+  CHECK_FALSE(p.is_open());
+  pool q = pool::open(d / "close.pool", o);
+  CHECK(heap_words(q)[0] == 1);
+  CHECK(heap_words(q)[1] == 0);
+  q.close();
+}
+
+TEST_CASE("checked mode keeps watching after pool::grow", "[tx][checked]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = open_checked(dev);
+  p.grow(8 << 20);
+  std::uint64_t* w = heap_words(p);  // the middle of the grown heap
+  p.transaction([&] {
+    tx_snapshot(&w[0]);
+    w[0] = 4;
+  });
+  CHECK(error_of([&] { p.transaction([&] { w[1] = 5; }); }) == error_code::missing_snapshot);
+  CHECK(w[0] == 4);
+  CHECK(w[1] == 0);
 }
 
 TEST_CASE("threads commit concurrently and every commit survives", "[tx][threads]") {
@@ -483,36 +727,4 @@ TEST_CASE("threads commit concurrently and every commit survives", "[tx][threads
     CHECK(heap_words(p)[0] == 400);
     CHECK(heap_words(p)[64] == 400);
   }
-}
-
-TEST_CASE("pmutex serialises threads and is free again after reopen", "[tx][threads][pmutex]") {
-  test::temp_dir d;
-  pool_options o;
-  o.size = 4 << 20;
-  {
-    pool p = pool::open(d / "m.pool", o);
-    struct counter {
-      pmutex lock;
-      std::uint64_t value;
-    };
-    auto* c = reinterpret_cast<counter*>(p.base() + p.heap_offset());
-    auto worker = [&] {
-      for (int i = 0; i < 300; ++i) {
-        std::lock_guard guard(c->lock);
-        p.transaction([&] {
-          tx_snapshot(&c->value);  // never the lock word itself
-          c->value += 1;
-        });
-      }
-    };
-    std::thread a(worker), b(worker);
-    a.join();
-    b.join();
-    CHECK(c->value == 600);
-    c->lock.lock();  // left locked at close
-  }
-  pool p = pool::open(d / "m.pool", o);
-  auto* m = reinterpret_cast<pmutex*>(p.base() + p.heap_offset());
-  CHECK(m->try_lock());  // a lock from an earlier open is free
-  m->unlock();
 }

@@ -8,8 +8,9 @@ Usage: tutorial_test.py BUILD/examples [SOURCE_ROOT [FERRITE]]
 With SOURCE_ROOT, also checks that every line of docs/tutorial.md's C++
 snippets is in the examples' sources (the snippets stay in sync).
 
-Checks, for hello and both versions of the guessing game (dict and list:
-*_dict; Guesser class: no suffix):
+Checks visits (typed structs with ferrite::p<T> fields) over four runs, and,
+for hello and both versions of the guessing game (dict and list: *_dict;
+Guesser class: no suffix):
 - hello asks a name once and remembers it;
 - a whole game over several processes, with status after every guess;
 - the messages for no game in progress, a game already in progress, a bad
@@ -93,6 +94,27 @@ def test_hello(d):
     rc, out = run(e, "hello", stdin="Bo\n")
     check(rc == 0 and "What's your name?" in out and "Hello, Bo!" in out,
           "hello: asks again after no name was given", out)
+
+
+def test_visits(d):
+    """visits: typed structs with ferrite::p<T> fields (the tutorial's
+    "Typed structs" section). Each run counts itself; a name signs the book."""
+    e = tempfile.mkdtemp(dir=d)
+    expected = [
+        ((), "Run 1. Nobody has signed yet: sign with 'visits NAME'."),
+        (("Ada",), "Run 2. Signatures (1), latest first: Ada. The first was Ada."),
+        (("Grace",), "Run 3. Signatures (2), latest first: Grace, Ada. The first was Ada."),
+        ((), "Run 4. Signatures (2), latest first: Grace, Ada. The first was Ada."),
+    ]
+    for args, want in expected:
+        rc, out = run(e, "visits", *args)
+        check(rc == 0 and out.strip() == want, f"visits {' '.join(args)}: {want}", out)
+    if FERRITE:
+        p = subprocess.run([FERRITE, "dump", os.path.join(e, "visits.pool")],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0 and "runs: 4" in p.stdout and "signed_count: 2" in p.stdout,
+              "ferrite dump visits.pool: p<T> fields decode as their inner type",
+              p.stdout + p.stderr)
 
 
 def test_no_game(d, g):
@@ -310,6 +332,7 @@ def main():
         test_snippets_in_sync(SOURCE_ROOT)
     with tempfile.TemporaryDirectory() as d:
         test_hello(d)
+        test_visits(d)
         for g in (DICT, GUESSER):
             test_whole_game(d, g)
             test_interrupted_start(d, g, g.guess)

@@ -9,7 +9,10 @@
 //     title: ferrite::string, moves: test.Node 1 -> 2 -> 3 -> back to 1,
 //     scores: vector<i64> {10, 20, 30}, index: hash_map<string,i64>
 //     {alpha: 1, beta: 2, gamma: 3}, ranks: map<i64,i64> {1..5 -> x*100}
-//     (two leaves under an inner root), tags: set<i32> {7, 8, 9}
+//     (two leaves under an inner root), tags: set<i32> {7, 8, 9},
+//     guard: a ferrite::pmutex and readers: a ferrite::pshared_mutex, held
+//     (exclusive, shared) when the transaction commits: their words are
+//     not zero in the file, and dump must not show them
 //   plus one test.Node nobody points to (for --all).
 //
 // The containers are written here from the documented layouts
@@ -24,6 +27,7 @@
 
 #include "ferrite/base/format/container_format.h"
 #include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/pmutex.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/types/element.h"
 #include "ferrite/types/string.h"
@@ -77,6 +81,8 @@ struct game {
   raw_hash_map index;
   raw_map ranks;
   raw_set tags;
+  ferrite::pmutex guard;
+  ferrite::pshared_mutex readers;
 };
 
 }  // namespace fixture
@@ -134,7 +140,7 @@ struct describe<fixture::raw_set> {
 namespace fixture {
 
 FERRITE_TYPE(game, "test.Game", name, maximum, ratio, small, big, last, stats_, title, moves,
-             scores, index, ranks, tags)
+             scores, index, ranks, tags, guard, readers)
 
 using ferrite::detail::describe;
 
@@ -261,6 +267,8 @@ int main(int argc, char** argv) {
       fill_hash_map(p, g.index);
       fill_map(p, g.ranks);
       fill_set(p, g.tags);
+      g.guard.lock();  // held at commit: the committed words are not zero
+      g.readers.lock_shared();
       p.make<node>(std::int64_t{42});  // unreachable
     });
     p.close();

@@ -90,6 +90,7 @@ class hash_map {
   using value_input = typename element_traits<V>::input;
 
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   using key_type = K;
   using mapped_type = V;
   using lookup_type = typename key_traits<K>::lookup;  // what find/erase/at take

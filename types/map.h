@@ -15,7 +15,8 @@
 // std::string_view). Values are elements (types/element.h): a value that
 // owns storage (a ferrite::string, a container) is built from its input
 // (string_view) or value-initialised in place (`m[k].push_back(x)`), and its
-// storage is released when the entry is erased.
+// storage is released when the entry is erased. Copying one in (insert(k, v)
+// with v a container, or a struct holding one) throws invalid_argument.
 //
 // Iteration is forward, in key order. `*it` is a `reference`:
 // { const K& first; V& second; } referring into the pool (structured
@@ -54,6 +55,7 @@ namespace ferrite {
 template <class K, class V>
 class map {
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   using key_type = K;
   using mapped_type = V;
   using lookup = typename key_traits<K>::lookup;
@@ -164,12 +166,17 @@ class map {
   }
 
   // Inserts (k, v) unless k is present; the bool says whether it did.
+  // Throws invalid_argument when V owns storage and is copied in (a
+  // container, a struct holding one): build it in place with try_emplace
+  // or operator[].
   std::pair<iterator, bool> insert(const lookup& k, value_input v) {
+    refuse_value_copy();
     return result(detail::btree_insert(rep_, traits(), &k, &v, false));
   }
   // Inserts (k, v), or replaces the value of a present k (the old value's
-  // storage is released).
+  // storage is released). Refuses copies as insert does.
   std::pair<iterator, bool> insert_or_assign(const lookup& k, value_input v) {
+    refuse_value_copy();
     return result(detail::btree_insert(rep_, traits(), &k, &v, true));
   }
   // Inserts k with a value-initialised value unless k is present.
@@ -198,6 +205,20 @@ class map {
  private:
   static constexpr std::uint32_t keys_offset = detail::btree_keys_offset(alignof(K));
 
+  // A value that owns storage copied in would give it two owners (its
+  // buffer freed twice); strings go in as std::string_view instead.
+  static void refuse_value_copy() {
+    if constexpr (std::is_same_v<value_input, const V&>) {
+      static const bool owns = detail::owns_storage(detail::descriptor_of<V>());
+      if (owns) {
+        fail(error_code::invalid_argument,
+             detail::descriptor_of<map>().name +
+                 ": the value type owns storage and cannot be copied into the map (two owners "
+                 "would share it); use try_emplace(key) or map[key] to build it in place, then "
+                 "fill it");
+      }
+    }
+  }
   static std::pair<iterator, bool> result(const detail::btree_insert_result& r) {
     return {iterator(r.at), r.inserted};
   }

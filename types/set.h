@@ -38,6 +38,7 @@ namespace ferrite {
 template <class K>
 class set {
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   using key_type = K;
   using value_type = K;
   using lookup = typename key_traits<K>::lookup;

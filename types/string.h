@@ -29,6 +29,7 @@ namespace ferrite {
 
 class string {
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   string() noexcept = default;
   string(const string&) noexcept = default;  // a read-only view of the same text
   string& operator=(const string&) = delete;

@@ -117,6 +117,7 @@ class object;
 // bypass the transaction); assign through the handle.
 class value_cell {
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   value_cell() noexcept = default;
   value_cell(const value_cell&) noexcept = default;
   value_cell& operator=(const value_cell&) = delete;

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "ferrite/base/error.h"
 #include "ferrite/base/format/heap_format.h"
@@ -145,10 +146,10 @@ void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element&
 void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t first,
                   std::uint64_t last) {
   if (first > last || last > rep.size) {
-    fail(error_code::invalid_argument,
-         "vector::erase(" + std::to_string(first) + ", " + std::to_string(last) +
-             ") on a vector of " + std::to_string(rep.size) +
-             " elements; the range must satisfy first <= last <= size()");
+    fail(error_code::out_of_range, "vector::erase(" + std::to_string(first) + ", " +
+                                       std::to_string(last) + ") on a vector of " +
+                                       std::to_string(rep.size) +
+                                       " elements; the range must satisfy first <= last <= size()");
   }
   if (first == last) return;
   if (e.release) {
@@ -211,15 +212,19 @@ void vector_release(pool_impl& p, vector_rep& rep, const vector_element& e) {
   rep = {};
 }
 
+// Positions outside the vector are out_of_range, as a bad index of the
+// value model's list (Python's IndexError; docs/values.md).
 void vector_empty(const char* op) {
-  fail(error_code::invalid_argument,
+  fail(error_code::out_of_range,
        std::string("vector::") + op + "() on an empty vector; check empty() first");
 }
 
 void vector_bad_index(const char* op, std::uint64_t i, std::uint64_t size) {
-  fail(error_code::invalid_argument, std::string("vector::") + op + "(" + std::to_string(i) +
-                                         ") on a vector of " + std::to_string(size) +
-                                         " elements; the index must be below size()");
+  const bool insert = std::string_view(op) == "insert";
+  fail(error_code::out_of_range, std::string("vector::") + op + "(" + std::to_string(i) +
+                                     ") on a vector of " + std::to_string(size) +
+                                     " elements; the index must be " +
+                                     (insert ? "at most size()" : "below size()"));
 }
 
 void vector_not_copyable(const vector_element& e) {

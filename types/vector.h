@@ -21,7 +21,8 @@
 // inside a transaction after ferrite::tx_snapshot(&v[i]) (or use set(i, x),
 // which does both). Any call that can reallocate (push_back, emplace_back,
 // insert, resize, reserve, shrink_to_fit, assign) invalidates references
-// and iterators, as in std::vector.
+// and iterators, as in std::vector; so does erase (it may rebuild a large
+// buffer, below). set() and clear() keep the buffer.
 //
 // Mutating calls must be made on the handle in the pool (on a copy in
 // volatile memory they throw invalid_argument); each is atomic on its own
@@ -42,8 +43,14 @@
 // the buffer instead, so every single operation stays within the log limit
 // (except releasing many owning elements at once: see vector.cc).
 //
-// Errors: at(), set(), insert(), erase() with a bad index, pop_back(),
-// front() and back() on an empty vector, throw invalid_argument.
+// Errors: a position outside the vector is out_of_range, as a bad index of
+// the value model's list (Python's IndexError): at(), set(), erase(i) with
+// i >= size(), insert(i) with i > size(), erase(first, last) unless
+// first <= last <= size(), and pop_back(), front(), back() on an empty
+// vector. The vector is unchanged and an enclosing transaction goes on.
+// Copying in an element that owns storage, a pointer into another pool, or
+// a mutation through a copy in volatile memory are invalid_argument; a full
+// pool is out_of_space.
 //
 // Thread-safety: like std::vector (concurrent reads, or one writer).
 #pragma once
@@ -79,15 +86,15 @@ struct vector_element {
 // rep.size (so a failing build leaves the size unchanged).
 void* vector_append_slot(pool_impl& p, vector_rep& rep, const vector_element& e);
 // Opens `count` zeroed slots at index `pos` (moving the tail up), adds
-// `count` to the size and returns the first slot. Throws invalid_argument
+// `count` to the size and returns the first slot. Throws out_of_range
 // when pos > size.
 void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t pos,
                         std::uint64_t count);
-// Snapshots element i and returns it. Throws invalid_argument when i >= size.
+// Snapshots element i and returns it. Throws out_of_range when i >= size.
 void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t i,
                             const char* op);
 // Releases elements [first, last) and closes the gap. Throws
-// invalid_argument unless first <= last <= size.
+// out_of_range unless first <= last <= size.
 void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t first,
                   std::uint64_t last);
 // New elements are zero bytes; removed ones are released.
@@ -110,6 +117,7 @@ void release_vector(pool_impl& p, void* obj);
 template <class T>
 class vector {
  public:
+  using ferrite_container_handle = void;  // engine/pptr.h: no pptr<void> to a container
   using value_type = T;
   using size_type = std::size_t;
   using difference_type = std::ptrdiff_t;
@@ -135,6 +143,7 @@ class vector {
   // REQUIRES: i < size() (unchecked; at() checks).
   T& operator[](size_type i) { return data()[i]; }
   const T& operator[](size_type i) const { return data()[i]; }
+  // Throws out_of_range when i >= size() (as the value model's list).
   T& at(size_type i) { return data()[checked(i, "at")]; }
   const T& at(size_type i) const { return data()[checked(i, "at")]; }
   T& front() { return data()[nonempty("front")]; }

@@ -39,13 +39,14 @@ inline constexpr std::size_t type_name_max = 88;  // bytes, NUL included
 inline constexpr std::size_t field_name_max = 48;
 
 // One type. Invariants (checked at open): the name is NUL-terminated and
-// non-empty and unique; kind/subkind are known values; the fields
+// non-empty and unique; kind/subkind are known values (a lock: 8 bytes,
+// 8-aligned, key and value 0); the fields
 // [first_field, first_field + field_count) are in use; key and value are 0,
 // a built-in id or the id of a stored type.
 struct type_entry {
   char name[type_name_max];   //  0
-  std::uint8_t kind;          // 88 type_kind
-  std::uint8_t subkind;       // 89 scalar_kind / container_kind
+  std::uint8_t kind;          // 88 type_kind: 2 pointer, 3 struct, 4 container, 5 lock
+  std::uint8_t subkind;       // 89 container_kind / lock_kind (1 pmutex, 2 pshared_mutex)
   std::uint16_t reserved0;    // 90
   std::uint32_t size;         // 92
   std::uint32_t align;        // 96

@@ -160,6 +160,23 @@ gc_stats collect_garbage(pool_impl& p) {
                                     "); reopen it");
   }
   std::unique_lock gate(p.tx_gate);
+  if (p.watch) {
+    // Checked mode: with no transaction running, any change not yet
+    // accounted for was made outside transactions. The collection's own
+    // records are accepted after it (below).
+    std::string missing = p.watch->check_all();
+    if (!missing.empty()) {
+      fail(error_code::missing_snapshot,
+           "checked transactions: heap bytes changed outside any transaction: " + missing +
+               "; found by pool::gc, which collected nothing");
+    }
+  }
+  struct accept_at_end {
+    pool_impl& p;
+    ~accept_at_end() {
+      if (p.watch) p.watch->accept_all();
+    }
+  } accept{p};
   gc_stats s;
   if (p.log->root_offset() == 0) return s;
   gc_marker m(p);

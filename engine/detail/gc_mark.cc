@@ -123,6 +123,7 @@ const std::vector<gc_marker::plan_entry>& gc_marker::plan(std::uint32_t id, int 
   std::vector<plan_entry> out;
   switch (t.kind) {
     case type_kind::scalar:
+    case type_kind::lock:  // run-time state, no pointers (engine/pmutex.h)
       break;
     case type_kind::pointer:
       out.push_back({plan_entry::what::pointer, 0, t.value});

@@ -14,6 +14,7 @@
 #include "ferrite/base/media/media.h"
 #include "ferrite/engine/detail/pool_file.h"
 #include "ferrite/engine/detail/type_table.h"
+#include "ferrite/engine/detail/write_watch.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/txlog/change_log.h"
@@ -33,8 +34,11 @@ struct pool_impl {
   std::unique_ptr<change_log> log;
   std::unique_ptr<detail::heap> heap;  // (declared after log: destroyed first)
   std::unique_ptr<type_table> types;
-  std::mutex root_mu;            // creating the root
-  bool checked = false;          // checked transactions
+  std::mutex root_mu;    // creating the root
+  bool checked = false;  // checked transactions
+  // Checked mode's write tracking: from the end of a writable open to the
+  // start of close.
+  std::unique_ptr<write_watch> watch;
   std::uint64_t generation = 0;  // unique per open in this process
   bool was_clean_shutdown = false;
   // The transaction gate: every outermost transaction holds it shared from

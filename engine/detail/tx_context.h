@@ -1,6 +1,8 @@
 // The per-thread state of a running transaction (internal).
 //
 // Invariants while depth > 0:
+// - In checked mode (`watched`) the pool's write_watch lists the context,
+//   and `covered`, `bit_ops` and `direct` change only under coverage_mu.
 // - `covered` holds sorted, disjoint, non-adjacent [begin, end) pool offsets
 //   whose old bytes are in `undo_bytes` (the first snapshot of each byte).
 // - The working view holds the transaction's new bytes; the durable image
@@ -50,13 +52,13 @@ struct tx_context final : heap_tx {
   std::vector<unreferenced_payload> unreferenced;
   release_unreferenced_fn release_unreferenced = nullptr;
   record_builder record;
-  std::vector<std::byte> shadow;      // checked mode: the heap at begin
   std::shared_mutex* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
   // heap_tx's hooks.
   void log_bits(entry_kind kind, std::uint64_t offset, std::uint64_t mask) override {
+    auto guard = lock_coverage();
     bit_ops.push_back({kind, offset, mask});
   }
   void cover_new(std::uint64_t offset, std::uint64_t len) override { cover(nullptr, offset, len); }

@@ -1,5 +1,6 @@
 #include "ferrite/engine/detail/type_table.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <unordered_set>
@@ -153,8 +154,9 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
     t.name = bounded_name(e.name, sizeof e.name);
     if (!names.insert(t.name).second) bad(where + ": duplicate name '" + t.name + "'");
     if (e.kind < static_cast<std::uint8_t>(type_kind::pointer) ||
-        e.kind > static_cast<std::uint8_t>(type_kind::container)) {
-      bad(where + ": unknown kind " + std::to_string(e.kind));
+        e.kind > static_cast<std::uint8_t>(type_kind::lock)) {
+      bad(where + ": unknown kind " + std::to_string(e.kind) +
+          " (or a kind of a newer ferrite than this build)");
     }
     t.kind = static_cast<type_kind>(e.kind);
     t.subkind = e.subkind;
@@ -162,6 +164,14 @@ std::vector<stored_type> parse_type_table(const std::byte* image, std::uint64_t 
         (e.subkind < static_cast<std::uint8_t>(container_kind::string) ||
          e.subkind > static_cast<std::uint8_t>(container_kind::value))) {
       bad(where + ": unknown container kind");
+    }
+    if (t.kind == type_kind::lock) {
+      if (e.subkind < static_cast<std::uint8_t>(lock_kind::exclusive) ||
+          e.subkind > static_cast<std::uint8_t>(lock_kind::shared)) {
+        bad(where + ": unknown lock kind");
+      }
+      if (e.size != lock_word_size || e.align != lock_word_size || e.key != 0 || e.value != 0)
+        bad(where + ": a lock is not " + std::to_string(lock_word_size) + " aligned bytes");
     }
     t.size = e.size;
     t.align = e.align;
@@ -222,45 +232,47 @@ type_table::type_table(pool_impl& pool)
     by_name_.emplace(t.name, t.id);
     field_count_ += static_cast<std::uint32_t>(t.fields.size());
   }
-  derive_pointers(types_, 0);
+  derive_offsets(types_, 0);
   count_.store(static_cast<std::uint32_t>(types_.size()), std::memory_order_release);
 }
 
-void type_table::derive_pointers(std::vector<stored_type>& types, std::size_t from) {
+void type_table::derive_offsets(std::vector<stored_type>& types, std::size_t from) {
   // `types` holds every stored type by id order; a struct's nested structs
   // may come later, so derive recursively (by-value nesting has no cycles;
   // the depth bound stops a corrupted table that claims one).
   std::vector<int> state(types.size(), 0);  // 0 todo, 1 in progress, 2 done
-  std::function<const std::vector<std::uint32_t>*(std::uint32_t, int)> of =
-      [&](std::uint32_t id, int depth) -> const std::vector<std::uint32_t>* {
+  std::function<const stored_type*(std::uint32_t, int)> of = [&](std::uint32_t id,
+                                                                 int depth) -> const stored_type* {
     if (id < first_stored_type_id || id - first_stored_type_id >= types.size() || depth > 64) {
       return nullptr;
     }
     const std::size_t i = id - first_stored_type_id;
     stored_type& t = types[i];
-    if (state[i] == 2) return &t.pointers;
+    if (state[i] == 2) return &t;
     if (state[i] == 1) return nullptr;
     state[i] = 1;
     t.pointers.clear();
+    t.locks.clear();
     if (t.kind == type_kind::pointer) t.pointers.push_back(0);
+    if (t.kind == type_kind::lock) t.locks.push_back(0);
     for (const stored_field& f : t.fields) {
-      const stored_type* ft =
-          f.type >= first_stored_type_id ? &types[f.type - first_stored_type_id] : nullptr;
-      if (!ft) continue;
-      const std::vector<std::uint32_t>* inner = of(f.type, depth + 1);
-      if (!inner || inner->empty() || ft->kind == type_kind::container) continue;
+      const stored_type* ft = of(f.type, depth + 1);
+      // Containers keep their elements in storage objects of their own.
+      if (!ft || ft->kind == type_kind::container) continue;
       for (std::uint32_t k = 0; k < f.count; ++k) {
-        for (std::uint32_t o : *inner) t.pointers.push_back(f.offset + k * ft->size + o);
+        for (std::uint32_t o : ft->pointers) t.pointers.push_back(f.offset + k * ft->size + o);
+        for (std::uint32_t o : ft->locks) t.locks.push_back(f.offset + k * ft->size + o);
       }
     }
+    std::sort(t.locks.begin(), t.locks.end());
     state[i] = 2;
-    return &t.pointers;
+    return &t;
   };
   for (std::size_t i = 0; i < types.size(); ++i) {
     of(static_cast<std::uint32_t>(first_stored_type_id + i), 0);
-    if (i >= from && !types[i].pointers.empty() && types[i].kind != type_kind::container) {
-      has_pointers_.store(true, std::memory_order_release);
-    }
+    if (i < from || types[i].kind == type_kind::container) continue;
+    if (!types[i].pointers.empty()) has_pointers_.store(true, std::memory_order_release);
+    if (!types[i].locks.empty()) has_locks_.store(true, std::memory_order_release);
   }
 }
 
@@ -502,7 +514,7 @@ std::uint32_t type_table::add_missing(const type_descriptor& d) {
   std::vector<stored_type> all = types_;
   const std::size_t first_new = all.size();
   all.insert(all.end(), parsed.begin(), parsed.end());
-  derive_pointers(all, first_new);
+  derive_offsets(all, first_new);
   pool_.log->commit(rb);
   std::memcpy(image, copy.data(), type_table_bytes);
   for (std::size_t i = first_new; i < all.size(); ++i) {
@@ -542,7 +554,7 @@ void type_table::adopt(const type_table& source) {
   std::memcpy(copy.data(), &h, sizeof h);
   std::vector<stored_type> parsed =
       parse_type_table(copy.data(), pool_seed(pool_.header), pool_.path.string());
-  derive_pointers(parsed, 0);
+  derive_offsets(parsed, 0);
 
   record_builder rb;
   rb.add_range(table, copy.data(), sizeof h);

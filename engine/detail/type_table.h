@@ -40,7 +40,15 @@ struct stored_type {
   // Offsets of the pointers in one value (pointer fields, also inside
   // nested structs and arrays); {0} for a pointer type. Derived, not stored.
   std::vector<std::uint32_t> pointers;
+  // Offsets of the lock words (pmutex, pshared_mutex; lock_word_size bytes
+  // each) in one value, the same way, ascending; {0} for a lock type.
+  // Container elements are not included (they live in the container's
+  // storage objects). Derived, not stored.
+  std::vector<std::uint32_t> locks;
 };
+
+// The size of a type_kind::lock value (checked at open).
+inline constexpr std::uint32_t lock_word_size = 8;
 
 // Parses a type table image of type_table_bytes bytes. Throws corrupted,
 // naming `path`, for any inconsistency (invariant 7: every id and offset is
@@ -75,6 +83,9 @@ class type_table {
   // True when some stored struct or pointer type holds pointers (then
   // commits check where they point: transaction.cc).
   bool has_pointers() const noexcept { return has_pointers_.load(std::memory_order_acquire); }
+  // True when some stored type holds a lock (then transactions keep lock
+  // words out of what an abort restores: lock_fields.h).
+  bool has_locks() const noexcept { return has_locks_.load(std::memory_order_acquire); }
 
   // Compares every type registered in this process with the stored type of
   // the same name; throws layout_mismatch naming the type and field.
@@ -83,8 +94,9 @@ class type_table {
  private:
   std::uint32_t add_missing(const type_descriptor& d);  // REQUIRES: mu_ held
   std::string difference(const type_descriptor& d, const stored_type& s) const;
-  // Fills stored_type::pointers of types [from, end) (and has_pointers_).
-  void derive_pointers(std::vector<stored_type>& types, std::size_t from);
+  // Fills stored_type::pointers and ::locks of types [from, end) (and
+  // has_pointers_, has_locks_).
+  void derive_offsets(std::vector<stored_type>& types, std::size_t from);
 
   pool_impl& pool_;
   mutable std::mutex mu_;
@@ -93,6 +105,7 @@ class type_table {
   std::unordered_map<std::string, std::uint32_t> by_name_;  // under mu_
   std::uint32_t field_count_ = 0;                           // under mu_
   std::atomic<bool> has_pointers_{false};
+  std::atomic<bool> has_locks_{false};
   static constexpr std::uint32_t cache_size = 4096;
   std::unique_ptr<std::atomic<std::uint32_t>[]> cache_;  // by descriptor index
 };

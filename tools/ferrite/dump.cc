@@ -147,6 +147,13 @@ dump_value decoder::value(std::uint32_t type_id, const std::byte* p, std::uint32
   dump_value v;
   if (t->kind == type_kind::scalar) return scalar(static_cast<scalar_kind>(t->subkind), p);
   if (t->kind == type_kind::pointer) return pointer(load<std::uint64_t>(p), t->value, depth);
+  if (t->kind == type_kind::lock) {
+    // Run-time state, reset by every open: what kind of lock, never its bytes.
+    v.what = kind::lock;
+    v.type = t->name;
+    v.text = t->subkind == static_cast<std::uint8_t>(lock_kind::shared) ? "shared" : "exclusive";
+    return v;
+  }
   if (depth >= options_.max_depth) {
     v.what = kind::elided;
     v.type = t->name;

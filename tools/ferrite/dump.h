@@ -9,7 +9,8 @@
 //
 // decode_pool walks from the root object: struct fields by name, char
 // arrays as text, pointers to their targets (each heap object decoded once;
-// later references say "see above"), and the containers of
+// later references say "see above"), lock fields as `<lock>` (never their
+// bytes: engine/pmutex.h), and the containers of
 // base/format/container_format.h (string, vector, hash_map, map, set) with their
 // elements, and the dynamic value cells of base/format/value_format.h (str,
 // bytes, tuples... and the list/dict/set/object payload structs). The result is a plain tree
@@ -64,6 +65,8 @@ struct dump_value {
     problem,       // text: what is wrong (a bad pointer, damaged container storage)
     elided,        // type: not decoded, max_depth reached
     dynamic,       // a value cell (base/format/value_format.h): see dump_value::cell
+    lock,          // a pmutex / pshared_mutex field: type; text "exclusive" or "shared"
+                   // (its bytes are run-time state and are not shown)
   };
   enum class link : std::uint8_t {
     null,         // a null pointer

@@ -106,6 +106,9 @@ bool one_line(const dump_value& v, std::string& out) {
     case kind::problem:
       out = "<" + v.text + ">";
       return true;
+    case kind::lock:
+      out = v.text == "shared" ? "<shared lock>" : "<lock>";
+      return true;
     case kind::elided:
       out = v.type + " {...} (depth limit)";
       return true;
@@ -265,6 +268,8 @@ json json_of(const dump_value& v) {
       return v.offset ? json{{"problem", v.text}, {"offset", v.offset}} : json{{"problem", v.text}};
     case kind::elided:
       return json{{"type", v.type}, {"depth_limit", true}};
+    case kind::lock:
+      return json{{"lock", v.text}};
     case kind::pointer:
       switch (v.target) {
         case link::null:
@@ -322,6 +327,8 @@ const char* kind_name(type_kind k) {
       return "structure";
     case type_kind::container:
       return "container";
+    case type_kind::lock:
+      return "lock";
   }
   return "unknown";
 }
@@ -360,6 +367,10 @@ json types_json(const dump_result& r) {
     j["name"] = t.name;
     j["kind"] = kind_name(t.kind);
     if (t.kind == type_kind::container) j["container"] = container_name(t.subkind);
+    if (t.kind == type_kind::lock) {
+      j["lock"] =
+          t.subkind == static_cast<std::uint8_t>(lock_kind::shared) ? "shared" : "exclusive";
+    }
     j["size"] = t.size;
     j["align"] = t.align;
     j["version"] = t.version;

@@ -21,10 +21,16 @@ class sim_media final : public media {
   void sync_all() override;
   void map_working_view() override;
   void grow(std::size_t new_size) override;
+  ~sim_media() override;
 
  private:
+  // The working view is page-aligned like a file's mapping (checked mode
+  // protects it page by page).
+  static std::byte* allocate_working(std::size_t size);
+  void unmap_working() noexcept;
+
   std::shared_ptr<sim_device> device_;
-  std::vector<std::byte> working_copy_;
+  std::size_t working_size_ = 0;
 };
 
 }  // namespace ferrite::detail

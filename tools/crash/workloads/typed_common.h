@@ -123,9 +123,9 @@ inline std::string short_text(std::mt19937_64& rng) {
   return letters(rng, 16 + rng() % 15);
 }
 
-// Expects `fn` to throw ferrite::error `code` (std-like misuse:
-// invalid_argument; an absent key: not_found); throws std::logic_error when
-// it does not.
+// Expects `fn` to throw ferrite::error `code` (an absent key: not_found; a
+// position outside a vector: out_of_range); throws std::logic_error when it
+// does not.
 template <class Fn>
 void expect_misuse(error_code code, const char* what, Fn&& fn) {
   try {

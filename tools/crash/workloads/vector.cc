@@ -3,7 +3,7 @@
 // The root holds a vector<i64> and a vector<ferrite::string>. An operation
 // runs one to four steps (push_back, pop_back, insert, erase of one element
 // or a range, set, resize, reserve, shrink_to_fit, assign, clear, and
-// misuse that must throw invalid_argument and change nothing) as one call
+// misuse that must throw out_of_range and change nothing) as one call
 // atomic on its own, in a transaction (sometimes nested), or in a
 // transaction that aborts. Every eighth operation, from the third, makes
 // the numbers a vector of 33,000 (a 264 KB extent, written directly rather
@@ -291,8 +291,9 @@ void perform_generic(ferrite::vector<T>& v, const step& s, In one) {
       v.clear();
       return;
     case kind::misuse:
-      // std-like misuse: invalid_argument, nothing changed, the transaction goes on
-      typed::expect_misuse(error_code::invalid_argument, "vector misuse", [&] {
+      // a position outside the vector: out_of_range (as the value model's
+      // list), nothing changed, the transaction goes on
+      typed::expect_misuse(error_code::out_of_range, "vector misuse", [&] {
         switch (s.a) {
           case 0:
             v.erase(v.size());
