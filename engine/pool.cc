@@ -584,7 +584,13 @@ void pool::grow(std::uint64_t new_size) {
     pool_impl& p;
     bool watched = static_cast<bool>(p.watch);
     ~rewatch() {
-      if (watched && p.store && p.store->working()) p.watch = std::make_unique<write_watch>(p);
+      if (!watched || !p.store || !p.store->working()) return;
+      try {
+        p.watch = std::make_unique<write_watch>(p);
+      } catch (const std::exception& e) {  // a destructor must not throw
+        std::fprintf(stderr, "ferrite: pool '%s': checked transactions are off after the grow: %s\n",
+                     p.path.c_str(), e.what());
+      }
     }
   } rewatch{p};
   if (p.watch) {

@@ -166,26 +166,36 @@ void write_watch::arm() {
   opener_.assign(pages_, 0);
   open_list_.clear();
   open_list_.reserve(pages_);
-  if (::mprotect(base_ + heap_, pages_ * page_size, PROT_READ) != 0) {
-    const int err = errno;
-    ::munmap(pre_, pages_ * page_size);
-    pre_ = nullptr;
-    fail_errno(err, "checked transactions: cannot protect the heap", "");
-  }
-  std::lock_guard g(watches_mu);
-  for (std::size_t i = 0; i < max_open_pools; ++i) {
-    if (!watches[i].load()) {
-      slot_ = i;
-      watches[i].store(this, std::memory_order_release);
-      return;
+  {
+    // In the handler's table before the heap is protected: no fault of
+    // this pool may find the table without it.
+    std::lock_guard g(watches_mu);
+    slot_ = max_open_pools;
+    for (std::size_t i = 0; i < max_open_pools && slot_ == max_open_pools; ++i) {
+      if (!watches[i].load()) {
+        slot_ = i;
+        watches[i].store(this, std::memory_order_release);
+      }
     }
+  }
+  int err = 0;
+  if (slot_ == max_open_pools) {
+    err = EMFILE;
+  } else if (::mprotect(base_ + heap_, pages_ * page_size, PROT_READ) != 0) {
+    err = errno;
+  }
+  if (err != 0) {
+    disarm();
+    fail_errno(err, "checked transactions: cannot protect the heap", "");
   }
 }
 
 void write_watch::disarm() noexcept {
   {
     std::lock_guard g(watches_mu);
-    if (watches[slot_].load() == this) watches[slot_].store(nullptr, std::memory_order_release);
+    if (slot_ < max_open_pools && watches[slot_].load() == this) {
+      watches[slot_].store(nullptr, std::memory_order_release);
+    }
   }
   if (pre_) {
     ::mprotect(base_ + heap_, pages_ * page_size, PROT_READ | PROT_WRITE);
