@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "ferrite/base/error.h"
 #include "ferrite/engine/detail/lock_fields.h"
@@ -134,7 +135,13 @@ std::int32_t current_thread_id() noexcept {
 
 void write_watch::spin_lock::lock() noexcept {
   while (held_.exchange(true, std::memory_order_acquire)) {
-    while (held_.load(std::memory_order_relaxed)) __builtin_ia32_pause();
+    while (held_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#else
+      std::this_thread::yield();
+#endif
+    }
   }
 }
 
