@@ -588,7 +588,8 @@ void pool::grow(std::uint64_t new_size) {
       try {
         p.watch = std::make_unique<write_watch>(p);
       } catch (const std::exception& e) {  // a destructor must not throw
-        std::fprintf(stderr, "ferrite: pool '%s': checked transactions are off after the grow: %s\n",
+        std::fprintf(stderr,
+                     "ferrite: pool '%s': checked transactions are off after the grow: %s\n",
                      p.path.c_str(), e.what());
       }
     }
