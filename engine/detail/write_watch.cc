@@ -218,8 +218,11 @@ bool write_watch::on_fault(const void* addr) noexcept {
   const auto page = static_cast<std::uint32_t>((a - heap) / page_size);
   std::lock_guard g(mu_);
   if (!open_[page]) {  // else another thread opened it meanwhile
-    std::memcpy(pre_ + std::uint64_t(page) * page_size, heap + std::uint64_t(page) * page_size,
-                page_size);
+    // The page is read-only until the mprotect below, so no store races
+    // with this copy; TSan cannot see that (it knows nothing of mprotect),
+    // hence the uninstrumented copy.
+    copy_bytes(pre_ + std::uint64_t(page) * page_size, heap + std::uint64_t(page) * page_size,
+               page_size);
     if (::mprotect(heap + std::uint64_t(page) * page_size, page_size, PROT_READ | PROT_WRITE) !=
         0) {
       write_stderr("ferrite: checked transactions could not unprotect a heap page; aborting\n");
