@@ -413,9 +413,6 @@ run_state* heap::create_run(heap_tx& tx, std::size_t cls) {
     give_chunks(g, c.run_chunks, free_lsn);
     throw;
   }
-  // The new run's metadata is committed: not the caller's change.
-  tx.committed_aside(off, run_bitmap_offset + words * 8);
-  tx.committed_aside(entry_off(g), 8);
   std::lock_guard lk(mu_);
   run_state* r = new_run_state();
   std::lock_guard rl(r->mu);
@@ -476,7 +473,6 @@ bool heap::retire_empty_runs(heap_tx& tx) {
   for (run_state* r : victims) {
     tx.add_aside(entry_off(r->head_chunk), entry_off(r->head_chunk) + 8);
     *entry_ptr(r->head_chunk) = 0;
-    tx.committed_aside(entry_off(r->head_chunk), 8);
     runs_.erase(r->head_chunk);
     give_chunks(r->head_chunk, class_at(r->cls).run_chunks, lsn);
     spare_runs_.push_back(r);

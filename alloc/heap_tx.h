@@ -80,9 +80,6 @@ class heap_tx {
   // The new bytes [offset, offset+len) of a slot go into the commit record;
   // an abort has nothing to restore there.
   virtual void cover_new(std::uint64_t offset, std::uint64_t len) = 0;
-  // [offset, offset+len) was committed by a record of the heap's own (a
-  // new run): not a change of this transaction.
-  virtual void committed_aside(std::uint64_t offset, std::uint64_t len) = 0;
   // Marks the transaction failed (it can no longer commit) and throws
   // ferrite::error(code, message).
   [[noreturn]] void poison(error_code code, const std::string& message) {

@@ -193,12 +193,6 @@ void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_
   }
 }
 
-void tx_context::committed_aside(std::uint64_t offset, std::uint64_t len) {
-  // Checked mode: bytes a record of the heap's own committed are no
-  // transaction's change.
-  if (watched) pool->watch->accept(offset, len);
-}
-
 void tx_set_root(tx_context& tx, std::uint64_t offset, std::uint64_t type) {
   tx.root_changed = true;
   tx.new_root_offset = offset;

@@ -62,7 +62,6 @@ struct tx_context final : heap_tx {
     bit_ops.push_back({kind, offset, mask});
   }
   void cover_new(std::uint64_t offset, std::uint64_t len) override { cover(nullptr, offset, len); }
-  void committed_aside(std::uint64_t offset, std::uint64_t len) override;
   void mark_poisoned(const std::string& reason) override {
     poisoned = true;
     poison_reason = reason;

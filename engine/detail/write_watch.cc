@@ -127,6 +127,23 @@ void install_handler() {
   }
 }
 
+// Calls fn(begin, end) for the ranges `t` accounts for besides its covered
+// ones: logged bit operations (8-byte words), new extents, and heap
+// metadata committed aside.
+template <class Fn>
+void for_each_other_range(const tx_context& t, Fn&& fn) {
+  for (const auto& op : t.bit_ops) fn(op.offset, op.offset + 8);
+  for (const auto& d : t.direct) fn(d.begin, d.end);
+  for (const auto& d : t.aside) fn(d.begin, d.end);
+}
+
+// And for every range: the covered ones (snapshots, new memory) first.
+template <class Fn>
+void for_each_range(const tx_context& t, Fn&& fn) {
+  for (const auto& iv : t.covered) fn(iv.begin, iv.end);
+  for_each_other_range(t, fn);
+}
+
 }  // namespace
 
 std::int32_t current_thread_id() noexcept {
@@ -254,18 +271,14 @@ void write_watch::fold(std::uint64_t begin, std::uint64_t end) {
 void write_watch::gather(std::uint64_t begin, std::uint64_t end, std::vector<range>& out) const {
   for (const tx_context* t : running_) {
     std::lock_guard g(t->coverage_mu);
+    // covered is sorted and disjoint: only the ranges that reach the page.
     auto it = std::lower_bound(
         t->covered.begin(), t->covered.end(), begin,
         [](const tx_context::interval& iv, std::uint64_t v) { return iv.end <= v; });
     for (; it != t->covered.end() && it->begin < end; ++it) out.push_back({it->begin, it->end});
-    for (const auto& op : t->bit_ops) {
-      if (op.offset + 8 > begin && op.offset < end) out.push_back({op.offset, op.offset + 8});
-    }
-    for (const auto* list : {&t->direct, &t->aside}) {
-      for (const auto& d : *list) {
-        if (d.end > begin && d.begin < end) out.push_back({d.begin, d.end});
-      }
-    }
+    for_each_other_range(*t, [&](std::uint64_t b, std::uint64_t e) {
+      if (e > begin && b < end) out.push_back({b, e});
+    });
   }
   if (has_lock_fields(pool_)) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> locks;
@@ -355,10 +368,7 @@ std::string write_watch::check(const tx_context& tx) {
   };
   {
     std::lock_guard c(tx.coverage_mu);
-    for (const auto& iv : tx.covered) add(iv.begin, iv.end);
-    for (const auto& op : tx.bit_ops) add(op.offset, op.offset + 8);
-    for (const auto& d : tx.direct) add(d.begin, d.end);
-    for (const auto& d : tx.aside) add(d.begin, d.end);
+    for_each_range(tx, add);
   }
   std::sort(pages_seen_.begin(), pages_seen_.end());
   pages_seen_.erase(std::unique(pages_seen_.begin(), pages_seen_.end()), pages_seen_.end());
@@ -374,15 +384,7 @@ std::string write_watch::check(const tx_context& tx) {
 void write_watch::leave(tx_context& tx) {
   std::lock_guard g(mu_);
   running_.erase(std::remove(running_.begin(), running_.end(), &tx), running_.end());
-  for (const auto& iv : tx.covered) fold(iv.begin, iv.end);
-  for (const auto& op : tx.bit_ops) fold(op.offset, op.offset + 8);
-  for (const auto& d : tx.direct) fold(d.begin, d.end);
-  for (const auto& d : tx.aside) fold(d.begin, d.end);
-}
-
-void write_watch::accept(std::uint64_t offset, std::uint64_t len) {
-  std::lock_guard g(mu_);
-  fold(offset, offset + len);
+  for_each_range(tx, [&](std::uint64_t b, std::uint64_t e) { fold(b, e); });
 }
 
 std::string write_watch::check_all() {

@@ -20,7 +20,6 @@
 //     view again matches what is committed).
 //   - leave(tx), when a transaction ends (durable, or rolled back): its
 //     covered bytes become the pre-image.
-//   - accept(range): bytes committed by a record of the heap's own.
 //   - check_all() / accept_all(), with no transaction running (garbage
 //     collection, grow, close): every open page.
 //
@@ -63,8 +62,6 @@ class write_watch {
   std::string check(const tx_context& tx);
   // `tx` ended (its record is durable, or its bytes were restored).
   void leave(tx_context& tx);
-  // [offset, offset+len) was committed outside any transaction's ranges.
-  void accept(std::uint64_t offset, std::uint64_t len);
   // Compares every open page (as check() does a few): with no transaction
   // running, what it finds was stored outside transactions.
   std::string check_all();
