@@ -460,6 +460,8 @@ pool_stats pool::stats() const {
   s.log_used = p.log->used_bytes();
   s.log_wraps = l.wraps;
   s.group_syncs = l.group_syncs;
+  s.gathered_syncs = l.gathers;
+  s.gather_timeouts = l.gather_timeouts;
   s.space_waits = l.space_waits;
   s.checkpoints = l.checkpoints;
   s.checkpointed_records = l.checkpointed_records;
@@ -471,6 +473,12 @@ pool_stats pool::stats() const {
 void pool::transaction(const std::function<void()>& fn) {
   ferrite::transaction tx(*this);
   fn();  // an exception unwinds through tx, which aborts
+  tx.commit();
+}
+
+void pool::transaction(const std::function<void()>& fn, std::initializer_list<tx_lock> locks) {
+  ferrite::transaction tx(*this, locks);
+  fn();
   tx.commit();
 }
 

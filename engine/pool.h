@@ -28,6 +28,7 @@
 #include "ferrite/base/media/media.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/pptr.h"
+#include "ferrite/engine/transaction.h"
 #include "ferrite/engine/type_info.h"
 
 namespace ferrite {
@@ -117,6 +118,10 @@ struct pool_stats {
   std::uint64_t log_used = 0;   // log bytes not yet checkpointed
   std::uint64_t log_wraps = 0;
   std::uint64_t group_syncs = 0;  // syncs made by group-commit leaders (page media)
+  // Of those, the syncs whose leader first waited for running transactions
+  // to join (group commit's gathering), and the waits that ran out.
+  std::uint64_t gathered_syncs = 0;
+  std::uint64_t gather_timeouts = 0;
   std::uint64_t space_waits = 0;  // commits that waited for log space
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpointed_records = 0;
@@ -203,6 +208,16 @@ class pool {
   // Runs `fn` in a transaction (see transaction.h): committed and durable
   // when it returns, aborted (and the exception rethrown) when it throws.
   void transaction(const std::function<void()>& fn);
+  // The same, holding `locks` (pmutex, pshared_mutex, ferrite::shared(m))
+  // for the transaction and releasing them early, as soon as the commit is
+  // ordered in the log (transaction.h, "Transactions that take locks").
+  void transaction(const std::function<void()>& fn, std::initializer_list<tx_lock> locks);
+  template <class... Locks>
+  requires(sizeof...(Locks) > 0 && (std::is_convertible_v<Locks&&, tx_lock> &&
+                                    ...)) void transaction(const std::function<void()>& fn,
+                                                           Locks&&... locks) {
+    transaction(fn, {tx_lock(locks)...});
+  }
 
   // Applies every committed transaction to the pool file now, so the log is
   // empty (it also happens by itself, and at close).

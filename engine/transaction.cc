@@ -103,13 +103,17 @@
 #include "ferrite/engine/transaction.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "ferrite/base/format/type_table_format.h"
 #include "ferrite/engine/detail/lock_fields.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
 #include "ferrite/engine/detail/write_watch.h"
+#include "ferrite/engine/pmutex.h"
+#include "ferrite/txlog/mutation.h"
 
 namespace ferrite {
 namespace detail {
@@ -129,11 +133,63 @@ tx_context* running_tx(pool_impl& p) noexcept {
   return tls_tx.depth > 0 && tls_tx.pool == &p ? &tls_tx : nullptr;
 }
 
+void tx_context::take_locks(std::initializer_list<tx_lock> more) {
+  std::vector<tx_lock> todo(more);
+  std::sort(todo.begin(), todo.end(),
+            [](const tx_lock& a, const tx_lock& b) { return a.address() < b.address(); });
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    const tx_lock& l = todo[i];
+    const bool repeated = i > 0 && todo[i - 1].address() == l.address();
+    auto held = std::find_if(locks.begin(), locks.end(),
+                             [&](const tx_lock& h) { return h.address() == l.address(); });
+    if (repeated || held != locks.end()) {
+      const tx_lock::mode before = repeated ? todo[i - 1].how() : held->how();
+      if ((before == tx_lock::mode::shared_reader) != (l.how() == tx_lock::mode::shared_reader)) {
+        fail(error_code::invalid_argument,
+             "a transaction names the same lock shared and exclusive; it would wait for itself");
+      }
+      continue;  // held already: not taken again
+    }
+    switch (l.how()) {
+      case tx_lock::mode::exclusive:
+        static_cast<pmutex*>(l.address())->lock();
+        break;
+      case tx_lock::mode::shared_writer:
+        static_cast<pshared_mutex*>(l.address())->lock();
+        break;
+      case tx_lock::mode::shared_reader:
+        static_cast<pshared_mutex*>(l.address())->lock_shared();
+        break;
+    }
+    locks.push_back(l);
+  }
+}
+
+void tx_context::release_locks() noexcept {
+  for (auto it = locks.rbegin(); it != locks.rend(); ++it) {
+    switch (it->how()) {
+      case tx_lock::mode::exclusive:
+        static_cast<pmutex*>(it->address())->unlock();
+        break;
+      case tx_lock::mode::shared_writer:
+        static_cast<pshared_mutex*>(it->address())->unlock();
+        break;
+      case tx_lock::mode::shared_reader:
+        static_cast<pshared_mutex*>(it->address())->unlock_shared();
+        break;
+    }
+  }
+  locks.clear();
+}
+
 void tx_context::reset() {
   if (watched) {  // before the ranges are cleared: they become the pre-image
     pool->watch->leave(*this);
     watched = false;
   }
+  // An abort or a refused commit: every byte is restored by now.
+  if (!locks.empty()) release_locks();
+
   if (gate) {
     gate->unlock_shared();
     gate = nullptr;
@@ -309,6 +365,15 @@ void release_leftovers(pool_impl& p, release_unreferenced_fn fn,
   draining = false;
 }
 
+// change_log::commit's on_ordered hook: the record has its LSN, so the
+// transaction's locks go (after the new root is visible: the next holder may
+// read it).
+void on_ordered(void* arg) noexcept {
+  tx_context& tx = *static_cast<tx_context*>(arg);
+  if (tx.root_changed) tx.pool->log->set_live_root(tx.new_root_offset, tx.new_root_type);
+  tx.release_locks();
+}
+
 void commit_outermost(tx_context& tx) {
   pool_impl& p = *tx.pool;
   // Deferred releases first: they snapshot, free and may find more
@@ -351,6 +416,10 @@ void commit_outermost(tx_context& tx) {
   for (const auto& iv : tx.covered) rb.add_range(iv.begin, base + iv.begin, iv.end - iv.begin);
   for (const auto& op : tx.bit_ops) rb.add_bits(op.kind, op.offset, op.mask);
   if (tx.root_changed) rb.add_root(tx.new_root_offset, tx.new_root_type);
+  if (!tx.locks.empty() && active_mutation() == mutation::release_before_lsn) {
+    tx.release_locks();  // self-test mutation: before the LSN, then let a waiter get ahead
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (!rb.empty()) {
     std::uint64_t lsn = 0;
     try {
@@ -361,13 +430,28 @@ void commit_outermost(tx_context& tx) {
         for (const auto& d : tx.direct) ranges.emplace_back(d.begin, d.end - d.begin);
         p.log->persist_direct(base, ranges);
       }
-      lsn = p.log->commit(rb);
+      commit_hooks hooks;
+      if (!tx.locks.empty()) {
+        hooks.on_ordered = &on_ordered;
+        hooks.arg = &tx;
+      }
+      lsn = p.log->commit(rb, hooks);
     } catch (...) {
       roll_back(tx);
       throw;
     }
     if (tx.root_changed) p.log->set_live_root(tx.new_root_offset, tx.new_root_type);
     p.heap->on_durable(tx, lsn);
+  } else if (!tx.locks.empty()) {
+    // Nothing to write, but what it read under its locks may be a commit
+    // that is ordered and not yet durable: wait for it before returning.
+    tx.release_locks();
+    try {
+      p.log->await_ordered();
+    } catch (...) {
+      tx.reset();
+      throw;
+    }
   }
   auto callbacks = std::move(tx.on_commit);
   tx.reset();
@@ -421,6 +505,11 @@ transaction::transaction(pool_impl& impl) {
     }
     tx.watched = true;
   }
+}
+
+transaction::transaction(pool& p, std::initializer_list<tx_lock> locks) : transaction(p) {
+  // The destructor aborts (and releases what was taken) if this throws.
+  tls_tx.take_locks(locks);
 }
 
 transaction::~transaction() {

@@ -28,14 +28,63 @@
 // - Threads: each thread runs its own transactions. Isolation between
 //   threads is the program's business (use ferrite::pmutex or your own
 //   locks); the engine's state is thread-safe.
+//
+// Transactions that take locks:
+//
+//   pool.transaction([&] { ... }, from->lock, to->lock, ferrite::shared(dir->lock));
+//   ferrite::transaction tx(pool, from->lock, to->lock);
+//
+// - The locks (pmutex, pshared_mutex) are taken when the transaction begins,
+//   in address order, so two transactions that name the same locks in any
+//   order cannot deadlock on them. A lock this thread's transaction already
+//   holds (a nested level named it) is not taken again. Never name a lock
+//   the thread already holds by other means: the locks are not recursive.
+// - They are released early: as soon as the commit's record has its place
+//   in the log order (its LSN), before it is durable, so the next holder
+//   runs while the disk still syncs and its commit shares that sync (group
+//   commit). This is safe: a transaction that saw the data gets a later
+//   LSN, and recovery replays a prefix of the log, so no crash can show the
+//   later transaction without the earlier one. A commit still returns only
+//   once durable; a transaction that took locks and wrote nothing returns
+//   once everything ordered before its end is durable, so it never reports
+//   what a crash could undo.
+// - An abort (or a commit that fails its checks) restores every byte first,
+//   then releases the locks. A commit that fails in the log (io_error) has
+//   released them already; the pool is then read-only and must be reopened.
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
+#include <type_traits>
 
 namespace ferrite {
 
 class pool;
+class pmutex;
+class pshared_mutex;
+
+// A persistent lock handed to a transaction (pool.transaction(fn, locks...),
+// transaction tx(pool, locks...)): a pmutex or a pshared_mutex, taken
+// exclusively, or ferrite::shared(m) for a pshared_mutex taken shared.
+class tx_lock {
+ public:
+  enum class mode : unsigned char { exclusive, shared_writer, shared_reader };
+  tx_lock(pmutex& m) noexcept : lock_(&m), mode_(mode::exclusive) {}             // NOLINT: implicit
+  tx_lock(pshared_mutex& m) noexcept : lock_(&m), mode_(mode::shared_writer) {}  // NOLINT
+  tx_lock(pshared_mutex& m, mode how) noexcept : lock_(&m), mode_(how) {}
+  void* address() const noexcept { return lock_; }
+  mode how() const noexcept { return mode_; }
+
+ private:
+  void* lock_;
+  mode mode_;
+};
+
+// `m` taken shared (a reader) by a transaction.
+inline tx_lock shared(pshared_mutex& m) noexcept {
+  return {m, tx_lock::mode::shared_reader};
+}
 
 namespace detail {
 struct pool_impl;
@@ -47,6 +96,14 @@ class transaction {
   // Throws read_only on a read-only or failed pool, tx_invalid when this
   // thread runs a transaction on another pool.
   explicit transaction(pool& p);
+  // Also takes `locks` (after joining or beginning) and holds them until
+  // the outermost commit has its place in the log order, or until the
+  // abort has restored every byte. See "Transactions that take locks" above.
+  transaction(pool& p, std::initializer_list<tx_lock> locks);
+  template <class... Locks>
+  requires(sizeof...(Locks) > 0 && (std::is_convertible_v<Locks&&, tx_lock> && ...))
+      transaction(pool& p, Locks&&... locks)
+      : transaction(p, {tx_lock(locks)...}) {}
   ~transaction();
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;

@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/pmutex.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
@@ -727,4 +730,256 @@ TEST_CASE("threads commit concurrently and every commit survives", "[tx][threads
     CHECK(heap_words(p)[0] == 400);
     CHECK(heap_words(p)[64] == 400);
   }
+}
+
+// --- Transactions that take locks (transaction.h) ---
+
+namespace {
+// Two locks and two guarded words in free heap space (zero bytes are free
+// locks).
+struct locked_words {
+  pmutex* a;
+  pmutex* b;
+  pshared_mutex* shared;
+  std::uint64_t* x;
+  std::uint64_t* y;
+};
+locked_words locked_words_in(pool& p) {
+  std::uint64_t* w = heap_words(p);
+  return {reinterpret_cast<pmutex*>(&w[0]), reinterpret_cast<pmutex*>(&w[8]),
+          reinterpret_cast<pshared_mutex*>(&w[16]), &w[24], &w[32]};
+}
+}  // namespace
+
+TEST_CASE("a transaction's locks are held while it runs and free when it returns", "[tx][locks]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  bool held_inside = false;
+  p.transaction(
+      [&] {
+        std::thread other([&] { held_inside = !l.a->try_lock() && !l.shared->try_lock_shared(); });
+        other.join();
+        tx_snapshot(l.x);
+        *l.x = 5;
+      },
+      *l.a, *l.shared);
+  CHECK(held_inside);
+  CHECK(l.a->try_lock());
+  l.a->unlock();
+  CHECK(l.shared->try_lock());
+  l.shared->unlock();
+  CHECK(*l.x == 5);
+}
+
+TEST_CASE("locks are released only after an abort restored every byte", "[tx][locks]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  *l.x = 1;
+  std::atomic<bool> stored{false};
+  std::uint64_t seen = 0;
+  std::thread waiter([&] {
+    while (!stored.load()) std::this_thread::yield();
+    std::lock_guard g(*l.a);  // granted once the aborting transaction lets go
+    seen = *l.x;
+  });
+  CHECK_THROWS_AS(p.transaction(
+                      [&] {
+                        tx_snapshot(l.x);
+                        *l.x = 99;
+                        stored = true;
+                        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                        throw std::runtime_error("abort");
+                      },
+                      *l.a),
+                  std::runtime_error);
+  waiter.join();
+  CHECK(seen == 1);
+  CHECK(*l.x == 1);
+}
+
+TEST_CASE("a commit releases its locks before its record is durable", "[tx][locks]") {
+  for (granularity g : {granularity::cache_line, granularity::page}) {
+    auto dev = std::make_shared<sim_device>(g);
+    pool p = pool::open("sim", sim_options(dev));
+    locked_words l = locked_words_in(p);
+    int barriers = 0, free_at_barrier = 0;
+    dev->on_barrier = [&](const sim_device&) {
+      ++barriers;
+      if (l.a->try_lock()) {  // the commit's fence or sync: the lock is already free
+        ++free_at_barrier;
+        l.a->unlock();
+      }
+    };
+    p.transaction(
+        [&] {
+          tx_snapshot(l.x);
+          *l.x = 7;
+        },
+        *l.a);
+    dev->on_barrier = nullptr;
+    INFO("granularity " << static_cast<int>(g));
+    CHECK(barriers >= 1);
+    CHECK(free_at_barrier == barriers);
+    std::shared_ptr<sim_device> crashed;
+    pool q = crash_and_reopen(dev, crashed);
+    CHECK(locked_words_in(q).x[0] == 7);  // and it is durable when commit returns
+  }
+}
+
+TEST_CASE("a transaction with locks that writes nothing waits until what it read is durable",
+          "[tx][locks][threads]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  std::atomic<bool> in_fence{false}, go_on{false}, reader_done{false};
+  dev->on_barrier = [&](const sim_device&) {  // holds the writer inside its commit fence
+    in_fence = true;
+    while (!go_on.load()) std::this_thread::yield();
+  };
+  std::thread writer([&] {
+    p.transaction(
+        [&] {
+          tx_snapshot(l.x);
+          *l.x = 3;
+        },
+        *l.a);
+  });
+  while (!in_fence.load()) std::this_thread::yield();
+  std::uint64_t read = 0;
+  std::thread reader([&] {
+    p.transaction([&] { read = *l.x; }, *l.a);  // gets the lock: the writer is ordered
+    reader_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(reader_done.load());  // it read 3, which is not durable yet
+  go_on = true;
+  writer.join();
+  reader.join();
+  dev->on_barrier = nullptr;
+  CHECK(read == 3);
+}
+
+TEST_CASE("transactions naming the same locks in opposite orders do not deadlock",
+          "[tx][locks][threads]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  auto worker = [&](bool reversed) {
+    for (int i = 0; i < 300; ++i) {
+      auto body = [&] {
+        tx_snapshot(l.x);
+        tx_snapshot(l.y);
+        *l.x += 1;
+        *l.y += 2;
+      };
+      if (reversed) {
+        p.transaction(body, *l.b, *l.a);
+      } else {
+        ferrite::transaction tx(p, *l.a, *l.b);
+        body();
+        tx.commit();
+      }
+    }
+  };
+  std::thread one(worker, false), two(worker, true);
+  one.join();
+  two.join();
+  CHECK(*l.x == 600);
+  CHECK(*l.y == 1200);
+}
+
+TEST_CASE("a lock named twice, or again by a nested transaction, is taken once", "[tx][locks]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  p.transaction(
+      [&] {
+        p.transaction(
+            [&] {
+              tx_snapshot(l.x);
+              *l.x = 4;
+            },
+            *l.a, *l.b);  // a is held by the outer level already
+      },
+      *l.a, *l.a);
+  CHECK(l.a->try_lock());
+  CHECK(l.b->try_lock());  // the nested level's lock went with the outermost commit
+  l.a->unlock();
+  l.b->unlock();
+  CHECK(*l.x == 4);
+}
+
+TEST_CASE("a lock named both shared and exclusive is refused", "[tx][locks]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  CHECK(error_of([&] { p.transaction([] {}, *l.shared, ferrite::shared(*l.shared)); }) ==
+        error_code::invalid_argument);
+  CHECK(l.shared->try_lock());  // nothing left held
+  l.shared->unlock();
+  CHECK_FALSE(in_transaction());
+}
+
+TEST_CASE("readers named with ferrite::shared share a lock across transactions",
+          "[tx][locks][threads]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  std::atomic<int> inside{0}, most{0};
+  auto reader = [&] {
+    for (int i = 0; i < 50; ++i) {
+      p.transaction(
+          [&] {
+            int now = ++inside;
+            int m = most.load();
+            while (now > m && !most.compare_exchange_weak(m, now)) {
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+            --inside;
+          },
+          ferrite::shared(*l.shared));
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  r1.join();
+  r2.join();
+  CHECK(most.load() == 2);
+}
+
+TEST_CASE("a failed sync fails every commit of a gathered group and releases its locks",
+          "[tx][locks][threads]") {
+  auto dev = std::make_shared<sim_device>(granularity::page);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  for (int i = 0; i < 20; ++i) {  // both threads commit, so the next groups gather
+    p.transaction([&] {
+      tx_snapshot(l.x);
+      *l.x += 1;
+    });
+  }
+  dev->fail_barrier_at = static_cast<std::int64_t>(dev->barriers()) + 5;
+  std::atomic<int> failures{0};
+  auto worker = [&](std::uint64_t* w) {
+    for (int i = 0; i < 50; ++i) {
+      try {
+        p.transaction(
+            [&] {
+              tx_snapshot(w);
+              *w += 1;
+            },
+            *l.a);
+      } catch (const error& e) {
+        if (e.code() == error_code::io_error || e.code() == error_code::read_only) ++failures;
+      }
+    }
+  };
+  std::thread one(worker, l.x), two(worker, l.y);
+  one.join();
+  two.join();
+  CHECK(failures.load() > 0);
+  CHECK(l.a->try_lock());
+  l.a->unlock();
+  CHECK_FALSE(in_transaction());
 }

@@ -1,12 +1,22 @@
 #include "ferrite/txlog/change_log.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "ferrite/base/error.h"
 #include "ferrite/txlog/mutation.h"
 
 namespace ferrite::detail {
+
+namespace {
+// A small number per thread, for change_log::committed_in_.
+std::size_t thread_slot() noexcept {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t slot = next.fetch_add(1, std::memory_order_relaxed);
+  return slot;
+}
+}  // namespace
 
 change_log::change_log(media& m, const pool_header& header, superblock_store& superblocks,
                        pool_state& state, bool writable)
@@ -15,7 +25,8 @@ change_log::change_log(media& m, const pool_header& header, superblock_store& su
       superblocks_(superblocks),
       state_(state),
       writable_(writable),
-      seed_(pool_seed(header)) {}
+      seed_(pool_seed(header)),
+      gathers_(writable && m.store_granularity() == granularity::page) {}
 
 pool_bounds change_log::bounds() const noexcept {
   return {header_.type_table_offset, header_.type_table_offset + header_.type_table_size,
@@ -257,6 +268,7 @@ void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
   syncing_ = true;
   lk.unlock();
   std::string error;
+  const auto start = std::chrono::steady_clock::now();
   try {
     if (active_mutation() != mutation::drop_commit_fence) {  // self-test mutation
       media_.barrier(header_.log_offset + lo, hi - lo);
@@ -264,14 +276,22 @@ void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
   } catch (const std::exception& e) {
     error = e.what();
   }
+  const auto took =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
   lk.lock();
   syncing_ = false;
+  sync_ns_ = sync_ns_ == 0 ? static_cast<std::uint64_t>(took)
+                           : (sync_ns_ * 7 + static_cast<std::uint64_t>(took)) / 8;
   ++stats_.group_syncs;
   if (!error.empty()) {
     fail_locked(error);
     return;
   }
   durable_lsn_ = std::max(durable_lsn_, target);
+  ++sync_epoch_;
+  recent_ = 0;
+  for (std::uint64_t e : committed_in_) recent_ += e != 0 && e + 1 >= sync_epoch_;
   cv_.notify_all();
 }
 
@@ -304,6 +324,7 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   }
   const std::uint64_t lsn = next_lsn_++;
   pending_.push_back({lsn, pos, len, len, false, false});
+  if (gathers_) committed_in_[thread_slot() % committed_in_.size()] = sync_epoch_ + 1;
   tail_ = pos + len == log_size ? 0 : pos + len;
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;
@@ -381,8 +402,10 @@ void change_log::await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t l
     return;
   }
   advance_written_locked();
+  if (gathering_) cv_.notify_all();  // the leader waits for this record
   while (durable_lsn_ < lsn && !failed_) {
     if (!syncing_ && written_lsn_ >= lsn) {
+      gather_locked(lk);
       sync_as_leader(lk);
     } else {
       cv_.wait(lk);
@@ -391,7 +414,55 @@ void change_log::await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t l
   }
 }
 
-std::uint64_t change_log::commit(record_builder& rb) {
+// Page media, the leader before its sync. Committers that finish while a
+// sync runs arrive one by one, and the first to find no sync running would
+// sync alone while the threads the last sync released are still building
+// their next transaction: with N threads, groups of 1 and N-1 alternate (2
+// syncs per N commits). So the leader waits while records with an LSN are
+// not yet written, or while fewer records wait than threads committed in
+// the last two syncs (they are likely on their way), at most half a sync's
+// average time: a thread that stopped committing costs the next two groups
+// that much at most. syncing_ is set meanwhile, so that no second leader
+// starts.
+void change_log::gather_locked(std::unique_lock<std::mutex>& lk) {
+  auto others_coming = [&] {
+    if (written_lsn_ < next_lsn_ - 1) return true;
+    std::uint64_t waiting = 0;
+    for (std::uint64_t l = durable_lsn_ + 1; l < next_lsn_; ++l) {
+      if (!pending_[l - pending_.front().lsn].wrap) ++waiting;
+    }
+    return waiting < recent_;
+  };
+  if (sync_ns_ == 0 || !others_coming()) return;
+  ++stats_.gathers;
+  syncing_ = true;
+  gathering_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(sync_ns_ / 2);
+  while (!failed_) {
+    const bool timed_out = cv_.wait_until(lk, deadline) == std::cv_status::timeout;
+    advance_written_locked();
+    if (!others_coming()) break;
+    if (timed_out) {
+      ++stats_.gather_timeouts;
+      break;
+    }
+  }
+  gathering_ = false;
+  syncing_ = false;
+}
+
+void change_log::await_ordered() {
+  std::unique_lock lk(mu_);
+  const std::uint64_t target = next_lsn_ - 1;
+  if (durable_lsn_ >= target) return;
+  await_durable(lk, target);
+  if (failed_ && durable_lsn_ < target) {
+    fail(error_code::io_error,
+         "the pool failed before what this transaction read was durable (reopen it): " + failure_);
+  }
+}
+
+std::uint64_t change_log::commit(record_builder& rb, const commit_hooks& hooks) {
   const std::uint64_t len = rb.length();
   if (len > max_record_length()) {
     fail(error_code::out_of_space, "the transaction needs " + std::to_string(len) +
@@ -404,6 +475,7 @@ std::uint64_t change_log::commit(record_builder& rb) {
   std::unique_lock lk(mu_);
   const reservation r = reserve(lk, len);
   lk.unlock();
+  if (hooks.on_ordered) hooks.on_ordered(hooks.arg);
 
   std::string error;
   write_record(r, rb, error);

@@ -84,6 +84,7 @@
 // accessors may be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -101,15 +102,26 @@
 namespace ferrite::detail {
 
 struct log_stats {
-  std::uint64_t commits = 0;      // records committed
-  std::uint64_t log_bytes = 0;    // bytes of records written
-  std::uint64_t wraps = 0;        // times the log wrapped to its start
-  std::uint64_t group_syncs = 0;  // syncs made by a group-commit leader
-  std::uint64_t space_waits = 0;  // commits that waited for log space
+  std::uint64_t commits = 0;          // records committed
+  std::uint64_t log_bytes = 0;        // bytes of records written
+  std::uint64_t wraps = 0;            // times the log wrapped to its start
+  std::uint64_t group_syncs = 0;      // syncs made by a group-commit leader
+  std::uint64_t gathers = 0;          // syncs a leader delayed for running transactions
+  std::uint64_t gather_timeouts = 0;  // ... of which the wait ran out
+  std::uint64_t space_waits = 0;      // commits that waited for log space
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpointed_records = 0;
   std::uint64_t recovered_records = 0;  // replayed at open
   std::uint64_t recovered_bytes = 0;    // data bytes replayed at open
+};
+
+// What a committing transaction asks of commit() besides the record.
+struct commit_hooks {
+  // Called once the record has its LSN (its place in the log order),
+  // before it is written or durable, with mu_ released: a transaction
+  // releases its locks there. Must not throw.
+  void (*on_ordered)(void*) noexcept = nullptr;
+  void* arg = nullptr;
 };
 
 class change_log {
@@ -142,7 +154,15 @@ class change_log {
   // Writes `rb` as the next record and returns once it is durable. Throws
   // out_of_space when the record exceeds max_record_length(), io_error when
   // the media fails (then and afterwards).
-  std::uint64_t commit(record_builder& rb);
+  std::uint64_t commit(record_builder& rb, const commit_hooks& hooks = {});
+
+  // Returns once every record that has an LSN now is durable (a
+  // transaction that took locks and wrote nothing: what it read is durable
+  // when it returns). Throws io_error when the log failed first.
+  void await_ordered();
+
+  // Group commit gathers on page media only (see gather_locked).
+  bool gathers() const noexcept { return gathers_; }
 
   // Makes [offset, offset+len) of `src_base` durable in place, before the
   // record that refers to it is written (new objects that are not logged).
@@ -212,6 +232,7 @@ class change_log {
   void flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void fail_locked(const std::string& why);
   void advance_durable_locked();
+  void gather_locked(std::unique_lock<std::mutex>& lk);
   void sync_as_leader(std::unique_lock<std::mutex>& lk);
   void checkpoint_locked(std::unique_lock<std::mutex>& lk);
 
@@ -234,6 +255,18 @@ class change_log {
   std::uint64_t durable_lsn_ = 0;  // every record <= is durable
   bool syncing_ = false;
   bool checkpointing_ = false;
+  // Group commit (page media), under mu_. A thread's slot in
+  // `committed_in_` (thread_slot() modulo its size) holds 1 + the sync epoch
+  // in which it last took an LSN; `recent_` counts the slots of this epoch
+  // and the one before, as of the last sync: the committers a leader
+  // expects in its group. sync_ns_: moving average of a log sync's
+  // duration, which bounds the wait.
+  const bool gathers_;
+  bool gathering_ = false;        // a leader waits in gather_locked
+  std::uint64_t sync_epoch_ = 0;  // log syncs completed
+  std::array<std::uint64_t, 64> committed_in_{};
+  std::uint64_t recent_ = 0;
+  std::uint64_t sync_ns_ = 0;
   bool failed_ = false;
   std::atomic<bool> failed_flag_{false};        // failed_, readable without mu_
   std::atomic<bool> checkpoint_wanted_{false};  // more than half the log is used

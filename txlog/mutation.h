@@ -20,6 +20,11 @@
 //   early_checkpoint_lsn  a checkpoint stores the superblock (the new
 //                         checkpoint LSN) before the images it applied are
 //                         durable: breaks invariant 5.
+//   release_before_lsn    a transaction that took locks releases them
+//                         before its record has an LSN (then yields for a
+//                         millisecond, so a waiter can get ahead): the next
+//                         holder can commit first what it read from this
+//                         one, and a crash can keep it without its cause.
 //
 // Thread-safety: the switch is an atomic; set it while no pool is open.
 #pragma once
@@ -32,6 +37,7 @@ enum class mutation {
   marker_before_data,
   skip_checksum,
   early_checkpoint_lsn,
+  release_before_lsn,
 };
 
 mutation active_mutation() noexcept;

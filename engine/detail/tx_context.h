@@ -17,6 +17,7 @@
 
 #include "ferrite/alloc/heap_tx.h"
 #include "ferrite/engine/object_ops.h"
+#include "ferrite/engine/transaction.h"
 #include "ferrite/txlog/record.h"
 
 namespace ferrite::detail {
@@ -53,6 +54,12 @@ struct tx_context final : heap_tx {
   release_unreferenced_fn release_unreferenced = nullptr;
   record_builder record;
   std::shared_mutex* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)
+  // Locks handed to the transaction (transaction(pool&, locks)), in the
+  // order taken; released when the commit is ordered, or by reset.
+  std::vector<tx_lock> locks;
+
+  void take_locks(std::initializer_list<tx_lock> more);
+  void release_locks() noexcept;
 
   // Records [offset, offset+len) as snapshotted, saving old bytes not yet saved.
   void cover(const std::byte* base, std::uint64_t offset, std::uint64_t len);
