@@ -7,8 +7,8 @@
 //   };
 //   FERRITE_TYPE(account, "bank.Account", lock, balance)
 //
-//   std::lock_guard guard(acct->lock);     // outside the transaction
-//   pool.transaction([&] { tx_snapshot(&acct->balance); acct->balance -= 10; });
+//   pool.transaction([&] { tx_snapshot(&acct->balance); acct->balance -= 10; },
+//                    acct->lock);          // held by the transaction, released early
 //
 //   struct directory {
 //     ferrite::pshared_mutex lock;         // many readers or one writer
@@ -41,8 +41,10 @@
 // engine), so the lock stays in the state its holders left it in.
 //
 // Hold a lock from before the first snapshot of what it guards until the
-// commit has returned: take it outside the transaction (docs/durability.md,
-// "Two threads").
+// commit is ordered in the log: name it in the transaction
+// (pool.transaction(fn, locks...), transaction.h), which releases it as
+// soon as the commit has its LSN, or take it outside the transaction and
+// hold it until the commit returns (docs/durability.md, "Two threads").
 //
 // pmutex: lock / try_lock / unlock (std::lock_guard, std::unique_lock).
 // Not recursive, not fair (a waiter spins briefly, then sleeps on the word;

@@ -430,12 +430,12 @@ void commit_outermost(tx_context& tx) {
         for (const auto& d : tx.direct) ranges.emplace_back(d.begin, d.end - d.begin);
         p.log->persist_direct(base, ranges);
       }
-      commit_hooks hooks;
-      if (!tx.locks.empty()) {
-        hooks.on_ordered = &on_ordered;
-        hooks.arg = &tx;
+      if (tx.locks.empty()) {
+        lsn = p.log->commit(rb);
+      } else {
+        const commit_hooks hooks{&on_ordered, &tx};
+        lsn = p.log->commit(rb, &hooks);
       }
-      lsn = p.log->commit(rb, hooks);
     } catch (...) {
       roll_back(tx);
       throw;

@@ -154,7 +154,7 @@ class change_log {
   // Writes `rb` as the next record and returns once it is durable. Throws
   // out_of_space when the record exceeds max_record_length(), io_error when
   // the media fails (then and afterwards).
-  std::uint64_t commit(record_builder& rb, const commit_hooks& hooks = {});
+  std::uint64_t commit(record_builder& rb, const commit_hooks* hooks = nullptr);
 
   // Returns once every record that has an LSN now is durable (a
   // transaction that took locks and wrote nothing: what it read is durable
@@ -224,6 +224,7 @@ class change_log {
   inline void fence_record(const reservation& r, std::string& error);        // mu_ NOT held
   inline void mark_written(const reservation& r, const std::string& error);  // REQUIRES: mu_
   inline void await_durable(std::unique_lock<std::mutex>& lk, std::uint64_t lsn);
+  void await_synced(std::unique_lock<std::mutex>& lk, std::uint64_t lsn);
   inline void advance_written_locked();
 
   pool_bounds bounds() const noexcept;
