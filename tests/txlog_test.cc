@@ -886,3 +886,74 @@ TEST_CASE("checkpoints on one thread while another commits and reads the pool st
   CHECK(w[0] == 3000);
   CHECK(w[8] == 200);
 }
+
+TEST_CASE("group commit: a thread that stops committing delays at most the next two groups",
+          "[group_commit]") {
+  // The leader gathers while fewer records wait than threads that took an
+  // LSN during the last two syncs (change_log::gather_locked); a thread that
+  // has left must stop counting after two syncs, or every later commit
+  // would wait for it until the bound.
+  auto dev = std::make_shared<sim_device>(granularity::page);
+  pool p = pool::open("sim", options_for(dev, open_mode::create_or_open));
+  auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() +
+                                             p.heap_size() / 2 / 4096 * 4096);
+  std::thread gone([&] {
+    for (int i = 0; i < 3; ++i) {
+      p.transaction([&] {
+        tx_snapshot(&w[8]);
+        w[8] += 1;
+      });
+    }
+  });
+  gone.join();
+  const pool_stats before = p.stats();
+  for (int i = 0; i < 20; ++i) {
+    p.transaction([&] {
+      tx_snapshot(&w[0]);
+      w[0] += 1;
+    });
+  }
+  const pool_stats after = p.stats();
+  CHECK(after.commits - before.commits == 20);
+  CHECK(after.gathered_syncs - before.gathered_syncs <= 2);
+  CHECK(after.gather_timeouts - before.gather_timeouts <= 2);
+  CHECK(after.group_syncs - before.group_syncs == 20);  // one thread: one sync a commit
+}
+
+TEST_CASE("group commit: threads committing together on an ordinary file share syncs",
+          "[group_commit][threads]") {
+  test::temp_dir d;
+  ::setenv("PMEM2_FORCE_GRANULARITY", "page", 1);
+  {
+    pool_options o;
+    o.size = 4 << 20;
+    pool p = pool::open(d / "g.pool", o);
+    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() +
+                                               p.heap_size() / 2 / 4096 * 4096);
+    constexpr int per_thread = 200;
+    auto worker = [&](int t) {
+      for (int i = 0; i < per_thread; ++i) {
+        p.transaction([&] {
+          tx_snapshot(&w[8 * t]);  // each thread its own cache line
+          w[8 * t] += 1;
+        });
+      }
+    };
+    const pool_stats before = p.stats();
+    std::thread a(worker, 0), b(worker, 1), c(worker, 2);
+    a.join();
+    b.join();
+    c.join();
+    const pool_stats after = p.stats();
+    INFO("syncs " << after.group_syncs - before.group_syncs << " for "
+                  << after.commits - before.commits << " commits, gathered "
+                  << after.gathered_syncs - before.gathered_syncs);
+    CHECK(after.commits - before.commits == 3 * per_thread);
+    CHECK(after.group_syncs - before.group_syncs < 3 * per_thread);
+    CHECK(after.gathered_syncs - before.gathered_syncs > 0);  // leaders waited for the others
+    CHECK(w[0] == per_thread);
+    CHECK(w[8] == per_thread);
+    CHECK(w[16] == per_thread);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+}
