@@ -22,7 +22,8 @@ cd "$(dirname "$0")"
 
 packages=(g++ clang meson ninja-build pkg-config libpmem2-dev catch2 libxxhash-dev
           libcli11-dev nlohmann-json3-dev libpmemobj-dev gnuplot-nox libclang-rt-14-dev
-          python3 ccache clang-format pybind11-dev python3-dev python3-pytest)
+          python3 ccache clang-format pybind11-dev python3-dev python3-pytest
+          liblmdb-dev libsqlite3-dev)
 
 deps() {
   local missing=()
@@ -126,7 +127,7 @@ install_check() {
   local out=$prefix/examples
   mkdir -p "$out"
   local ex
-  for ex in examples/hello.cc examples/demo.cc examples/visits.cc examples/guessing/*.cc \
+  for ex in examples/hello.cc examples/demo.cc examples/visits.cc examples/bank.cc examples/guessing/*.cc \
       examples/guessing/dict_version/*.cc; do
     local name
     name=$(basename "${ex%.cc}")
@@ -143,6 +144,13 @@ install_check() {
       { echo "install-check: the installed ferrite CLI did not read the pool"; exit 1; }
   )
   echo "install-check: hello remembered; the installed CLI ran from $prefix/bin"
+  (
+    cd "$prefix/run"  # four threads, transactions that take locks; exit 1 if money was lost
+    LD_LIBRARY_PATH=$libdir "$out/bank" >/dev/null && LD_LIBRARY_PATH=$libdir "$out/bank" |
+      grep -q "^transfers [0-9]*, total 800," ||
+      { echo "install-check: bank lost money or failed"; exit 1; }
+  )
+  echo "install-check: bank kept its total over two runs of four threads"
   # The Python packages: the tutorial's hello (examples/python/hello.py,
   # `from nvm.pmemobj import ...`) from the installed files alone. A scratch
   # prefix is not on Debian's sys.path: PYTHONPATH names it (a /usr/local
