@@ -134,34 +134,41 @@ tx_context* running_tx(pool_impl& p) noexcept {
 }
 
 void tx_context::take_locks(std::initializer_list<tx_lock> more) {
-  std::vector<tx_lock> todo(more);
-  std::sort(todo.begin(), todo.end(),
-            [](const tx_lock& a, const tx_lock& b) { return a.address() < b.address(); });
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    const tx_lock& l = todo[i];
-    const bool repeated = i > 0 && todo[i - 1].address() == l.address();
-    auto held = std::find_if(locks.begin(), locks.end(),
-                             [&](const tx_lock& h) { return h.address() == l.address(); });
-    if (repeated || held != locks.end()) {
-      const tx_lock::mode before = repeated ? todo[i - 1].how() : held->how();
-      if ((before == tx_lock::mode::shared_reader) != (l.how() == tx_lock::mode::shared_reader)) {
-        fail(error_code::invalid_argument,
-             "a transaction names the same lock shared and exclusive; it would wait for itself");
-      }
-      continue;  // held already: not taken again
+  // In address order, each address once; picked by selection, which for the
+  // few locks of a transaction costs less than a sorted copy (and `locks`
+  // keeps its capacity between transactions: no allocation).
+  auto at = [](const tx_lock& l) { return reinterpret_cast<std::uintptr_t>(l.address()); };
+  auto reader = [](const tx_lock& l) { return l.how() == tx_lock::mode::shared_reader; };
+  std::uintptr_t last = 0;
+  for (;;) {
+    const tx_lock* next = nullptr;
+    for (const tx_lock& l : more) {
+      if (at(l) > last && (!next || at(l) < at(*next))) next = &l;
     }
-    switch (l.how()) {
+    if (!next) return;
+    last = at(*next);
+    bool conflict = false;
+    for (const tx_lock& l : more) conflict |= at(l) == last && reader(l) != reader(*next);
+    auto held =
+        std::find_if(locks.begin(), locks.end(), [&](const tx_lock& h) { return at(h) == last; });
+    conflict |= held != locks.end() && reader(*held) != reader(*next);
+    if (conflict) {
+      fail(error_code::invalid_argument,
+           "a transaction names the same lock shared and exclusive; it would wait for itself");
+    }
+    if (held != locks.end()) continue;  // held already (a nested level): not taken again
+    switch (next->how()) {
       case tx_lock::mode::exclusive:
-        static_cast<pmutex*>(l.address())->lock();
+        static_cast<pmutex*>(next->address())->lock();
         break;
       case tx_lock::mode::shared_writer:
-        static_cast<pshared_mutex*>(l.address())->lock();
+        static_cast<pshared_mutex*>(next->address())->lock();
         break;
       case tx_lock::mode::shared_reader:
-        static_cast<pshared_mutex*>(l.address())->lock_shared();
+        static_cast<pshared_mutex*>(next->address())->lock_shared();
         break;
     }
-    locks.push_back(l);
+    locks.push_back(*next);
   }
 }
 
