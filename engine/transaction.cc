@@ -201,6 +201,7 @@ void tx_context::reset() {
     gate->unlock_shared();
     gate = nullptr;
   }
+  ordered = false;
   pool = nullptr;
   depth = 0;
   aborted = false;
@@ -277,7 +278,19 @@ void check_usable(tx_context& tx) {
 }
 
 // Restores the working view and runs the abort callbacks. Leaves depth alone.
-void roll_back(tx_context& tx) {
+// Puts back every snapshotted byte and undoes the allocations, then runs
+// the on_abort callbacks. `restore` false: only the callbacks (a commit
+// that failed in the log after its locks were released, see
+// commit_outermost).
+void roll_back(tx_context& tx, bool restore = true) {
+  if (!restore) {
+    tx.heap_allocs.clear();
+    tx.heap_frees.clear();
+    auto callbacks = std::move(tx.on_abort);
+    tx.aborted = true;
+    for (auto& fn : callbacks) fn();
+    return;
+  }
   std::byte* base = tx.pool->store->working();
   // Lock fields (pmutex, pshared_mutex) hold run-time state, not data: a
   // snapshot of a whole struct covers them, but an abort must not put back
@@ -379,6 +392,7 @@ void on_ordered(void* arg) noexcept {
   tx_context& tx = *static_cast<tx_context*>(arg);
   if (tx.root_changed) tx.pool->log->set_live_root(tx.new_root_offset, tx.new_root_type);
   tx.release_locks();
+  tx.ordered = true;
 }
 
 void commit_outermost(tx_context& tx) {
@@ -444,7 +458,11 @@ void commit_outermost(tx_context& tx) {
         lsn = p.log->commit(rb, &hooks);
       }
     } catch (...) {
-      roll_back(tx);
+      // Refused before its LSN: roll back. Failed after it (io_error, the
+      // pool is now read-only): its locks are gone and the next holder may
+      // have built on its bytes, so putting them back would tear that
+      // transaction in memory; they stay, as the record may be durable.
+      roll_back(tx, !tx.ordered);
       throw;
     }
     if (tx.root_changed) p.log->set_live_root(tx.new_root_offset, tx.new_root_type);

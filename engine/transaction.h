@@ -50,7 +50,9 @@
 //   what a crash could undo.
 // - An abort (or a commit that fails its checks) restores every byte first,
 //   then releases the locks. A commit that fails in the log (io_error) has
-//   released them already; the pool is then read-only and must be reopened.
+//   released them already, so it leaves its bytes in memory (the next
+//   holder may have built on them, and the record may be durable); the
+//   pool is then read-only and must be reopened.
 #pragma once
 
 #include <cstddef>

@@ -705,7 +705,8 @@ TEST_CASE("threads commit concurrently and every commit survives", "[tx][threads
     o.size = 8 << 20;
     o.log_size = 256 * 1024;
     if (g == granularity::cache_line) {
-      // The simulated device is single-threaded: use a real file for threads.
+      // A real file (the simulated device is thread-safe too, but this case
+      // is about the file media's concurrent commits).
       ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
     }
     {
@@ -982,4 +983,56 @@ TEST_CASE("a failed sync fails every commit of a gathered group and releases its
   CHECK(l.a->try_lock());
   l.a->unlock();
   CHECK_FALSE(in_transaction());
+}
+
+TEST_CASE("a commit that fails after releasing its locks leaves its bytes to the next holder",
+          "[tx][locks][threads]") {
+  // A writes link 0 and the count, releases the lock at its LSN, and its
+  // fence fails; B, which took the lock meanwhile, wrote link 1 and the
+  // count on top. Were A to put its old bytes back, B's own rollback would
+  // leave a count of 1 with link 0 missing: a state no commit made.
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool p = pool::open("sim", sim_options(dev));
+  locked_words l = locked_words_in(p);
+  std::uint64_t* link = l.y;  // link[0], link[1]; the count is *l.x
+  std::atomic<bool> b_stored{false}, a_failed{false};
+  dev->fail_barrier_at = static_cast<std::int64_t>(dev->barriers());
+  dev->on_barrier = [&](const sim_device&) {  // A's fence: wait for B's stores first
+    while (!b_stored.load()) std::this_thread::yield();
+  };
+  std::thread b;
+  auto b_runs = [&] {
+    while (!l.a->try_lock()) std::this_thread::yield();  // free once A has its LSN
+    l.a->unlock();
+    try {
+      p.transaction(
+          [&] {
+            tx_snapshot(l.x);
+            tx_snapshot(&link[8]);
+            link[8] = link[0] + 1;
+            *l.x = 2;
+            b_stored = true;
+            while (!a_failed.load()) std::this_thread::yield();
+          },
+          *l.a);
+    } catch (const error&) {
+    }
+  };
+  CHECK(error_of([&] {
+          p.transaction(
+              [&] {
+                tx_snapshot(l.x);
+                tx_snapshot(&link[0]);
+                link[0] = 40;
+                *l.x = 1;
+                b = std::thread(b_runs);  // A holds the lock before B looks
+              },
+              *l.a);
+        }) == error_code::io_error);
+  a_failed = true;
+  b.join();
+  dev->on_barrier = nullptr;
+  CHECK(*l.x == 1);      // B rolled back to what it saw: A's state
+  CHECK(link[0] == 40);  // A's bytes were left in place
+  CHECK(link[8] == 0);
 }

@@ -57,6 +57,9 @@ struct tx_context final : heap_tx {
   // Locks handed to the transaction (transaction(pool&, locks)), in the
   // order taken; released when the commit is ordered, or by reset.
   std::vector<tx_lock> locks;
+  // The commit's record has its LSN and the locks were released early
+  // (change_log::commit's on_ordered hook).
+  bool ordered = false;
 
   void take_locks(std::initializer_list<tx_lock> more);
   void release_locks() noexcept;
