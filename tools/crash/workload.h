@@ -60,7 +60,11 @@
 //
 // Thread-safety: the runner calls the const members of one object from
 // several threads at once, and perform() on different pools concurrently;
-// keep them free of shared mutable state.
+// keep them free of shared mutable state (or guard it). perform() may run
+// threads of its own on its pool (workloads/early_release.cc): the simulated
+// device takes concurrent writers, but barrier numbers then vary from run
+// to run, so a printed --at path may not find the same image again
+// (docs/crash.md, "Several threads").
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 #include "ferrite/base/media/detail/sim_device.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "ferrite/base/error.h"
@@ -22,6 +23,12 @@ std::size_t sim_device::unit_size() const noexcept {
   return granularity_ == granularity::page ? 512 : 8;
 }
 
+sim_device::thread_tag sim_device::this_thread() noexcept {
+  static std::atomic<thread_tag> next{1};
+  thread_local const thread_tag tag = next.fetch_add(1, std::memory_order_relaxed);
+  return tag;
+}
+
 std::vector<std::byte> sim_device::crash_image(const std::vector<std::uint64_t>& units) const {
   std::vector<std::byte> image = durable_;
   std::size_t u = unit_size();
@@ -35,6 +42,7 @@ std::vector<std::byte> sim_device::crash_image(const std::vector<std::uint64_t>&
 }
 
 void sim_device::resize(std::size_t new_size) {
+  std::lock_guard lk(mu_);
   if (capacity != 0 && new_size > capacity) {
     fail(error_code::no_space, "simulated device: no space left for " + std::to_string(new_size) +
                                    " bytes (capacity " + std::to_string(capacity) + ")");
@@ -45,9 +53,10 @@ void sim_device::resize(std::size_t new_size) {
   durable_.resize(new_size);
   dirty_.resize(new_size / unit_size() + 1, false);
   flushed_.resize(dirty_.size(), false);
+  if (!flushed_by_.empty()) flushed_by_.resize(dirty_.size(), 0);
 }
 
-void sim_device::store(std::uint64_t offset, const void* src, std::size_t len) {
+void sim_device::store_locked(std::uint64_t offset, const void* src, std::size_t len) {
   std::memcpy(visible_.data() + offset, src, len);
   if (len == 0) return;
   std::size_t u = unit_size();
@@ -60,17 +69,54 @@ void sim_device::store(std::uint64_t offset, const void* src, std::size_t len) {
   }
 }
 
-void sim_device::flush(std::uint64_t offset, std::size_t len) {
+void sim_device::flush_locked(std::uint64_t offset, std::size_t len) {
   if (len == 0) return;
-  std::size_t u = unit_size();
-  for (std::uint64_t unit = offset / u; unit <= (offset + len - 1) / u; ++unit) {
-    if (dirty_[unit]) flushed_[unit] = true;
+  const std::size_t u = unit_size();
+  const std::uint64_t first = offset / u, last = (offset + len - 1) / u;
+  if (granularity_ == granularity::page) {  // msync covers every writer's units
+    for (std::uint64_t unit = first; unit <= last; ++unit) {
+      if (dirty_[unit]) flushed_[unit] = true;
+    }
+    return;
+  }
+  const thread_tag t = this_thread();
+  if (sole_flusher_ == 0) sole_flusher_ = t;
+  if (t != sole_flusher_ && flushed_by_.empty()) {
+    // A second thread flushes: from now on each unit remembers its flusher;
+    // the units flushed so far were the first thread's.
+    flushed_by_.assign(dirty_.size(), sole_flusher_);
+  }
+  for (std::uint64_t unit = first; unit <= last; ++unit) {
+    if (!dirty_[unit]) continue;
+    if (!flushed_by_.empty()) {
+      // Flushed again by another thread (no store in between): either
+      // thread's fence makes it durable.
+      flushed_by_[unit] = flushed_[unit] && flushed_by_[unit] != t ? any_thread : t;
+    }
+    flushed_[unit] = true;
   }
 }
 
+bool sim_device::fenced_by(std::uint64_t unit, thread_tag t) const noexcept {
+  if (!flushed_[unit]) return false;
+  if (flushed_by_.empty()) return t == sole_flusher_;
+  return flushed_by_[unit] == t || flushed_by_[unit] == any_thread;
+}
+
+void sim_device::store(std::uint64_t offset, const void* src, std::size_t len) {
+  std::lock_guard lk(mu_);
+  store_locked(offset, src, len);
+}
+
+void sim_device::flush(std::uint64_t offset, std::size_t len) {
+  std::lock_guard lk(mu_);
+  flush_locked(offset, len);
+}
+
 void sim_device::write(std::uint64_t offset, const void* src, std::size_t len) {
-  store(offset, src, len);
-  flush(offset, len);
+  std::lock_guard lk(mu_);
+  store_locked(offset, src, len);
+  flush_locked(offset, len);
 }
 
 void sim_device::before_barrier() {
@@ -90,15 +136,21 @@ void sim_device::make_durable(std::uint64_t unit) {
   flushed_[unit] = false;
 }
 
+void sim_device::fence_locked() {
+  // A fence makes this thread's flushed lines durable; unflushed stores,
+  // and lines other threads flushed, stay in flight.
+  const thread_tag t = this_thread();
+  for (std::uint64_t unit : dirty_list_) {
+    if (fenced_by(unit, t)) make_durable(unit);
+  }
+  std::erase_if(dirty_list_, [&](std::uint64_t unit) { return !dirty_[unit]; });
+}
+
 void sim_device::barrier(std::uint64_t offset, std::size_t len) {
+  std::lock_guard lk(mu_);
   before_barrier();
   if (granularity_ != granularity::page) {
-    // A fence makes flushed lines durable; unflushed stores stay in flight.
-    auto flushed = [&](std::uint64_t unit) { return flushed_[unit]; };
-    for (std::uint64_t unit : dirty_list_) {
-      if (flushed(unit)) make_durable(unit);
-    }
-    std::erase_if(dirty_list_, [&](std::uint64_t unit) { return !dirty_[unit]; });
+    fence_locked();
     return;
   }
   std::uint64_t begin = offset & ~std::uint64_t{4095};
@@ -112,13 +164,10 @@ void sim_device::barrier(std::uint64_t offset, std::size_t len) {
 }
 
 void sim_device::sync_all() {
+  std::lock_guard lk(mu_);
   before_barrier();
   if (granularity_ != granularity::page) {
-    // On cache-line media sync_all is a fence: only flushed lines.
-    for (std::uint64_t unit : dirty_list_) {
-      if (flushed_[unit]) make_durable(unit);
-    }
-    std::erase_if(dirty_list_, [&](std::uint64_t unit) { return !dirty_[unit]; });
+    fence_locked();  // on cache-line media sync_all is a fence
     return;
   }
   for (std::uint64_t unit : dirty_list_) make_durable(unit);

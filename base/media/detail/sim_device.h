@@ -9,21 +9,37 @@
 // subset of the dirty units taken from visible(); the crash runner
 // enumerates such subsets at every barrier.
 //
-// Barriers: on byte/cache-line granularity a barrier makes every dirty unit
-// that was flushed durable (write() flushes; store() does not, and its units
-// stay in flight until a flush() and a barrier); on page granularity a barrier over a range makes
-// the dirty units of the pages it covers durable (as msync does) and sync_all() all of them.
+// Barriers: on byte/cache-line granularity a barrier (a fence) makes durable
+// the dirty units that the calling thread flushed (write() flushes; store()
+// does not, and its units stay in flight until a flush() and a barrier of
+// the thread that flushed them), as a store fence orders only its own
+// thread's flushes; a unit flushed by several threads is made durable by
+// the barrier of any thread. On page granularity a barrier over a range
+// makes the dirty units of the pages it covers durable (as msync does),
+// whoever wrote them, and sync_all() all of them (fdatasync).
 //
 // Fault injection knobs make the next barrier fail (EIO), the working view
 // fail to map, or size changes beyond `capacity` fail with ENOSPC.
 //
-// Thread-safety: none; a simulated pool is driven by one thread.
+// Thread-safety: several threads may write, store, flush and fence at once
+// (a pool whose transactions run on several threads): those calls, and
+// resize(), take the device's mutex. on_barrier runs under it, so what it
+// reads (visible(), durable(), dirty_units(), crash_image()) is one
+// consistent moment of the device while every other writer waits. Outside
+// on_barrier, the readers, barriers(), from_image() and the knobs below
+// take no lock: use them while no other thread writes to the device (before
+// or after a run, or from on_barrier). The engine reads visible bytes
+// through visible_data() without the lock (other threads only write other
+// ranges meanwhile); resize() moves them, so it needs exclusive use as
+// media::grow() does. The cost for one thread is an uncontended mutex per
+// call.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "ferrite/base/media/media.h"
@@ -51,8 +67,9 @@ class sim_device {
   // durable() with the listed dirty units copied from visible().
   std::vector<std::byte> crash_image(const std::vector<std::uint64_t>& units) const;
 
-  // Called at every barrier/sync, before it takes effect. It must not
-  // modify the device. `barriers()` counts them, starting at 0.
+  // Called at every barrier/sync, before it takes effect, on the thread
+  // that calls it, under the device's mutex. It must not call the device's
+  // writing members. `barriers()` counts them, starting at 0.
   std::function<void(const sim_device&)> on_barrier;
   std::uint64_t barriers() const noexcept { return barriers_; }
 
@@ -75,14 +92,29 @@ class sim_device {
   std::byte* visible_data() noexcept { return visible_.data(); }
 
  private:
+  using thread_tag = std::uint32_t;  // 1, 2, ...: the thread that flushed a unit
+  static constexpr thread_tag any_thread = ~thread_tag{0};
+  static thread_tag this_thread() noexcept;
+
+  void store_locked(std::uint64_t offset, const void* src, std::size_t len);
+  void flush_locked(std::uint64_t offset, std::size_t len);
   void before_barrier();
   void make_durable(std::uint64_t unit);
+  // Byte/cache-line media: makes the units the calling thread flushed durable.
+  void fence_locked();
+  // Whether `unit`, flushed, is made durable by a fence of thread `t`.
+  bool fenced_by(std::uint64_t unit, thread_tag t) const noexcept;
 
+  mutable std::mutex mu_;  // guards everything below while threads write
   granularity granularity_;
   std::vector<std::byte> visible_;
   std::vector<std::byte> durable_;
   std::vector<bool> dirty_;
   std::vector<bool> flushed_;
+  // Who flushed each unit, once a second thread flushes on this device
+  // (empty until then: one thread's units are all its own).
+  thread_tag sole_flusher_ = 0;  // the one thread that flushed so far (0: none)
+  std::vector<thread_tag> flushed_by_;
   std::vector<std::uint64_t> dirty_list_;
   std::uint64_t barriers_ = 0;
 };

@@ -1,5 +1,10 @@
 // sim_media: the media interface over a sim_device (see sim_device.h).
 // Selected at run time by pool options; the engine is the same build.
+//
+// Thread-safety: as media.h says. write, store, flush, barrier and sync_all
+// may come from several threads at once (the device serialises them);
+// map_working_view() and grow() need exclusive access: they read the
+// device's bytes without its lock, and grow() moves them.
 #pragma once
 
 #include <memory>

@@ -154,14 +154,17 @@ std::string mutation_name(detail::mutation m) {
       return "skip_checksum";
     case detail::mutation::early_checkpoint_lsn:
       return "early_checkpoint_lsn";
+    case detail::mutation::release_before_lsn:
+      return "release_before_lsn";
   }
   return "unknown";
 }
 
 std::optional<detail::mutation> mutation_named(const std::string& name) {
   using detail::mutation;
-  for (mutation m : {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
-                     mutation::skip_checksum, mutation::early_checkpoint_lsn}) {
+  for (mutation m :
+       {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
+        mutation::skip_checksum, mutation::early_checkpoint_lsn, mutation::release_before_lsn}) {
     if (mutation_name(m) == name) return m;
   }
   return std::nullopt;
@@ -335,37 +338,60 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
 self_test_result run_self_test(const std::vector<workload_info>& workloads,
                                const campaign_options& options) {
   const auto start = std::chrono::steady_clock::now();
-  // A small campaign whose runs reach every kind of barrier: commits of
-  // several sizes on both media, checkpoints (log half full, and close).
-  std::vector<const workload_info*> chosen;
-  for (const workload_info& w : workloads) {
-    if (w.name == "tx-sizes") chosen.push_back(&w);
-  }
-  if (chosen.empty() && !workloads.empty()) chosen.push_back(&workloads.front());
+  using detail::mutation;
+  // Each mutation and the workload whose runs must catch it. tx-sizes
+  // reaches every kind of barrier of one thread: commits of several sizes on
+  // both media, checkpoints (log half full, and close). early-release has a
+  // second transaction read what a first one wrote before it is durable.
+  struct mutation_case {
+    mutation m;
+    const char* workload;
+  };
+  static constexpr mutation_case cases[] = {
+      {mutation::drop_commit_fence, "tx-sizes"},       {mutation::marker_before_data, "tx-sizes"},
+      {mutation::skip_checksum, "tx-sizes"},           {mutation::early_checkpoint_lsn, "tx-sizes"},
+      {mutation::release_before_lsn, "early-release"},
+  };
+  // The workload named, or (a program's own list without it) the first one.
+  auto workload_for = [&](const char* name) -> const workload_info* {
+    for (const workload_info& w : workloads) {
+      if (w.name == name) return &w;
+    }
+    return workloads.empty() ? nullptr : &workloads.front();
+  };
   campaign_options o = options;
   o.mode = campaign_mode::quick;
   o.only = "sim";
   o.workloads.clear();
 
   self_test_result r;
-  o.mutation = detail::mutation::none;
+  std::vector<const workload_info*> baseline;
+  for (const mutation_case& c : cases) {
+    const workload_info* w = workload_for(c.workload);
+    if (w && std::find(baseline.begin(), baseline.end(), w) == baseline.end()) {
+      baseline.push_back(w);
+    }
+  }
+  o.mutation = mutation::none;
   o.stop_on_failure = false;
-  campaign_result base = run_campaign(chosen, o);
+  campaign_result base = run_campaign(baseline, o);
   r.baseline_failures = base.failures;
   if (!base.failures_list.empty()) r.baseline_first_failure = base.failures_list.front().repro;
 
-  using detail::mutation;
-  for (mutation m : {mutation::drop_commit_fence, mutation::marker_before_data,
-                     mutation::skip_checksum, mutation::early_checkpoint_lsn}) {
-    o.mutation = m;
+  for (const mutation_case& c : cases) {
+    const workload_info* w = workload_for(c.workload);
+    o.mutation = c.m;
     o.stop_on_failure = true;
-    campaign_result c = run_campaign(chosen, o);
+    campaign_result run;
+    if (w) run = run_campaign({w}, o);
     mutation_verdict v;
-    v.name = mutation_name(m);
-    v.detected = c.failures > 0;
-    v.states = c.states;
-    if (!c.failures_list.empty()) {
-      v.first_failure = c.failures_list.front().what + "  (" + c.failures_list.front().repro + ")";
+    v.name = mutation_name(c.m);
+    v.workload = w ? w->name : "";
+    v.detected = run.failures > 0;
+    v.states = run.states;
+    if (!run.failures_list.empty()) {
+      v.first_failure =
+          run.failures_list.front().what + "  (" + run.failures_list.front().repro + ")";
     }
     r.mutations.push_back(v);
   }

@@ -193,6 +193,7 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
 
 struct mutation_verdict {
   std::string name;
+  std::string workload;  // the workload run against it
   bool detected = false;
   std::uint64_t states = 0;
   std::string first_failure;  // its reproduction
@@ -206,7 +207,9 @@ struct self_test_result {
 };
 
 // Runs a small campaign on the unmutated engine, then once per mutation
-// (txlog/mutation.h), each until its first failure.
+// (txlog/mutation.h), each until its first failure, each on the workload
+// made to catch it (tx-sizes; early-release for release_before_lsn): the
+// baseline runs every workload the mutations use.
 self_test_result run_self_test(const std::vector<workload_info>& workloads,
                                const campaign_options& options);
 

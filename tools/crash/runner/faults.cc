@@ -160,12 +160,22 @@ void fault_cases::sync_eio() {
       }
       if (!op_failed) {
         closed = true;
+        bool reported = false;
         try {
           p.close();
-          fail(at, "the failed sync was never reported: every operation and close succeeded");
-          return;
         } catch (const ferrite::error& e) {
           if (!clear_error(e, {error_code::io_error}, at, "io_error from close")) return;
+          reported = true;
+        }
+        if (!reported) {
+          // A workload of several threads (early-release) may make fewer
+          // barriers in this run than in the first: barrier b never came.
+          if (dev->barriers() <= b) {
+            --cases;
+            continue;
+          }
+          fail(at, "the failed sync was never reported: every operation and close succeeded");
+          return;
         }
       }
     } catch (const std::exception& e) {

@@ -162,7 +162,8 @@ void print_text(std::ostream& out, const self_test_result& r) {
   if (!r.baseline_first_failure.empty()) out << "    " << r.baseline_first_failure << "\n";
   for (const mutation_verdict& m : r.mutations) {
     out << "  " << std::left << std::setw(24) << m.name
-        << (m.detected ? "detected" : "NOT DETECTED") << "  (" << m.states << " states)\n";
+        << (m.detected ? "detected" : "NOT DETECTED") << "  (" << m.workload << ", " << m.states
+        << " states)\n";
     if (!m.first_failure.empty()) out << "    " << m.first_failure << "\n";
   }
   out << "time: " << std::fixed << std::setprecision(1) << r.seconds << " s\n";
@@ -173,6 +174,7 @@ void print_json(std::ostream& out, const self_test_result& r) {
   j["mutations"] = nlohmann::ordered_json::array();
   for (const mutation_verdict& m : r.mutations) {
     j["mutations"].push_back({{"name", m.name},
+                              {"workload", m.workload},
                               {"detected", m.detected},
                               {"states", m.states},
                               {"first_failure", m.first_failure}});

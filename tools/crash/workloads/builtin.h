@@ -73,6 +73,7 @@ void expect_error(error_code code, const std::string& what, Fn&& fn) {
 workload_info counters();
 workload_info tx_sizes();
 workload_info nested_abort();
+workload_info early_release();  // workloads/early_release.cc
 workload_info log_wrap();
 workload_info log_full();
 workload_info pool_sizes();

@@ -5,6 +5,10 @@
 //   tx-sizes      transactions of 1 byte to 40 KB in 1-3 ranges, explicit
 //                 checkpoints
 //   nested-abort  nested, aborted, poisoned and thrown-out-of transactions
+//   early-release two threads per operation on a chain of links: a
+//                 transaction under a pmutex, then one that waits for the
+//                 lock and reads the first one's link before it is durable
+//                 (workloads/early_release.cc)
 //   log-wrap      4-24 KB transactions in the smallest log (256 KiB):
 //                 wrap-around, wrap markers, checkpoints when the log is
 //                 half full
@@ -43,14 +47,15 @@
 namespace ferrite::crash {
 
 std::vector<workload_info> builtin_workloads() {
-  return {builtin::counters(),   builtin::tx_sizes(),      builtin::nested_abort(),
+  return {builtin::counters(),      builtin::tx_sizes(),      builtin::nested_abort(),
+          builtin::early_release(),  // workloads/early_release.cc
           builtin::log_wrap(),
           builtin::values(),    // workloads/values.cc
           builtin::refcount(),  // workloads/values.cc
-          builtin::log_full(),   builtin::pool_sizes(),    builtin::alloc_free(),
-          builtin::grow(),       builtin::typed_objects(), builtin::vector(),
-          builtin::map_set(),    builtin::hash_map(),      builtin::gc(),
-          builtin::heap_churn(), builtin::copy()};
+          builtin::log_full(),      builtin::pool_sizes(),    builtin::alloc_free(),
+          builtin::grow(),          builtin::typed_objects(), builtin::vector(),
+          builtin::map_set(),       builtin::hash_map(),      builtin::gc(),
+          builtin::heap_churn(),    builtin::copy()};
 }
 
 namespace builtin {
