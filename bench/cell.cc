@@ -52,6 +52,11 @@ void check_survivors(bench_engine& e, const cell_spec& spec, std::uint64_t per_t
     e.check_container(spec.work, spec.work == workload::map_get ? spec.ops : per_thread_total);
     return;
   }
+  if (is_transfer(spec.work)) {
+    // The account store: every thread's transfers are in its one log.
+    e.check_container(spec.work, per_thread_total * static_cast<std::uint64_t>(spec.threads));
+    return;
+  }
   const int lines = info(spec.work).lines_per_op;
   for (int t = 0; t < spec.threads; ++t) {
     for (int k = 0; k < lines; ++k) {
@@ -74,6 +79,28 @@ std::optional<std::uint64_t> optional_from(const nlohmann::json& j) {
   return j.get<std::uint64_t>();
 }
 
+nlohmann::json os_json(const os_sync_counts& c) {
+  return {{"fsync", c.fsync},
+          {"fdatasync", c.fdatasync},
+          {"msync", c.msync},
+          {"sync_file_range", c.sync_file_range},
+          {"syncfs", c.syncfs},
+          {"sync", c.sync},
+          {"dsync_writes", c.dsync_writes}};
+}
+
+os_sync_counts os_from_json(const nlohmann::json& j) {
+  os_sync_counts c;
+  c.fsync = j.at("fsync").get<std::uint64_t>();
+  c.fdatasync = j.at("fdatasync").get<std::uint64_t>();
+  c.msync = j.at("msync").get<std::uint64_t>();
+  c.sync_file_range = j.at("sync_file_range").get<std::uint64_t>();
+  c.syncfs = j.at("syncfs").get<std::uint64_t>();
+  c.sync = j.at("sync").get<std::uint64_t>();
+  c.dsync_writes = j.at("dsync_writes").get<std::uint64_t>();
+  return c;
+}
+
 std::optional<std::uint64_t> plus(const std::optional<std::uint64_t>& a,
                                   const std::optional<std::uint64_t>& b) {
   if (!a || !b) return std::nullopt;
@@ -94,7 +121,9 @@ void merge_runs(cell_result& total, const cell_result& more) {
     t.commits = plus(t.commits, more.timed.commits);
     t.commit_syncs = plus(t.commit_syncs, more.timed.commit_syncs);
     t.checkpoints = plus(t.checkpoints, more.timed.checkpoints);
+    t.os = t.os + more.timed.os;
   }
+  total.process_os = total.process_os + more.process_os;
   total.measured_ops += more.measured_ops;
   for (const auto& [name, values] : more.figures) {
     auto& all = total.figures[name];
@@ -181,7 +210,7 @@ cell_result run_cell(const cell_spec& spec) {
       run_threads(*e, spec.work, spec.threads, warmup_per_thread, false);
     }
     e->take_figures();  // the warm-up's are not figures
-    const counters before = e->read_counters();
+    const counters before = sample_counters(*e);
     for (int run = 0; run < spec.runs; ++run) {
       double ns = 0;
       if (spec.work == workload::open) {
@@ -195,7 +224,7 @@ cell_result run_cell(const cell_spec& spec) {
       }
       r.ns_per_op_runs.push_back(ns / static_cast<double>(per_thread * threads));
     }
-    r.timed = difference(e->read_counters(), before);
+    r.timed = difference(sample_counters(*e), before);
     r.ns_per_op = median(r.ns_per_op_runs);
     check_survivors(*e, spec,
                     warmup_per_thread + per_thread * static_cast<std::uint64_t>(spec.runs));
@@ -230,6 +259,8 @@ nlohmann::json to_json(const cell_result& r) {
   j["commits"] = optional_json(r.timed.commits);
   j["commit_syncs"] = optional_json(r.timed.commit_syncs);
   j["checkpoints"] = optional_json(r.timed.checkpoints);
+  j["os_syncs"] = os_json(r.timed.os);
+  j["process_os_syncs"] = os_json(r.process_os);
   j["measured_ops"] = r.measured_ops;
   j["figures"] = r.figures;
   j["error"] = r.error;
@@ -265,6 +296,8 @@ cell_result cell_result_from_json(const nlohmann::json& j) {
   r.timed.commits = optional_from(j.at("commits"));
   r.timed.commit_syncs = optional_from(j.at("commit_syncs"));
   r.timed.checkpoints = optional_from(j.at("checkpoints"));
+  r.timed.os = os_from_json(j.at("os_syncs"));
+  r.process_os = os_from_json(j.at("process_os_syncs"));
   r.measured_ops = j.value("measured_ops", std::uint64_t{0});
   if (j.contains("figures")) {
     r.figures = j.at("figures").get<std::map<std::string, std::vector<double>>>();

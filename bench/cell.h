@@ -9,9 +9,11 @@
 //      (bench_engine::finish_run: ferrite checkpoints its log); that wall
 //      time divided by the ops of all threads is the run's ns/op (the
 //      inverse of throughput);
-//   4. the engine's counters are read before the first and after the last
-//      timed run; their difference divided by runs * ops gives the per-op
-//      counters, so occasional work (checkpoints) is amortized;
+//   4. the engine's counters, and the process's os syncs (every engine's
+//      sync requests counted alike, bench/sync_count.h), are read before the
+//      first and after the last timed run; their difference divided by
+//      runs * ops gives the per-op counters, so occasional work
+//      (checkpoints) is amortized;
 //   5. the pool is closed and reopened and every updated field must hold
 //      the number of ops that updated it (else the cell fails);
 //   6. the pool file is removed.
@@ -25,6 +27,10 @@
 // is filled with the N keys at open (untimed) and every run looks all of
 // them up. Step 5 reads the whole container back
 // (bench_engine::check_container).
+// transfer and transfer_held (bench/transfer.h) differ in step 5: the
+// threads share one account store, and check_container gets every
+// transfer the cell committed (warm-up included), checks the balances and
+// replays the log.
 // churn (bench/churn.h) replaces steps 2 to 5: one run per process on a
 // fresh pool, the procedure of bench/churn.h; ns/op is its churn phase's
 // time per allocation, the counters are divided by that phase's
@@ -67,7 +73,10 @@ struct cell_result {
   std::string media;  // how the engine ran, from bench_engine::open
   std::vector<double> ns_per_op_runs;
   double ns_per_op = 0;  // median of ns_per_op_runs
-  counters timed;        // counter deltas over all timed runs
+  counters timed;        // counter deltas over all timed runs (os syncs included)
+  // The os syncs of the cell processes from start to exit (open, setup,
+  // runs, reopen, close): what strace sees, to check the count against.
+  os_sync_counts process_os;
   // Ops the counters are divided by when the runs decide them (churn: the
   // allocations and frees of every run's churn phase); 0: from spec.
   std::uint64_t measured_ops = 0;

@@ -82,7 +82,7 @@ churn_outcome run_churn(bench_engine& e, std::uint64_t pool_bytes) {
 
   // (a) fill to half the heap.
   timed_total fill;
-  counters before = e.read_counters();
+  counters before = sample_counters(e);
   while (!refused && live.bytes < heap_bytes / 2) {
     const std::uint64_t size = log_uniform_size(rng);
     if (!allocate(size, fill)) {
@@ -95,7 +95,7 @@ churn_outcome run_churn(bench_engine& e, std::uint64_t pool_bytes) {
   // (b) churn until the first refusal.
   timed_total churn_alloc, churn_free;
   if (!refused) {
-    before = e.read_counters();
+    before = sample_counters(e);
     while (!refused) {
       if (!live.objects.empty() && rng() % 3 == 0) {
         const live_object o = live.take(rng() % live.objects.size());
@@ -112,7 +112,7 @@ churn_outcome run_churn(bench_engine& e, std::uint64_t pool_bytes) {
       }
     }
   }
-  out.churn_counters = difference(e.read_counters(), before);
+  out.churn_counters = difference(sample_counters(e), before);
   out.alloc_ns_per_op = failed_in_fill ? fill.mean() : churn_alloc.mean();
   out.churn_ops = failed_in_fill ? fill.count : churn_alloc.count + churn_free.count;
   const std::uint64_t live_at_failure = live.bytes;

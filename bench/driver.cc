@@ -93,7 +93,9 @@ cell_result run_cell_process(const std::filesystem::path& self, const cell_spec&
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   std::error_code ec;
-  std::filesystem::remove(spec.pool_path, ec);  // left behind if the child crashed
+  for (const auto& file : engine_files(spec.engine, spec.pool_path)) {
+    std::filesystem::remove(file, ec);  // left behind if the child crashed
+  }
 
   if (WIFSIGNALED(status)) {
     return failed(spec, "the cell process was killed by signal " +
@@ -122,6 +124,7 @@ int cell_process_main(const cell_spec& spec) {
     r.error = e.what();
     status = 1;
   }
+  r.process_os = os_syncs();
   std::cout << to_json(r).dump() << std::endl;
   return status;
 }

@@ -13,6 +13,11 @@
 // libpmemobj: a hand-written persistent array in thread 0's region; std:
 // the std container), with the keys of bench/keys.h.
 //
+// The key-value stores (lmdb, lmdb-nometasync, sqlite) have no memory
+// layout to share: thread t's field i is the row keyed t * words_per_region
+// + i, and their maps are their B-trees (the `ordered` rows). They run only
+// what maps onto them (engine_measures).
+//
 // Thread-safety: run() may be called from several threads at once, each with
 // its own thread index; everything else is called by one thread while no
 // run() is in progress.
@@ -29,6 +34,7 @@
 #include <vector>
 
 #include "bench/catalogue.h"
+#include "bench/sync_count.h"
 
 namespace ferrite::bench {
 
@@ -39,6 +45,7 @@ std::optional<media_mode> parse_media_mode(std::string_view name) noexcept;
 
 inline constexpr std::size_t region_bytes = 1024;
 inline constexpr std::size_t words_per_line = 64 / sizeof(std::uint64_t);
+inline constexpr std::size_t words_per_region = region_bytes / sizeof(std::uint64_t);
 
 // Counters an engine keeps, cumulative since open. nullopt: the engine has
 // no such counter (libpmemobj and plain C++ count nothing).
@@ -49,6 +56,9 @@ struct counters {
   std::optional<std::uint64_t> commits;        // transactions that wrote a log record
   std::optional<std::uint64_t> commit_syncs;   // syncs made by group-commit leaders
   std::optional<std::uint64_t> checkpoints;
+  // The process's syncs, counted from outside every engine alike
+  // (bench/sync_count.h): filled by sample_counters, never by an engine.
+  os_sync_counts os;
 };
 
 // later - earlier, field by field (nullopt stays nullopt).
@@ -101,7 +111,8 @@ class bench_engine {
   // Container workloads, after reopen(): throws unless the container holds
   // exactly what `count` ops put there (vector_push: elements 0..count-1;
   // map_insert, map_get: the first `count` keys of insert_order, each with
-  // value_of(key)). Every element is read.
+  // value_of(key); transfer, transfer_held: the account store after `count`
+  // transfers, by check_transfers of bench/transfer.h). Every element is read.
   virtual void check_container(workload w, std::uint64_t count) = 0;
 
   // Closes the pool and removes its file. Harmless when not open.
@@ -130,8 +141,23 @@ class bench_engine {
   virtual std::vector<std::pair<std::string, double>> take_figures() { return {}; }
 };
 
+// e.read_counters(), with the process's os syncs so far.
+counters sample_counters(const bench_engine& e);
+
 // Engines compiled into this binary, in report order.
 std::vector<std::string_view> compiled_engines();
+
+// False for the cells an engine cannot measure, which the driver skips and
+// the report shows as n/a: libpmemobj has no map; std has no pool to open
+// and no heap to fill; LMDB and SQLite have no cache-line persistence path
+// (page media only) and run tx_set8 and the ordered maps only.
+bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape);
+
+// The files an engine keeps for the pool `pool`: the pool itself and its
+// companions (LMDB's lock file, SQLite's WAL and shared-memory index), all
+// removed by the driver when a cell process cannot remove them itself.
+std::vector<std::filesystem::path> engine_files(std::string_view engine,
+                                                const std::filesystem::path& pool);
 
 // True for names ferrite-bench knows, compiled in or not.
 bool known_engine(std::string_view name);
@@ -148,5 +174,8 @@ std::vector<std::pair<std::string, std::string>> engine_environment(std::string_
 std::unique_ptr<bench_engine> make_ferrite_engine(bool checked = false);
 std::unique_ptr<bench_engine> make_std_engine();
 std::unique_ptr<bench_engine> make_pmdk_engine();  // only when built with libpmemobj
+// meta_sync false: MDB_NOMETASYNC (engine "lmdb-nometasync").
+std::unique_ptr<bench_engine> make_lmdb_engine(bool meta_sync);  // only with liblmdb
+std::unique_ptr<bench_engine> make_sqlite_engine();              // only with libsqlite3
 
 }  // namespace ferrite::bench

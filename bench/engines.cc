@@ -1,6 +1,7 @@
 // The engine registry. This is the only file that looks at
-// FERRITE_BENCH_PMDK (set by bench/meson.build, for every file of the
-// benchmark alike, when libpmemobj was found).
+// FERRITE_BENCH_PMDK, FERRITE_BENCH_LMDB and FERRITE_BENCH_SQLITE (set by
+// bench/meson.build, for every file of the benchmark alike, when
+// libpmemobj, liblmdb or libsqlite3 was found).
 #include <stdexcept>
 
 #include "bench/engine.h"
@@ -35,7 +36,14 @@ counters difference(const counters& later, const counters& earlier) {
   d.commits = minus(later.commits, earlier.commits);
   d.commit_syncs = minus(later.commit_syncs, earlier.commit_syncs);
   d.checkpoints = minus(later.checkpoints, earlier.checkpoints);
+  d.os = later.os - earlier.os;
   return d;
+}
+
+counters sample_counters(const bench_engine& e) {
+  counters c = e.read_counters();
+  c.os = os_syncs();
+  return c;
 }
 
 std::optional<std::uint64_t> bench_engine::churn_allocate(std::size_t) {
@@ -52,17 +60,58 @@ void bench_engine::check_churn(std::uint64_t, std::uint64_t) {
 }
 
 std::vector<std::string_view> compiled_engines() {
+  std::vector<std::string_view> names{"ferrite"};
 #ifdef FERRITE_BENCH_PMDK
-  return {"ferrite", "pmdk", "std"};
-#else
-  return {"ferrite", "std"};
+  names.push_back("pmdk");
 #endif
+#ifdef FERRITE_BENCH_LMDB
+  names.push_back("lmdb");
+  names.push_back("lmdb-nometasync");
+#endif
+#ifdef FERRITE_BENCH_SQLITE
+  names.push_back("sqlite");
+#endif
+  names.push_back("std");
+  return names;
 }
+
+namespace {
+
+bool is_key_value_store(std::string_view name) {
+  return name == "lmdb" || name == "lmdb-nometasync" || name == "sqlite";
+}
+
+}  // namespace
 
 bool known_engine(std::string_view name) {
   // ferrite-checked (ferrite with checked transactions) runs only when
   // named: it measures the checking mode, not the engine.
-  return name == "ferrite" || name == "ferrite-checked" || name == "pmdk" || name == "std";
+  return name == "ferrite" || name == "ferrite-checked" || name == "pmdk" || name == "std" ||
+         is_key_value_store(name);
+}
+
+bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape) {
+  if (engine == "pmdk") return !info(w).per_structure && !is_transfer(w);  // no hash map, no map
+  if (engine == "std") return w != workload::open && w != workload::churn;
+  if (is_key_value_store(engine)) {
+    if (m != media_mode::page) return false;
+    return w == workload::tx_set8 ||
+           ((w == workload::map_insert || w == workload::map_get) && shape == structure::ordered);
+  }
+  return true;
+}
+
+std::vector<std::filesystem::path> engine_files(std::string_view engine,
+                                                const std::filesystem::path& pool) {
+  std::vector<std::filesystem::path> files{pool};
+  if (engine == "lmdb" || engine == "lmdb-nometasync") {
+    files.emplace_back(pool.string() + "-lock");
+  } else if (engine == "sqlite") {
+    files.emplace_back(pool.string() + "-wal");
+    files.emplace_back(pool.string() + "-shm");
+    files.emplace_back(pool.string() + "-journal");
+  }
+  return files;
 }
 
 std::unique_ptr<bench_engine> make_engine(std::string_view name) {
@@ -71,6 +120,13 @@ std::unique_ptr<bench_engine> make_engine(std::string_view name) {
   if (name == "std") return make_std_engine();
 #ifdef FERRITE_BENCH_PMDK
   if (name == "pmdk") return make_pmdk_engine();
+#endif
+#ifdef FERRITE_BENCH_LMDB
+  if (name == "lmdb") return make_lmdb_engine(true);
+  if (name == "lmdb-nometasync") return make_lmdb_engine(false);
+#endif
+#ifdef FERRITE_BENCH_SQLITE
+  if (name == "sqlite") return make_sqlite_engine();
 #endif
   throw std::invalid_argument("engine '" + std::string(name) + "' is not compiled in");
 }

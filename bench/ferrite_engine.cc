@@ -1,7 +1,8 @@
 // The ferrite engine. The thread regions are one object allocated (64-byte
 // aligned) in a transaction when the pool is created; the benchmark keeps
 // its offset across the reopen, as libpmemobj's engine keeps the root.
-// The container workloads are in bench/ferrite_containers.h.
+// The container workloads and the account store of transfer are in
+// bench/ferrite_containers.h.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -61,6 +62,7 @@ class ferrite_engine final : public bench_engine {
     if (setup.work == workload::chase) build_chase();
     if (setup.work == workload::open) fill(setup.objects);
     if (info(setup.work).container) containers_.open(pool_, setup);
+    if (is_transfer(setup.work)) accounts_.open(pool_, setup.threads);
     // What the setup committed is applied now, untimed: the first timed
     // run's checkpoint (finish_run) must not pay for building the chase
     // list or filling map_get's map.
@@ -120,6 +122,10 @@ class ferrite_engine final : public bench_engine {
       case workload::map_insert:
       case workload::map_get:
         return containers_.run(pool_, ops);
+      case workload::transfer:
+        return accounts_.run(pool_, t, ops, false);
+      case workload::transfer_held:
+        return accounts_.run(pool_, t, ops, true);
       default:
         throw std::logic_error("ferrite: workload not implemented");
     }
@@ -154,7 +160,10 @@ class ferrite_engine final : public bench_engine {
 
   std::uint64_t read_word(int t, std::size_t i) const override { return region(t)[i]; }
 
-  void check_container(workload, std::uint64_t count) override { containers_.check(pool_, count); }
+  void check_container(workload w, std::uint64_t count) override {
+    if (is_transfer(w)) return accounts_.check(pool_, count);
+    containers_.check(pool_, count);
+  }
 
   // churn: each allocation is a transaction of its own (the object is not
   // linked anywhere; the benchmark keeps its offset), each free an atomic
@@ -318,6 +327,7 @@ class ferrite_engine final : public bench_engine {
   pptr<chase_node> cursor_;
   std::uint64_t sink_ = 0;
   ferrite_containers containers_;
+  ferrite_accounts accounts_;
   // open: the opens since take_figures, and their times.
   std::uint64_t opens_ = 0;
   double open_ns_ = 0;

@@ -1,4 +1,5 @@
-// ferrite-bench: ferrite side by side with libpmemobj (PMDK) and plain C++.
+// ferrite-bench: ferrite side by side with libpmemobj (PMDK), LMDB, SQLite
+// and plain C++.
 //
 // The catalogue (one op of each workload; bench/catalogue.h holds the same
 // list as data):
@@ -66,6 +67,27 @@
 //                          std:     not run (no heap to fill).
 //                        1 thread, one run per process; the pool is
 //                        --pool-mib when given, else 256 MiB.
+//   transfer             a transfer between two of 1000 accounts (issue 15's
+//                        account store, bench/transfer.h): both looked up in
+//                        a map, then one transaction debits, credits and
+//                        appends to a shared log, holding the locks of both
+//                        accounts and of the log. Any thread count; the
+//                        threads share the store.
+//                          ferrite: ferrite::hash_map<u64, pptr<account>>,
+//                                   a pmutex per account and one for the log
+//                                   (a ferrite::vector), pool.transaction(fn,
+//                                   from->lock, to->lock, log->lock): the
+//                                   locks go once the commit is ordered;
+//                          std:     std::unordered_map, std::mutex,
+//                                   std::vector, std::scoped_lock;
+//                          pmdk:    not run (no hash map in libpmemobj).
+//   transfer_held        the same, the locks held until the commit returns:
+//                        std::scoped_lock around pool.transaction(fn) (how
+//                        docs/durability.md had users do it before).
+//
+// The key-value stores (engines lmdb, lmdb-nometasync and sqlite; page media
+// only) run tx_set8 (a row per thread), map_insert and map_get (ordered:
+// their B-trees); bench/lmdb_engine.cc and bench/sqlite_engine.cc say how.
 //
 // Media modes:
 //   cacheline  pools on /dev/shm; ferrite with PMEM2_FORCE_GRANULARITY=cacheline
@@ -161,15 +183,21 @@ media_mode parse_mode(const std::string& name) {
 
 void check_engine(const std::string& name) {
   if (!known_engine(name)) {
-    throw usage_error("unknown engine '" + name + "' (ferrite, ferrite-checked, pmdk or std)");
+    throw usage_error("unknown engine '" + name +
+                      "' (ferrite, ferrite-checked, pmdk, lmdb, lmdb-nometasync, sqlite or std)");
   }
   if (name == "ferrite-checked") return;  // never in the default list
   for (std::string_view e : compiled_engines()) {
     if (e == name) return;
   }
-  throw usage_error("engine '" + name +
-                    "' is not compiled into this ferrite-bench: install libpmemobj-dev and "
-                    "reconfigure (meson option pmdk_bench=enabled makes it required)");
+  const bool lmdb = name.rfind("lmdb", 0) == 0;
+  const std::string package = name == "pmdk" ? "libpmemobj-dev"
+                              : lmdb         ? "liblmdb-dev"
+                                             : "libsqlite3-dev";
+  const std::string option = name == "pmdk" ? "pmdk_bench" : lmdb ? "lmdb_bench" : "sqlite_bench";
+  throw usage_error("engine '" + name + "' is not compiled into this ferrite-bench: install " +
+                    package + " and reconfigure (meson option " + option +
+                    "=enabled makes it required)");
 }
 
 // The 1-minute load average, from /proc/loadavg (negative if unknown).
@@ -220,9 +248,9 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
   const workload_info& wi = info(w);
   std::vector<cell_result> cells;
   for (const std::string& e : d.engines) {
-    if (w == workload::open && e == "std") continue;   // nothing to open
-    if (w == workload::churn && e == "std") continue;  // no heap to fill
-    if (wi.per_structure && e == "pmdk") continue;     // no hash map or ordered map in libpmemobj
+    // std: nothing to open, no heap to fill; libpmemobj: no map; LMDB and
+    // SQLite: page media, tx_set8 and the ordered map only.
+    if (!engine_measures(e, w, m, shape)) continue;
     // std does no I/O: a page-mode op count would time little but the
     // threads' start.
     std::uint64_t ops = m == media_mode::cacheline || e == "std" ? d.ops_cacheline : d.ops_page;
@@ -256,9 +284,27 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     // B+-tree entry with the allocator's headers, or a vector's array while
     // it doubles, with a wide margin.
     if (wi.container) c.spec.pool_bytes += (c.spec.ops * 160 + (1 << 20) - 1) >> 20 << 20;
+    // transfer: the log keeps a 24-byte entry per op (warm-up included), in
+    // a vector that doubles (old and new buffer both live while it does).
+    if (is_transfer(w)) {
+      c.spec.pool_bytes += ((c.spec.ops + c.spec.warmup_ops) * 80 + (1 << 20) - 1) >> 20 << 20;
+    }
     c.spec.pool_path = (m == media_mode::cacheline ? d.cacheline_dir : d.page_dir) /
                        ("ferrite-bench-" + std::to_string(getpid()) + "-" + e + ".pool");
     cells.push_back(std::move(c));
+  }
+  // transfer_held joins transfer's group: its runs interleave with
+  // transfer's as the engines' do, so that the two ways of locking are
+  // compared in the same minutes of a disk whose sync time drifts.
+  if (w == workload::transfer && std::find(d.workloads.begin(), d.workloads.end(),
+                                           workload::transfer_held) != d.workloads.end()) {
+    const std::size_t n = cells.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      cell_result held = cells[i];
+      held.spec.work = workload::transfer_held;
+      held.spec.pool_path.replace_extension(".held.pool");
+      cells.push_back(std::move(held));
+    }
   }
   for (int run = 1; run <= d.runs; ++run) {
     std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "")
@@ -270,12 +316,14 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
       cell_spec one = c.spec;
       one.runs = 1;
       cell_result r = run_cell_process(self, one);
+      const std::string name =
+          c.spec.engine + (c.spec.work != w ? " " + std::string(info(c.spec.work).name) : "");
       if (r.ok()) {
         merge_runs(c, r);
-        std::cerr << " " << c.spec.engine << " " << ns_text(r.ns_per_op);
+        std::cerr << " " << name << " " << ns_text(r.ns_per_op);
       } else {
         c.error = r.error;
-        std::cerr << " " << c.spec.engine << " FAILED";
+        std::cerr << " " << name << " FAILED";
       }
     }
     std::cerr << " ns/op" << std::endl;
@@ -384,6 +432,11 @@ int driver_main(options o) {
   }
   std::vector<cell_result> results;
   for (workload w : d.workloads) {
+    // Measured in transfer's group (run_group), when both are asked for.
+    if (w == workload::transfer_held && std::find(d.workloads.begin(), d.workloads.end(),
+                                                  workload::transfer) != d.workloads.end()) {
+      continue;
+    }
     for (media_mode m : d.modes) {
       // chase only reads: its media does not matter, and building the list
       // on page media would cost libpmemobj one msync per snapshot.
@@ -442,8 +495,9 @@ int main(int argc, char** argv) {
       "ferrite-bench: ferrite side by side with libpmemobj and plain C++ "
       "(docs/bench.md)"};
   app.add_option("--engine", o.engines,
-                 "Engines, comma-separated: ferrite,pmdk,std, and ferrite-checked "
-                 "(checked transactions; only when named) (default: all compiled in)")
+                 "Engines, comma-separated: ferrite,pmdk,lmdb,lmdb-nometasync,sqlite,std, and "
+                 "ferrite-checked (checked transactions; only when named) (default: all "
+                 "compiled in)")
       ->delimiter(',');
   app.add_option("--workload", o.workloads,
                  "Workloads, comma-separated (default: all measurable now; see --list)")

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "bench/keys.h"
+#include "bench/transfer.h"
 
 namespace ferrite::bench {
 namespace {
@@ -80,10 +81,15 @@ const cell_result* find(const std::vector<cell_result>& results, std::string_vie
   return nullptr;
 }
 
-// libpmemobj has no hash map or ordered map: the map workloads do not run
-// on it (shown as "n/a", not as a failure).
-bool not_comparable(std::string_view engine, workload w) {
-  return engine == "pmdk" && info(w).per_structure;
+// The width of an engine's column: room for "<engine> ns/op".
+std::size_t engine_width(const std::string& engine) {
+  return std::max<std::size_t>(18, engine.size() + 8);
+}
+
+// The os syncs of a cell per op, or nullopt when it failed.
+std::optional<double> os_syncs_per_op(const cell_result* r) {
+  if (r == nullptr || !r->ok()) return std::nullopt;
+  return r->per_op(r->timed.os.total());
 }
 
 // "748.8 ±3%": the median and half the spread between the fastest and
@@ -203,9 +209,12 @@ void print_setup(std::ostream& out, const run_description& d) {
   for (std::size_t i = 0; i < d.engines.size(); ++i) {
     const std::string& e = d.engines[i];
     out << (i ? ", " : "") << e
-        << (e == "pmdk"  ? " (libpmemobj)"
-            : e == "std" ? " (volatile C++, no durability)"
-                         : "");
+        << (e == "pmdk"              ? " (libpmemobj)"
+            : e == "lmdb"            ? " (LMDB, default durability)"
+            : e == "lmdb-nometasync" ? " (LMDB, MDB_NOMETASYNC: not fully durable)"
+            : e == "sqlite"          ? " (SQLite, WAL, synchronous=FULL)"
+            : e == "std"             ? " (volatile C++, no durability)"
+                                     : "");
   }
   out << "\n";
   // --ops matters only to the workloads that are not containers (those
@@ -222,7 +231,7 @@ void print_setup(std::ostream& out, const run_description& d) {
     } else {
       out << "  page       pools in " << d.page_dir.string() << " (" << file_system_name(d.page_dir)
           << "); ferrite: page mode (msync/fdatasync); libpmemobj: PMEM_IS_PMEM_FORCE=0 "
-             "(msync)";
+             "(msync); LMDB, SQLite: their own files (page media only)";
       if (by_ops) {
         out << "; " << d.ops_page << " ops per run (std: " << d.ops_cacheline
             << ", it does no I/O)";
@@ -242,6 +251,9 @@ void print_setup(std::ostream& out, const run_description& d) {
   out << "; the ops of a run are divided among them, each updates its own cache lines\n";
   out << "  counters   ferrite's media counters over all timed runs / ops (its checkpoints "
          "included); libpmemobj and std count nothing\n";
+  out << "  os syncs   every engine's fsync, fdatasync, msync, sync_file_range, syncfs, sync "
+         "calls and O_SYNC/O_DSYNC writes, counted in the cell process (bench/sync_count.h), "
+         "over all timed runs / ops\n";
   bool containers = false;
   for (workload w : d.workloads) containers = containers || info(w).container;
   if (containers) {
@@ -258,7 +270,8 @@ void print_setup(std::ostream& out, const run_description& d) {
         << " per transaction in ferrite), then N lookups per run; map structures: "
            "hash = ferrite::hash_map / std::unordered_map, ordered = ferrite::map (B+-tree) / "
            "std::map; libpmemobj has no comparable structure (n/a), its vector_push array is "
-           "hand-written with its C API\n";
+           "hand-written with its C API; LMDB and SQLite: ordered only (their B-trees), one "
+           "transaction per insert or lookup\n";
   }
   if (std::find(d.workloads.begin(), d.workloads.end(), workload::churn) != d.workloads.end()) {
     out << "  churn      ferrite and pmdk, 1 thread, one run per process on a new pool of "
@@ -271,9 +284,26 @@ void print_setup(std::ostream& out, const run_description& d) {
            "requested bytes live at the first out_of_space / the heap (ferrite: "
            "heap_statistics().heap_bytes; libpmemobj does not say: live/pool only)\n";
   }
+  bool transfers = false;
+  for (workload w : d.workloads) transfers = transfers || is_transfer(w);
+  if (transfers) {
+    out << "  transfer   " << transfer_accounts << " accounts of " << transfer_initial_balance
+        << " each (set up untimed), the threads sharing them and one log; thread t picks two "
+           "distinct accounts and an amount in 1.."
+        << transfer_max_amount
+        << " (mt19937_64 seed 1000 + t), looks both up in the map, then one transaction "
+           "debits, credits (amount 0 if it would overdraw) and appends a log entry, holding "
+           "both accounts' locks and the log's: transfer passes them to "
+           "pool.transaction(fn, locks...), which releases them once the commit is ordered; "
+           "transfer_held holds them (std::scoped_lock) until the commit returns; std: "
+           "std::mutex, the same either way; not on libpmemobj (no hash map). transfers/s = "
+           "1e9 / ns/op; issue 15 asks for >= "
+        << transfer_target_per_second << " on page media with 4 threads\n";
+  }
   if (!d.machine.empty()) out << "  machine    " << d.machine << "\n";
   out << "  check      after the runs each pool is reopened and every field must hold its "
-         "op count (containers: every element and key is read back)\n";
+         "op count (containers: every element and key is read back; transfer: the balances "
+         "sum to their start, the log has an entry per op and replays to every balance)\n";
 }
 
 void print_tables(std::ostream& out, const run_description& d,
@@ -285,7 +315,9 @@ void print_tables(std::ostream& out, const run_description& d,
     media.emplace(r.spec.engine + " " + std::string(to_string(r.spec.mode)), r.media);
   }
   out << "\nmedia, as checked at open:\n";
-  for (const auto& [key, how] : media) out << "  " << pad(key, 18, true) << how << "\n";
+  std::size_t key_width = 18;
+  for (const auto& [key, how] : media) key_width = std::max(key_width, key.size() + 2);
+  for (const auto& [key, how] : media) out << "  " << pad(key, key_width, true) << how << "\n";
 
   for (workload w : d.workloads) {
     out << "\n" << info(w).name << ": " << info(w).measures << "\n";
@@ -305,7 +337,7 @@ void print_tables(std::ostream& out, const run_description& d,
     const std::size_t label_width = per_structure ? 9 : 4;
     std::string head =
         "  " + pad("mode", 10, true) + pad(per_structure ? "structure" : "thr", label_width);
-    for (const std::string& e : d.engines) head += pad(e + " ns/op", 18);
+    for (const std::string& e : d.engines) head += pad(e + " ns/op", engine_width(e));
     head += pad("ferrite/pmdk", 14) + pad("ferrite/std", 13) + pad("target", 10) +
             pad("fences/op", 11) + pad("syncs/op", 10) + pad("lines/op", 10);
     out << head << "\n";
@@ -315,8 +347,11 @@ void print_tables(std::ostream& out, const run_description& d,
         std::string line =
             "  " + pad(std::string(to_string(m)), 10, true) + pad(row_label(at), label_width);
         for (const std::string& e : d.engines) {
+          // n/a: a cell the engine cannot measure (engine_measures), not a failure.
           line +=
-              pad(not_comparable(e, w) ? "n/a" : ns_with_spread(find(results, e, w, m, at)), 18);
+              pad(!engine_measures(e, w, m, at.shape) ? "n/a"
+                                                      : ns_with_spread(find(results, e, w, m, at)),
+                  engine_width(e));
         }
         auto rt = ratio(results, w, m, at);
         auto rs = ratio(results, w, m, at, "std");
@@ -338,6 +373,24 @@ void print_tables(std::ostream& out, const run_description& d,
         out << line << "\n";
       }
     }
+    // Every engine's syncs, counted alike from outside (bench/sync_count.h).
+    std::string os_head = "  " + pad("os syncs/op", 10 + label_width, true);
+    for (const std::string& e : d.engines) os_head += pad(e, engine_width(e));
+    out << os_head << "\n";
+    for (media_mode m : d.modes) {
+      if (w == workload::chase && m == media_mode::page) continue;
+      for (const row& at : rows) {
+        std::string line =
+            "  " + pad(std::string(to_string(m)), 10, true) + pad(row_label(at), label_width);
+        for (const std::string& e : d.engines) {
+          line += pad(!engine_measures(e, w, m, at.shape)
+                          ? "n/a"
+                          : counter_figure(os_syncs_per_op(find(results, e, w, m, at))),
+                      engine_width(e));
+        }
+        out << line << "\n";
+      }
+    }
     bool figures = false;
     for (const cell_result& r : results) {
       if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
@@ -349,8 +402,12 @@ void print_tables(std::ostream& out, const run_description& d,
   out << "\n(ns/op: median of the runs, ± half the spread between the fastest and slowest "
          "run.\n target: issue 6's bound on ferrite/pmdk; \"s\" marks a bound on ferrite/std "
          "(chase: issue 6; map_insert hash on cacheline: the containers issue); \"ok\" met, "
-         "\"!\" missed.\n n/a: libpmemobj has no comparable structure (no hash map or ordered "
-         "map in its C library). fences, syncs and lines per op are ferrite's.)\n";
+         "\"!\" missed.\n n/a: not measurable on that engine: libpmemobj has no comparable "
+         "structure (no hash map or ordered map in its C library); LMDB and SQLite run on page "
+         "media only, tx_set8 and the ordered maps (their B-trees). fences, syncs and lines per "
+         "op are ferrite's own counters.\n os syncs/op: fsync, fdatasync, msync, "
+         "sync_file_range, syncfs and sync calls, and writes on O_SYNC/O_DSYNC descriptors, "
+         "counted in each cell process for every engine alike, over the timed runs / ops.)\n";
 
   // Issue 3 asks for these per committed transaction.
   bool any = false;
@@ -359,7 +416,7 @@ void print_tables(std::ostream& out, const run_description& d,
     out << "\nferrite, per committed transaction (timed runs, checkpoints included):\n";
     out << "  " << pad("workload", 20, true) << pad("mode", 10, true) << pad("thr", 4)
         << pad("commits", 10) << pad("fences/tx", 11) << pad("syncs/tx", 10)
-        << pad("commit syncs/tx", 17) << pad("checkpoints", 13) << "\n";
+        << pad("commit syncs/tx", 17) << pad("checkpoints", 13) << pad("os syncs/tx", 13) << "\n";
     for (const cell_result& r : results) {
       if (r.spec.engine != "ferrite" || !r.ok()) continue;
       std::string name(info(r.spec.work).name);
@@ -370,7 +427,8 @@ void print_tables(std::ostream& out, const run_description& d,
           << pad(counter_figure(per_commit(r, r.timed.fences)), 11)
           << pad(counter_figure(per_commit(r, r.timed.syncs)), 10)
           << pad(counter_figure(per_commit(r, r.timed.commit_syncs)), 17)
-          << pad(r.timed.checkpoints ? std::to_string(*r.timed.checkpoints) : "-", 13) << "\n";
+          << pad(r.timed.checkpoints ? std::to_string(*r.timed.checkpoints) : "-", 13)
+          << pad(counter_figure(per_commit(r, r.timed.os.total())), 13) << "\n";
     }
     out << "  (commit syncs: made by group-commit leaders on page media; the rest are "
            "checkpoint syncs)\n";
@@ -407,6 +465,19 @@ nlohmann::ordered_json results_json(const std::vector<cell_result>& results) {
     j["flushed_lines_per_op"] = number_or_null(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt);
     j["commit_syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.commit_syncs) : std::nullopt);
     j["checkpoints_per_op"] = number_or_null(ok ? r.per_op(r.timed.checkpoints) : std::nullopt);
+    j["os_syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.os.total()) : std::nullopt);
+    if (ok) {
+      const os_sync_counts& c = r.timed.os;
+      j["os_syncs"] = {{"fsync", c.fsync},
+                       {"fdatasync", c.fdatasync},
+                       {"msync", c.msync},
+                       {"sync_file_range", c.sync_file_range},
+                       {"syncfs", c.syncfs},
+                       {"sync", c.sync},
+                       {"dsync_writes", c.dsync_writes}};
+    } else {
+      j["os_syncs"] = nullptr;
+    }
     j["runs"] = r.spec.runs;
     j["ns_per_op_runs"] = r.ns_per_op_runs;
     j["warmup_ops"] = r.spec.warmup_ops;
@@ -431,7 +502,7 @@ void write_csv(const std::filesystem::path& file, const std::vector<cell_result>
   std::ofstream out(file);
   if (!out) throw std::runtime_error("cannot write the CSV file " + file.string());
   out << "engine,workload,structure,mode,threads,ops,runs,ns_per_op,fences_per_op,syncs_per_op,"
-         "flushed_lines_per_op,error\n";
+         "flushed_lines_per_op,os_syncs_per_op,error\n";
   for (const cell_result& r : results) {
     const bool ok = r.ok();
     std::string error = r.error;
@@ -444,8 +515,8 @@ void write_csv(const std::filesystem::path& file, const std::vector<cell_result>
         << r.spec.runs << "," << (ok ? format("%.6g", r.ns_per_op) : "") << ","
         << csv_field(ok ? r.per_op(r.timed.fences) : std::nullopt) << ","
         << csv_field(ok ? r.per_op(r.timed.syncs) : std::nullopt) << ","
-        << csv_field(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt) << ",\"" << error
-        << "\"\n";
+        << csv_field(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt) << ","
+        << csv_field(ok ? r.per_op(r.timed.os.total()) : std::nullopt) << ",\"" << error << "\"\n";
   }
   if (!out.flush()) throw std::runtime_error("writing the CSV file " + file.string() + " failed");
 }

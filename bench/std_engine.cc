@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <numeric>
 #include <random>
@@ -14,6 +16,7 @@
 
 #include "bench/engine.h"
 #include "bench/keys.h"
+#include "bench/transfer.h"
 
 namespace ferrite::bench {
 namespace {
@@ -21,6 +24,18 @@ namespace {
 struct chase_node {
   chase_node* next;
   std::uint64_t value;
+};
+
+// The account store of transfer (bench/transfer.h) in volatile memory.
+struct std_account {
+  std::mutex lock;
+  std::int64_t balance;
+  std::uint64_t number;
+};
+
+struct std_transfer_log {
+  std::mutex lock;
+  std::vector<transfer_entry> entries;
 };
 
 class std_engine final : public bench_engine {
@@ -33,6 +48,7 @@ class std_engine final : public bench_engine {
     if (memory_ == nullptr) throw std::bad_alloc();
     for (std::size_t i = 0; i < bytes / sizeof(std::uint64_t); ++i) memory_[i] = 0;
     if (setup.work == workload::chase) build_chase();
+    if (is_transfer(setup.work)) build_accounts(setup.threads);
     if (info(setup.work).container) return open_container(setup);
     return "volatile memory (aligned_alloc), plain stores, no pool file";
   }
@@ -93,12 +109,23 @@ class std_engine final : public bench_engine {
         return;
       case workload::map_get:
         return shape_ == structure::hash ? lookup(hash_, ops) : lookup(tree_, ops);
+      case workload::transfer:
+      case workload::transfer_held:  // the same: nothing to commit, the locks go at the end
+        return transfer(t, ops);
       default:
         throw std::logic_error("std: workload not implemented");
     }
   }
 
   void check_container(workload w, std::uint64_t count) override {
+    if (is_transfer(w)) {
+      std::vector<std::int64_t> balances;
+      for (std::uint64_t a = 0; a < transfer_accounts; ++a) {
+        balances.push_back(accounts_.at(a)->balance);
+      }
+      check_transfers("std", transfer_log_.entries, balances, count);
+      return;
+    }
     if (w == workload::vector_push) {
       if (vector_.size() != count) throw std::runtime_error("std::vector lost elements");
       for (std::uint64_t i = 0; i < count; ++i) {
@@ -132,6 +159,8 @@ class std_engine final : public bench_engine {
     vector_ = {};
     hash_ = {};
     tree_ = {};
+    accounts_.clear();
+    transfer_log_.entries = {};
   }
 
  private:
@@ -177,6 +206,34 @@ class std_engine final : public bench_engine {
     }
   }
 
+  // transfer_accounts accounts, each allocated on its own, in an
+  // std::unordered_map by number; an empty log; a picker per thread.
+  void build_accounts(int threads) {
+    for (std::uint64_t a = 0; a < transfer_accounts; ++a) {
+      auto acct = std::make_unique<std_account>();
+      acct->balance = transfer_initial_balance;
+      acct->number = a;
+      accounts_.emplace(a, std::move(acct));
+    }
+    for (int t = 0; t < threads; ++t) pickers_.emplace_back(t);
+  }
+
+  // The transfers of bench/transfer.h under std::scoped_lock of the two
+  // accounts and the log (the map is only read).
+  void transfer(int t, std::uint64_t ops) {
+    transfer_picker& pick = pickers_.at(static_cast<std::size_t>(t));
+    for (std::uint64_t i = 0; i < ops; ++i) {
+      const transfer_pick op = pick.next();
+      std_account& from = *accounts_.at(op.from);
+      std_account& to = *accounts_.at(op.to);
+      std::scoped_lock held(from.lock, to.lock, transfer_log_.lock);
+      const std::int64_t amount = from.balance >= op.amount ? op.amount : 0;
+      from.balance -= amount;
+      to.balance += amount;
+      transfer_log_.entries.push_back({op.from, op.to, amount});
+    }
+  }
+
   // Nodes allocated one by one with new, linked in the shuffled order the
   // persistent engines use.
   void build_chase() {
@@ -202,6 +259,9 @@ class std_engine final : public bench_engine {
   std::uint64_t key_cursor_ = 0;        // next key of keys_ (insert) or lookups_ (get)
   std::vector<chase_node*> nodes_;
   chase_node* cursor_ = nullptr;
+  std::unordered_map<std::uint64_t, std::unique_ptr<std_account>> accounts_;
+  std_transfer_log transfer_log_;
+  std::vector<transfer_picker> pickers_;  // one per thread
   std::uint64_t sink_ = 0;
 };
 
