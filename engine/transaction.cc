@@ -277,11 +277,10 @@ void check_usable(tx_context& tx) {
   }
 }
 
-// Restores the working view and runs the abort callbacks. Leaves depth alone.
 // Puts back every snapshotted byte and undoes the allocations, then runs
-// the on_abort callbacks. `restore` false: only the callbacks (a commit
-// that failed in the log after its locks were released, see
-// commit_outermost).
+// the on_abort callbacks; leaves depth alone. `restore` false: only the
+// callbacks (a commit that failed in the log after its locks were
+// released, see commit_outermost).
 void roll_back(tx_context& tx, bool restore = true) {
   if (!restore) {
     tx.heap_allocs.clear();
