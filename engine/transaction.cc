@@ -86,9 +86,14 @@
 //                           the root), writes new extents in place
 //                           (change_log::persist_direct) and commits the
 //                           record (change_log::commit). An empty record
-//                           writes nothing.
+//                           writes nothing. Locks handed to the transaction
+//                           (take_locks, at begin) are released by
+//                           on_ordered once the record has its LSN; with an
+//                           empty record they are released and the commit
+//                           waits for everything ordered (await_ordered).
 //   committing -> idle      a check or the log refused (out_of_space,
-//                           io_error): roll_back(), then transaction::commit
+//                           io_error): roll_back() (after on_ordered: the
+//                           callbacks only, the bytes stay), then transaction::commit
 //                           calls tx_context::reset and rethrows. Nothing of the
 //                           transaction is in the pool, except on io_error,
 //                           where the pool is read-only from then on and the
