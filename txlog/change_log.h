@@ -9,7 +9,8 @@
 //   reserve()              under mu_
 //      |
 //      v
-//   reserved               slot in pending_, written == false
+//   reserved               slot in pending_, written == false; the LSN is
+//      |                   final: commit_hooks::on_ordered runs (mu_ released)
 //      |  write_record()   mu_ released: the wrap marker, then the record
 //      |  fence_record()   mu_ released; byte and cache-line media only
 //      |  mark_written()   under mu_: slot written, or the log fails
