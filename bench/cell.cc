@@ -79,16 +79,6 @@ std::optional<std::uint64_t> optional_from(const nlohmann::json& j) {
   return j.get<std::uint64_t>();
 }
 
-nlohmann::json os_json(const os_sync_counts& c) {
-  return {{"fsync", c.fsync},
-          {"fdatasync", c.fdatasync},
-          {"msync", c.msync},
-          {"sync_file_range", c.sync_file_range},
-          {"syncfs", c.syncfs},
-          {"sync", c.sync},
-          {"dsync_writes", c.dsync_writes}};
-}
-
 os_sync_counts os_from_json(const nlohmann::json& j) {
   os_sync_counts c;
   c.fsync = j.at("fsync").get<std::uint64_t>();
@@ -108,6 +98,16 @@ std::optional<std::uint64_t> plus(const std::optional<std::uint64_t>& a,
 }
 
 }  // namespace
+
+nlohmann::json to_json(const os_sync_counts& c) {
+  return {{"fsync", c.fsync},
+          {"fdatasync", c.fdatasync},
+          {"msync", c.msync},
+          {"sync_file_range", c.sync_file_range},
+          {"syncfs", c.syncfs},
+          {"sync", c.sync},
+          {"dsync_writes", c.dsync_writes}};
+}
 
 void merge_runs(cell_result& total, const cell_result& more) {
   if (total.ns_per_op_runs.empty()) {
@@ -259,8 +259,8 @@ nlohmann::json to_json(const cell_result& r) {
   j["commits"] = optional_json(r.timed.commits);
   j["commit_syncs"] = optional_json(r.timed.commit_syncs);
   j["checkpoints"] = optional_json(r.timed.checkpoints);
-  j["os_syncs"] = os_json(r.timed.os);
-  j["process_os_syncs"] = os_json(r.process_os);
+  j["os_syncs"] = to_json(r.timed.os);
+  j["process_os_syncs"] = to_json(r.process_os);
   j["measured_ops"] = r.measured_ops;
   j["figures"] = r.figures;
   j["error"] = r.error;

@@ -108,6 +108,8 @@ double median(std::vector<double> values);
 
 // The result as exchanged between the driver and a cell process.
 nlohmann::json to_json(const cell_result& r);
+// The counts by kind (JSON keys as the field names).
+nlohmann::json to_json(const os_sync_counts& c);
 cell_result cell_result_from_json(const nlohmann::json& j);
 
 }  // namespace ferrite::bench

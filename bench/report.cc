@@ -466,18 +466,7 @@ nlohmann::ordered_json results_json(const std::vector<cell_result>& results) {
     j["commit_syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.commit_syncs) : std::nullopt);
     j["checkpoints_per_op"] = number_or_null(ok ? r.per_op(r.timed.checkpoints) : std::nullopt);
     j["os_syncs_per_op"] = number_or_null(ok ? r.per_op(r.timed.os.total()) : std::nullopt);
-    if (ok) {
-      const os_sync_counts& c = r.timed.os;
-      j["os_syncs"] = {{"fsync", c.fsync},
-                       {"fdatasync", c.fdatasync},
-                       {"msync", c.msync},
-                       {"sync_file_range", c.sync_file_range},
-                       {"syncfs", c.syncfs},
-                       {"sync", c.sync},
-                       {"dsync_writes", c.dsync_writes}};
-    } else {
-      j["os_syncs"] = nullptr;
-    }
+    j["os_syncs"] = ok ? to_json(r.timed.os) : nlohmann::json(nullptr);
     j["runs"] = r.spec.runs;
     j["ns_per_op_runs"] = r.ns_per_op_runs;
     j["warmup_ops"] = r.spec.warmup_ops;
