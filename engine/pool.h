@@ -118,8 +118,9 @@ struct pool_stats {
   std::uint64_t log_used = 0;   // log bytes not yet checkpointed
   std::uint64_t log_wraps = 0;
   std::uint64_t group_syncs = 0;  // syncs made by group-commit leaders (page media)
-  // Of those, the syncs whose leader first waited for running transactions
-  // to join (group commit's gathering), and the waits that ran out.
+  // Of those, the syncs whose leader first waited for the other recent
+  // committers to join (group commit's gathering), and the waits that ran
+  // out.
   std::uint64_t gathered_syncs = 0;
   std::uint64_t gather_timeouts = 0;
   std::uint64_t space_waits = 0;  // commits that waited for log space

@@ -25,8 +25,7 @@ change_log::change_log(media& m, const pool_header& header, superblock_store& su
       superblocks_(superblocks),
       state_(state),
       writable_(writable),
-      seed_(pool_seed(header)),
-      gathers_(writable && m.store_granularity() == granularity::page) {}
+      seed_(pool_seed(header)) {}
 
 pool_bounds change_log::bounds() const noexcept {
   return {header_.type_table_offset, header_.type_table_offset + header_.type_table_size,
@@ -324,7 +323,8 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   }
   const std::uint64_t lsn = next_lsn_++;
   pending_.push_back({lsn, pos, len, len, false, false});
-  if (gathers_) committed_in_[thread_slot() % committed_in_.size()] = sync_epoch_ + 1;
+  if (!media_.per_thread_fence())
+    committed_in_[thread_slot() % committed_in_.size()] = sync_epoch_ + 1;
   tail_ = pos + len == log_size ? 0 : pos + len;
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;

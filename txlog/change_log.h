@@ -107,7 +107,7 @@ struct log_stats {
   std::uint64_t log_bytes = 0;        // bytes of records written
   std::uint64_t wraps = 0;            // times the log wrapped to its start
   std::uint64_t group_syncs = 0;      // syncs made by a group-commit leader
-  std::uint64_t gathers = 0;          // syncs a leader delayed for running transactions
+  std::uint64_t gathers = 0;          // syncs a leader delayed for committers on their way
   std::uint64_t gather_timeouts = 0;  // ... of which the wait ran out
   std::uint64_t space_waits = 0;      // commits that waited for log space
   std::uint64_t checkpoints = 0;
@@ -161,9 +161,6 @@ class change_log {
   // transaction that took locks and wrote nothing: what it read is durable
   // when it returns). Throws io_error when the log failed first.
   void await_ordered();
-
-  // Group commit gathers on page media only (see gather_locked).
-  bool gathers() const noexcept { return gathers_; }
 
   // Makes [offset, offset+len) of `src_base` durable in place, before the
   // record that refers to it is written (new objects that are not logged).
@@ -263,7 +260,6 @@ class change_log {
   // and the one before, as of the last sync: the committers a leader
   // expects in its group. sync_ns_: moving average of a log sync's
   // duration, which bounds the wait.
-  const bool gathers_;
   bool gathering_ = false;        // a leader waits in gather_locked
   std::uint64_t sync_epoch_ = 0;  // log syncs completed
   std::array<std::uint64_t, 64> committed_in_{};
