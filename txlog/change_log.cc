@@ -137,7 +137,7 @@ void change_log::recover() {
     return;
   }
 
-  if (!found.empty()) {
+  if (!found.empty() && active_mutation() != mutation::apply_before_log_durable) {
     // A record may have reached the page cache (or the CPU cache) but not
     // the media when the writer died: make the log durable before any of
     // its images reach the heap (invariant 2), or a power cut during

@@ -25,6 +25,12 @@
 //                         millisecond, so a waiter can get ahead): the next
 //                         holder can commit first what it read from this
 //                         one, and a crash can keep it without its cause.
+//   apply_before_log_durable  recovery applies the records it found to the
+//                         heap without first making the log durable: after
+//                         a process crash the records may sit only in the
+//                         page cache, and a power failure during recovery
+//                         can keep some of a record's images and lose the
+//                         record (invariant 2).
 //
 // Thread-safety: the switch is an atomic; set it while no pool is open.
 #pragma once
@@ -38,6 +44,7 @@ enum class mutation {
   skip_checksum,
   early_checkpoint_lsn,
   release_before_lsn,
+  apply_before_log_durable,
 };
 
 mutation active_mutation() noexcept;

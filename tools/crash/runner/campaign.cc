@@ -156,15 +156,17 @@ std::string mutation_name(detail::mutation m) {
       return "early_checkpoint_lsn";
     case detail::mutation::release_before_lsn:
       return "release_before_lsn";
+    case detail::mutation::apply_before_log_durable:
+      return "apply_before_log_durable";
   }
   return "unknown";
 }
 
 std::optional<detail::mutation> mutation_named(const std::string& name) {
   using detail::mutation;
-  for (mutation m :
-       {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
-        mutation::skip_checksum, mutation::early_checkpoint_lsn, mutation::release_before_lsn}) {
+  for (mutation m : {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
+                     mutation::skip_checksum, mutation::early_checkpoint_lsn,
+                     mutation::release_before_lsn, mutation::apply_before_log_durable}) {
     if (mutation_name(m) == name) return m;
   }
   return std::nullopt;
