@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 
 namespace ferrite {
 
@@ -50,6 +51,10 @@ struct copy_options {
   // Called now and then while objects are written (done of total), and
   // once with done == total at the end.
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Copy a SRC whose change log is damaged in the middle as of the last
+  // record before the damage (pool_options::salvage): the only way to get a
+  // writable pool back from it. What was left out is in copy_stats::damage.
+  bool salvage = false;
 };
 
 struct copy_stats {
@@ -60,6 +65,7 @@ struct copy_stats {
   // Heap bytes not free (heap_stats::heap_bytes - free_bytes): SRC's
   // garbage included, DST's allocator slack included.
   std::uint64_t src_heap_used = 0, dst_heap_used = 0;
+  std::string damage;  // with salvage: what SRC's damaged log kept out ("" when whole)
 };
 
 // Copies the pool at `src` to a new pool at `dst` (see above). Throws

@@ -212,7 +212,8 @@ void pool_impl::close() {
     file = locked_file();
   };
   try {
-    if (was_opened && !read_only && !log->failed()) {
+    // A fork() child writes nothing: the parent owns the pool (media::forked).
+    if (was_opened && !read_only && !log->failed() && !store->forked()) {
       log->checkpoint();  // the log is empty after a clean close
       state.clean_shutdown = true;
       state.heap_free_hint = heap->free_hint();  // where the next open looks first
@@ -309,6 +310,12 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   impl->path = path;
   impl->read_only = o.mode == open_mode::read_only;
   const bool writable = !impl->read_only;
+  if (o.salvage && writable) {
+    fail(error_code::invalid_argument,
+         "pool_options::salvage needs open_mode::read_only: a salvaging open leaves out "
+         "committed work and must not write the pool (copy what it shows with `ferrite copy "
+         "--salvage`)");
+  }
   std::uint64_t file_size = 0;
   if (o.device) {
     impl->device = o.device;
@@ -333,6 +340,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     ssize_t got = pread(impl->file.fd(), buf, sizeof buf, 0);
     if (got < 0) fail_errno(errno, "cannot read pool", name);
     validate_header(buf, static_cast<std::size_t>(got), file_size, name, writable);
+    reserve_pool_space(impl->file.fd(), file_size, writable, name);
     impl->store = std::make_unique<file_media>(impl->file.fd(), file_size, writable, name);
   }
   std::memcpy(&impl->header, impl->store->durable(), sizeof impl->header);
@@ -342,7 +350,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   impl->checked = o.checked_transactions;
   impl->log = std::make_unique<change_log>(*impl->store, impl->header, *impl->superblocks,
                                            impl->state, writable);
-  impl->log->recover();  // writable: replays, then clears the clean-shutdown flag
+  impl->log->recover(o.salvage);  // writable: replays, then clears the clean-shutdown flag
   impl->store->map_working_view();
   impl->heap = std::make_unique<heap>(*impl->store, impl->header, impl->state, *impl->log,
                                       impl->path.string());
@@ -378,6 +386,7 @@ void pool::close() {
   if (!impl_) return;
   std::unique_ptr<pool_impl> impl = std::move(impl_);
   const bool failed = !impl->read_only && impl->log && impl->log->failed();
+  const bool forked = !impl->read_only && impl->store && impl->store->forked();
   // Checked mode: stores made outside transactions are never committed;
   // the close reports them (after closing: the pool is closed either way).
   const std::string missing = impl->watch ? impl->watch->check_all() : std::string();
@@ -388,6 +397,13 @@ void pool::close() {
              "' was closed with heap bytes changed outside any transaction, which were never "
              "committed: " +
              missing);
+  }
+  if (forked) {
+    fail(error_code::pool_locked,
+         "pool '" + impl->path.string() +
+             "' was closed in a fork() child of the process that opened it: the child wrote "
+             "nothing to it, and the parent's work is unaffected (only the opener may write a "
+             "pool; docs/durability.md, \"Processes\")");
   }
   // A sync failed while the pool was open (perhaps in a checkpoint that no
   // caller waited for): the close could not make the pool clean, and says so.
@@ -447,6 +463,8 @@ pool_info pool::info() const {
   i.open_count = st.open_count;
   i.root_offset = p.log->root_offset();
   i.recovered_records = p.log->stats().recovered_records;
+  i.damage = p.log->damage();
+  i.damage_offset = p.log->damage_offset();
   return i;
 }
 

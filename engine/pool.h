@@ -78,6 +78,15 @@ struct pool_options {
   // half-way) are freed. Turn off for pools whose objects are not all
   // reachable from the root.
   bool gc_after_crash = true;
+  // Read-only opens only (invalid_argument otherwise). A change log damaged
+  // in the middle — a record that was durable no longer passes its
+  // checksum while records committed after it are intact — makes every
+  // open fail with `corrupted`, naming the record: replaying only the
+  // records before it would drop committed transactions silently. With
+  // salvage, a read-only open shows the pool as of the last record before
+  // the damage instead, and pool::info().damage says what it left out;
+  // `ferrite copy --salvage` writes that state to a new pool.
+  bool salvage = false;
 };
 
 struct pool_region {
@@ -109,6 +118,11 @@ struct pool_info {
   std::uint64_t open_count = 0;
   std::uint64_t root_offset = 0;
   std::uint64_t recovered_records = 0;  // log records replayed at this open
+  // A salvaging open (pool_options::salvage) of a pool whose log is damaged:
+  // what it left out, and the file offset of the damaged record ("" and 0
+  // otherwise).
+  std::string damage;
+  std::uint64_t damage_offset = 0;
 };
 
 struct pool_stats {

@@ -519,6 +519,7 @@ transaction::transaction(pool_impl& impl) {
                                     "' is read-only after a failed sync (" + impl.log->failure() +
                                     "); reopen it");
   }
+  impl.store->refuse_forked();  // a fork() child's transaction would corrupt the pool
   tx.reset();
   // Garbage collection excludes transactions (engine/detail/gc.h).
   impl.tx_gate.lock_shared();

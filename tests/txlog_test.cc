@@ -8,6 +8,7 @@
 #include "ferrite/base/format/log_format.h"
 #include "ferrite/base/format/pool_format.h"
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/check.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
 #include "ferrite/txlog/record.h"
@@ -261,7 +262,7 @@ TEST_CASE("record builder output validates and applies", "[record]") {
   rb.add_root((1 << 20) + 64, 9);
   const std::uint64_t len = rb.length();
   CHECK(len % 64 == 0);
-  const std::byte* rec = rb.finish(5, 2, 77);
+  const std::byte* rec = rb.finish(5, 2, 4, 77);
   CHECK(detail::validate_record(rec, len, 5, 2, 77) == len);
   CHECK(detail::validate_record(rec, len, 6, 2, 77) == 0);       // wrong LSN
   CHECK(detail::validate_record(rec, len, 5, 3, 77) == 0);       // wrong epoch
@@ -540,19 +541,98 @@ TEST_CASE("a record whose checksum does not match ends the log", "[recovery][cor
   CHECK(r.records == 2);
 }
 
+// --- a damaged record that was durable: corruption, never a silent end ----
+// Each record carries the LSN up to which the log was durable when it was
+// written (record_header::durable_lsn). A valid record behind a bad one
+// that says the bad one was durable proves damage: a crash cannot tear a
+// record that was durable before another was written.
+
 TEST_CASE(
-    "a damaged record in the middle ends the log: the valid records after it are not "
-    "replayed",
-    "[recovery][corruption]") {
-  // Today's documented behaviour (docs/durability.md, "Why epochs"): a crash
-  // can leave record n+1 durable behind a torn record n, and such records
-  // must never be replayed. Recovery cannot tell that from damage to a
-  // record that was acknowledged, and the open reports nothing: issue 17.
+    "a damaged record followed by one written after it was durable makes the open fail "
+    "with corrupted",
+    "[recovery][corruption][errors]") {
   three_records t;
+  // One thread: record 3 was written after record 2's fence.
+  REQUIRE(t.img.record(t.log[2].pos).durable_lsn >= 2);
+  t.img.bytes[t.img.at(t.log[1].pos) + 64 + 16] ^= std::byte{0x01};
+  check_open_fails(t.img, error_code::corrupted);
+  auto dev = t.img.device();
+  try {
+    pool::open("damaged", options_for(dev, open_mode::open_existing));
+  } catch (const error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("log record 2 at log offset " + std::to_string(t.log[1].pos)) !=
+          std::string::npos);
+    CHECK(what.find("record 3") != std::string::npos);
+  }
+  // A read-only open refuses it too: it would show the pool without
+  // transactions 2 and 3 and say nothing.
+  CHECK(error_of([&] { pool::open("damaged", options_for(dev, open_mode::read_only)); }) ==
+        error_code::corrupted);
+}
+
+TEST_CASE(
+    "a read-only open with salvage shows the records before a damaged one and says what "
+    "it left out",
+    "[recovery][corruption]") {
+  three_records t;
+  t.img.bytes[t.img.at(t.log[1].pos) + 64 + 16] ^= std::byte{0x01};
+  auto dev = t.img.device();
+  pool_options o = options_for(dev, open_mode::read_only);
+  o.salvage = true;
+  pool q = pool::open("damaged", o);
+  CHECK(read_state(q) == model_after(1));
+  CHECK(q.stats().recovered_records == 1);
+  const pool_info i = q.info();
+  CHECK(i.damage.find("log record 2") != std::string::npos);
+  CHECK(i.damage_offset == t.img.at(t.log[1].pos));
+  q.close();
+  CHECK(dev->durable() == t.img.bytes);  // nothing written
+}
+
+TEST_CASE("salvage on a pool whose log is whole changes nothing", "[recovery]") {
+  three_records t;
+  pool_options o = options_for(t.img.device(), open_mode::read_only);
+  o.salvage = true;
+  pool q = pool::open("whole", o);
+  CHECK(read_state(q) == model_after(3));
+  CHECK(q.info().damage.empty());
+}
+
+TEST_CASE("salvage with a writable open is invalid_argument", "[recovery][errors]") {
+  three_records t;
+  t.img.bytes[t.img.at(t.log[1].pos) + 64 + 16] ^= std::byte{0x01};
+  auto dev = t.img.device();
+  pool_options o = options_for(dev, open_mode::open_existing);
+  o.salvage = true;
+  CHECK(error_of([&] { pool::open("damaged", o); }) == error_code::invalid_argument);
+  CHECK(dev->durable() == t.img.bytes);
+}
+
+TEST_CASE("a torn record followed by records of its own group ends the log quietly",
+          "[recovery][corruption]") {
+  // Records 2 and 3 written together (one group: record 3 carries
+  // durable_lsn 1, so record 2 was not known durable when 3 was written). A
+  // crash can keep 3 and tear 2; neither was acknowledged. Recovery keeps 1.
+  three_records t;
+  detail::record_header rh = t.img.record(t.log[2].pos);
+  rh.durable_lsn = 1;
+  t.img.put_record(t.log[2].pos, rh);
   t.img.bytes[t.img.at(t.log[1].pos) + 64 + 16] ^= std::byte{0x01};
   reopened r = reopen(t.img);
   CHECK(r.heap == model_after(1));
   CHECK(r.records == 1);
+}
+
+TEST_CASE("a damaged log is a problem for check_pool, which names the record",
+          "[recovery][corruption]") {
+  three_records t;
+  t.img.bytes[t.img.at(t.log[1].pos) + 64 + 16] ^= std::byte{0x01};
+  pool_options o;
+  o.device = t.img.device();
+  const check_report r = check_pool("damaged", o);
+  REQUIRE_FALSE(r.problems.empty());
+  CHECK(r.problems.front().what.find("log record 2") != std::string::npos);
 }
 
 TEST_CASE("a damaged wrap marker ends the log at the marker", "[recovery][corruption][log]") {
@@ -604,11 +684,20 @@ TEST_CASE("a damaged wrap marker ends the log at the marker", "[recovery][corrup
   const int shown = whole.heap == model_after(last_run) ? last_run : last_run - 1;
   REQUIRE(whole.heap == model_after(shown));
 
-  // The marker's reserved bytes are covered by its checksum.
+  // The marker's durable_lsn is covered by its checksum. The records after
+  // the marker were written with it (one transaction) or after it was
+  // durable: from the second one on, they prove the marker was damaged.
   img.bytes[img.at(log[marker].pos) + 48] ^= std::byte{0x01};
-  reopened r = reopen(img);
-  CHECK(r.records == marker);
-  CHECK(r.heap == model_after(shown - static_cast<int>(after)));
+  bool proof = false;
+  for (std::size_t k = marker + 1; k < log.size(); ++k)
+    proof = proof || img.record(log[k].pos).durable_lsn >= img.record(log[marker].pos).lsn;
+  if (proof) {
+    check_open_fails(img, error_code::corrupted);
+  } else {
+    reopened r = reopen(img);
+    CHECK(r.records == marker);
+    CHECK(r.heap == model_after(shown - static_cast<int>(after)));
+  }
 }
 
 // --- valid records whose entries do not fit the pool: corrupted -----------

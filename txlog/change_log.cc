@@ -86,7 +86,34 @@ void change_log::flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t
   stored.clear();
 }
 
-void change_log::recover() {
+// The log ends at the first position that does not hold the record
+// expected there. After a crash that is a torn tail: records written by the
+// last group that were not all durable. It is damage when a later record
+// proves the expected one was durable (find_later_record): replaying only
+// the prefix would drop committed transactions silently.
+void change_log::refuse_damage(const std::byte* log, std::uint64_t pos, std::uint64_t lsn,
+                               bool salvage) {
+  // After a clean close the log holds nothing past the checkpoint.
+  if (state_.clean_shutdown) return;
+  const std::int64_t later = find_later_record(log, header_.log_size, lsn, state_.log_epoch, seed_);
+  if (later < 0) return;
+  record_header h;
+  std::memcpy(&h, log + later, sizeof h);
+  damage_ = "log record " + std::to_string(lsn) + " at log offset " + std::to_string(pos) +
+            " (file offset " + std::to_string(header_.log_offset + pos) + ") is damaged: record " +
+            std::to_string(h.lsn) + " at log offset " + std::to_string(later) +
+            ", written after it was durable, is intact, so records " + std::to_string(lsn) + ".." +
+            std::to_string(h.lsn) + " (at least) were committed and cannot be replayed";
+  damage_offset_ = header_.log_offset + pos;
+  if (salvage && !writable_) return;
+  fail(error_code::corrupted,
+       damage_ +
+           "; the pool cannot be recovered. Open it read-only with "
+           "pool_options::salvage (`ferrite copy --salvage`) to keep what precedes the "
+           "damage");
+}
+
+void change_log::recover(bool salvage) {
   const std::byte* log = media_.durable() + header_.log_offset;
   const pool_bounds b = bounds();
   std::uint64_t pos = state_.log_head;
@@ -98,7 +125,10 @@ void change_log::recover() {
   for (std::uint64_t n = 0; n < max_records; ++n, ++lsn) {
     std::uint64_t len =
         validate_record(log + pos, header_.log_size - pos, lsn, state_.log_epoch, seed_);
-    if (len == 0) break;
+    if (len == 0) {
+      refuse_damage(log, pos, lsn, salvage);
+      break;
+    }
     record_header h;
     std::memcpy(&h, log + pos, sizeof h);
     if (h.flags & record_flag_wrap) {
@@ -329,7 +359,7 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;
   if (used_ * 2 >= log_size) checkpoint_wanted_.store(true, std::memory_order_relaxed);
-  return {lsn, pos, len, waste, marker_lsn, state_.log_epoch};
+  return {lsn, pos, len, waste, marker_lsn, state_.log_epoch, durable_lsn_};
 }
 
 // Step 2, mu_ released: the wrap marker at the end of the region, then the
@@ -341,10 +371,10 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   try {
     if (r.waste) {
       std::byte marker[sizeof(record_header)];
-      encode_wrap_marker(marker, r.marker_lsn, r.epoch, seed_);
+      encode_wrap_marker(marker, r.marker_lsn, r.epoch, r.durable, seed_);
       media_.write(header_.log_offset + (header_.log_size - r.waste), marker, sizeof marker);
     }
-    const std::byte* rec = rb.finish(r.lsn, r.epoch, seed_);
+    const std::byte* rec = rb.finish(r.lsn, r.epoch, r.durable, seed_);
     std::uint64_t at = 0;
     if (active_mutation() == mutation::marker_before_data) {  // self-test: header first
       media_.write(header_.log_offset + r.pos, rec, sizeof(record_header));

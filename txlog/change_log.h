@@ -134,8 +134,17 @@ class change_log {
   // to the durable image, makes it durable and stores a superblock that
   // starts a new epoch with the clean-shutdown flag cleared. Read-only:
   // remembers them for apply_to_working(). Throws corrupted when a valid
-  // record holds an entry outside the pool.
-  void recover();
+  // record holds an entry outside the pool, and when a record is damaged
+  // in the middle of the log (a later valid record proves it was durable:
+  // refuse_damage) — except for a read-only open with `salvage`, which
+  // keeps the records before the damage and says what it left out in
+  // damage().
+  void recover(bool salvage = false);
+
+  // What a salvaging open left out ("" when the log is whole), and the file
+  // offset of the damaged record.
+  const std::string& damage() const noexcept { return damage_; }
+  std::uint64_t damage_offset() const noexcept { return damage_offset_; }
 
   // Read-only pools: applies the recovered records to the working view.
   void apply_to_working(std::byte* working);
@@ -210,6 +219,7 @@ class change_log {
     std::uint64_t waste;       // bytes skipped at the end of the region (0: no wrap marker)
     std::uint64_t marker_lsn;  // the wrap marker's LSN, when waste != 0
     std::uint64_t epoch;       // the log epoch the record is written in
+    std::uint64_t durable;     // durable_lsn_ when reserved (record_header::durable_lsn)
   };
 
   // The steps of commit(), in order (see the diagram above). Declared
@@ -226,6 +236,7 @@ class change_log {
   inline void advance_written_locked();
 
   pool_bounds bounds() const noexcept;
+  void refuse_damage(const std::byte* log, std::uint64_t pos, std::uint64_t lsn, bool salvage);
   apply_target durable_target(std::uint64_t& root_off, std::uint64_t& root_type,
                               std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void flush_stored(std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
@@ -274,6 +285,8 @@ class change_log {
   std::uint64_t root_offset_ = 0;
   std::uint64_t root_type_ = 0;
   std::vector<std::uint64_t> recovered_;  // read-only: record positions to apply
+  std::string damage_;                    // set by refuse_damage (salvage)
+  std::uint64_t damage_offset_ = 0;
 };
 
 }  // namespace ferrite::detail

@@ -42,7 +42,7 @@ void record_builder::add_root(std::uint64_t offset, std::uint64_t type) {
 }
 
 const std::byte* record_builder::finish(std::uint64_t lsn, std::uint64_t epoch,
-                                        std::uint64_t seed) {
+                                        std::uint64_t durable_lsn, std::uint64_t seed) {
   buf_.resize(length(), std::byte{0});
   record_header h{};
   h.magic = record_magic;
@@ -51,6 +51,7 @@ const std::byte* record_builder::finish(std::uint64_t lsn, std::uint64_t epoch,
   h.lsn = lsn;
   h.epoch = epoch;
   h.entry_count = entries_;
+  h.durable_lsn = durable_lsn;
   std::memcpy(buf_.data(), &h, sizeof h);
   // Self-test mutation marker_before_data: the header validates on its own.
   const bool marker = active_mutation() == mutation::marker_before_data;
@@ -60,13 +61,14 @@ const std::byte* record_builder::finish(std::uint64_t lsn, std::uint64_t epoch,
 }
 
 void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch,
-                        std::uint64_t seed) {
+                        std::uint64_t durable_lsn, std::uint64_t seed) {
   record_header h{};
   h.magic = record_magic;
   h.flags = record_flag_wrap;
   h.length = sizeof h;
   h.lsn = lsn;
   h.epoch = epoch;
+  h.durable_lsn = durable_lsn;
   std::memcpy(out, &h, sizeof h);
   h.checksum = checksum64(out + 8, sizeof h - 8, seed);
   std::memcpy(out, &h.checksum, 8);
@@ -91,6 +93,19 @@ std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uin
       if (checksum64(rec + 8, h.length - 8, seed) != h.checksum) return 0;
   }
   return h.length;
+}
+
+std::int64_t find_later_record(const std::byte* log, std::uint64_t log_size, std::uint64_t lsn,
+                               std::uint64_t epoch, std::uint64_t seed) noexcept {
+  for (std::uint64_t pos = 0; pos + sizeof(record_header) <= log_size; pos += record_align) {
+    record_header h;
+    std::memcpy(&h, log + pos, sizeof h);
+    if (h.magic != record_magic || h.epoch != epoch || h.lsn <= lsn || h.durable_lsn < lsn)
+      continue;
+    if (validate_record(log + pos, log_size - pos, h.lsn, epoch, seed) != 0)
+      return static_cast<std::int64_t>(pos);
+  }
+  return -1;
 }
 
 bool pool_bounds::contains(std::uint64_t offset, std::uint64_t len) const noexcept {

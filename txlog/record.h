@@ -25,7 +25,9 @@ class record_builder {
   void add_root(std::uint64_t offset, std::uint64_t type);
 
   // Pads, fills the header and the checksum; returns the bytes to write.
-  const std::byte* finish(std::uint64_t lsn, std::uint64_t epoch, std::uint64_t seed);
+  // `durable_lsn`: every record up to it is durable now (record_header).
+  const std::byte* finish(std::uint64_t lsn, std::uint64_t epoch, std::uint64_t durable_lsn,
+                          std::uint64_t seed);
 
  private:
   void add_entry(entry_kind kind, std::uint64_t offset, const void* data, std::uint32_t len);
@@ -34,13 +36,23 @@ class record_builder {
 };
 
 // Encodes a wrap marker record into `out` (64 bytes).
-void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch, std::uint64_t seed);
+void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch,
+                        std::uint64_t durable_lsn, std::uint64_t seed);
 
 // Checks the record at `rec` (at most `room` bytes available): magic,
 // length, LSN, epoch and checksum. Returns its length, or 0 when it is not
 // the valid record expected there (the end of the log).
 std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uint64_t lsn,
                               std::uint64_t epoch, std::uint64_t seed) noexcept;
+
+// Looks for proof that the invalid position at which recovery stopped
+// (expecting record `lsn` of `epoch`) is damage and not a torn tail: a
+// valid record of the same epoch with a later LSN whose durable_lsn says
+// record `lsn` was durable before it was written. Every 64-byte position of
+// the region is tried. Returns that record's position, or -1 (none: the
+// log simply ends there).
+std::int64_t find_later_record(const std::byte* log, std::uint64_t log_size, std::uint64_t lsn,
+                               std::uint64_t epoch, std::uint64_t seed) noexcept;
 
 // Where entries may point: the type table and the heap.
 struct pool_bounds {

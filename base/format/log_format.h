@@ -30,12 +30,17 @@ struct record_header {
   std::uint64_t lsn;          // 24 log sequence number, consecutive
   std::uint64_t epoch;        // 32 superblock log_epoch when written
   std::uint64_t entry_count;  // 40 entries that follow
-  std::uint64_t reserved[2];  // 48 zero
+  // 48 every record with an LSN <= durable_lsn was durable before this one
+  // was written (0: none claimed). Recovery's evidence that a bad record
+  // followed by this one is damage, not a torn tail.
+  std::uint64_t durable_lsn;
+  std::uint64_t reserved;  // 56 zero
 };
 static_assert(sizeof(record_header) == 64);
 static_assert(offsetof(record_header, length) == 16);
 static_assert(offsetof(record_header, lsn) == 24);
 static_assert(offsetof(record_header, epoch) == 32);
+static_assert(offsetof(record_header, durable_lsn) == 48);
 
 // What an entry does to the pool image when a record is applied. Every kind
 // is idempotent: applying a record twice gives the same bytes.

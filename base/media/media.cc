@@ -1,5 +1,12 @@
 #include "ferrite/base/media/media.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "ferrite/base/error.h"
+
 namespace ferrite {
 
 std::string_view to_string(granularity g) noexcept {
@@ -15,6 +22,27 @@ std::string_view to_string(granularity g) noexcept {
 }
 
 namespace detail {
+
+namespace {
+std::atomic<std::uint64_t> forks{0};
+// Registered when the library is loaded, before any pool can be opened.
+const int fork_handler_registered = pthread_atfork(
+    nullptr, nullptr, [] { forks.store(forks.load(std::memory_order_relaxed) + 1); });
+}  // namespace
+
+std::uint64_t media::forks_seen() noexcept {
+  (void)fork_handler_registered;
+  return forks.load(std::memory_order_relaxed);
+}
+
+void media::fail_forked() {
+  fail(error_code::pool_locked,
+       "this process (pid " + std::to_string(::getpid()) +
+           ") is a fork() child of the process that opened the pool, which holds it for "
+           "writing: only the opener may write it (the child's copy of the log and allocator "
+           "state stopped at the fork). Reading is fine; to write, open the pool in the child "
+           "after the parent closed it (docs/durability.md, \"Processes\")");
+}
 
 media::counter_shard& media::shard() noexcept {
   static std::atomic<unsigned> next{0};

@@ -90,6 +90,18 @@ class media {
 
   media_stats stats() const noexcept;
 
+  // True in a child of fork() made after this media was created. The child
+  // shares the pool file but not the opener's log or allocator state (its
+  // copies stop at the fork, while the parent goes on): anything it wrote
+  // would corrupt the pool. Every write path refuses it (refuse_forked);
+  // reading the views is fine.
+  bool forked() const noexcept { return forks_at_open_ != forks_seen(); }
+  // Throws error(pool_locked) when forked().
+  void refuse_forked() const {
+    if (forked()) [[unlikely]]
+      fail_forked();
+  }
+
  protected:
   media() = default;
 
@@ -120,6 +132,12 @@ class media {
   std::byte* working_ = nullptr;
 
  private:
+  // Children of fork() this process descends from (a pthread_atfork
+  // handler counts them): 0 in the first process.
+  static std::uint64_t forks_seen() noexcept;
+  [[noreturn]] static void fail_forked();
+  const std::uint64_t forks_at_open_ = forks_seen();
+
   static constexpr std::size_t shard_count = 64;
   counter_shard shards_[shard_count];
 };

@@ -113,7 +113,7 @@ std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
 }
 
 void refuse_unusable(const std::filesystem::path& src, const std::filesystem::path& dst,
-                     const std::filesystem::path& temp) {
+                     const std::filesystem::path& temp, const pool_options& src_options) {
   std::error_code ec;
   if (std::filesystem::exists(dst, ec)) {
     fail(error_code::file_exists, "'" + dst.string() +
@@ -126,7 +126,7 @@ void refuse_unusable(const std::filesystem::path& src, const std::filesystem::pa
              "' did not finish (or one is running); it is not a usable pool, remove it and "
              "copy again");
   }
-  const check_report r = check_pool(src);
+  const check_report r = check_pool(src, src_options);
   if (!r.problems.empty()) {
     const pool_problem& first = r.problems.front();
     fail(error_code::corrupted,
@@ -368,10 +368,11 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
                      const copy_options& options) {
   using namespace detail;
   const std::filesystem::path temp = dst.string() + ".copying";
-  refuse_unusable(src, dst, temp);
-
   pool_options ro;
   ro.mode = open_mode::read_only;
+  ro.salvage = options.salvage;
+  refuse_unusable(src, dst, temp, ro);
+
   pool s = pool::open(src, ro);
   pool_impl& si = impl_of(s);
   const graph_recorder g = walk_source(si);
@@ -381,6 +382,7 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
   stats.objects = g.objects.size();
   for (const reached_object& o : g.objects) stats.bytes += o.size;
   stats.src_file_size = s.info().file_size;
+  stats.damage = s.info().damage;
   {
     const heap_stats h = s.heap_statistics();
     stats.src_heap_used = h.heap_bytes - h.free_bytes;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 
 namespace ferrite::detail {
 
@@ -38,5 +39,12 @@ class locked_file {
 // is left behind.
 void create_pool_file(const std::filesystem::path& path, std::uint64_t size, unsigned file_mode,
                       const std::function<void(int fd)>& format);
+
+// Before a pool file of `size` bytes is mapped: a writer allocates every
+// block of it (a sparse file on a full file system is no_space now, not
+// SIGBUS at the first write to a hole); a reader of a sparse file on tmpfs,
+// where even reading a hole through a mapping allocates, needs that much
+// free space (no_space otherwise).
+void reserve_pool_space(int fd, std::uint64_t size, bool writable, const std::string& name);
 
 }  // namespace ferrite::detail

@@ -1,4 +1,4 @@
-// ferrite copy SRC DST [--size SIZE] [--json]: a new pool DST holding only
+// ferrite copy SRC DST [--size SIZE] [--salvage] [--json]: a new pool DST holding only
 // what SRC's root reaches, packed densely (ferrite::copy_pool,
 // engine/copy.h; docs/gc.md "Copying a pool").
 // Exit status: 0 copied, 1 SRC is damaged (nothing written), 2 anything
@@ -47,10 +47,12 @@ class progress_bar {
   std::chrono::steady_clock::time_point last_;
 };
 
-int run_copy(const std::string& src, const std::string& dst, std::uint64_t size, bool json) {
+int run_copy(const std::string& src, const std::string& dst, std::uint64_t size, bool salvage,
+             bool json) {
   progress_bar bar;
   ferrite::copy_options o;
   o.size = size;
+  o.salvage = salvage;
   o.progress = [&bar](std::uint64_t done, std::uint64_t total) { bar(done, total); };
   const auto start = std::chrono::steady_clock::now();
   ferrite::copy_stats s;
@@ -75,6 +77,7 @@ int run_copy(const std::string& src, const std::string& dst, std::uint64_t size,
     j["source_heap_used"] = s.src_heap_used;
     j["destination_heap_used"] = s.dst_heap_used;
     j["seconds"] = seconds;
+    if (salvage) j["left_out"] = s.damage;
     std::cout << j.dump(2) << "\n";
     return exit_ok;
   }
@@ -82,6 +85,7 @@ int run_copy(const std::string& src, const std::string& dst, std::uint64_t size,
             << " pointers rewritten) from " << src << " to " << dst << ": heap in use "
             << s.src_heap_used << " -> " << s.dst_heap_used << " bytes, file " << s.src_file_size
             << " -> " << s.dst_file_size << " bytes\n";
+  if (!s.damage.empty()) std::cout << "salvaged; left out: " << s.damage << "\n";
   return exit_ok;
 }
 
@@ -90,7 +94,7 @@ int run_copy(const std::string& src, const std::string& dst, std::uint64_t size,
 void add_copy(CLI::App& app, command_fn& run) {
   struct args {
     std::string src, dst, size;
-    bool json = false;
+    bool json = false, salvage = false;
   };
   auto a = std::make_shared<args>();
   CLI::App* sub = app.add_subcommand(
@@ -99,10 +103,12 @@ void add_copy(CLI::App& app, command_fn& run) {
   sub->add_option("dst", a->dst, "New pool file (must not exist)")->required();
   sub->add_option("-s,--size", a->size,
                   "Size of DST, e.g. 64M (default: the live data plus a quarter, plus the log)");
+  sub->add_flag("--salvage", a->salvage,
+                "SRC's change log is damaged: copy the state before the damaged record");
   sub->add_flag("--json", a->json, "Print JSON");
   sub->callback([a, &run] {
     const std::uint64_t size = a->size.empty() ? 0 : parse_size(a->size);
-    run = [a, size] { return run_copy(a->src, a->dst, size, a->json); };
+    run = [a, size] { return run_copy(a->src, a->dst, size, a->salvage, a->json); };
   });
 }
 

@@ -102,6 +102,7 @@ void file_media::map_working_view() {
 }
 
 void file_media::write(std::uint64_t offset, const void* src, std::size_t len) {
+  refuse_forked();
   std::byte* dst = durable_ + offset;
   if (granularity_ == granularity::page) {
     std::memcpy(dst, src, len);
@@ -113,6 +114,7 @@ void file_media::write(std::uint64_t offset, const void* src, std::size_t len) {
 }
 
 void file_media::store(std::uint64_t offset, const void* src, std::size_t len) {
+  refuse_forked();
   std::memcpy(durable_ + offset, src, len);
   count_write(len, 0);
 }
@@ -124,6 +126,7 @@ void file_media::flush(std::uint64_t offset, std::size_t len) {
 }
 
 void file_media::barrier(std::uint64_t offset, std::size_t len) {
+  refuse_forked();
   if (granularity_ != granularity::page) {
     durable_map_->drain_fn();
     count_fence();
@@ -138,6 +141,7 @@ void file_media::barrier(std::uint64_t offset, std::size_t len) {
 }
 
 void file_media::sync_all() {
+  refuse_forked();
   if (granularity_ != granularity::page) {
     durable_map_->drain_fn();
     count_fence();
@@ -150,9 +154,16 @@ void file_media::sync_all() {
 }
 
 void file_media::grow(std::size_t new_size) {
+  refuse_forked();
   if (new_size <= size_) return;
   int rc = posix_fallocate(fd_, 0, static_cast<off_t>(new_size));
-  if (rc != 0) fail_errno(rc, "growing", path_);
+  if (rc != 0) {
+    // A failed fallocate may leave the file partly extended (ext4 keeps the
+    // blocks it got): cut it back, so the pool is as it was, and its length
+    // still matches its superblock.
+    if (ftruncate(fd_, static_cast<off_t>(size_)) == 0) fsync(fd_);
+    fail_errno(rc, "growing", path_);
+  }
   if (fsync(fd_) != 0) fail_errno(errno, "syncing the grown file", path_);
   count_sync();
   bool had_working = working_ != nullptr;

@@ -14,11 +14,13 @@ sim_media::sim_media(std::shared_ptr<sim_device> device) : device_(std::move(dev
 }
 
 void sim_media::write(std::uint64_t offset, const void* src, std::size_t len) {
+  refuse_forked();
   device_->write(offset, src, len);
   count_write(len, granularity_ == granularity::cache_line ? lines_touched(offset, len) : 0);
 }
 
 void sim_media::store(std::uint64_t offset, const void* src, std::size_t len) {
+  refuse_forked();
   // Stored units are in flight (a crash image may hold any subset of them);
   // a barrier makes them durable only once they are flushed.
   device_->store(offset, src, len);
@@ -31,6 +33,7 @@ void sim_media::flush(std::uint64_t offset, std::size_t len) {
 }
 
 void sim_media::barrier(std::uint64_t offset, std::size_t len) {
+  refuse_forked();
   if (granularity_ == granularity::page)
     count_sync();
   else
@@ -39,6 +42,7 @@ void sim_media::barrier(std::uint64_t offset, std::size_t len) {
 }
 
 void sim_media::sync_all() {
+  refuse_forked();
   if (granularity_ == granularity::page)
     count_sync();
   else
@@ -79,6 +83,7 @@ sim_media::~sim_media() {
 }
 
 void sim_media::grow(std::size_t new_size) {
+  refuse_forked();
   if (new_size <= size_) return;
   device_->resize(new_size);
   size_ = new_size;
