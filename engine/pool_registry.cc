@@ -1,20 +1,36 @@
 #include "ferrite/engine/pool_registry.h"
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 
 #include "ferrite/base/error.h"
+#include "ferrite/engine/detail/pool_impl.h"
+#include "ferrite/engine/pptr.h"
 
 namespace ferrite::detail {
 
 open_pool_slot open_pools[65536];
-std::atomic<std::uint64_t> recent_pool{0};
+tag_route tag_routes[65536];
+const tag_route no_route{~std::uint64_t{0}, 0, 0};
+std::atomic<const tag_route*> recent_route{&no_route};
 
 namespace {
 
-std::uint64_t pack_recent(std::uint16_t tag, const std::byte* base) {
-  const auto b = reinterpret_cast<std::uintptr_t>(base);
-  return b >> 48 == 0 ? std::uint64_t{tag} << 48 | b : 0;  // 0: no hint for such an address
+// Makes `pool`, whose working view is `size` bytes at `base`, the route of
+// `tag` (its heap bounds from its header and superblock, clamped to the
+// view). A route is never cleared: when its pool closes, its bounds stay
+// in the tag's band (so a racing reader admits no other tag against them)
+// and the slot's null base says the tag is not open.
+void store_route(std::uint16_t tag, const pool_impl* pool, const std::byte* base,
+                 std::uint64_t size) {
+  tag_route& r = tag_routes[tag];
+  const std::uint64_t band = std::uint64_t{tag} << 48;
+  const std::uint64_t begin = std::min(pool->header.heap_offset, size);
+  const std::uint64_t end = begin + std::min(pool->state.heap_size, size - begin);
+  r.bias.store(reinterpret_cast<std::uintptr_t>(base) - band, std::memory_order_relaxed);
+  r.low.store(band | begin, std::memory_order_relaxed);
+  r.high.store(band | end, std::memory_order_release);
 }
 
 // One open pool. Written under registry_mu; `pool` is set last and cleared
@@ -69,10 +85,10 @@ std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base,
   // file) does not take the tag: pointers resolve to the first one.
   const bool owns = s.base.load() == nullptr;
   if (owns) {
-    s.size.store(size);
+    store_route(tag, pool, base, size);
     s.generation.store(gen);
     s.base.store(base, std::memory_order_release);
-    recent_pool.store(pack_recent(tag, base), std::memory_order_release);
+    recent_route.store(&tag_routes[tag], std::memory_order_release);
   }
   open_range& r = ranges[i];
   r.base.store(reinterpret_cast<std::uintptr_t>(base));
@@ -93,7 +109,13 @@ void unregister_pool(std::uint64_t generation) noexcept {
   if (!r) return;
   if (r->owns_tag.load()) {
     open_pool_slot& s = open_pools[r->tag.load()];
-    if (recent_pool.load() >> 48 == r->tag.load()) recent_pool.store(0, std::memory_order_release);
+    if (recent_route.load() == &tag_routes[r->tag.load()]) {
+      // Another open pool keeps the fast path, if there is one.
+      const open_range* other =
+          find_range([r](const open_range& x) { return &x != r && x.owns_tag.load(); });
+      recent_route.store(other ? &tag_routes[other->tag.load()] : &no_route,
+                         std::memory_order_release);
+    }
     s.base.store(nullptr, std::memory_order_release);
     s.generation.store(0);
   }
@@ -109,11 +131,8 @@ void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t si
   r->size.store(size);
   if (r->owns_tag.load()) {
     open_pool_slot& s = open_pools[r->tag.load()];
-    s.size.store(size);
+    store_route(r->tag.load(), r->pool.load(), base, size);
     s.base.store(base, std::memory_order_release);
-    if (recent_pool.load() >> 48 == r->tag.load()) {
-      recent_pool.store(pack_recent(r->tag.load(), base), std::memory_order_release);
-    }
   }
 }
 
@@ -132,6 +151,39 @@ void pptr_unresolved(std::uint64_t raw) {
   fail(error_code::invalid_argument, "persistent pointer to pool tag " + std::to_string(raw >> 48) +
                                          " offset " + std::to_string(raw & ((1ull << 48) - 1)) +
                                          ": that pool is not open in this process");
+}
+
+void* pptr_resolve_slow(std::uint64_t raw, std::uint64_t bytes, std::uint64_t align) {
+  if (raw == 0) return nullptr;
+  const tag_route& route = tag_routes[raw >> 48];
+  if (!pptr_in_heap(raw, bytes, align)) pptr_out_of_heap(raw, bytes, align);
+  return reinterpret_cast<void*>(route.bias.load(std::memory_order_relaxed) + raw);
+}
+
+void pptr_out_of_heap(std::uint64_t raw, std::uint64_t bytes, std::uint64_t align) {
+  const auto tag = static_cast<std::uint16_t>(raw >> 48);
+  const std::uint64_t off = raw & ((1ull << 48) - 1);
+  if (open_pools[tag].base.load(std::memory_order_acquire) == nullptr) pptr_unresolved(raw);
+  std::string pool = "pool tag " + std::to_string(tag);
+  {
+    std::lock_guard lk(registry_mu);
+    const open_range* r =
+        find_range([tag](const open_range& x) { return x.owns_tag.load() && x.tag.load() == tag; });
+    if (r) pool = "pool '" + r->pool.load()->path.string() + "'";
+  }
+  const std::uint64_t begin =
+      tag_routes[tag].low.load(std::memory_order_relaxed) & ((1ull << 48) - 1);
+  const std::uint64_t end =
+      tag_routes[tag].high.load(std::memory_order_relaxed) & ((1ull << 48) - 1);
+  const std::string what =
+      off % align != 0 ? " is not a multiple of " + std::to_string(align) +
+                             ", the alignment of what it points to"
+                       : " (" + std::to_string(bytes) + " bytes read) lies outside the heap [" +
+                             std::to_string(begin) + ", " + std::to_string(end) + ")";
+  fail(error_code::corrupted, pool + ": a persistent pointer's offset " + std::to_string(off) +
+                                  what +
+                                  "; the pool is damaged (run `ferrite check` on it, or restore "
+                                  "a copy)");
 }
 
 std::uint64_t generation_of(const void* addr) noexcept {

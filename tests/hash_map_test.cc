@@ -3,6 +3,7 @@
 // transactions), growth by linear hashing across reopen, aborts, release of
 // owned storage, pointer checks and iteration.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -736,4 +737,147 @@ TEST_CASE("gc keeps what only pptr<void> values or keys reach, and frees it once
   CHECK(s.by_type.at("test.Labelled").freed == 1);
   CHECK(s.by_type.at("test.Labelled").live == 0);
   CHECK(p.check().empty());
+}
+
+// --- A damaged hash_map gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one word of the map in the working view,
+// then walks it through the public API.
+
+namespace {
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+detail::hash_map_rep rep_of(const hash_map<std::int64_t, std::int64_t>& m) {
+  detail::hash_map_rep r;
+  std::memcpy(&r, &m, sizeof r);
+  return r;
+}
+void damage(hash_map<std::int64_t, std::int64_t>& m, const detail::hash_map_rep& r) {
+  std::memcpy(static_cast<void*>(&m), &r, sizeof r);
+}
+
+// The root of a pool whose `ints` map holds keys 0..n-1.
+pptr<holder> filled(pool& p, std::int64_t n) {
+  pptr<holder> h = p.root<holder>();
+  p.transaction([&] {
+    for (std::int64_t k = 0; k < n; ++k) h->ints.insert(k, k * 10);
+  });
+  return h;
+}
+
+// The node holding key k (its header: next, hash), in the working view.
+detail::hash_node_header* node_of(hash_map<std::int64_t, std::int64_t>& m, std::int64_t k) {
+  auto it = m.find(k);
+  REQUIRE(it != m.end());
+  auto* key = reinterpret_cast<const std::byte*>(&it.key());
+  return reinterpret_cast<detail::hash_node_header*>(const_cast<std::byte*>(key) -
+                                                     sizeof(detail::hash_node_header));
+}
+
+std::int64_t walk(const hash_map<std::int64_t, std::int64_t>& m) {
+  std::int64_t sum = 0;
+  for (const auto& e : m) sum += e.second;
+  return sum;
+}
+
+// Looks every key up.
+void find_all(const hash_map<std::int64_t, std::int64_t>& m, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) (void)m.contains(k);
+}
+
+}  // namespace
+
+TEST_CASE("a hash_map node pointer past the heap end is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  REQUIRE(walk(h->ints) == 49500);
+  detail::hash_node_header* n = node_of(h->ints, 7);
+  n->next = (h.raw() & ~offset_bits) | (p.heap_offset() + p.heap_size() + 4096);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+  // Lookups of absent keys walk whole chains, 7's among them.
+  CHECK(error_of([&] {
+          for (std::int64_t k = 100; k < 1100; ++k) (void)h->ints.contains(k);
+        }) == error_code::corrupted);
+}
+
+TEST_CASE("a misaligned hash_map node pointer is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  detail::hash_node_header* n = node_of(h->ints, 7);
+  n->next = (p.offset_of(node_of(h->ints, 8)) + 4) | (h.raw() & ~offset_bits);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map bucket head pointing past the heap is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  const detail::hash_map_rep r = rep_of(h->ints);
+  auto* table = static_cast<std::uint64_t*>(p.at(r.segments & offset_bits));
+  auto* heads = static_cast<std::uint64_t*>(p.at(table[0] & offset_bits));
+  for (std::uint32_t b = 0; b < detail::hash_initial_buckets; ++b) {
+    if (heads[b] != 0) heads[b] = (heads[b] & ~offset_bits) | offset_bits;  // the largest offset
+  }
+  CHECK(error_of([&] { find_all(h->ints, 100); }) == error_code::corrupted);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map segment table pointer past the heap is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  detail::hash_map_rep r = rep_of(h->ints);
+  // The table's first word is in the heap, its 48 words are not.
+  r.segments = (r.segments & ~offset_bits) | (p.heap_offset() + p.heap_size() - 8);
+  damage(h->ints, r);
+  CHECK(error_of([&] { (void)h->ints.contains(1); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->ints.insert(1000, 1); }) == error_code::corrupted);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map segment pointer past the heap is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  const detail::hash_map_rep r = rep_of(h->ints);
+  auto* table = static_cast<std::uint64_t*>(p.at(r.segments & offset_bits));
+  table[0] = (table[0] & ~offset_bits) | (p.heap_offset() + p.heap_size() - 16);
+  CHECK(error_of([&] { find_all(h->ints, 100); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map level beyond its last segment is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  detail::hash_map_rep r = rep_of(h->ints);
+  r.level = 60;  // 16 << 60 buckets: beyond 48 segments (and a shift past 64 bits)
+  damage(h->ints, r);
+  CHECK(error_of([&] { (void)h->ints.contains(1); }) == error_code::corrupted);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->ints.insert(1000, 1); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map with entries but no segment table is corrupted", "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 100);
+  detail::hash_map_rep r = rep_of(h->ints);
+  r.segments = 0;
+  damage(h->ints, r);
+  CHECK(error_of([&] { (void)h->ints.contains(1); }) == error_code::corrupted);
+  CHECK(error_of([&] { walk(h->ints); }) == error_code::corrupted);
+}
+
+TEST_CASE("a hash_map split naming a segment that does not exist is corrupted",
+          "[hash_map][corrupted]") {
+  auto dev = device();
+  pool p = open_sim(dev);
+  pptr<holder> h = filled(p, 64);  // 64 buckets, level 2, split 0: segment 3 not made yet
+  detail::hash_map_rep r = rep_of(h->ints);
+  REQUIRE(r.split == 0);
+  r.split = std::uint64_t{1} << 30;  // every bucket "split": half the keys look in segment 3
+  damage(h->ints, r);
+  CHECK(error_of([&] { find_all(h->ints, 64); }) == error_code::corrupted);
 }

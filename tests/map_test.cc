@@ -1,4 +1,5 @@
 // Tests of ferrite::map<K,V> and the B+-tree core (types/map.h, types/btree.h).
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -642,4 +643,108 @@ TEST_CASE("gc keeps what only pptr<void> values or keys reach, and frees it once
   CHECK(s.total.freed == 2);
   CHECK(s.by_type.at("test.MapNamed").freed == 1);
   CHECK(p.check().empty());
+}
+
+// --- A damaged B+-tree gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one pointer of the tree in the working
+// view, then walks it through the public API.
+
+namespace {
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+detail::btree_rep rep_of(const map<std::int64_t, std::int64_t>& m) {
+  detail::btree_rep r;
+  std::memcpy(&r, &m, sizeof r);
+  return r;
+}
+
+// The root of a pool whose `numbers` map holds keys 0..n-1, a tree of
+// height >= 1 for n = 1000.
+pptr<tables> filled(pool& p, std::int64_t n) {
+  pptr<tables> t = p.root<tables>();
+  p.transaction([&] {
+    for (std::int64_t k = 0; k < n; ++k) t->numbers.insert(k, k);
+  });
+  return t;
+}
+
+// The children of the root (an inner node) of m: keys are 8 bytes, so they
+// start at 16 and the children follow inner_capacity keys
+// (base/format/container_format.h).
+std::uint64_t* root_children(pool& p, const map<std::int64_t, std::int64_t>& m) {
+  const detail::btree_rep r = rep_of(m);
+  REQUIRE(r.height >= 1);
+  auto* root = static_cast<std::byte*>(p.at(r.root & offset_bits));
+  return reinterpret_cast<std::uint64_t*>(root + 16 + std::size_t{r.inner_capacity} * 8);
+}
+
+void find_all(const map<std::int64_t, std::int64_t>& m, std::int64_t n) {
+  for (std::int64_t k = 0; k < n; ++k) (void)m.contains(k);
+}
+
+std::int64_t walk(const map<std::int64_t, std::int64_t>& m) {
+  std::int64_t sum = 0;
+  for (auto it = m.begin(); it != m.end(); ++it) sum += it.value();
+  return sum;
+}
+
+std::uint64_t past_heap(const pool& p, std::uint64_t raw, std::uint64_t beyond) {
+  return (raw & ~offset_bits) | (p.heap_offset() + p.heap_size() + beyond);
+}
+
+}  // namespace
+
+TEST_CASE("a B+-tree child pointer past the heap is corrupted", "[map][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "child.pool", options());
+  pptr<tables> t = filled(p, 1000);
+  std::uint64_t* children = root_children(p, t->numbers);
+  children[0] = past_heap(p, children[0], 4096);
+  CHECK(error_of([&] { (void)t->numbers.contains(0); }) == error_code::corrupted);
+  CHECK(error_of([&] { t->numbers.insert(-1, 1); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)t->numbers.erase(0); }) == error_code::corrupted);
+}
+
+TEST_CASE("a B+-tree child pointer to a node straddling the heap end is corrupted",
+          "[map][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "straddle.pool", options());
+  pptr<tables> t = filled(p, 1000);
+  std::uint64_t* children = root_children(p, t->numbers);
+  // The node's 16-byte header fits in the heap; its keys do not.
+  children[0] = past_heap(p, children[0], 0) - 16;
+  CHECK(error_of([&] { (void)t->numbers.contains(0); }) == error_code::corrupted);
+}
+
+TEST_CASE("a misaligned B+-tree child pointer is corrupted", "[map][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "align.pool", options());
+  pptr<tables> t = filled(p, 1000);
+  std::uint64_t* children = root_children(p, t->numbers);
+  children[1] += 4;
+  CHECK(error_of([&] { find_all(t->numbers, 1000); }) == error_code::corrupted);
+}
+
+TEST_CASE("a B+-tree root pointer past the heap is corrupted", "[map][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "root.pool", options());
+  pptr<tables> t = filled(p, 1000);
+  detail::btree_rep r = rep_of(t->numbers);
+  r.root = past_heap(p, r.root, 64);
+  std::memcpy(static_cast<void*>(&t->numbers), &r, sizeof r);
+  CHECK(error_of([&] { (void)t->numbers.contains(5); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)t->numbers.lower_bound(5); }) == error_code::corrupted);
+}
+
+TEST_CASE("a B+-tree leaf chain pointer past the heap is corrupted", "[map][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "chain.pool", options());
+  pptr<tables> t = filled(p, 1000);
+  REQUIRE(walk(t->numbers) == 999 * 1000 / 2);
+  const detail::btree_rep r = rep_of(t->numbers);
+  auto* first = static_cast<detail::btree_node_header*>(p.at(r.first_leaf & offset_bits));
+  first->next_leaf = past_heap(p, first->next_leaf, 4096);
+  CHECK(error_of([&] { walk(t->numbers); }) == error_code::corrupted);
+  CHECK(t->numbers.check_invariants() != "");
 }

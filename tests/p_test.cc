@@ -470,3 +470,19 @@ TEST_CASE("a pool written with a plain int64_t field opens with p<int64_t>", "[p
   CHECK(balance == 42);
   CHECK(next == 0);
 }
+
+TEST_CASE("a p<pptr> field holding a pointer past the heap is corrupted", "[p][corrupted]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  pool pl = pool::open("sim", sim_options(dev));
+  pptr<account> a = pl.make<account>();
+  pptr<account> b = pl.make<account>();
+  a->next = b;
+  b->balance = 7;
+  REQUIRE(a->next->balance == 7);
+  // Damaged in the working view: bypasses the p<T> store.
+  const std::uint64_t bad =
+      (b.raw() & ~((std::uint64_t{1} << 48) - 1)) | (pl.heap_offset() + pl.heap_size() + 64);
+  std::memcpy(static_cast<void*>(&a->next), &bad, sizeof bad);
+  CHECK(error_of([&] { (void)a->next->balance.get(); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)*a->next; }) == error_code::corrupted);
+}

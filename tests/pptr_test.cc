@@ -1,6 +1,9 @@
 // Tests of engine/pptr: encoding, resolution, persistence, rejection.
-#include "ferrite/engine/pptr.h"
+#include <cstring>
+#include <string>
+
 #include "ferrite/engine/pool.h"
+#include "ferrite/engine/pptr.h"
 #include "ferrite/engine/transaction.h"
 #include "tests/test_util.h"
 
@@ -122,4 +125,160 @@ TEST_CASE("pptr<void> converts from any pptr, and back only explicitly", "[pptr]
   CHECK_FALSE(null);
   CHECK(null.get() == nullptr);
   CHECK(pptr<node>(null) == nullptr);
+}
+
+// --- A damaged pointer gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one pointer and follows it.
+
+namespace {
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+// Pointer bits with n's tag and another offset.
+std::uint64_t with_offset(pptr<node> n, std::uint64_t offset) {
+  return (n.raw() & ~offset_bits) | offset;
+}
+
+// A pool with a two-node list; returns its head.
+pptr<node> two_nodes(pool& p) {
+  pptr<node> head;
+  p.transaction([&] {
+    pptr<node> second(static_cast<node*>(p.allocate(sizeof(node))));
+    second->value = 2;
+    head = pptr<node>(static_cast<node*>(p.allocate(sizeof(node))));
+    head->value = 1;
+    head->next = second;
+  });
+  return head;
+}
+
+// Sum of the values of the list from `n`.
+std::uint64_t walk(pptr<node> n) {
+  std::uint64_t sum = 0;
+  for (; n; n = n->next) sum += n->value;
+  return sum;
+}
+
+pool_options small_pool() {
+  pool_options o;
+  o.size = 4 << 20;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a pptr stored in the file with an offset past the heap end is corrupted",
+          "[pptr][corrupted]") {
+  test::temp_dir d;
+  std::uint64_t head_raw = 0, field_offset = 0, heap_end = 0;
+  {
+    pool p = pool::open(d / "end.pool", small_pool());
+    const pptr<node> head = two_nodes(p);
+    head_raw = head.raw();
+    field_offset = p.offset_of(&head->next);
+    heap_end = p.heap_offset() + p.heap_size();
+    REQUIRE(walk(head) == 3);
+  }
+  // Damage the file: head->next points one byte past the heap.
+  {
+    std::string bytes = test::read_file(d / "end.pool");
+    const std::uint64_t bad = with_offset(pptr<node>::from_raw(head_raw), heap_end + 1);
+    std::memcpy(bytes.data() + field_offset, &bad, sizeof bad);
+    test::write_file(d / "end.pool", bytes);
+  }
+  pool_options o = small_pool();
+  o.mode = open_mode::open_existing;
+  pool p = pool::open(d / "end.pool", o);
+  const pptr<node> head = pptr<node>::from_raw(head_raw);
+  CHECK(head->value == 1);
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+}
+
+TEST_CASE("a pptr whose target straddles the heap end is corrupted", "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "straddle.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  const std::uint64_t end = p.heap_offset() + p.heap_size();
+  // The node's first byte is in the heap, its last 8 are not.
+  head->next = pptr<node>::from_raw(with_offset(head, end - 8));
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+  // The last whole node of the heap resolves.
+  CHECK(pptr<node>::from_raw(with_offset(head, end - sizeof(node))).get() != nullptr);
+}
+
+TEST_CASE("a pptr into the pool header or log (below the heap) is corrupted", "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "below.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  head->next = pptr<node>::from_raw(with_offset(head, p.heap_offset() - sizeof(node)));
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+  head->next = pptr<node>::from_raw(with_offset(head, 8));  // the pool header
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+}
+
+TEST_CASE("a misaligned pptr is corrupted", "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "align.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  const pptr<node> second = head->next;
+  head->next = pptr<node>::from_raw(second.raw() + 4);  // inside the heap, 4 off
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+  // A char needs no alignment: the same offset is a valid pptr<char>.
+  CHECK(pptr<char>::from_raw(second.raw() + 4).get() == reinterpret_cast<char*>(second.get()) + 4);
+}
+
+TEST_CASE("a damaged pptr into a pool that is not the most recently opened is corrupted",
+          "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool a = pool::open(d / "a.pool", small_pool());
+  const pptr<node> head = two_nodes(a);
+  pool b = pool::open(d / "b.pool", small_pool());  // pointers into a take the slower path
+  REQUIRE(walk(head) == 3);
+  head->next = pptr<node>::from_raw(with_offset(head, a.heap_offset() + a.heap_size()));
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+  head->next = pptr<node>::from_raw(with_offset(head, a.heap_offset() + 20));
+  CHECK(error_of([&] { walk(head); }) == error_code::corrupted);
+}
+
+TEST_CASE("a pptr<void> past the heap end is corrupted", "[pptr][corrupted][pptr_void]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "void.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  const std::uint64_t end = p.heap_offset() + p.heap_size();
+  CHECK(error_of([&] { (void)pptr<void>::from_raw(with_offset(head, end)).get(); }) ==
+        error_code::corrupted);
+  CHECK(pptr<void>::from_raw(with_offset(head, end - 1)).get() != nullptr);  // one byte
+}
+
+namespace {
+struct big_record {
+  std::uint64_t words[10000];  // 80,000 bytes: checked at run time, not in one compare
+};
+}  // namespace
+
+TEST_CASE("a pptr to an object larger than 64 KiB is checked whole", "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "big.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  const std::uint64_t end = p.heap_offset() + p.heap_size();
+  CHECK(error_of([&] {
+          (void)pptr<big_record>::from_raw(with_offset(head, end - sizeof(big_record) + 8)).get();
+        }) == error_code::corrupted);
+  CHECK(pptr<big_record>::from_raw(with_offset(head, end - sizeof(big_record))).get() != nullptr);
+}
+
+TEST_CASE("the corrupted error names the pool and the offset", "[pptr][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "named.pool", small_pool());
+  const pptr<node> head = two_nodes(p);
+  const std::uint64_t bad = p.heap_offset() + p.heap_size() + 4096;
+  try {
+    (void)pptr<node>::from_raw(with_offset(head, bad)).get();
+    FAIL("no error");
+  } catch (const error& e) {
+    CHECK(e.code() == error_code::corrupted);
+    const std::string what = e.what();
+    CHECK(what.find("named.pool") != std::string::npos);
+    CHECK(what.find(std::to_string(bad)) != std::string::npos);
+  }
 }

@@ -1,4 +1,5 @@
 // Tests of ferrite::set<K> (types/set.h; the tree itself: map_test.cc).
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
@@ -288,4 +289,50 @@ TEST_CASE("a set<pptr<void>> keeps its members reachable for gc until they are e
   CHECK(s.by_type.at("test.SetGroups").freed == 1);
   CHECK(s.by_type.at("ferrite.set<ferrite.string>").freed == 1);  // the words' leaf
   CHECK(p.check().empty());
+}
+
+// --- A damaged set (its B+-tree) gives error(corrupted), never a signal
+// (DESIGN invariant 7; map_test.cc damages the tree's inner pointers).
+
+namespace {
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+detail::btree_rep rep_of(const set<std::int64_t>& s) {
+  detail::btree_rep r;
+  std::memcpy(&r, &s, sizeof r);
+  return r;
+}
+
+pptr<groups> filled(pool& p, std::int64_t n) {
+  pptr<groups> g = p.root<groups>();
+  p.transaction([&] {
+    for (std::int64_t k = 0; k < n; ++k) g->numbers.insert(k);
+  });
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("a misaligned set root pointer is corrupted", "[set][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "root.pool", options());
+  pptr<groups> g = filled(p, 1000);
+  detail::btree_rep r = rep_of(g->numbers);
+  r.root += 4;
+  std::memcpy(static_cast<void*>(&g->numbers), &r, sizeof r);
+  CHECK(error_of([&] { (void)g->numbers.contains(5); }) == error_code::corrupted);
+  CHECK(error_of([&] { g->numbers.insert(5000); }) == error_code::corrupted);
+}
+
+TEST_CASE("a set whose first leaf lies past the heap is corrupted", "[set][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "first.pool", options());
+  pptr<groups> g = filled(p, 1000);
+  detail::btree_rep r = rep_of(g->numbers);
+  r.first_leaf = (r.first_leaf & ~offset_bits) | (p.heap_offset() + p.heap_size() + 512);
+  std::memcpy(static_cast<void*>(&g->numbers), &r, sizeof r);
+  CHECK(error_of([&] {
+          for (std::int64_t k : g->numbers) (void)k;
+        }) == error_code::corrupted);
 }

@@ -497,3 +497,65 @@ TEST_CASE("a type name longer than the table holds is refused", "[types]") {
   CHECK(error_of([&] { p.type_id(runtime_struct(name)); }) == error_code::invalid_argument);
   CHECK(ferrite::detail::impl_of(p).types->types().empty());
 }
+
+// --- A damaged string handle gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one field of the handle in the working
+// view, then reads and changes the string through its public API.
+
+namespace {
+
+detail::string_rep rep_of(const ferrite::string& s) {
+  detail::string_rep r;
+  std::memcpy(&r, &s, sizeof r);
+  return r;
+}
+void damage(ferrite::string& s, const detail::string_rep& r) {
+  std::memcpy(static_cast<void*>(&s), &r, sizeof r);
+}
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+}  // namespace
+
+TEST_CASE("a string whose storage offset lies past the heap is corrupted", "[types][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", small());
+  pptr<game> g = p.root<game>();
+  g->title = "a title longer than nothing";
+  detail::string_rep r = rep_of(g->title);
+  r.data = (r.data & ~offset_bits) | (p.heap_offset() + p.heap_size() + 4096);
+  damage(g->title, r);
+  CHECK(error_of([&] { (void)g->title.str(); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)(g->title == "x"); }) == error_code::corrupted);
+  CHECK(error_of([&] { g->title = "new"; }) == error_code::corrupted);
+  CHECK(error_of([&] { g->title += "more"; }) == error_code::corrupted);
+}
+
+TEST_CASE("a string whose buffer runs past the heap end is corrupted", "[types][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", small());
+  pptr<game> g = p.root<game>();
+  g->title = "abc";
+  detail::string_rep r = rep_of(g->title);
+  // The buffer starts in the heap's last 8 bytes; its capacity + 1 bytes do not fit.
+  r.data = (r.data & ~offset_bits) | (p.heap_offset() + p.heap_size() - 8);
+  r.capacity = 100;
+  r.size = 50;
+  damage(g->title, r);
+  CHECK(error_of([&] { (void)g->title.view(); }) == error_code::corrupted);
+}
+
+TEST_CASE("a string whose size exceeds its capacity is corrupted", "[types][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "s.pool", small());
+  pptr<game> g = p.root<game>();
+  g->title = "abc";
+  detail::string_rep r = rep_of(g->title);
+  r.size = r.capacity + 100000;
+  damage(g->title, r);
+  CHECK(error_of([&] { (void)g->title.str(); }) == error_code::corrupted);
+  CHECK(error_of([&] { g->title += "d"; }) == error_code::corrupted);
+  r = {10, 0, 0};  // a length without a buffer
+  damage(g->title, r);
+  CHECK(error_of([&] { (void)g->title.str(); }) == error_code::corrupted);
+}

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -1871,4 +1872,94 @@ TEST_CASE("value root: the guessing game's data lives in a pool of the minimum s
   // Reference counts free every dropped list: the heap holds one game.
   CHECK(objects(p) < 20);
   CHECK(p.check().empty());
+}
+
+// --- A damaged value cell gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one field of a cell (base/format/
+// value_format.h) in the working view, then reads the value.
+
+namespace {
+
+constexpr std::uint64_t offset_bits = (std::uint64_t{1} << 48) - 1;
+
+detail::value_cell_rep cell_rep(const value_cell& c) {
+  detail::value_cell_rep r;
+  std::memcpy(&r, &c, sizeof r);
+  return r;
+}
+void damage(value_cell& c, const detail::value_cell_rep& r) {
+  std::memcpy(static_cast<void*>(&c), &r, sizeof r);
+}
+
+}  // namespace
+
+TEST_CASE("a value cell whose payload lies past the heap is corrupted", "[value][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "cell.pool", options());
+  pptr<holder> h = p.root<holder>();
+  value v = h->extra;
+  v = list_of(1, 2, 3);
+  REQUIRE(v[1].as_int() == 2);
+  detail::value_cell_rep r = cell_rep(h->extra);
+  r.payload = (r.payload & ~offset_bits) | (p.heap_offset() + p.heap_size() + 4096);
+  damage(h->extra, r);
+  value w = h->extra;
+  CHECK(error_of([&] { (void)w[1].as_int(); }) == error_code::corrupted);
+  CHECK(error_of([&] { w.as_list().append(4); }) == error_code::corrupted);
+}
+
+TEST_CASE("a str value whose length runs past the heap end is corrupted", "[value][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "len.pool", options());
+  pptr<holder> h = p.root<holder>();
+  value v = h->extra;
+  v = long_text;
+  detail::value_cell_rep r = cell_rep(h->extra);
+  REQUIRE(r.inline_size == 0);  // out of line
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  std::memcpy(r.length, &huge, sizeof r.length);
+  damage(h->extra, r);
+  value w = h->extra;
+  CHECK(error_of([&] { (void)w.as_str(); }) == error_code::corrupted);
+}
+
+TEST_CASE("a tuple value whose items run past the heap end is corrupted", "[value][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "tuple.pool", options());
+  pptr<holder> h = p.root<holder>();
+  value v = h->extra;
+  v = tuple_of(1, long_text, 3);
+  detail::value_cell_rep r = cell_rep(h->extra);
+  // The payload's count word is the heap's last 8 bytes; its items are beyond.
+  r.payload = (r.payload & ~offset_bits) | (p.heap_offset() + p.heap_size() - 8);
+  damage(h->extra, r);
+  value w = h->extra;
+  CHECK(error_of([&] { (void)w[0].as_int(); }) == error_code::corrupted);
+}
+
+TEST_CASE("a misaligned value payload is corrupted", "[value][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "align.pool", options());
+  pptr<holder> h = p.root<holder>();
+  value v = h->extra;
+  v = dict_of({{"k", 1}});
+  detail::value_cell_rep r = cell_rep(h->extra);
+  r.payload += 4;
+  damage(h->extra, r);
+  value w = h->extra;
+  CHECK(error_of([&] { (void)w["k"].as_int(); }) == error_code::corrupted);
+}
+
+TEST_CASE("a str value whose payload points below the heap (into the log) is corrupted",
+          "[value][corrupted]") {
+  test::temp_dir dir;
+  pool p = pool::open(dir / "below.pool", options());
+  pptr<holder> h = p.root<holder>();
+  value v = h->extra;
+  v = long_text;
+  detail::value_cell_rep r = cell_rep(h->extra);
+  r.payload = (r.payload & ~offset_bits) | (p.heap_offset() - 4096);
+  damage(h->extra, r);
+  value w = h->extra;
+  CHECK(error_of([&] { (void)w.as_str(); }) == error_code::corrupted);
 }

@@ -2,6 +2,7 @@
 // random operation sequences (also in checked mode), persistence, aborts,
 // owning elements, pointer checks, large vectors and bounded log use.
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -813,4 +814,92 @@ TEST_CASE(
   CHECK(s.by_type.at("vectest.Node").freed == 2);
   CHECK(s.total.live == live - 2);
   CHECK(p.check().empty());
+}
+
+// --- A damaged vector handle gives error(corrupted), never a signal (DESIGN
+// invariant 7). Each case damages one field of the handle in the working
+// view, then reads and changes the vector through its public API.
+
+namespace {
+
+// The handle's fields (base/format/container_format.h), read and written
+// in place.
+detail::vector_rep rep_of(const ferrite::vector<std::int64_t>& v) {
+  detail::vector_rep r;
+  std::memcpy(&r, &v, sizeof r);
+  return r;
+}
+void damage(ferrite::vector<std::int64_t>& v, const detail::vector_rep& r) {
+  std::memcpy(static_cast<void*>(&v), &r, sizeof r);
+}
+
+// A pool whose root holds numbers 0..9.
+pptr<holder> ten_numbers(pool& p) {
+  pptr<holder> h = p.root<holder>();
+  p.transaction([&] {
+    for (std::int64_t i = 0; i < 10; ++i) h->numbers.push_back(i);
+  });
+  return h;
+}
+
+std::int64_t sum(const ferrite::vector<std::int64_t>& v) {
+  std::int64_t s = 0;
+  for (std::int64_t x : v) s += x;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a vector whose size exceeds its capacity is corrupted", "[vector][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "size.pool", options());
+  pptr<holder> h = ten_numbers(p);
+  detail::vector_rep r = rep_of(h->numbers);
+  REQUIRE(sum(h->numbers) == 45);
+  r.size = r.capacity + 1000000;
+  damage(h->numbers, r);
+  CHECK(error_of([&] { sum(h->numbers); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)h->numbers.at(5); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.push_back(1); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.erase(0); }) == error_code::corrupted);
+}
+
+TEST_CASE("a vector whose buffer offset lies past the heap is corrupted", "[vector][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "data.pool", options());
+  pptr<holder> h = ten_numbers(p);
+  detail::vector_rep r = rep_of(h->numbers);
+  r.data = (r.data & ~((std::uint64_t{1} << 48) - 1)) | (p.heap_offset() + p.heap_size() + 64);
+  damage(h->numbers, r);
+  CHECK(error_of([&] { sum(h->numbers); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.set(0, 7); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.push_back(1); }) == error_code::corrupted);
+}
+
+TEST_CASE("a vector whose capacity runs its buffer past the heap end is corrupted",
+          "[vector][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "cap.pool", options());
+  pptr<holder> h = ten_numbers(p);
+  detail::vector_rep r = rep_of(h->numbers);
+  r.capacity = p.heap_size() / sizeof(std::int64_t);  // the buffer starts inside the heap
+  r.size = r.capacity;
+  damage(h->numbers, r);
+  CHECK(error_of([&] { sum(h->numbers); }) == error_code::corrupted);
+  r.capacity = r.size = ~std::uint64_t{0} / 4;  // bytes = capacity * 8 overflows
+  damage(h->numbers, r);
+  CHECK(error_of([&] { sum(h->numbers); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.resize(3); }) == error_code::corrupted);
+}
+
+TEST_CASE("a vector with a capacity but no buffer is corrupted", "[vector][corrupted]") {
+  test::temp_dir d;
+  pool p = pool::open(d / "null.pool", options());
+  pptr<holder> h = ten_numbers(p);
+  detail::vector_rep r = rep_of(h->numbers);
+  r.data = 0;
+  damage(h->numbers, r);
+  CHECK(error_of([&] { sum(h->numbers); }) == error_code::corrupted);
+  CHECK(error_of([&] { (void)h->numbers.front(); }) == error_code::corrupted);
+  CHECK(error_of([&] { h->numbers.pop_back(); }) == error_code::corrupted);
 }

@@ -144,7 +144,7 @@ class inserter {
  private:
   void start_tree();
   void stage(const void* probe, const void* value_input);
-  btree_cursor cursor(std::byte* leaf, std::uint32_t i) const { return {leaf, i, g_.leaf_values}; }
+  btree_cursor cursor(std::byte* leaf, std::uint32_t i) const { return cursor_at(g_, leaf, i); }
   btree_cursor insert_into_leaf(std::byte* leaf, std::uint32_t pos, const void* probe,
                                 const void* value_input);
   // Inserts separator `s` and the child to its right into path[level]'s
@@ -327,12 +327,12 @@ btree_cursor bound(const btree_rep& rep, const btree_traits& t, const void* prob
   const btree_geometry g = btree_geometry_of(rep, t);
   btree_step path[btree_max_height];
   std::byte* leaf = btree_descend(rep, t, g, probe, path);
-  btree_cursor c{leaf, upper ? upper_index(t, g, leaf, probe) : lower_index(t, g, leaf, probe),
-                 g.leaf_values};
+  btree_cursor c =
+      cursor_at(g, leaf, upper ? upper_index(t, g, leaf, probe) : lower_index(t, g, leaf, probe));
   if (c.index == header_of(leaf).count) {
     // Every key of the next leaf is >= the separator above it, > the probe.
     c.index = 0;
-    c.leaf = pptr<std::byte>::from_raw(header_of(leaf).next_leaf).get();
+    c.leaf = btree_next_leaf(c, header_of(leaf).next_leaf);
   }
   return c;
 }
@@ -342,6 +342,17 @@ btree_cursor bound(const btree_rep& rep, const btree_traits& t, const void* prob
 void btree_corrupted(const std::string& what) {
   fail(error_code::corrupted, "a ferrite map/set in this pool is damaged (" + what +
                                   "); run `ferrite check` on the pool file");
+}
+
+std::byte* btree_next_leaf(const btree_cursor& c, std::uint64_t raw) {
+  if (raw == 0) return nullptr;
+  auto* n = static_cast<std::byte*>(pptr_resolve(raw, c.leaf_bytes, c.node_align));
+  const btree_node_header& h = header_of(n);
+  if (h.is_leaf != 1 || h.count > c.leaf_capacity) {
+    btree_corrupted("a leaf chain pointer to a node with a bad header (is_leaf " +
+                    std::to_string(h.is_leaf) + ", count " + std::to_string(h.count) + ")");
+  }
+  return n;
 }
 
 btree_geometry btree_geometry_for(const btree_traits& t, std::uint32_t leaf_capacity,
@@ -377,7 +388,7 @@ void btree_choose_capacities(const btree_traits& t, std::uint16_t& leaf_capacity
 btree_geometry btree_geometry_of(const btree_rep& rep, const btree_traits& t) {
   std::uint16_t leaf = rep.leaf_capacity, inner = rep.inner_capacity;
   if (leaf == 0 && inner == 0 && rep.root == 0) btree_choose_capacities(t, leaf, inner);
-  if (leaf < 2 || inner < 2) {
+  if (leaf < 2 || inner < 2 || leaf > max_capacity || inner > max_capacity) {
     btree_corrupted("node capacities " + std::to_string(leaf) + "/" + std::to_string(inner));
   }
   if (rep.height >= btree_max_height) {
@@ -401,7 +412,7 @@ std::byte* btree_descend(const btree_rep& rep, const btree_traits& t, const btre
 btree_cursor btree_begin(const btree_rep& rep, const btree_traits& t) {
   if (rep.first_leaf == 0) return {};
   const btree_geometry g = btree_geometry_of(rep, t);
-  return {node_at(g, rep.first_leaf, true), 0, g.leaf_values};
+  return cursor_at(g, node_at(g, rep.first_leaf, true), 0);
 }
 
 btree_cursor btree_find(const btree_rep& rep, const btree_traits& t, const void* probe) {
@@ -411,7 +422,7 @@ btree_cursor btree_find(const btree_rep& rep, const btree_traits& t, const void*
   std::byte* leaf = btree_descend(rep, t, g, probe, path);
   const std::uint32_t i = lower_index(t, g, leaf, probe);
   if (i < header_of(leaf).count && t.compare(key_at(g, leaf, i), probe) == 0) {
-    return {leaf, i, g.leaf_values};
+    return cursor_at(g, leaf, i);
   }
   return {};
 }

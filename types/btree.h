@@ -72,10 +72,15 @@ struct btree_traits {
 };
 
 // A position in the tree: entry `index` of `leaf` (leaf null: the end).
+// The leaf's size, alignment and capacity come along so that advancing
+// to the next leaf checks its pointer and header (DESIGN invariant 7).
 struct btree_cursor {
   std::byte* leaf = nullptr;
   std::uint32_t index = 0;
   std::uint32_t values_offset = 0;  // of values[0] in a leaf
+  std::uint32_t leaf_bytes = 0;
+  std::uint16_t leaf_capacity = 0;
+  std::uint16_t node_align = 0;
 
   friend bool operator==(const btree_cursor& a, const btree_cursor& b) noexcept {
     return a.leaf == b.leaf && a.index == b.index;
@@ -88,12 +93,17 @@ constexpr std::uint32_t btree_keys_offset(std::uint32_t key_align) noexcept {
          key_align;
 }
 
+// The leaf `raw` points to (null for 0), checked as a leaf of c's tree:
+// within the heap, aligned, a leaf header whose count fits. Throws
+// corrupted otherwise.
+std::byte* btree_next_leaf(const btree_cursor& c, std::uint64_t raw);
+
 // Moves `c` to the next entry in key order (the end after the last).
 inline void btree_advance(btree_cursor& c) {
   const auto* h = reinterpret_cast<const btree_node_header*>(c.leaf);
   if (++c.index < h->count) return;
   c.index = 0;
-  c.leaf = pptr<std::byte>::from_raw(h->next_leaf).get();
+  c.leaf = btree_next_leaf(c, h->next_leaf);
 }
 
 // --- reads (any copy of the rep) ---

@@ -40,9 +40,14 @@ std::string at_depth(std::uint32_t depth) {
 std::string checker::walk(std::uint64_t raw, std::uint32_t depth, const std::byte* low,
                           const std::byte* high, bool root) {
   if (raw == 0) return "a null child pointer" + at_depth(depth);
-  std::byte* node = pptr<std::byte>::from_raw(raw).get();
-  const btree_node_header& h = header_of(node);
   const bool leaf = depth == rep_.height;
+  if (!pptr_in_heap(raw, leaf ? g_.leaf_bytes : g_.inner_bytes, g_.node_align)) {
+    return "a child pointer (offset " + std::to_string(raw & pptr_offset_mask) +
+           ") to a node outside the heap or misaligned" + at_depth(depth);
+  }
+  std::byte* node = static_cast<std::byte*>(
+      pptr_resolve(raw, leaf ? g_.leaf_bytes : g_.inner_bytes, g_.node_align));
+  const btree_node_header& h = header_of(node);
   if (h.is_leaf != (leaf ? 1 : 0)) {
     return "a node with is_leaf " + std::to_string(h.is_leaf) + at_depth(depth) +
            " in a tree of height " + std::to_string(rep_.height);
@@ -127,7 +132,11 @@ std::string btree_check(const btree_rep& rep, const btree_traits& t) {
   if (rep.root != 0 && (rep.leaf_capacity == 0 || rep.inner_capacity == 0)) {
     return "a non-empty tree without stored node capacities";
   }
-  return checker(rep, t, g).run();
+  try {
+    return checker(rep, t, g).run();
+  } catch (const error& e) {  // a pointer of a pool that is not open
+    return e.what();
+  }
 }
 
 }  // namespace ferrite::detail

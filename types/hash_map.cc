@@ -14,13 +14,14 @@ namespace {
 constexpr std::uint64_t initial = hash_initial_buckets;
 static_assert(std::has_single_bit(initial));
 
-template <class T>
-T* at(std::uint64_t raw) {
-  return pptr<T>::from_raw(raw).get();
+std::uint64_t* segment_table(const hash_map_rep& rep) {
+  return resolve_array<std::uint64_t>(rep.segments, hash_max_segments);
 }
 
-std::uint64_t* segment_table(const hash_map_rep& rep) {
-  return at<std::uint64_t>(rep.segments);
+// Throws corrupted unless the table's level can be right (every use of
+// hash_map_bucket_count on a table that has segments checks it first).
+void check_level(const hash_map_rep& rep) {
+  if (rep.segments == 0 || rep.level >= hash_max_segments) hash_map_bad_bucket(rep, 0);
 }
 
 // Buckets segment i holds.
@@ -32,8 +33,10 @@ std::uint64_t* bucket_head(const hash_map_rep& rep, std::uint64_t b) {
   return hash_map_bucket_head(rep, b);
 }
 
-hash_node_header* node_at(std::uint64_t raw) {
-  return at<hash_node_header>(raw);
+// The node `raw` points to, checked whole (l.node_size bytes in the heap,
+// aligned); null for 0.
+hash_node_header* node_at(std::uint64_t raw, const hash_map_layout& l) {
+  return static_cast<hash_node_header*>(pptr_resolve(raw, l.node_size, l.node_align));
 }
 
 std::uint32_t storage_type(pool_impl& p, const hash_map_layout& l) {
@@ -81,7 +84,7 @@ void split_one(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
     *word = v;
   };
   for (std::uint64_t raw = *from_head; raw != 0;) {
-    hash_node_header* n = node_at(raw);
+    hash_node_header* n = node_at(raw, l);
     const std::uint64_t next = n->next;
     const int side = (n->hash & mask) == to ? 1 : 0;
     set(tails[side], raw);
@@ -97,10 +100,12 @@ void split_one(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
 }
 
 // The word that points at node `n` (a bucket head or a node's next).
-std::uint64_t* link_to(const hash_map_rep& rep, const hash_node_header* n) {
+std::uint64_t* link_to(const hash_map_rep& rep, const hash_node_header* n,
+                       const hash_map_layout& l) {
+  check_level(rep);
   std::uint64_t* word = bucket_head(rep, hash_map_bucket_of(rep, n->hash));
   while (*word != 0) {
-    hash_node_header* m = node_at(*word);
+    hash_node_header* m = node_at(*word, l);
     if (m == n) return word;
     word = &m->next;
   }
@@ -116,7 +121,7 @@ void free_node(pool_impl& p, hash_node_header* n, const hash_map_layout& l) {
 std::uint64_t free_chain(pool_impl& p, std::uint64_t raw, const hash_map_layout& l) {
   std::uint64_t count = 0;
   while (raw != 0) {
-    hash_node_header* n = node_at(raw);
+    hash_node_header* n = node_at(raw, l);
     raw = n->next;
     free_node(p, n, l);
     ++count;
@@ -126,23 +131,37 @@ std::uint64_t free_chain(pool_impl& p, std::uint64_t raw, const hash_map_layout&
 
 }  // namespace
 
-hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket) {
-  const std::uint64_t count = hash_map_bucket_count(rep);
-  if (rep.size == 0) {
-    bucket = count;
-    return nullptr;
+void hash_map_bad_bucket(const hash_map_rep& rep, std::uint64_t b) {
+  std::string what;
+  if (rep.level >= hash_max_segments) {
+    what = "level " + std::to_string(rep.level) + " beyond the last of " +
+           std::to_string(hash_max_segments) + " segments";
+  } else if (rep.segments == 0) {
+    what = "size " + std::to_string(rep.size) + " but no segment table";
+  } else {
+    what = "bucket " + std::to_string(b) + " (level " + std::to_string(rep.level) + ", split " +
+           std::to_string(rep.split) + ") lies in a segment that does not exist";
   }
+  fail(error_code::corrupted, "a ferrite hash_map in this pool is damaged (" + what +
+                                  "); run `ferrite check` on the pool file");
+}
+
+hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket,
+                                      const hash_map_layout& l) {
+  if (rep.size == 0) return nullptr;
+  check_level(rep);
+  const std::uint64_t count = hash_map_bucket_count(rep);
   for (; bucket < count; ++bucket) {
-    if (const std::uint64_t raw = *bucket_head(rep, bucket)) return node_at(raw);
+    if (const std::uint64_t raw = *bucket_head(rep, bucket)) return node_at(raw, l);
   }
   return nullptr;
 }
 
 hash_node_header* hash_map_advance(const hash_map_rep& rep, const hash_node_header* n,
-                                   std::uint64_t& bucket) {
-  if (n->next != 0) return node_at(n->next);
+                                   std::uint64_t& bucket, const hash_map_layout& l) {
+  if (n->next != 0) return node_at(n->next, l);
   ++bucket;
-  return hash_map_first_from(rep, bucket);
+  return hash_map_first_from(rep, bucket, l);
 }
 
 hash_node_header* hash_map_new_node(pool_impl& p, const hash_map_layout& l) {
@@ -157,6 +176,7 @@ void hash_map_drop_node(pool_impl& p, hash_node_header* n) {
 void hash_map_link(pool_impl& p, hash_map_rep& rep, hash_node_header* n, std::uint64_t hash,
                    const hash_map_layout& l) {
   if (rep.segments == 0) create_table(p, rep, l);
+  check_level(rep);
   n->hash = hash;
   std::uint64_t* head = bucket_head(rep, hash_map_bucket_of(rep, hash));
   n->next = *head;
@@ -175,7 +195,7 @@ void hash_map_link(pool_impl& p, hash_map_rep& rep, hash_node_header* n, std::ui
 
 void hash_map_erase_node(pool_impl& p, hash_map_rep& rep, hash_node_header* n,
                          const hash_map_layout& l) {
-  std::uint64_t* word = link_to(rep, n);
+  std::uint64_t* word = link_to(rep, n, l);
   tx_snapshot(word, 8);
   *word = n->next;
   tx_snapshot(&rep.size, sizeof rep.size);
@@ -185,13 +205,14 @@ void hash_map_erase_node(pool_impl& p, hash_map_rep& rep, hash_node_header* n,
 
 void hash_map_release_all(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
   if (rep.segments == 0) return;
+  check_level(rep);
   const std::uint64_t count = hash_map_bucket_count(rep);
   if (rep.size != 0) {
     for (std::uint64_t b = 0; b < count; ++b) free_chain(p, *bucket_head(rep, b), l);
   }
   std::uint64_t* table = segment_table(rep);
   for (unsigned i = 0; i < hash_max_segments; ++i) {
-    if (table[i] != 0) tx_free(p, at<std::byte>(table[i]));
+    if (table[i] != 0) tx_free(p, resolve_array<std::uint64_t>(table[i], segment_buckets(i)));
   }
   tx_free(p, table);
   tx_snapshot(&rep, sizeof rep);
@@ -206,6 +227,7 @@ void hash_map_clear(pool_impl& p, hash_map_rep& rep, const hash_map_layout& l) {
   }
   // Pieces: each empties whole buckets (from `bucket` up) until it has
   // freed hash_clear_piece nodes; the map stays consistent in between.
+  check_level(rep);
   const std::uint64_t count = hash_map_bucket_count(rep);  // pieces never split
   std::uint64_t bucket = 0;
   while (rep.size > hash_clear_piece && bucket < count) {

@@ -210,9 +210,12 @@ class hash_map {
     return find_node(k, key_traits<K>::hash(k));
   }
   detail::hash_node_header* find_node(const lookup_type& k, std::uint64_t h) const {
-    for (detail::hash_node_header* n = detail::hash_map_chain(rep_, h); n != nullptr;
-         n = pptr<detail::hash_node_header>::from_raw(n->next).get()) {
-      if (n->hash == h && key_traits<K>::equal(reinterpret_cast<node*>(n)->key, k)) return n;
+    // pptr<node>: each node is checked whole (it lies in the heap, aligned).
+    for (node* n = pptr<node>::from_raw(detail::hash_map_chain(rep_, h)).get(); n != nullptr;
+         n = pptr<node>::from_raw(n->next).get()) {
+      if (n->hash == h && key_traits<K>::equal(n->key, k)) {
+        return reinterpret_cast<detail::hash_node_header*>(n);
+      }
     }
     return nullptr;
   }
@@ -230,7 +233,7 @@ class hash_map {
   template <bool Const>
   basic_iterator<Const> first() const {
     std::uint64_t bucket = 0;
-    detail::hash_node_header* n = detail::hash_map_first_from(rep_, bucket);
+    detail::hash_node_header* n = detail::hash_map_first_from(rep_, bucket, layout());
     if (!n) return {};
     return {&rep_, reinterpret_cast<node*>(n), bucket};
   }
@@ -272,7 +275,7 @@ class hash_map<K, V>::basic_iterator {
 
   basic_iterator& operator++() {
     node_ = reinterpret_cast<node*>(detail::hash_map_advance(
-        *rep_, reinterpret_cast<const detail::hash_node_header*>(node_), bucket_));
+        *rep_, reinterpret_cast<const detail::hash_node_header*>(node_), bucket_, layout()));
     return *this;
   }
   basic_iterator operator++(int) {

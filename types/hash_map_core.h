@@ -50,11 +50,24 @@ inline constexpr std::uint64_t hash_clear_piece = 512;
 
 // --- Reads: no pool lookup, no lock, no allocation -------------------------
 // (Inline: a lookup is a hash, two table loads and a short chain walk.)
+// Every word read from the pool is checked before it is followed
+// (DESIGN invariant 7): the level, the segment table and the segment
+// (whole, as arrays), each node (its full size, with pptr<node>::get());
+// a damaged map throws corrupted.
 
+// Throws corrupted: bucket `b` of the map cannot be reached (a level
+// beyond the last segment, a missing segment table or segment).
+[[noreturn]] void hash_map_bad_bucket(const hash_map_rep& rep, std::uint64_t b);
+
+// (0 also for a damaged level beyond the last segment: hash_map.cc throws
+// corrupted for it before walking buckets.)
 inline std::uint64_t hash_map_bucket_count(const hash_map_rep& rep) noexcept {
-  return rep.segments == 0 ? 0 : (std::uint64_t{hash_initial_buckets} << rep.level) + rep.split;
+  return rep.segments == 0 || rep.level >= hash_max_segments
+             ? 0
+             : (std::uint64_t{hash_initial_buckets} << rep.level) + rep.split;
 }
 // The bucket that holds (or would hold) a key of hash `hash`.
+// REQUIRES: rep.level < hash_max_segments (checked by the callers).
 inline std::uint64_t hash_map_bucket_of(const hash_map_rep& rep, std::uint64_t hash) noexcept {
   const std::uint64_t half = std::uint64_t{hash_initial_buckets} << rep.level;
   const std::uint64_t b = hash & (half - 1);
@@ -62,33 +75,44 @@ inline std::uint64_t hash_map_bucket_of(const hash_map_rep& rep, std::uint64_t h
 }
 // The head word of bucket b. REQUIRES: b < hash_map_bucket_count(rep), or
 // b == that count while its segment exists (a split in progress).
+// Throws corrupted when the segment does not exist.
 inline std::uint64_t* hash_map_bucket_head(const hash_map_rep& rep, std::uint64_t b) {
   const auto seg = static_cast<unsigned>(std::bit_width(b / hash_initial_buckets));
+  if (seg >= hash_max_segments || rep.segments == 0) [[unlikely]]
+    hash_map_bad_bucket(rep, b);
   const std::uint64_t start = seg == 0 ? 0 : std::uint64_t{hash_initial_buckets} << (seg - 1);
-  const std::uint64_t* table = pptr<std::uint64_t>::from_raw(rep.segments).get();
-  return pptr<std::uint64_t>::from_raw(table[seg]).get() + (b - start);
+  const std::uint64_t buckets = seg == 0 ? hash_initial_buckets : start;
+  const std::uint64_t* table = resolve_array<const std::uint64_t>(rep.segments, hash_max_segments);
+  std::uint64_t* segment = resolve_array<std::uint64_t>(table[seg], buckets);
+  if (segment == nullptr) [[unlikely]]
+    hash_map_bad_bucket(rep, b);
+  return segment + (b - start);
 }
-// The first node of the chain that holds keys of hash `hash`, or null.
-inline hash_node_header* hash_map_chain(const hash_map_rep& rep, std::uint64_t hash) {
-  if (rep.size == 0) return nullptr;
-  return pptr<hash_node_header>::from_raw(*hash_map_bucket_head(rep, hash_map_bucket_of(rep, hash)))
-      .get();
+// The pptr bits of the first node of the chain that holds keys of hash
+// `hash`, or 0. The caller follows them as a pptr to its whole node type.
+inline std::uint64_t hash_map_chain(const hash_map_rep& rep, std::uint64_t hash) {
+  if (rep.size == 0) return 0;
+  if (rep.level >= hash_max_segments) [[unlikely]]
+    hash_map_bad_bucket(rep, 0);
+  return *hash_map_bucket_head(rep, hash_map_bucket_of(rep, hash));
 }
 
 // Starts loading the first node of the bucket the next insert will split
 // (when it will), so that its cache miss overlaps the insert's lookup.
 inline void hash_map_prefetch_split(const hash_map_rep& rep) {
-  if (rep.segments == 0 || rep.size < hash_map_bucket_count(rep)) return;
+  if (rep.segments == 0 || rep.level >= hash_max_segments || rep.size < hash_map_bucket_count(rep))
+    return;
   const std::uint64_t raw = *hash_map_bucket_head(rep, rep.split);
   if (raw != 0) __builtin_prefetch(pptr<const hash_node_header>::from_raw(raw).get());
 }
 
 // The first node of the first non-empty bucket >= `bucket` (which is
-// updated), or null when there is none.
-hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket);
+// updated), or null when there is none. Nodes are checked as l's.
+hash_node_header* hash_map_first_from(const hash_map_rep& rep, std::uint64_t& bucket,
+                                      const hash_map_layout& l);
 // The node after `n` in iteration order (bucket by bucket), or null.
 hash_node_header* hash_map_advance(const hash_map_rep& rep, const hash_node_header* n,
-                                   std::uint64_t& bucket);
+                                   std::uint64_t& bucket, const hash_map_layout& l);
 
 // --- Writes. REQUIRES: a transaction runs on `p`, which holds `rep` --------
 

@@ -69,10 +69,36 @@ bool split_encoded(std::string_view all, std::string_view* codec, std::string_vi
   return true;
 }
 
+std::uint64_t payload_bytes(const value_cell_rep& r) noexcept {
+  const std::uint64_t n = value_length(r);  // < 2^48: no overflow below
+  switch (static_cast<value_kind>(r.kind)) {
+    case value_kind::string:
+    case value_kind::bytes:
+    case value_kind::encoded:
+      return value_payload_header + n;
+    case value_kind::tuple:
+    case value_kind::frozenset:
+      return value_payload_header + n * sizeof(value_cell);
+    case value_kind::list:
+      return sizeof(list_rep);
+    case value_kind::dict:
+      return sizeof(dict_rep);
+    case value_kind::set:
+      return sizeof(set_rep);
+    case value_kind::object:
+      return sizeof(object_rep);
+    default:
+      return value_payload_header;
+  }
+}
+
+void* payload_of(pool_impl* p, const value_cell_rep& r) {
+  if (p) check_pointer(*p, r.payload, "a value");
+  return pptr_resolve(r.payload, payload_bytes(r), alignof(std::uint64_t));
+}
+
 void* cell_target(pool_impl* p, const value_cell& c) {
-  const std::uint64_t raw = c.rep().payload;
-  if (p) return resolve(*p, raw);
-  return pptr<std::byte>::from_raw(raw).get();
+  return payload_of(p, c.rep());
 }
 
 std::string_view cell_text(pool_impl* p, const value_cell& c) {

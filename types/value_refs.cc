@@ -27,7 +27,7 @@ namespace ferrite::detail {
 namespace {
 
 std::uint64_t* count_of(pool_impl& p, const value_cell_rep& r) {
-  return static_cast<std::uint64_t*>(resolve(p, r.payload)) + value_refs_offset / 8;
+  return static_cast<std::uint64_t*>(payload_of(&p, r)) + value_refs_offset / 8;
 }
 
 // The work one transaction's release does at most (references dropped and
@@ -42,7 +42,7 @@ constexpr std::uint64_t release_budget = 4096;
 // work done to `spent`.
 bool release_payload(pool_impl& p, const value_cell_rep& r, std::uint64_t budget,
                      std::uint64_t& spent) {
-  void* target = resolve(p, r.payload);
+  void* target = payload_of(&p, r);
   std::uint64_t items = 0;
   switch (static_cast<value_kind>(r.kind)) {
     case value_kind::tuple:

@@ -37,12 +37,19 @@ constexpr std::uint64_t extent_overhead = 64;
 // Chunk size of the heap: extents are whole chunks.
 constexpr std::uint64_t extent_granule = chunk_size;
 
-std::byte* buffer(pool_impl& p, const vector_rep& rep) {
-  return static_cast<std::byte*>(resolve(p, rep.data));
-}
-
 std::uint64_t max_elements(const vector_element& e) {
   return (1ull << 46) / e.size;
+}
+
+// The buffer, checked as vector_buffer checks it (the element size known
+// at run time). REQUIRES: rep lies in p.
+std::byte* buffer(pool_impl& p, const vector_rep& rep, const vector_element& e) {
+  if (rep.size > rep.capacity || (rep.data == 0 && rep.capacity != 0) ||
+      rep.capacity > max_elements(e)) {
+    vector_damaged(rep);
+  }
+  check_pointer(p, rep.data, "a vector's buffer");
+  return static_cast<std::byte*>(pptr_resolve(rep.data, rep.capacity * e.size, e.align));
 }
 
 // Capacity for at least `need` elements growing from `have`: doubling,
@@ -67,14 +74,14 @@ std::uint64_t grown_capacity(const vector_element& e, std::uint64_t have, std::u
 // its bytes reach the pool file whole at commit, so they need no snapshot.
 bool is_new_extent(pool_impl& p, const vector_rep& rep, const vector_element& e) {
   if (rep.capacity * e.size <= max_slot_size - extent_overhead) return false;
-  return in_new_extent(p, resolve(p, rep.data));
+  return in_new_extent(p, buffer(p, rep, e));
 }
 
 // Snapshots elements [first, first + count) of the buffer.
 void snapshot_elements(pool_impl& p, const vector_rep& rep, const vector_element& e,
                        std::uint64_t first, std::uint64_t count) {
   if (count == 0 || is_new_extent(p, rep, e)) return;
-  tx_snapshot(buffer(p, rep) + first * e.size, count * e.size);
+  tx_snapshot(buffer(p, rep, e) + first * e.size, count * e.size);
 }
 
 // Moves the elements to a new (zeroed) buffer of `capacity` slots: elements
@@ -86,7 +93,7 @@ void relocate(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint6
   auto* fresh = static_cast<std::byte*>(
       tx_allocate(p, capacity * e.size, id, std::max<std::uint32_t>(e.align, 8)));
   if (rep.data != 0) {
-    std::byte* old = buffer(p, rep);
+    std::byte* old = buffer(p, rep, e);
     std::memcpy(fresh, old, keep * e.size);
     std::memcpy(fresh + to * e.size, old + from * e.size, (rep.size - from) * e.size);
     tx_free(p, old);
@@ -104,12 +111,13 @@ void set_size(vector_rep& rep, std::uint64_t n) {
 }  // namespace
 
 void* vector_append_slot(pool_impl& p, vector_rep& rep, const vector_element& e) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (rep.size == rep.capacity) {
     relocate(p, rep, e, grown_capacity(e, rep.capacity, rep.size + 1), rep.size, rep.size,
              rep.size);
-    return buffer(p, rep) + rep.size * e.size;  // new memory, zero; rep snapshotted
+    return buffer(p, rep, e) + rep.size * e.size;  // new memory, zero; rep snapshotted
   }
-  std::byte* slot = buffer(p, rep) + rep.size * e.size;
+  std::byte* slot = buffer(p, rep, e) + rep.size * e.size;
   if (!is_new_extent(p, rep, e)) tx_snapshot(slot, e.size);
   std::memset(slot, 0, e.size);  // bytes past the size are unspecified
   tx_snapshot(&rep.size);
@@ -119,6 +127,7 @@ void* vector_append_slot(pool_impl& p, vector_rep& rep, const vector_element& e)
 void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t pos,
                         std::uint64_t count) {
   if (pos > rep.size) vector_bad_index("insert", pos, rep.size);
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (count > max_elements(e) - rep.size) grown_capacity(e, 0, max_elements(e) + 1);  // throws
   const std::uint64_t need = rep.size + count;
   const std::uint64_t touched = need - pos;
@@ -128,23 +137,25 @@ void* vector_insert_gap(pool_impl& p, vector_rep& rep, const vector_element& e, 
     relocate(p, rep, e, rep.capacity, pos, pos, pos + count);
   } else {
     snapshot_elements(p, rep, e, pos, touched);
-    std::byte* at = buffer(p, rep) + pos * e.size;
+    std::byte* at = buffer(p, rep, e) + pos * e.size;
     std::memmove(at + count * e.size, at, (rep.size - pos) * e.size);
     std::memset(at, 0, count * e.size);
   }
   set_size(rep, need);
-  return buffer(p, rep) + pos * e.size;
+  return buffer(p, rep, e) + pos * e.size;
 }
 
 void* vector_slot_for_write(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t i,
                             const char* op) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (i >= rep.size) vector_bad_index(op, i, rep.size);
   snapshot_elements(p, rep, e, i, 1);
-  return buffer(p, rep) + i * e.size;
+  return buffer(p, rep, e) + i * e.size;
 }
 
 void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t first,
                   std::uint64_t last) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (first > last || last > rep.size) {
     fail(error_code::out_of_range, "vector::erase(" + std::to_string(first) + ", " +
                                        std::to_string(last) + ") on a vector of " +
@@ -153,7 +164,7 @@ void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::u
   }
   if (first == last) return;
   if (e.release) {
-    std::byte* buf = buffer(p, rep);
+    std::byte* buf = buffer(p, rep, e);
     for (std::uint64_t i = first; i < last; ++i) e.release(p, buf + i * e.size);
   }
   const std::uint64_t tail = rep.size - last;
@@ -161,13 +172,14 @@ void vector_erase(pool_impl& p, vector_rep& rep, const vector_element& e, std::u
     relocate(p, rep, e, rep.capacity, first, last, first);
   } else if (tail != 0) {
     snapshot_elements(p, rep, e, first, tail);
-    std::byte* buf = buffer(p, rep);
+    std::byte* buf = buffer(p, rep, e);
     std::memmove(buf + first * e.size, buf + last * e.size, tail * e.size);
   }
   set_size(rep, rep.size - (last - first));
 }
 
 void vector_resize(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t n) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (n <= rep.size) {
     vector_erase(p, rep, e, n, rep.size);
     return;
@@ -179,31 +191,33 @@ void vector_resize(pool_impl& p, vector_rep& rep, const vector_element& e, std::
     relocate(p, rep, e, rep.capacity, rep.size, rep.size, rep.size);
   } else {
     snapshot_elements(p, rep, e, rep.size, added);
-    std::memset(buffer(p, rep) + rep.size * e.size, 0, added * e.size);
+    std::memset(buffer(p, rep, e) + rep.size * e.size, 0, added * e.size);
   }
   set_size(rep, n);
 }
 
 void vector_reserve(pool_impl& p, vector_rep& rep, const vector_element& e, std::uint64_t n) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (n <= rep.capacity) return;
   if (n > max_elements(e)) grown_capacity(e, 0, n);  // throws
   relocate(p, rep, e, n, rep.size, rep.size, rep.size);
 }
 
 void vector_shrink_to_fit(pool_impl& p, vector_rep& rep, const vector_element& e) {
+  buffer(p, rep, e);  // checks the handle first (a damaged one is corrupted)
   if (rep.capacity == rep.size) return;
   if (rep.size != 0) {
     relocate(p, rep, e, rep.size, rep.size, rep.size, rep.size);
     return;
   }
-  tx_free(p, buffer(p, rep));
+  tx_free(p, buffer(p, rep, e));
   tx_snapshot(&rep);
   rep = {};
 }
 
 void vector_release(pool_impl& p, vector_rep& rep, const vector_element& e) {
   if (rep.data == 0) return;
-  std::byte* buf = buffer(p, rep);
+  std::byte* buf = buffer(p, rep, e);
   if (e.release) {
     for (std::uint64_t i = 0; i < rep.size; ++i) e.release(p, buf + i * e.size);
   }
@@ -214,6 +228,14 @@ void vector_release(pool_impl& p, vector_rep& rep, const vector_element& e) {
 
 // Positions outside the vector are out_of_range, as a bad index of the
 // value model's list (Python's IndexError; docs/values.md).
+void vector_damaged(const vector_rep& rep) {
+  fail(error_code::corrupted,
+       "a ferrite vector in this pool is damaged (size " + std::to_string(rep.size) +
+           ", capacity " + std::to_string(rep.capacity) + (rep.data == 0 ? ", no buffer" : "") +
+           "; a vector holds at most capacity elements, in a buffer); run `ferrite check` on "
+           "the pool file");
+}
+
 void vector_empty(const char* op) {
   fail(error_code::out_of_range,
        std::string("vector::") + op + "() on an empty vector; check empty() first");

@@ -108,6 +108,22 @@ void vector_release(pool_impl& p, vector_rep& rep, const vector_element& e);
 template <class T>
 void release_vector(pool_impl& p, void* obj);
 
+// Throws corrupted: the handle read from the pool cannot be right (size >
+// capacity, or a capacity without a buffer).
+[[noreturn]] void vector_damaged(const vector_rep& rep);
+
+// The buffer of a vector of T, after checking the handle (DESIGN invariant
+// 7): size <= capacity, a buffer when capacity > 0, and the whole buffer
+// (capacity elements) within the pool's heap, aligned. Null when empty.
+// Throws corrupted otherwise; so every element index below size() reads
+// inside the heap.
+template <class T>
+T* vector_buffer(const vector_rep& rep) {
+  if (rep.size > rep.capacity || (rep.data == 0 && rep.capacity != 0)) [[unlikely]]
+    vector_damaged(rep);
+  return resolve_array<T>(rep.data, rep.capacity);
+}
+
 [[noreturn]] void vector_empty(const char* op);
 [[noreturn]] void vector_bad_index(const char* op, std::uint64_t i, std::uint64_t size);
 [[noreturn]] void vector_not_copyable(const vector_element& e);
@@ -135,9 +151,10 @@ class vector {
   size_type size() const noexcept { return rep_.size; }
   size_type capacity() const noexcept { return rep_.capacity; }
   bool empty() const noexcept { return rep_.size == 0; }
-  // Null when capacity() == 0.
-  T* data() { return pptr<T>::from_raw(rep_.data).get(); }
-  const T* data() const { return pptr<const T>::from_raw(rep_.data).get(); }
+  // Null when capacity() == 0. Throws corrupted when the handle or its
+  // buffer is damaged (detail::vector_buffer): every read goes through here.
+  T* data() { return detail::vector_buffer<T>(rep_); }
+  const T* data() const { return detail::vector_buffer<const T>(rep_); }
   // References into the pool. Writing through a non-const one needs a
   // transaction and ferrite::tx_snapshot(&v[i]) first; set(i, x) does both.
   // REQUIRES: i < size() (unchecked; at() checks).

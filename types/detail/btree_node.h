@@ -57,17 +57,29 @@ inline std::uint64_t* children_of(const btree_geometry& g, std::byte* inner) noe
   return reinterpret_cast<std::uint64_t*>(inner + g.inner_children);
 }
 
-// The node `raw` points to; checks that it is of the expected kind and that
-// its count fits (a corrupted pool gives an error, not a wild access).
+// The node `raw` points to; checks that the whole node lies in the heap,
+// aligned, that it is of the expected kind and that its count fits (a
+// corrupted pool gives an error, not a wild access).
 inline std::byte* node_at(const btree_geometry& g, std::uint64_t raw, bool leaf) {
-  auto* n = pptr<std::byte>::from_raw(raw).get();
-  if (n == nullptr) btree_corrupted("a null child pointer");
+  if (raw == 0) btree_corrupted("a null child pointer");
+  auto* n =
+      static_cast<std::byte*>(pptr_resolve(raw, leaf ? g.leaf_bytes : g.inner_bytes, g.node_align));
   const btree_node_header& h = header_of(n);
   if (h.is_leaf != (leaf ? 1 : 0) || h.count > (leaf ? g.leaf_capacity : g.inner_capacity)) {
     btree_corrupted("a node with a bad header (is_leaf " + std::to_string(h.is_leaf) + ", count " +
                     std::to_string(h.count) + ")");
   }
   return n;
+}
+
+// A cursor at entry i of `leaf`, a leaf of a tree of geometry g.
+inline btree_cursor cursor_at(const btree_geometry& g, std::byte* leaf, std::uint32_t i) noexcept {
+  return {leaf,
+          i,
+          g.leaf_values,
+          g.leaf_bytes,
+          static_cast<std::uint16_t>(g.leaf_capacity),
+          static_cast<std::uint16_t>(g.node_align)};
 }
 
 // Binary searches over the keys of a node: the first index whose key is

@@ -110,7 +110,16 @@ bool split_encoded(std::string_view all, std::string_view* codec, std::string_vi
 // cell, which can only hold inline values).
 std::string_view cell_text(pool_impl* p, const value_cell& c);  // str / bytes / encoded
 std::uint64_t cell_length(const value_cell& c) noexcept;        // out-of-line length
-void* cell_target(pool_impl* p, const value_cell& c);           // out-of-line payload
+// The payload of a cell naming one (null when its pointer is 0), checked
+// first (DESIGN invariant 7): a pointer into pool p, 8-aligned, and the
+// payload's bytes the cell's kind and length imply (payload_bytes) within
+// the heap. Throws corrupted otherwise (invalid_argument for a pointer
+// into another pool).
+void* cell_target(pool_impl* p, const value_cell& c);  // out-of-line payload
+void* payload_of(pool_impl* p, const value_cell_rep& r);
+// The bytes every payload of r's kind and length has: the count, then the
+// text or items; the whole struct for list, dict, set and object.
+std::uint64_t payload_bytes(const value_cell_rep& r) noexcept;
 // The items of a tuple / frozenset cell (after the payload's count), or null.
 const value_cell* cell_items(pool_impl* p, const value_cell& c);
 [[noreturn]] void wrong_kind(const value_cell& c, pool_impl* p, const char* wanted);
