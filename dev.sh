@@ -8,7 +8,8 @@
 #   ./dev.sh test-tsan [ARGS]  the concurrent suite under ThreadSanitizer (build-tsan/,
 #                        clang); ARGS go to `meson test` instead
 #                        (both build only what the tests they run need; a finding fails)
-#   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images for SEC seconds (build-fuzz/, clang)
+#   ./dev.sh fuzz [SEC]  libFuzzer on mutated pool images, SEC seconds for each of the two
+#                        harnesses (byte patches; structure-aware, re-sealed) (build-fuzz/, clang)
 #   ./dev.sh install-check  meson install into a scratch prefix; build the examples out of
 #                        tree with `pkg-config --cflags --libs ferrite` and run them
 #   ./dev.sh format      apply .clang-format to every C++ file git tracks
@@ -210,11 +211,13 @@ case "${1:-}" in
       run_tests build-tsan "$@" ;;
   fuzz)
     deps
-    CXX=clang++ TARGET=tests/pool_fuzz configure build-fuzz -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true \
-      -Dtests=true
-    mkdir -p build-fuzz/corpus
+    CXX=clang++ TARGET="tests/pool_fuzz tests/structured_fuzz" configure build-fuzz \
+      -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true -Dtests=true
+    mkdir -p build-fuzz/corpus build-fuzz/structured_corpus
     ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/pool_fuzz -max_total_time="${2:-60}" \
-      -max_len=4096 -print_final_stats=1 build-fuzz/corpus ;;
+      -max_len=4096 -print_final_stats=1 build-fuzz/corpus
+    ASAN_OPTIONS=detect_leaks=0 build-fuzz/tests/structured_fuzz -max_total_time="${2:-60}" \
+      -max_len=1024 -print_final_stats=1 build-fuzz/structured_corpus tests/fuzz/structured_seeds ;;
   install-check) deps; install_check ;;
   format) deps; cxx_files | xargs clang-format -i ;;
   format-check) deps; format_check ;;
