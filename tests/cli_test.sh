@@ -149,6 +149,23 @@ assert d["by_type"]["test.Node"]["freed"] == 1
 expect 0 "gc again frees nothing" -- "$ferrite" gc "$dir/g.pool"
 contains out "0 freed" "a second gc frees nothing"
 expect 0 "check after gc" -- "$ferrite" check "$dir/g.pool"
+# check walks the graph as gc and dump do (engine/check.h): an orphan is
+# counted, not a problem; a chunk table zeroed but for its own entry (the
+# allocator's walk alone sees an empty heap) is found through the root
+expect 0 "typed fixture for check" -- "$fixture" "$dir/k.pool"
+expect 0 "check counts an orphan, not a problem" -- "$ferrite" check "$dir/k.pool"
+contains out "1 unreachable" "check counts the orphan"
+expect 0 "info of the check fixture" -- "$ferrite" info "$dir/k.pool" --json
+k_heap=$(python3 -c 'import json,sys; print([r for r in json.load(sys.stdin)["regions"] if r["name"]=="heap"][0]["offset"])' <"$dir/out")
+cp "$dir/k.pool" "$dir/k0.pool"
+dd if=/dev/zero of="$dir/k0.pool" bs=1 seek=$((k_heap + 8)) count=4088 conv=notrunc status=none
+expect 1 "check a heap whose table lost every block" -- "$ferrite" check "$dir/k0.pool"
+contains out "the root is not an allocated object" "check reaches the root through the table"
+contains out "[graph]" "check names the kind of problem"
+expect 1 "check --json of that heap" -- "$ferrite" check "$dir/k0.pool" --json
+contains out '"kind": "graph"' "check json has the kind"
+expect 1 "dump agrees" -- "$ferrite" dump "$dir/k0.pool"
+expect 1 "gc agrees" -- "$ferrite" gc "$dir/k0.pool"
 expect 2 "gc missing pool" -- "$ferrite" gc "$dir/missing.pool"
 expect 2 "gc without path" -- "$ferrite" gc
 "$ferrite" create "$dir/empty.pool" >/dev/null

@@ -101,8 +101,7 @@ void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool co
   if (c.kind >= value_kind_count)
     corrupted(at, "a value cell has unknown kind " + std::to_string(c.kind));
   const auto kind = static_cast<value_kind>(c.kind);
-  std::uint64_t length = 0;
-  for (int i = 5; i >= 0; --i) length = length << 8 | c.length[i];
+  const std::uint64_t length = value_length(c);
   // The payload pointer, located (and marked) as storage of `need` bytes.
   auto payload = [&](std::uint64_t need, const char* what) {
     const object o = storage(c.payload, need, at, what);
@@ -111,9 +110,13 @@ void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool co
   };
   switch (kind) {
     case value_kind::none:
-    case value_kind::boolean:
     case value_kind::integer:
     case value_kind::floating:
+      return;
+    case value_kind::boolean:
+      if (damage_ && c.payload > 1) {
+        corrupted(at, "a bool value cell holds " + std::to_string(c.payload));
+      }
       return;
     case value_kind::string:
     case value_kind::bytes:
@@ -122,14 +125,19 @@ void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool co
       // payload's count.
       if (c.inline_size > value_inline_max + 1)
         corrupted(at, "a value cell's inline text is too long");
-      if (c.inline_size != 0) return;
+      if (c.inline_size != 0) {
+        if (damage_) check_cell(c, at, object{});
+        return;
+      }
       if (c.payload == 0) {
         if (length) corrupted(at, "a value of " + std::to_string(length) + " bytes has no buffer");
         return;
       }
-      const object o =
-          payload(value_payload_header + (kind == value_kind::encoded ? length : length + 1),
-                  "a value's buffer");
+      // Every text buffer holds a byte after the text (a str's NUL); the
+      // collector needs only the text.
+      const std::uint64_t text = kind == value_kind::encoded && !damage_ ? length : length + 1;
+      const object o = payload(value_payload_header + text, "a value's buffer");
+      if (damage_) check_cell(c, at, o);
       if (counted) ++value_refs_[o.data];
       return;
     }
@@ -139,9 +147,11 @@ void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool co
         if (length) corrupted(at, "a value of " + std::to_string(length) + " items has no buffer");
         return;
       }
+      if (damage_ && length == 0) corrupted(at, "an empty tuple or frozenset cell has a buffer");
       if (length > (heap_end_ - heap_begin_) / 16)
         corrupted(at, "a value's item count is impossible");
       const object o = payload(value_payload_header + length * 16, "a value's items");
+      if (damage_) check_cell(c, at, o);
       if (counted) ++value_refs_[o.data];
       // Immutable item buffers may be shared: walked once.
       if (length && typed_walks_.insert(std::uint64_t{0xffff} << 48 | o.data).second) {
@@ -157,10 +167,82 @@ void gc_marker::walk_cell_rep(const value_cell_rep& c, std::uint64_t at, bool co
       // queued it when it was first marked).
       if (c.payload != 0) {
         const object o = payload(8, "a value's payload");
+        if (damage_) check_cell(c, at, o);
         if (counted) ++value_refs_[o.data];
+      } else if (damage_) {
+        corrupted(at, "a list, dict, set or object value cell has no payload");
       }
       return;
   }
+}
+
+// REQUIRES: check mode; `o` is the cell's located payload (none for inline
+// text), at least as large as walk_cell_rep asked storage() for.
+void gc_marker::check_cell(const value_cell_rep& c, std::uint64_t at, const object& o) {
+  const auto kind = static_cast<value_kind>(c.kind);
+  auto wrong_type = [&](const char* want) {
+    corrupted(at, "a value cell's payload at pool offset " + std::to_string(o.data) + " is a '" +
+                      pool_.types->name_of(o.type) + "', not " + want);
+  };
+  switch (kind) {
+    case value_kind::string:
+    case value_kind::bytes:
+    case value_kind::encoded: {
+      const bool inline_text = c.inline_size != 0;
+      const std::uint64_t n = inline_text ? c.inline_size - 1u : value_length(c);
+      const std::byte* text = inline_text ? reinterpret_cast<const std::byte*>(&c) + 2
+                                          : base_ + o.data + value_payload_header;
+      if (!inline_text) {
+        if (!is_type(o.type, "ferrite.string")) wrong_type("a 'ferrite.string'");
+        if (kind == value_kind::string && text[n] != std::byte{0}) {
+          corrupted(at, "a str buffer at pool offset " + std::to_string(o.data) +
+                            " does not end in NUL after its " + std::to_string(n) + " bytes");
+        }
+      }
+      if (kind == value_kind::encoded) {  // u8 name length, name, data
+        const std::uint64_t name = n ? std::to_integer<std::uint64_t>(text[0]) : 0;
+        if (name == 0 || 1 + name > n) {
+          corrupted(at, "an encoded value of " + std::to_string(n) + " bytes has a codec name of " +
+                            std::to_string(name) + " bytes");
+        }
+      }
+      return;
+    }
+    case value_kind::tuple:
+    case value_kind::frozenset:
+      if (!is_type(o.type, "ferrite.vector<ferrite.value>")) {
+        wrong_type("a 'ferrite.vector<ferrite.value>'");
+      }
+      return;
+    case value_kind::list:
+      if (!is_type(o.type, list_type_name)) wrong_type("a 'ferrite.list'");
+      return;
+    case value_kind::dict:
+      if (!is_type(o.type, dict_type_name)) wrong_type("a 'ferrite.dict'");
+      return;
+    case value_kind::set:
+      if (!is_type(o.type, set_type_name)) wrong_type("a 'ferrite.set'");
+      return;
+    case value_kind::object:
+      if (!is_object_class(o.type)) wrong_type("a class's struct { refs, attributes }");
+      return;
+    default:
+      return;
+  }
+}
+
+bool gc_marker::is_type(std::uint32_t id, const char* name) const {
+  const stored_type* t = pool_.types->find(id);
+  return t && t->name == name;
+}
+
+// An object's payload: { u64 refs; hash_map<ferrite.value,ferrite.value>
+// attributes } under the class's name (value_format.h).
+bool gc_marker::is_object_class(std::uint32_t id) const {
+  const stored_type* t = pool_.types->find(id);
+  return t && t->kind == type_kind::structure && t->fields.size() == 2 &&
+         t->fields[0].name == "refs" && t->fields[1].name == "attributes" &&
+         is_type(t->fields[1].type, "ferrite.hash_map<ferrite.value,ferrite.value>");
 }
 
 }  // namespace ferrite::detail

@@ -16,7 +16,7 @@ namespace {
 constexpr std::uint64_t offset_mask = (1ull << 48) - 1;
 }  // namespace
 
-gc_marker::gc_marker(pool_impl& p, mark_observer* observer)
+gc_marker::gc_marker(const pool_impl& p, mark_observer* observer)
     : pool_(p),
       observer_(observer),
       base_(p.store->working()),
@@ -44,7 +44,18 @@ void gc_marker::layout_view::accepted(std::uint64_t from, const layout_object&) 
   if (m_.observer_) m_.observer_->pointer(from);
 }
 
+void gc_marker::collect_damage(std::vector<mark_damage>& out, std::size_t limit) {
+  damage_ = &out;
+  damage_limit_ = limit;
+}
+
+void gc_marker::record(const mark_damage& d) {
+  ++damage_found_;
+  if (damage_->size() < damage_limit_) damage_->push_back(d);
+}
+
 void gc_marker::corrupted(std::uint64_t at, const std::string& what) const {
+  if (damage_) throw mark_damage{at, what};
   fail(error_code::corrupted,
        "pool '" + pool_.path.string() + "': garbage collection stopped at pool offset " +
            std::to_string(at) + ": " + what +
@@ -160,15 +171,35 @@ void gc_marker::follow(std::uint64_t raw, std::uint32_t target, std::uint64_t fr
   // into container storage, or to a container handle made on its own, is
   // walked as the type it declares.
   const stored_type& t = type_of(target, from);
+  const std::uint64_t off = raw & offset_mask;
+  if (damage_) check_pointer(off, t, o, from);
   if (plan(target).empty()) return;
   if (target == o.type && t.kind != type_kind::container) return;
-  const std::uint64_t off = raw & offset_mask;
   if (off - o.data > o.size || t.size > o.size - (off - o.data)) {
     corrupted(from, "a pointer to a '" + t.name + "' at pool offset " + std::to_string(off) +
                         " runs past the end of its object");
   }
   if (typed_walks_.insert(std::uint64_t{target} << 48 | off).second) {
     stack_.push_back({work::op::values, off, 1, target});
+  }
+}
+
+void gc_marker::check_pointer(std::uint64_t off, const stored_type& t, const object& o,
+                              std::uint64_t from) {
+  // The message is built only for damage: this runs for every pointer.
+  auto what = [&] {
+    return "a pointer to a '" + t.name + "' at pool offset " + std::to_string(off);
+  };
+  if (t.align > 1 && off % t.align != 0) {
+    corrupted(from, what() + " is not aligned to " + std::to_string(t.align) + " bytes");
+  }
+  if (off - o.data > o.size || t.size > o.size - (off - o.data)) {
+    corrupted(from, what() + " runs past the end of its object (" + std::to_string(o.size) +
+                        " bytes at pool offset " + std::to_string(o.data) + ")");
+  }
+  if (t.kind != type_kind::container && o.type == t.id && (off - o.data) % t.size != 0) {
+    corrupted(from, what() + " points inside one of the values of its object (at pool offset " +
+                        std::to_string(o.data) + "), not at one");
   }
 }
 
@@ -214,7 +245,13 @@ void gc_marker::walk_object(const work& w) {
   const stored_type& t = type_of(w.type, w.at);
   // Container storage (and handles made on their own) carry the
   // container's type id: walked by their owner, or by a typed pointer.
-  if (t.kind == type_kind::container || plan(w.type).empty()) return;
+  if (t.kind == type_kind::container) return;
+  if (w.count < t.size && (damage_ || !plan(w.type).empty())) {
+    corrupted(w.at, "an object of " + std::to_string(w.count) +
+                        " bytes is smaller than its type '" + t.name + "' (" +
+                        std::to_string(t.size) + " bytes)");
+  }
+  if (plan(w.type).empty()) return;
   const std::uint64_t n = w.count / t.size;  // an object may hold an array of its type
   if (n) stack_.push_back({work::op::values, w.at, n, w.type});
 }
@@ -223,19 +260,46 @@ void gc_marker::drain() {
   while (!stack_.empty()) {
     const work w = stack_.back();
     stack_.pop_back();
-    switch (w.op) {
-      case work::op::object:
-        walk_object(w);
-        break;
-      case work::op::values: {
-        const std::uint32_t stride = type_of(w.type, w.at).size;
-        for (std::uint64_t i = 0; i < w.count; ++i) walk_value(w.type, w.at + i * stride, 0);
-        break;
-      }
-      case work::op::cells:
-        for (std::uint64_t i = 0; i < w.count; ++i) walk_cell(w.at + i * 16);
-        break;
+    if (!damage_) {
+      step(w);
+      continue;
     }
+    try {
+      step(w);
+    } catch (const mark_damage& d) {
+      record(d);  // the rest of this item is not walked; the next one is
+    }
+  }
+}
+
+void gc_marker::step(const work& w) {
+  // In check mode damage in one value or cell of an array stops only that
+  // element: the others are walked.
+  auto each = [&](auto&& walk_one) {
+    for (std::uint64_t i = 0; i < w.count; ++i) {
+      if (!damage_) {
+        walk_one(i);
+        continue;
+      }
+      try {
+        walk_one(i);
+      } catch (const mark_damage& d) {
+        record(d);
+      }
+    }
+  };
+  switch (w.op) {
+    case work::op::object:
+      walk_object(w);
+      break;
+    case work::op::values: {
+      const std::uint32_t stride = type_of(w.type, w.at).size;
+      each([&](std::uint64_t i) { walk_value(w.type, w.at + i * stride, 0); });
+      break;
+    }
+    case work::op::cells:
+      each([&](std::uint64_t i) { walk_cell(w.at + i * 16); });
+      break;
   }
 }
 
@@ -243,11 +307,15 @@ void gc_marker::mark_root() {
   const std::uint64_t off = pool_.log->root_offset();
   if (off == 0) return;
   const auto type = static_cast<std::uint32_t>(pool_.log->root_type());
-  object o;
-  if (!find(off, o) || o.data != off) {
-    corrupted(off, "the root is not an allocated object");
+  try {
+    object o;
+    if (!find(off, o) || o.data != off) {
+      corrupted(off, "the root is not an allocated object");
+    }
+    follow(std::uint64_t{tag_} << 48 | off, type, off);
+  } catch (const mark_damage& d) {
+    record(d);  // check mode: what find() queued is still walked
   }
-  follow(std::uint64_t{tag_} << 48 | off, type, off);
   drain();
 }
 
@@ -255,7 +323,11 @@ void gc_marker::mark_pinned(const std::vector<pinned_cell>& cells) {
   for (const pinned_cell& pin : cells) {
     value_cell_rep c;
     std::memcpy(&c, pin.cell, sizeof c);
-    walk_cell_rep(c, c.payload & ((std::uint64_t{1} << 48) - 1), false);
+    try {
+      walk_cell_rep(c, c.payload & ((std::uint64_t{1} << 48) - 1), false);
+    } catch (const mark_damage& d) {
+      record(d);
+    }
   }
   drain();
 }

@@ -29,11 +29,33 @@
 //  3. Every object is walked once (the mark bitmap); container nodes reached
 //     twice, chains that loop and counts that disagree with their storage are
 //     corruption. Any corruption throws error(corrupted) naming the offset.
+//  4. A typed object is walked only when it holds at least one value of its
+//     type: a smaller one with pointers in its type is corruption (walking
+//     none of it would let the sweep free what it names).
+//
+// Check mode (collect_damage(); `ferrite check`, engine/check.h): the same
+// walk, but each piece of corruption is appended to a list and the walk goes
+// on with its next pending work item (an object, an array of values, a run
+// of cells), so one damaged container does not hide the rest of the graph.
+// Check mode also verifies what the collection does not need to be safe but
+// the formats promise and `ferrite dump` reports (strict checks):
+//  - a typed pointer is aligned for its target type, and one naming an
+//    object of its own type points at one of the values it holds;
+//  - every typed object (containers' storage aside) holds a whole value;
+//  - value cells (value_format.h): a bool is 0 or 1; an out-of-line
+//    str/bytes/encoded buffer is a `ferrite.string`, a str ends in NUL, an
+//    encoded value starts with a codec name that fits; a tuple/frozenset
+//    buffer is a `ferrite.vector<ferrite.value>` and an empty one has none;
+//    a list/dict/set/object cell has a payload of the struct its kind names
+//    (an object's: a struct { refs, attributes }).
+// The collector itself never runs in check mode.
 //
 // Thread-safety: one marker is used by one thread, while no transaction
 // runs on the pool (the caller holds the pool's transaction gate).
 #pragma once
 
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -50,6 +72,13 @@ namespace ferrite::detail {
 
 struct pool_impl;
 struct stored_type;
+
+// Corruption found by a marker in check mode: the pool offset of the field
+// holding the bad value (0: the type table), and what is wrong.
+struct mark_damage {
+  std::uint64_t at = 0;
+  std::string what;
+};
 
 // What a marking walk reports beyond the marks, for a caller that moves
 // the reachable graph (`ferrite copy`, engine/detail/pool_copy.cc).
@@ -75,7 +104,14 @@ class mark_observer {
 class gc_marker {
  public:
   // `observer` (may be null) hears of every object and pointer reached.
-  explicit gc_marker(pool_impl& p, mark_observer* observer = nullptr);
+  explicit gc_marker(const pool_impl& p, mark_observer* observer = nullptr);
+
+  // Check mode (see the banner): from now on corruption is appended to
+  // `out` (at most `limit` entries; the walk goes on regardless) instead of
+  // thrown, and the strict checks run. REQUIRES: before mark_root().
+  void collect_damage(std::vector<mark_damage>& out, std::size_t limit);
+  // Check mode: the corruption found, `limit` or not.
+  std::uint64_t damage_found() const noexcept { return damage_found_; }
 
   // Marks everything reachable from the pool's root (nothing without one).
   void mark_root();
@@ -83,6 +119,16 @@ class gc_marker {
   // payloads, object_ops.h), without counting them as references.
   void mark_pinned(const std::vector<pinned_cell>& cells);
   bool marked(std::uint64_t data) const noexcept;
+  // Calls fn(data) for every marked object, in address order. Linear in
+  // the heap size (the mark bitmap).
+  template <class Fn>
+  void for_each_marked(Fn&& fn) const {
+    for (std::size_t w = 0; w < bits_.size(); ++w) {
+      for (std::uint64_t b = bits_[w]; b != 0; b &= b - 1) {
+        fn(heap_begin_ + (w * 64 + static_cast<std::uint64_t>(std::countr_zero(b))) * 16);
+      }
+    }
+  }
   // The reachable value payloads (data offsets) and, for each, the number of
   // reachable cells holding its pointer: what its reference count must be
   // (value_format.h). Complete after mark_root().
@@ -128,7 +174,16 @@ class gc_marker {
     gc_marker& m_;
   };
 
+  // Throws error(corrupted), or in check mode mark_damage (caught and
+  // recorded by the work loop: record()).
   [[noreturn]] void corrupted(std::uint64_t at, const std::string& what) const;
+  void record(const mark_damage& d);
+  // The strict checks of check mode (the banner).
+  void check_pointer(std::uint64_t off, const stored_type& target, const object& o,
+                     std::uint64_t from);
+  void check_cell(const value_cell_rep& c, std::uint64_t at, const object& o);
+  bool is_type(std::uint32_t id, const char* name) const;
+  bool is_object_class(std::uint32_t id) const;
   const stored_type& type_of(std::uint32_t id, std::uint64_t at) const;
   const std::vector<plan_entry>& plan(std::uint32_t id, int depth = 0);
   bool set_mark(std::uint64_t data);
@@ -153,6 +208,7 @@ class gc_marker {
   void btree_storage(const stored_type& t, std::uint64_t at, int depth);
   element_shape shape(std::uint32_t type, std::uint64_t at) const;
   void drain();
+  void step(const work& w);
 
   // REQUIRES: [off, off + sizeof(T)) lies inside a located object.
   template <class T>
@@ -162,8 +218,11 @@ class gc_marker {
     return v;
   }
 
-  pool_impl& pool_;
+  const pool_impl& pool_;
   mark_observer* observer_;
+  std::vector<mark_damage>* damage_ = nullptr;  // check mode
+  std::size_t damage_limit_ = 0;
+  std::uint64_t damage_found_ = 0;
   const std::byte* base_;
   std::uint64_t heap_begin_, heap_end_;
   std::uint16_t tag_;
