@@ -154,6 +154,54 @@ TEST_CASE("sim device: a page barrier makes only its pages durable", "[media][si
   CHECK(dev->durable()[10] == std::byte{'o'});
 }
 
+TEST_CASE("sim device: after a process crash, page syncs write back the dead writer's sectors",
+          "[media][sim]") {
+  // The dead writer left sector 1 (page 0) and sector 16 (page 2) in the
+  // page cache; the media hold zeros there.
+  std::vector<std::byte> visible(3 * 4096), durable(3 * 4096);
+  visible[512] = std::byte{'a'};
+  visible[16 * 512] = std::byte{'b'};
+  auto dev = sim_device::after_process_crash(visible, durable, {1, 16}, granularity::page);
+  CHECK(dev->visible()[512] == std::byte{'a'});  // the next process reads the page cache
+  CHECK(dev->durable()[512] == std::byte{0});
+  CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 16});
+  CHECK(dev->crash_image({16})[16 * 512] == std::byte{'b'});
+  CHECK(dev->crash_image({16})[512] == std::byte{0});
+  detail::sim_media m(dev);
+  m.write(8192 + 8, "c", 1);  // the new process dirties sector 16 again
+  m.barrier(0, 100);          // msync of page 0: the dead writer's sector too
+  CHECK(dev->durable()[512] == std::byte{'a'});
+  CHECK(dev->dirty_units() == std::vector<std::uint64_t>{16});
+  m.sync_all();
+  CHECK(dev->durable()[16 * 512] == std::byte{'b'});
+  CHECK(dev->durable()[8192 + 8] == std::byte{'c'});
+  CHECK(dev->dirty_units().empty());
+}
+
+TEST_CASE("sim device: after a process crash, cache lines need the new process's flush",
+          "[media][sim]") {
+  std::vector<std::byte> visible(4096), durable(4096);
+  visible[8] = std::byte{'a'};
+  visible[64] = std::byte{'b'};
+  auto dev = sim_device::after_process_crash(visible, durable, {1, 8}, granularity::cache_line);
+  detail::sim_media m(dev);
+  m.barrier(0, 4096);  // a fence alone: nobody flushed the dead writer's lines
+  CHECK(dev->durable()[8] == std::byte{0});
+  CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 8});
+  m.flush(64, 8);
+  m.barrier(0, 4096);
+  CHECK(dev->durable()[64] == std::byte{'b'});
+  CHECK(dev->durable()[8] == std::byte{0});
+  CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE("sim device: a process-crash device needs images of one size", "[media][sim][errors]") {
+  CHECK(error_of([] {
+          sim_device::after_process_crash(std::vector<std::byte>(64), std::vector<std::byte>(32),
+                                          {}, granularity::page);
+        }) == error_code::invalid_argument);
+}
+
 TEST_CASE("sim device: an injected sync failure is io_error", "[media][sim][errors]") {
   auto dev = std::make_shared<sim_device>(granularity::page);
   dev->resize(4096);

@@ -187,6 +187,7 @@ void change_log::recover(bool salvage) {
   state_.log_epoch += 1;  // records of the old epoch are stale from now on
   state_.clean_shutdown = false;
   state_.open_count += 1;
+  superblocks_.make_current_durable(state_);  // before the other slot is overwritten
   superblocks_.store(state_);
   next_lsn_ = last_lsn + 1;
   written_lsn_ = durable_lsn_ = last_lsn;

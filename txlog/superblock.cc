@@ -103,6 +103,12 @@ pool_state superblock_store::load() const {
   return cur;
 }
 
+void superblock_store::make_current_durable(const pool_state& state) {
+  const std::uint64_t off = header_.superblock_offset[state.sequence % 2];
+  media_.flush(off, sizeof(superblock));
+  media_.barrier(off, sizeof(superblock));
+}
+
 void superblock_store::store(pool_state& state) {
   state.sequence += 1;
   superblock sb = encode(state, seed_);

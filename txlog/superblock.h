@@ -58,6 +58,13 @@ class superblock_store {
   // makes it durable; updates state.sequence. May throw io_error.
   void store(pool_state& state);
 
+  // Makes the current slot (the one `state` was loaded from) durable. A
+  // writer killed right after storing it may have left it in the page or
+  // CPU cache only; the next store overwrites the other slot, so a power
+  // failure during that store could leave no valid slot. Recovery calls
+  // this before its first store.
+  void make_current_durable(const pool_state& state);
+
   // Encodes a superblock for `state` (used also when formatting a pool).
   static superblock encode(const pool_state& state, std::uint64_t seed) noexcept;
 

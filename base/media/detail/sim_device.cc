@@ -19,6 +19,27 @@ std::shared_ptr<sim_device> sim_device::from_image(std::vector<std::byte> image,
   return dev;
 }
 
+std::shared_ptr<sim_device> sim_device::after_process_crash(
+    std::vector<std::byte> visible, std::vector<std::byte> durable,
+    const std::vector<std::uint64_t>& in_flight, granularity g) {
+  if (visible.size() != durable.size()) {
+    fail(error_code::invalid_argument,
+         "simulated device: a process-crash image needs a visible "
+         "and a durable image of the same size");
+  }
+  auto dev = std::make_shared<sim_device>(g);
+  dev->visible_ = std::move(visible);
+  dev->durable_ = std::move(durable);
+  dev->dirty_.assign(dev->visible_.size() / dev->unit_size() + 1, false);
+  dev->flushed_.assign(dev->dirty_.size(), false);
+  for (std::uint64_t unit : in_flight) {
+    if (unit >= dev->dirty_.size() || dev->dirty_[unit]) continue;
+    dev->dirty_[unit] = true;  // unflushed: see the contract in the header
+    dev->dirty_list_.push_back(unit);
+  }
+  return dev;
+}
+
 std::size_t sim_device::unit_size() const noexcept {
   return granularity_ == granularity::page ? 512 : 8;
 }

@@ -54,6 +54,20 @@ class sim_device {
   // crash: this is how a crash image is reopened.
   static std::shared_ptr<sim_device> from_image(std::vector<std::byte> image, granularity g);
 
+  // The device as the next process finds it after the writer was killed
+  // (kill -9) at some moment: the page cache (page media) or the CPU caches
+  // (cache-line media) still hold `visible`, every store the dead process
+  // made; the media hold `durable`. The units `in_flight` (a writer's
+  // dirty_units() of that moment, in that order) are dirty and unflushed:
+  // a power failure keeps any subset of them until they are made durable.
+  // On page media a barrier over their pages (msync, fdatasync) writes them
+  // back, whoever dirtied them; on cache-line media only a flush and a
+  // fence of the new process do (the dead process's own flushes are not
+  // ordered by anyone's fence). REQUIRES: visible.size() == durable.size().
+  static std::shared_ptr<sim_device> after_process_crash(
+      std::vector<std::byte> visible, std::vector<std::byte> durable,
+      const std::vector<std::uint64_t>& in_flight, granularity g);
+
   granularity store_granularity() const noexcept { return granularity_; }
   std::size_t unit_size() const noexcept;  // 8 or 512
   std::size_t size() const noexcept { return visible_.size(); }

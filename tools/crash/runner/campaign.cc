@@ -22,14 +22,23 @@ exploration exploration_for(campaign_mode mode, std::uint64_t pool_size) {
         .enumerate_up_to = 10, .prefixes = 16, .suffixes = 16, .all_but_one = 8, .random = 12};
     ex.nested = {.enumerate_up_to = 3, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 2};
     ex.nested_per_point = 3;
+    ex.process_crashes = 8;
+    ex.after_process_crash = {
+        .enumerate_up_to = 8, .prefixes = 6, .suffixes = 6, .all_but_one = 3, .random = 6};
   } else if (pool_size <= (4ull << 20)) {
     ex.top = {.enumerate_up_to = 8, .prefixes = 5, .suffixes = 5, .all_but_one = 3, .random = 3};
     ex.nested = {.enumerate_up_to = 0, .prefixes = 1, .suffixes = 0, .all_but_one = 0, .random = 0};
     ex.nested_per_point = 1;
+    ex.process_crashes = 2;
+    ex.after_process_crash = {
+        .enumerate_up_to = 4, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 2};
   } else {
     ex.top = {.enumerate_up_to = 4, .prefixes = 2, .suffixes = 2, .all_but_one = 1, .random = 1};
     ex.nested = {.enumerate_up_to = 0, .prefixes = 0, .suffixes = 0, .all_but_one = 0, .random = 0};
     ex.nested_per_point = 1;
+    ex.process_crashes = 1;
+    ex.after_process_crash = {
+        .enumerate_up_to = 2, .prefixes = 1, .suffixes = 1, .all_but_one = 0, .random = 1};
   }
   return ex;
 }
@@ -229,16 +238,18 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
 
   campaign_result r;
   const unsigned jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
-  // Runs planned, for the progress line: counted per round.
-  std::uint64_t planned = 0;
+  // Runs planned, for the progress line (--quick), and simulated targets,
+  // for the time slice (--long).
+  std::uint64_t planned = 0, sim_targets = 0;
   for (const workload_info* w : workloads) {
     if (w->kill_run) {
       planned += kills ? 1 : 0;
       continue;
     }
-    if (sim) planned += targets_of(*w, o.seed, o).size();
+    if (sim) sim_targets += targets_of(*w, o.seed, o).size();
     planned += (kills ? 1 : 0) + (faults ? w->media.size() : 0);
   }
+  planned += sim_targets;
   progress_line progress(t, o.progress, quick ? planned : 0, quick ? 0 : o.minutes);
   // A run whose child process died: the failure names what it was doing.
   auto died = [](const run_target& target, const std::string& kind, const std::string& only) {
@@ -260,69 +271,182 @@ campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
       return f;
     };
   };
-  for (std::uint64_t round = 0;; ++round) {
-    const std::uint64_t seed = o.seed + round;
-    for (const workload_info* w : workloads) {
-      if (sim && !w->kill_run) {
-        for (const run_target& target : targets_of(*w, seed, o)) {
-          if (t.stopping()) break;
-          t.set_activity(target.label() + " power failures");
-          const auto s0 = t.states(), c0 = t.crash_points(), b0 = t.barriers(),
-                     f0 = t.failure_count();
-          const auto t0 = std::chrono::steady_clock::now();
+
+  // What each workload and medium got (coverage_entry), in first-run order.
+  auto covered = [&](const std::string& workload, const std::string& media,
+                     const std::string& kind) -> coverage_entry& {
+    for (coverage_entry& c : r.coverage) {
+      if (c.workload == workload && c.media == media && c.kind == kind) return c;
+    }
+    r.coverage.push_back({workload, media, kind});
+    return r.coverage.back();
+  };
+  // Runs `turn` (a child process) and adds what it counted to the
+  // coverage of `workload` on `media` in turns of `kind`.
+  struct turn_counts {
+    std::uint64_t states, crash_points, barriers, failures, kill_points, kill_images;
+    std::uint64_t ops_reached, next_barrier, complete;  // a simulated run's (run_reach)
+    double seconds;
+  };
+  auto counted = [&](const std::string& workload, const std::string& media, const std::string& kind,
+                     const std::function<void()>& turn) {
+    const turn_counts before{t.states(),
+                             t.crash_points(),
+                             t.barriers(),
+                             t.failure_count(),
+                             t.count("process_crash_points"),
+                             t.count("process_crash_images"),
+                             t.count("ops_reached"),
+                             t.count("next_barrier"),
+                             t.count("complete"),
+                             0};
+    const auto t0 = std::chrono::steady_clock::now();
+    turn();
+    const turn_counts d{
+        t.states() - before.states,
+        t.crash_points() - before.crash_points,
+        t.barriers() - before.barriers,
+        t.failure_count() - before.failures,
+        t.count("process_crash_points") - before.kill_points,
+        t.count("process_crash_images") - before.kill_images,
+        t.count("ops_reached") - before.ops_reached,
+        t.count("next_barrier") - before.next_barrier,
+        t.count("complete") - before.complete,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+    coverage_entry& c = covered(workload, media, kind);
+    c.turns += 1;
+    c.barriers += d.barriers;
+    c.states += d.states;
+    c.process_crash_images += d.kill_images;
+    c.failures += d.failures;
+    c.seconds += d.seconds;
+    progress.advance();
+    return d;
+  };
+
+  // A turn of power failures on `target` over `window`; its counts, with
+  // the operations its run reached (0 when its child died).
+  auto sim_turn = [&](const run_target& target, const run_window& window) {
+    t.set_activity(target.label() + " power failures");
+    exploration ex = exploration_for(o.mode, target.pool_size);
+    if (o.process_crashes) ex.process_crashes = *o.process_crashes;
+    const turn_counts d =
+        counted(target.info->name, std::string(to_string(target.media)), "power-failure", [&] {
           run_isolated(
               t,
               [&](tally& mine) {
                 job_queue checkers(jobs, 2 * jobs);
-                run_power_failures(target, exploration_for(o.mode, target.pool_size), o.at, mine,
-                                   checkers);
+                const run_reach reach =
+                    run_power_failures(target, ex, o.at, mine, checkers, window);
+                mine.add_count("ops_reached", reach.ops);
+                mine.add_count("next_barrier", reach.next_barrier);
+                mine.add_count("complete", reach.complete ? 1 : 0);
               },
               died(target, "power-failure", "sim"));
-          r.runs.push_back(
-              {target.label(), t.states() - s0, t.crash_points() - c0, t.barriers() - b0,
-               t.failure_count() - f0,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
-          progress.advance();
+        });
+    r.runs.push_back({target.label(), d.states, d.crash_points, d.barriers, d.failures,
+                      d.kill_points, d.kill_images, target.seed, window.first_barrier,
+                      d.ops_reached, target.ops, d.seconds});
+    return d;
+  };
+  auto kill_turn = [&](const workload_info& w, std::uint64_t seed, std::uint64_t n) {
+    t.set_activity(w.name + " process kills");
+    const run_target target = make_target(w, seed, granularity::page, w.pool_sizes.front(), 0, o);
+    counted(w.name, "file", "process-kill", [&] {
+      run_isolated(
+          t,
+          [&](tally& mine) {
+            const kill_counts k =
+                w.kill_run ? w.kill_run(seed, n, mine) : run_process_kills(w, seed, n, mine);
+            mine.add_count("process_kills", k.kills);
+            mine.add_count("process_operations", k.operations);
+            mine.add_count("early_kills", k.before_first_op);
+          },
+          died(target, "process-kill", "process"));
+    });
+  };
+  auto fault_turn = [&](const workload_info& w, granularity g, std::uint64_t seed) {
+    t.set_activity(w.name + "/" + std::string(to_string(g)) + " faults");
+    // Short runs: every barrier of them is failed in turn.
+    const run_target target = make_target(w, seed, g, o.pool_size.value_or(w.pool_sizes.front()),
+                                          std::min<std::uint64_t>(w.quick_ops, 8), o);
+    counted(w.name, std::string(to_string(g)), "fault", [&] {
+      run_isolated(
+          t, [&](tally& mine) { mine.add_count("fault_cases", run_faults(target, mine)); },
+          died(target, "fault", "faults"));
+    });
+  };
+
+  if (quick) {
+    for (const workload_info* w : workloads) {
+      if (sim && !w->kill_run) {
+        for (const run_target& target : targets_of(*w, o.seed, o)) {
+          if (t.stopping()) break;
+          sim_turn(target, {});
         }
       }
-      if (kills && !t.stopping()) {
-        t.set_activity(w->name + " process kills");
-        const run_target target =
-            make_target(*w, seed, granularity::page, w->pool_sizes.front(), 0, o);
-        run_isolated(
-            t,
-            [&](tally& mine) {
-              const std::uint64_t n = quick ? 12 : 60;
-              const kill_counts k =
-                  w->kill_run ? w->kill_run(seed, n, mine) : run_process_kills(*w, seed, n, mine);
-              mine.add_count("process_kills", k.kills);
-              mine.add_count("process_operations", k.operations);
-              mine.add_count("early_kills", k.before_first_op);
-            },
-            died(target, "process-kill", "process"));
-        progress.advance();
-      }
+      if (kills && !t.stopping()) kill_turn(*w, o.seed, 12);
       if (faults && !w->kill_run) {
         for (granularity g : w->media) {
           if (t.stopping() || (o.media && *o.media != g)) continue;
-          t.set_activity(w->name + "/" + std::string(to_string(g)) + " faults");
-          // Short runs: every barrier of them is failed in turn.
-          const run_target target =
-              make_target(*w, seed, g, o.pool_size.value_or(w->pool_sizes.front()),
-                          std::min<std::uint64_t>(w->quick_ops, 8), o);
-          run_isolated(
-              t, [&](tally& mine) { mine.add_count("fault_cases", run_faults(target, mine)); },
-              died(target, "fault", "faults"));
-          progress.advance();
+          fault_turn(*w, g, o.seed);
         }
       }
     }
-    if (quick || t.stopping()) break;
+  } else {
+    // The rotation (see run_campaign in campaign.h). Each simulated target
+    // keeps its seed and where its run stands between turns.
+    struct target_turns {
+      run_target target;
+      std::uint64_t next_barrier = 0;
+    };
+    std::vector<std::vector<target_turns>> rotation;  // per workload
+    for (const workload_info* w : workloads) {
+      rotation.emplace_back();
+      if (!sim || w->kill_run) continue;
+      for (const run_target& target : targets_of(*w, o.seed, o)) {
+        rotation.back().push_back({target, 0});
+      }
+    }
+    const double budget =
+        o.minutes * 60 / static_cast<double>(3 * std::max<std::uint64_t>(1, sim_targets));
+    r.slice_seconds = std::clamp(budget, 1.0, 60.0);
+    const auto slice = std::chrono::milliseconds(static_cast<std::int64_t>(r.slice_seconds * 1000));
+    for (std::uint64_t cycle = 0; !t.stopping(); ++cycle) {
+      r.cycles = cycle + 1;
+      const std::uint64_t seed = o.seed + cycle;  // of the cycle's kills and faults
+      for (std::size_t i = 0; i < workloads.size() && !t.stopping(); ++i) {
+        const workload_info& w = *workloads[i];
+        for (target_turns& tt : rotation[i]) {
+          if (t.stopping()) break;
+          const turn_counts d =
+              sim_turn(tt.target, {tt.next_barrier, std::chrono::steady_clock::now() + slice});
+          // A complete run, or one that failed or made no progress (its
+          // child died: it would fail again), makes way for the next seed.
+          if (d.complete > 0 || d.next_barrier <= tt.next_barrier || d.failures > 0) {
+            tt.target.seed += 1;
+            tt.next_barrier = 0;
+          } else {
+            tt.next_barrier = d.next_barrier;
+          }
+        }
+        if (kills && !t.stopping()) kill_turn(w, seed, 12);
+        if (faults && !w.kill_run && !t.stopping()) {
+          std::vector<granularity> media;  // as narrowed by --media
+          for (granularity g : w.media) {
+            if (!o.media || *o.media == g) media.push_back(g);
+          }
+          if (!media.empty()) fault_turn(w, media[cycle % media.size()], seed);
+        }
+      }
+    }
   }
   r.process_kills = t.count("process_kills");
   r.process_operations = t.count("process_operations");
   r.early_kills = t.count("early_kills");
   r.fault_cases = t.count("fault_cases");
+  r.process_crash_points = t.count("process_crash_points");
+  r.process_crash_images = t.count("process_crash_images");
   r.copies_complete = t.count("copy_complete");
   r.copies_absent = t.count("copy_absent");
   r.copies_temporary_left = t.count("copy_temporary_left");
@@ -345,14 +469,19 @@ self_test_result run_self_test(const std::vector<workload_info>& workloads,
   // reaches every kind of barrier of one thread: commits of several sizes on
   // both media, checkpoints (log half full, and close). early-release has a
   // second transaction read what a first one wrote before it is durable.
+  // apply_before_log_durable shows only under a process crash at a commit's
+  // barrier (image_checker::check_process_crash): quick mode takes two per run.
   struct mutation_case {
     mutation m;
     const char* workload;
   };
   static constexpr mutation_case cases[] = {
-      {mutation::drop_commit_fence, "tx-sizes"},       {mutation::marker_before_data, "tx-sizes"},
-      {mutation::skip_checksum, "tx-sizes"},           {mutation::early_checkpoint_lsn, "tx-sizes"},
+      {mutation::drop_commit_fence, "tx-sizes"},
+      {mutation::marker_before_data, "tx-sizes"},
+      {mutation::skip_checksum, "tx-sizes"},
+      {mutation::early_checkpoint_lsn, "tx-sizes"},
       {mutation::release_before_lsn, "early-release"},
+      {mutation::apply_before_log_durable, "tx-sizes"},
   };
   // The workload named, or (a program's own list without it) the first one.
   auto workload_for = [&](const char* name) -> const workload_info* {

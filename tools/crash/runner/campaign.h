@@ -42,6 +42,14 @@ struct exploration {
   // ones: none, all, ...); 0 = every image.
   std::size_t nested_per_point = 2;
   bool continue_after = true;  // continue the workload on recovered images
+  // Process crashes (kill -9) per run: barriers where the next process
+  // recovers the page cache while the media hold only the durable image,
+  // and a power failure strikes inside that recovery
+  // (image_checker::check_process_crash). Drawn by the seed: this many
+  // phases (an operation, or the close) of the run's ops + 1, one barrier
+  // in each.
+  std::size_t process_crashes = 0;
+  subset_budget after_process_crash;  // at barriers inside that recovery
 };
 
 // The exploration of a run: --quick samples fewer subsets on pools over
@@ -159,14 +167,32 @@ struct campaign_options {
   std::optional<crash_path> at;
   detail::mutation mutation = detail::mutation::none;
   std::optional<std::uint64_t> ops;  // operations per simulated run (--ops)
-  bool stop_on_failure = false;      // wind down at the first failure
-  unsigned jobs = 0;                 // checker threads; 0: one per core
-  bool progress = false;             // progress line on stderr
+  // Process crashes per simulated run (--process-crashes); default: the
+  // mode's (exploration_for).
+  std::optional<std::size_t> process_crashes;
+  bool stop_on_failure = false;  // wind down at the first failure
+  unsigned jobs = 0;             // checker threads; 0: one per core
+  bool progress = false;         // progress line on stderr
 };
 
 struct run_summary {
   std::string label;
   std::uint64_t states = 0, crash_points = 0, barriers = 0, failures = 0;
+  std::uint64_t process_crash_points = 0, process_crash_images = 0;
+  std::uint64_t seed = 0;
+  // The barriers from which it explored (--long: where the target's
+  // previous turn stopped), the operations it reached, of `ops`.
+  std::uint64_t first_barrier = 0, ops_done = 0, ops = 0;
+  double seconds = 0;
+};
+
+// What one workload got on one medium ("file" for process kills) in one
+// kind of turn (power-failure, process-kill, fault): the turns of --long's
+// rotation (or the runs of --quick), the barriers its simulated runs
+// explored, and the states checked.
+struct coverage_entry {
+  std::string workload, media, kind;
+  std::uint64_t turns = 0, barriers = 0, states = 0, process_crash_images = 0, failures = 0;
   double seconds = 0;
 };
 
@@ -178,16 +204,33 @@ struct campaign_result {
   std::uint64_t process_operations = 0;  // committed by the killed children
   std::uint64_t early_kills = 0;         // before a child's first operation
   std::uint64_t fault_cases = 0;
+  std::uint64_t process_crash_points = 0;  // process crashes whose recovery was checked
+  std::uint64_t process_crash_images = 0;  // states checked under them (included in states)
   // Killed copies (workloads/copy.cc) that left DST complete / no DST, and
   // those that left DST.copying behind.
   std::uint64_t copies_complete = 0, copies_absent = 0, copies_temporary_left = 0;
   std::uint64_t failures = 0;
   std::vector<failure> failures_list;  // the first ones
   std::vector<run_summary> runs;
+  std::vector<coverage_entry> coverage;  // by workload, then medium
+  double slice_seconds = 0;              // --long: the time slice of a turn
+  std::uint64_t cycles = 0;              // --long: rotations begun
   double seconds = 0;
 };
 
 // Runs the campaign over `workloads` (already filtered by name).
+//
+// --quick runs each workload once: its simulated runs (every pool size on
+// every medium), its process kills, its fault cases.
+// --long rotates: a cycle gives every workload, in turn, one turn per
+// pool size and medium of power failures, one of process kills (12) and
+// one of faults (on one of its media, the next one each cycle). A
+// power-failure turn lasts about one time slice (the minutes over three
+// times the number of simulated targets, between 1 s and 60 s): it
+// explores barriers from where the target's last turn stopped
+// (run_window) and, once its run is complete, the next turn of that
+// target starts a run with the next seed. Any run of a few minutes thus
+// reaches every workload and medium.
 campaign_result run_campaign(const std::vector<const workload_info*>& workloads,
                              const campaign_options& options);
 

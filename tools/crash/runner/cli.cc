@@ -7,6 +7,7 @@
 // Reproducing a failure (each failure prints its command line):
 //   --media G --pool-size BYTES --ops N --only sim|process|faults --at PATH
 //   --mutation NAME
+// and --process-crashes N (process-crash points per simulated run).
 //
 // Exit status: 0 no failure, 1 failures (or a mutation not detected),
 // 2 bad arguments.
@@ -50,6 +51,7 @@ int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads) 
   double minutes = 240;
   std::string media, only, at, mutation;
   std::uint64_t pool_size = 0, ops = 0;
+  std::optional<std::size_t> process_crashes;
   unsigned jobs = 0;
   auto* q = app.add_flag("--quick", quick,
                          "A bounded campaign for CI: every barrier of every workload (default)");
@@ -66,6 +68,9 @@ int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads) 
   app.add_option("--minutes", minutes, "--long: stop after this many minutes (default 240)")
       ->check(CLI::PositiveNumber);
   app.add_option("--jobs", jobs, "Checker threads (default: one per core)");
+  app.add_option("--process-crashes", process_crashes,
+                 "Process-crash points per simulated run (default: 2 in --quick, 1 on pools "
+                 "over 4 MiB, 8 in --long; 0: none)");
   auto* repro = app.add_option_group("reproduction", "Narrow a run down to one failure");
   repro->add_option("--media", media, "cache_line, page or byte");
   repro->add_option("--pool-size", pool_size, "Pool size in bytes");
@@ -103,6 +108,7 @@ int run_cli(int argc, char** argv, const std::vector<workload_info>& workloads) 
   }
   if (pool_size) o.pool_size = pool_size;
   if (ops) o.ops = ops;
+  o.process_crashes = process_crashes;
   if (!at.empty()) {
     o.at = crash_path::parse(at);
     if (!o.at) return usage_error("bad --at '" + at + "': expected POINT:SUBSET[/POINT:SUBSET...]");

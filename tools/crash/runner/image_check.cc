@@ -73,6 +73,12 @@ class recovery_snapshot {
     }
     taken_ = true;
   }
+  // Keeps `image` as it is (a process crash: the page cache at the barrier).
+  void keep(std::vector<std::byte> image) {
+    bytes_ = std::move(image);
+    whole_ = true;
+    taken_ = true;
+  }
   bool taken() const { return taken_; }
   // The image, given the device after recovery (durable changes only at
   // barriers, so it differs from the snapshot only by the last one).
@@ -137,6 +143,9 @@ void image_checker::check(std::vector<std::byte> image, const acceptable_states&
                           const crash_path& path, bool explore_recovery) const {
   if (tally_.stopping()) return;
   tally_.count_state();
+  if (path.steps.front().subset == process_crash_subset) {
+    tally_.add_count("process_crash_images", 1);
+  }
   doing_scope doing(path.str());
   const std::size_t level = path.steps.size();
   const bool filtered = only_path_.has_value();
@@ -154,31 +163,8 @@ void image_checker::check(std::vector<std::byte> image, const acceptable_states&
     before_superblock.take(d);
     if (!nested || tally_.stopping()) return;
     try {
-      const std::string point = std::to_string(d.barriers());
-      const std::uint64_t seed = subset_seed(path.str() + "/" + point);
-      const std::vector<std::uint64_t> units = in_flight_units(d);
-      std::vector<crash_subset> subsets;
-      if (filtered) {
-        const crash_path::step& want = only_path_->steps[level];
-        if (want.point != point) return;
-        path_point_reached = true;
-        auto s = subset_named(want.subset, units, seed);
-        if (!s) {
-          fail(path, "subset " + want.subset + " does not fit the " + std::to_string(units.size()) +
-                         " units in flight at " + point);
-          return;
-        }
-        subsets.push_back(std::move(*s));
-      } else {
-        subsets = crash_subsets(units, ex_.nested, seed);
-      }
-      std::size_t explored = 0;
-      for (const crash_subset& s : subsets) {
-        crash_path next = path;
-        next.steps.push_back({point, s.name});
-        const bool deeper = ex_.nested_per_point == 0 || explored++ < ex_.nested_per_point;
-        check(d.crash_image(s.units), acc, next, deeper);
-      }
+      path_point_reached |=
+          check_power_failures(d, std::to_string(d.barriers()), ex_.nested, acc, path);
     } catch (const std::exception& e) {
       fail(path, "exploring crashes inside recovery: " + describe(e));
     }
@@ -207,6 +193,106 @@ void image_checker::check(std::vector<std::byte> image, const acceptable_states&
     check_recovered(p, dev, before_superblock, acc, path);
   } catch (const std::exception& e) {
     fail(path, "checking the recovered pool: " + describe(e));
+  }
+}
+
+bool image_checker::check_power_failures(const sim_device& d, const std::string& point,
+                                         const subset_budget& budget, const acceptable_states& acc,
+                                         const crash_path& path) const {
+  const std::size_t level = path.steps.size();
+  const std::uint64_t seed = subset_seed(path.str() + "/" + point);
+  const std::vector<std::uint64_t> units = in_flight_units(d);
+  std::vector<crash_subset> subsets;
+  if (only_path_) {
+    const crash_path::step& want = only_path_->steps[level];
+    if (want.point != point) return false;
+    auto s = subset_named(want.subset, units, seed);
+    if (!s) {
+      fail(path, "subset " + want.subset + " does not fit the " + std::to_string(units.size()) +
+                     " units in flight at " + point);
+      return true;
+    }
+    subsets.push_back(std::move(*s));
+  } else {
+    subsets = crash_subsets(units, budget, seed);
+  }
+  std::size_t explored = 0;
+  for (const crash_subset& s : subsets) {
+    crash_path next = path;
+    next.steps.push_back({point, s.name});
+    const bool deeper = ex_.nested_per_point == 0 || explored++ < ex_.nested_per_point;
+    check(d.crash_image(s.units), acc, next, deeper);
+  }
+  return true;
+}
+
+void image_checker::check_process_crash(std::vector<std::byte> visible,
+                                        std::vector<std::byte> durable,
+                                        std::vector<std::uint64_t> in_flight,
+                                        const acceptable_states& acc,
+                                        const crash_path& path) const {
+  if (tally_.stopping()) return;
+  tally_.count_state();
+  tally_.add_count("process_crash_images", 1);
+  doing_scope doing(path.str());
+  // With --at, the power failure the path names below this process crash.
+  const bool filtered = only_path_.has_value();
+  const bool explore = !filtered || only_path_->steps.size() > path.steps.size();
+  const std::string first_point = filtered && explore ? only_path_->steps[1].point : "";
+  bool path_point_reached = false;
+
+  // The superblock slots recovery starts from: the page cache's.
+  constexpr std::uint64_t sb_begin = recovery_snapshot::begin, sb_end = recovery_snapshot::end;
+  const std::vector<std::byte> superblock_before(
+      visible.begin() + static_cast<std::ptrdiff_t>(sb_begin),
+      visible.begin() + static_cast<std::ptrdiff_t>(sb_end));
+  auto dev = sim_device::after_process_crash(std::move(visible), std::move(durable), in_flight,
+                                             target_.media);
+
+  // Idempotence: the page cache at recovery's latest barrier before it
+  // stored a superblock (every record applied, none checkpointed), as a
+  // second process crash would leave it; recovered again, the same heap.
+  recovery_snapshot before_superblock;
+  dev->on_barrier = [&](const sim_device& d) {
+    if (std::equal(superblock_before.begin(), superblock_before.end(),
+                   d.visible().begin() + static_cast<std::ptrdiff_t>(sb_begin))) {
+      before_superblock.keep(d.visible());
+    }
+    if (!explore || tally_.stopping()) return;
+    try {
+      path_point_reached |=
+          check_power_failures(d, std::to_string(d.barriers()), ex_.after_process_crash, acc, path);
+    } catch (const std::exception& e) {
+      fail(path, "exploring power failures inside recovery after a process crash: " + describe(e));
+    }
+  };
+
+  pool p;
+  try {
+    p = pool::open("process-crash-image", target_.options(dev, open_mode::open_existing));
+  } catch (const std::exception& e) {
+    dev->on_barrier = nullptr;
+    fail(path, "recovery after the process crash failed: " + describe(e));
+    return;
+  }
+  dev->on_barrier = nullptr;
+  try {
+    // A power failure once recovery returned: the state it returned, and
+    // no other, must survive (the program has seen it).
+    if (explore && !tally_.stopping() &&
+        (!in_flight_units(*dev).empty() || first_point == "after")) {
+      std::string why;
+      if (const std::optional<model_state> now = match_state(p, acc, why)) {
+        path_point_reached |= check_power_failures(*dev, "after", ex_.after_process_crash,
+                                                   acceptable_states{{*now}, false}, path);
+      }
+    }
+    if (filtered && explore && !path_point_reached) {
+      fail(path, "recovery after the process crash never reached point " + first_point);
+    }
+    check_recovered(p, dev, before_superblock, acc, path);
+  } catch (const std::exception& e) {
+    fail(path, "checking the pool recovered after the process crash: " + describe(e));
   }
 }
 

@@ -1,13 +1,43 @@
 #include "tools/crash/runner/power_failure.h"
 
+#include <algorithm>
+#include <random>
+#include <set>
+
 #include "ferrite/base/media/detail/sim_device.h"
 #include "tools/crash/runner/image_check.h"
 #include "tools/crash/runner/isolate.h"
 
 namespace ferrite::crash {
 
-void run_power_failures(const run_target& tg, const exploration& ex,
-                        const std::optional<crash_path>& only_path, tally& t, job_queue& checkers) {
+namespace {
+
+// `want` distinct phases out of [0, phases), drawn with `rng`.
+std::set<std::uint64_t> choose_phases(std::uint64_t phases, std::size_t want,
+                                      std::mt19937_64& rng) {
+  std::set<std::uint64_t> out;
+  if (want >= phases) {
+    for (std::uint64_t p = 0; p < phases; ++p) out.insert(p);
+    return out;
+  }
+  while (out.size() < want) out.insert(rng() % phases);
+  return out;
+}
+
+// A process crash held until the end of its phase: the device at one of
+// the phase's barriers, and the states it may show.
+struct process_crash {
+  std::string point;
+  std::vector<std::byte> visible, durable;
+  std::vector<std::uint64_t> in_flight;
+  std::shared_ptr<const acceptable_states> acc;
+};
+
+}  // namespace
+
+run_reach run_power_failures(const run_target& tg, const exploration& ex,
+                             const std::optional<crash_path>& only_path, tally& t,
+                             job_queue& checkers, const run_window& window) {
   image_checker checker(tg, ex, only_path, t);
   auto fail = [&](const std::string& at, const std::string& what) {
     failure f;
@@ -32,12 +62,27 @@ void run_power_failures(const run_target& tg, const exploration& ex,
     acc = std::move(a);
   };
 
+  // Queues the check of a process crash (image_checker::check_process_crash).
+  auto submit_process_crash = [&](process_crash c) {
+    t.add_count("process_crash_points", 1);
+    checkers.submit([&checker, c = std::move(c)]() mutable {
+      checker.check_process_crash(std::move(c.visible), std::move(c.durable),
+                                  std::move(c.in_flight), *c.acc,
+                                  crash_path{{{c.point, process_crash_subset}}});
+    });
+  };
+
   // Queues the images of the crash point `point`: subsets of the units in
   // flight, or (durable_only) the durable image alone. False when it took
   // none.
   auto take_images = [&](const sim_device& d, const std::string& point, bool durable_only) {
     if (t.stopping()) return false;
     if (only_path && only_path->steps.front().point != point) return false;
+    if (only_path && only_path->steps.front().subset == process_crash_subset) {
+      if (durable_only) return false;  // a process crash is a barrier's
+      submit_process_crash({point, d.visible(), d.durable(), in_flight_units(d), acc});
+      return true;
+    }
     if (!durable_only) t.count_crash_point();
     std::vector<crash_subset> subsets;
     if (durable_only) {
@@ -68,16 +113,52 @@ void run_power_failures(const run_target& tg, const exploration& ex,
     return true;
   };
 
+  // Process crashes: in each phase chosen (operation K, or tg.ops for the
+  // close), one barrier, drawn by reservoir sampling, is also a
+  // process-crash point; its check is queued when the phase ends.
+  std::mt19937_64 kill_rng(checker.subset_seed("process-crashes"));
+  const std::set<std::uint64_t> kill_phases =
+      only_path ? std::set<std::uint64_t>{}
+                : choose_phases(tg.ops + 1, ex.process_crashes, kill_rng);
+  std::optional<std::uint64_t> phase;  // none while the pool is created
+  std::uint64_t phase_barriers = 0;
+  std::optional<process_crash> held;
+  auto end_phase = [&] {
+    if (held && !t.stopping()) submit_process_crash(std::move(*held));
+    held.reset();
+    phase_barriers = 0;
+  };
+
   std::shared_ptr<const workload> current = tg.info->make(tg.seed);
   auto dev = std::make_shared<sim_device>(tg.media);
   std::uint64_t barriers = 0, explored = 0;
+  // Barriers before window.first_barrier are fast-forwarded (no images);
+  // once window.until has passed (and at least one barrier was explored:
+  // every turn makes progress), no barrier is explored any more (`cut`),
+  // and the run stops before its next operation.
+  bool exploring = window.first_barrier == 0;
+  bool cut = false;
+  std::uint64_t next_barrier = 0;  // the first barrier not explored because of the cut
   dev->on_barrier = [&](const sim_device& d) {
+    if (cut) return;
+    if (d.barriers() < window.first_barrier) return;
+    if (barriers > 0 && window.until && std::chrono::steady_clock::now() >= *window.until) {
+      cut = true;
+      next_barrier = d.barriers();
+      return;
+    }
+    exploring = true;
     t.count_barrier();
     ++barriers;
-    if (take_images(d, std::to_string(d.barriers()), false)) ++explored;
+    const std::string point = std::to_string(d.barriers());
+    if (take_images(d, point, false)) ++explored;
+    if (phase && kill_phases.count(*phase) && !t.stopping() && kill_rng() % ++phase_barriers == 0) {
+      held = process_crash{point, d.visible(), d.durable(), in_flight_units(d), acc};
+    }
   };
 
   std::optional<doing_scope> doing;  // what this thread does, should the engine crash
+  run_reach reach;
   auto run = [&] {
     doing.emplace("run: creating the pool");
     accept({{current, 0}}, true);
@@ -109,12 +190,15 @@ void run_power_failures(const run_target& tg, const exploration& ex,
     }
     for (std::uint64_t op = 0; op < tg.ops; ++op) {
       if (t.stopping()) return;
+      if (cut) return;  // the turn is over: a later one goes on from here
       std::shared_ptr<workload> next = current->clone();
       next->apply(op);
       accept({{current, op}, {next, op + 1}});
       doing.emplace("run: operation " + std::to_string(op));
+      phase = op;
       try {
         current->perform(p, op);
+        end_phase();
       } catch (const std::exception& e) {
         fail("op" + std::to_string(op),
              "operation " + std::to_string(op) + " failed: " + describe(e) + " " + heap_summary(p));
@@ -129,7 +213,10 @@ void run_power_failures(const run_target& tg, const exploration& ex,
         return;
       }
       accept({{current, op + 1}});
-      take_images(*dev, "op" + std::to_string(op), true);  // invariant 3
+      reach.ops = op + 1;
+      // invariant 3; an operation that ended before the window was checked
+      // by an earlier turn, one the cut interrupts is by a later one
+      if (exploring && !cut) take_images(*dev, "op" + std::to_string(op), true);
     }
     if (!only_path) {
       if (std::string d = current->end_of_run(p); !d.empty()) {
@@ -137,16 +224,21 @@ void run_power_failures(const run_target& tg, const exploration& ex,
       }
     }
     doing.emplace("run: close");
+    phase = tg.ops;
     try {
       p.close();
+      end_phase();
     } catch (const std::exception& e) {
       fail("end", "close failed: " + describe(e));
       return;
     }
+    if (cut) return;
     take_images(*dev, "end", true);
+    reach.complete = true;
   };
   run();
   doing.reset();
+  const std::uint64_t barriers_total = dev->barriers();
   dev->on_barrier = nullptr;
   checkers.drain();  // the queued checks refer to `checker`
   if (only_path && explored == 0 && only_path->steps.front().point != "end" &&
@@ -154,11 +246,13 @@ void run_power_failures(const run_target& tg, const exploration& ex,
     fail(only_path->steps.front().point,
          "the run never reached barrier " + only_path->steps.front().point);
   }
-  // A complete run must have taken images at every one of its barriers.
+  // A run must have taken images at every one of the barriers it explored.
   if (!only_path && !t.stopping() && explored < barriers) {
     fail("end", "images were taken at " + std::to_string(explored) + " of " +
                     std::to_string(barriers) + " barriers");
   }
+  reach.next_barrier = reach.complete ? barriers_total : next_barrier;
+  return reach;
 }
 
 }  // namespace ferrite::crash

@@ -10,6 +10,14 @@
 //   opK    just after operation K returned: the durable image alone, which
 //          must show operation K (a commit returns only once durable).
 //   end    after the pool was closed.
+// A process crash (kill -9) at barrier N is the point N with the subset
+// "process" ("57:process"): the next process recovers the page cache (or
+// the CPU caches) of that moment, while the media hold only the durable
+// image (image_checker::check_process_crash); a power failure inside that
+// recovery is a step below it ("57:process/2:suffix:1"; "after" is the
+// moment recovery returned). A run takes exploration::process_crashes such
+// points, in operations (or the close) chosen by the seed, each at one
+// barrier of its operation chosen by the seed.
 // Inside the recovery of an image, barriers are numbered from 0 on the
 // device that holds that image. A path chains them: "57:prefix:12/1:all" is
 // the image at barrier 57 with the first 12 units in flight, then, while
@@ -32,6 +40,8 @@
 //      recovered and checked; then the pool must close cleanly.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 
 #include "tools/crash/runner/campaign.h"
@@ -39,9 +49,31 @@
 
 namespace ferrite::crash {
 
+// The barriers of a run that a turn of --long explores. The run goes
+// through the barriers before `first_barrier` without crash images (a
+// fast-forward: the device, its barrier numbers and the states are those
+// of a complete run, so crash paths stay valid; with several threads the
+// moments behind the numbers may differ, see docs/crash.md); once `until`
+// has passed, the next barrier and those after it are not explored, and
+// the run stops before its next operation, leaving the rest to a later
+// turn (end_of_run, the close and the `opK` image of an operation cut
+// short are not checked then).
+struct run_window {
+  std::uint64_t first_barrier = 0;
+  std::optional<std::chrono::steady_clock::time_point> until;
+};
+
+// How far a run went.
+struct run_reach {
+  std::uint64_t ops = 0;           // operations done
+  std::uint64_t next_barrier = 0;  // the first barrier a later turn explores
+  bool complete = false;           // every operation and the close, explored to the end
+};
+
 // Runs `target` once on a simulated device and checks its crash images on
 // `checkers`. With `only_path`, takes just the images on that path.
-void run_power_failures(const run_target& target, const exploration& ex,
-                        const std::optional<crash_path>& only_path, tally& t, job_queue& checkers);
+run_reach run_power_failures(const run_target& target, const exploration& ex,
+                             const std::optional<crash_path>& only_path, tally& t,
+                             job_queue& checkers, const run_window& window = {});
 
 }  // namespace ferrite::crash

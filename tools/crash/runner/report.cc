@@ -77,17 +77,39 @@ void print_text(std::ostream& out, const campaign_result& r, const campaign_opti
       << " campaign, seed " << o.seed;
   if (o.mutation != detail::mutation::none) out << ", mutation " << mutation_name(o.mutation);
   out << "\n";
-  if (!r.runs.empty()) {
-    out << "  power failures (simulated device):\n";
+  if (!r.runs.empty() && o.mode == campaign_mode::quick) {
+    out << "  power failures (simulated device; process: process-crash points / the images "
+           "checked under them):\n";
     out << "    " << std::left << std::setw(34) << "run" << std::right << std::setw(10)
         << "barriers" << std::setw(14) << "crash points" << std::setw(10) << "states"
-        << std::setw(10) << "failures" << std::setw(9) << "seconds"
+        << std::setw(12) << "process" << std::setw(10) << "failures" << std::setw(9) << "seconds"
         << "\n";
     for (const run_summary& s : r.runs) {
       out << "    " << std::left << std::setw(34) << s.label << std::right << std::setw(10)
           << s.barriers << std::setw(14) << s.crash_points << std::setw(10) << s.states
+          << std::setw(12)
+          << (std::to_string(s.process_crash_points) + "/" + std::to_string(s.process_crash_images))
           << std::setw(10) << s.failures << std::setw(9) << std::fixed << std::setprecision(1)
           << s.seconds << "\n";
+    }
+  }
+  if (o.mode == campaign_mode::long_run) {
+    out << "  rotation: " << r.cycles << " cycle(s) begun, " << r.runs.size()
+        << " power-failure turns of about " << std::fixed << std::setprecision(1) << r.slice_seconds
+        << " s; by workload, medium (file: process kills) and kind of turn "
+        << "(barriers: explored by power-failure turns; process: images under process "
+           "crashes):\n";
+    out << "    " << std::left << std::setw(16) << "workload" << std::setw(12) << "medium"
+        << std::setw(15) << "kind" << std::right << std::setw(7) << "turns" << std::setw(10)
+        << "barriers" << std::setw(10) << "states" << std::setw(10) << "process" << std::setw(10)
+        << "failures" << std::setw(9) << "seconds"
+        << "\n";
+    for (const coverage_entry& c : r.coverage) {
+      out << "    " << std::left << std::setw(16) << c.workload << std::setw(12) << c.media
+          << std::setw(15) << c.kind << std::right << std::setw(7) << c.turns << std::setw(10)
+          << c.barriers << std::setw(10) << c.states << std::setw(10) << c.process_crash_images
+          << std::setw(10) << c.failures << std::setw(9) << std::fixed << std::setprecision(1)
+          << c.seconds << "\n";
     }
   }
   if (r.process_kills > 0) {
@@ -100,6 +122,10 @@ void print_text(std::ostream& out, const campaign_result& r, const campaign_opti
         << " left no DST (" << r.copies_temporary_left << " left DST.copying)\n";
   }
   if (r.fault_cases > 0) out << "  fault cases: " << r.fault_cases << "\n";
+  if (r.process_crash_points > 0) {
+    out << "  process crashes then power failures: " << r.process_crash_points
+        << " process-crash points, " << r.process_crash_images << " images checked\n";
+  }
   out << "states explored: " << r.states;
   if (r.barriers > 0)
     out << "   crash points: " << r.crash_points << " of " << r.barriers << " barriers";
@@ -137,6 +163,8 @@ void print_json(std::ostream& out, const campaign_result& r) {
   j["process_operations"] = r.process_operations;
   j["early_kills"] = r.early_kills;
   j["fault_cases"] = r.fault_cases;
+  j["process_crash_points"] = r.process_crash_points;
+  j["process_crash_images"] = r.process_crash_images;
   j["copies_complete"] = r.copies_complete;
   j["copies_absent"] = r.copies_absent;
   j["copies_temporary_left"] = r.copies_temporary_left;
@@ -145,23 +173,45 @@ void print_json(std::ostream& out, const campaign_result& r) {
   j["runs"] = nlohmann::ordered_json::array();
   for (const run_summary& s : r.runs) {
     j["runs"].push_back({{"run", s.label},
+                         {"seed", s.seed},
+                         {"first_barrier", s.first_barrier},
+                         {"ops_done", s.ops_done},
+                         {"ops", s.ops},
                          {"barriers", s.barriers},
                          {"crash_points", s.crash_points},
                          {"states", s.states},
+                         {"process_crash_points", s.process_crash_points},
+                         {"process_crash_images", s.process_crash_images},
                          {"failures", s.failures},
                          {"seconds", s.seconds}});
+  }
+  j["coverage"] = nlohmann::ordered_json::array();
+  for (const coverage_entry& c : r.coverage) {
+    j["coverage"].push_back({{"workload", c.workload},
+                             {"media", c.media},
+                             {"turns", c.turns},
+                             {"kind", c.kind},
+                             {"barriers", c.barriers},
+                             {"states", c.states},
+                             {"process_crash_images", c.process_crash_images},
+                             {"failures", c.failures},
+                             {"seconds", c.seconds}});
+  }
+  if (r.cycles > 0) {
+    j["cycles"] = r.cycles;
+    j["slice_seconds"] = r.slice_seconds;
   }
   out << j.dump(2) << "\n";
 }
 
 void print_text(std::ostream& out, const self_test_result& r) {
   out << "ferrite-crash self-test: the unmutated engine, then each mutation (txlog/mutation.h)\n";
-  out << "  " << std::left << std::setw(24) << "none (baseline)"
+  out << "  " << std::left << std::setw(26) << "none (baseline)"
       << (r.baseline_failures == 0 ? "clean" : "FAILURES: " + std::to_string(r.baseline_failures))
       << "\n";
   if (!r.baseline_first_failure.empty()) out << "    " << r.baseline_first_failure << "\n";
   for (const mutation_verdict& m : r.mutations) {
-    out << "  " << std::left << std::setw(24) << m.name
+    out << "  " << std::left << std::setw(26) << m.name
         << (m.detected ? "detected" : "NOT DETECTED") << "  (" << m.workload << ", " << m.states
         << " states)\n";
     if (!m.first_failure.empty()) out << "    " << m.first_failure << "\n";
