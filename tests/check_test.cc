@@ -88,13 +88,17 @@ run_result run(const std::vector<std::string>& args, const fs::path& dir) {
 }
 
 // A fixture pool, written once per test run.
+fs::path fixture_program(const std::string& name) {
+  return build_dir() / "tests" /
+         (name == "typed"        ? "typed_pool_fixture"
+          : name == "containers" ? "container_pool_fixture"
+                                 : "value_pool_fixture");
+}
+
 fs::path fixture_pool(const std::string& name, const fs::path& dir) {
   const fs::path pool = dir / (name + ".pool");
   if (fs::exists(pool)) return pool;
-  const fs::path exe = build_dir() / "tests" /
-                       (name == "typed"        ? "typed_pool_fixture"
-                        : name == "containers" ? "container_pool_fixture"
-                                               : "value_pool_fixture");
+  const fs::path exe = fixture_program(name);
   INFO("fixture program " << exe);
   REQUIRE(fs::exists(exe));
   REQUIRE(run({exe.string(), pool.string()}, dir).status == 0);
@@ -325,6 +329,7 @@ void write_bytes(const fs::path& file, std::uint64_t at, const void* bytes, std:
 struct outcome {
   std::uint64_t site = 0, expect = 0;
   run_result check, dump, gc;
+  run_result walk;  // the fixture's --walk (real containers and values only)
   nlohmann::json check_json;
 };
 
@@ -400,6 +405,10 @@ outcome apply_and_run(const recipe& r, const fs::path& dir) {
   const fs::path gc_copy = dir / (r.name + ".gc.pool");
   fs::copy_file(damaged, gc_copy, fs::copy_options::overwrite_existing);
   o.gc = run({cli, "gc", gc_copy.string()}, dir);
+  // The typed fixture writes layouts by hand: only the real containers and
+  // values have a public-API walk.
+  if (r.fixture != "typed")
+    o.walk = run({fixture_program(r.fixture).string(), "--walk", damaged.string()}, dir);
   if (o.check.status == 0 || o.check.status == 1) o.check_json = nlohmann::json::parse(o.check.out);
   return o;
 }
@@ -445,6 +454,13 @@ void run_recipe(const std::string& name) {
   // Neither dump nor gc may crash on it (exit 0, 1 or 2, never a signal).
   CHECK((o.dump.status >= 0 && o.dump.status <= 2));
   CHECK((o.gc.status >= 0 && o.gc.status <= 2));
+  // Nor may a program reading the damaged pool through the public API: a
+  // ferrite::error (exit 1) or nothing it reads is damaged (exit 0).
+  if (r->fixture != "typed") {
+    INFO("walk: exit " << o.walk.status << " " << first_line(o.walk.out));
+    std::cout << "  walk " << o.walk.status << " (" << first_line(o.walk.out) << ")\n";
+    CHECK((o.walk.status == 0 || o.walk.status == 1));
+  }
 }
 
 }  // namespace

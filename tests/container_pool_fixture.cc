@@ -31,9 +31,33 @@ FERRITE_TYPE(shelf, "test.Shelf", numbers, words, by_name, ordered, marks)
 
 }  // namespace fixture
 
+// --walk PATH: reads everything the root reaches through the public API
+// (tests/check_test.cc runs it on damaged copies). Exit 0 read, 1 a
+// ferrite::error; a signal is a bug.
+int walk(const char* path) {
+  try {
+    ferrite::pool_options o;
+    o.mode = ferrite::open_mode::read_only;
+    ferrite::pool p = ferrite::pool::open(path, o);
+    auto s = p.root<fixture::shelf>();
+    std::int64_t sum = 0;
+    for (std::int64_t v : s->numbers) sum += v;
+    for (const auto& w : s->words) sum += static_cast<std::int64_t>(std::string(w.c_str()).size());
+    for (const auto& [k, v] : s->by_name) sum += v + static_cast<std::int64_t>(k.size());
+    for (const auto& [k, v] : s->ordered) sum += k + static_cast<std::int64_t>(v.size());
+    for (std::int32_t m : s->marks) sum += m;
+    std::cout << "walked: " << sum << "\n";
+  } catch (const ferrite::error& e) {
+    std::cout << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--walk") return walk(argv[2]);
   if (argc != 2) {
-    std::cerr << "usage: container_pool_fixture PATH\n";
+    std::cerr << "usage: container_pool_fixture [--walk] PATH\n";
     return 2;
   }
   try {

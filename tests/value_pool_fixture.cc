@@ -40,9 +40,27 @@ struct ferrite::value_codec<fixture::point> {
   static fixture::point decode(std::string_view) { return {}; }
 };
 
+// --walk PATH: reads everything the root reaches through the public API
+// (repr follows every list, dict, set, tuple and object; tests/check_test.cc
+// runs it on damaged copies). Exit 0 read, 1 a ferrite::error; a signal is
+// a bug.
+int walk(const char* path) {
+  try {
+    ferrite::pool_options o;
+    o.mode = ferrite::open_mode::read_only;
+    ferrite::pool p = ferrite::pool::open(path, o);
+    std::cout << "walked: " << p.root().repr().size() << " characters\n";
+  } catch (const ferrite::error& e) {
+    std::cout << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--walk") return walk(argv[2]);
   if (argc != 2) {
-    std::cerr << "usage: value_pool_fixture PATH\n";
+    std::cerr << "usage: value_pool_fixture [--walk] PATH\n";
     return 2;
   }
   try {
