@@ -23,17 +23,15 @@ std::string_view to_string(granularity g) noexcept {
 
 namespace detail {
 
-namespace {
-std::atomic<std::uint64_t> forks{0};
-// Registered when the library is loaded, before any pool can be opened.
-const int fork_handler_registered = pthread_atfork(
-    nullptr, nullptr, [] { forks.store(forks.load(std::memory_order_relaxed) + 1); });
-}  // namespace
+std::atomic<std::uint64_t> media::process_forks{0};
 
-std::uint64_t media::forks_seen() noexcept {
-  (void)fork_handler_registered;
-  return forks.load(std::memory_order_relaxed);
-}
+namespace {
+// Registered when the library is loaded, before any pool can be opened.
+[[maybe_unused]] const int fork_handler_registered = pthread_atfork(nullptr, nullptr, [] {
+  media::process_forks.store(media::process_forks.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+});
+}  // namespace
 
 void media::fail_forked() {
   fail(error_code::pool_locked,

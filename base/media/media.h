@@ -101,6 +101,10 @@ class media {
     if (forked()) [[unlikely]]
       fail_forked();
   }
+  // Children of fork() this process descends from (a pthread_atfork
+  // handler, registered when the library loads, counts them): 0 in the
+  // first process. Read inline: every write and barrier asks.
+  static std::atomic<std::uint64_t> process_forks;
 
  protected:
   media() = default;
@@ -132,9 +136,9 @@ class media {
   std::byte* working_ = nullptr;
 
  private:
-  // Children of fork() this process descends from (a pthread_atfork
-  // handler counts them): 0 in the first process.
-  static std::uint64_t forks_seen() noexcept;
+  static std::uint64_t forks_seen() noexcept {
+    return process_forks.load(std::memory_order_relaxed);
+  }
   [[noreturn]] static void fail_forked();
   const std::uint64_t forks_at_open_ = forks_seen();
 
