@@ -195,12 +195,29 @@ check_report check_pool(const std::filesystem::path& path, pool_options options)
       case error_code::bad_version:
         r.problems.push_back({{0, e.what()}, problem_area::open});
         r.problems_found = 1;
-        return r;
+        break;
       default:
         throw;
     }
   }
-  return check_pool(p);
+  if (p.is_open()) return check_pool(p);
+  if (options.salvage) return r;
+  // A log damaged in the middle: the damaged record is the problem (at its
+  // offset), and the state before it is checked as well, as a salvaging
+  // open shows it.
+  options.salvage = true;
+  try {
+    p = pool::open(path, options);
+  } catch (const error&) {
+    return r;  // damaged elsewhere too: the first problem is the one to report
+  }
+  const pool_info info = p.info();
+  if (info.damage.empty()) return r;
+  check_report prefix = check_pool(p);
+  prefix.problems.insert(prefix.problems.begin(),
+                         {{info.damage_offset, info.damage}, problem_area::log});
+  prefix.problems_found += 1;
+  return prefix;
 }
 
 check_report check_pool(const pool& p) {

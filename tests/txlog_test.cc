@@ -633,6 +633,8 @@ TEST_CASE("a damaged log is a problem for check_pool, which names the record",
   const check_report r = check_pool("damaged", o);
   REQUIRE_FALSE(r.problems.empty());
   CHECK(r.problems.front().what.find("log record 2") != std::string::npos);
+  CHECK(r.problems.front().offset == t.img.at(t.log[1].pos));
+  CHECK(r.problems.size() == 1);  // the state before the damage is sound
 }
 
 TEST_CASE("a damaged wrap marker ends the log at the marker", "[recovery][corruption][log]") {
