@@ -103,7 +103,7 @@ void change_log::refuse_damage(const std::byte* log, std::uint64_t pos, std::uin
             " (file offset " + std::to_string(header_.log_offset + pos) + ") is damaged: record " +
             std::to_string(h.lsn) + " at log offset " + std::to_string(later) +
             ", written after it was durable, is intact, so records " + std::to_string(lsn) + ".." +
-            std::to_string(h.lsn) + " (at least) were committed and cannot be replayed";
+            std::to_string(h.lsn) + " were committed and cannot be replayed";
   damage_offset_ = header_.log_offset + pos;
   if (salvage && !writable_) return;
   fail(error_code::corrupted,

@@ -97,15 +97,20 @@ std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uin
 
 std::int64_t find_later_record(const std::byte* log, std::uint64_t log_size, std::uint64_t lsn,
                                std::uint64_t epoch, std::uint64_t seed) noexcept {
+  std::int64_t found = -1;
+  std::uint64_t found_lsn = 0;
   for (std::uint64_t pos = 0; pos + sizeof(record_header) <= log_size; pos += record_align) {
     record_header h;
     std::memcpy(&h, log + pos, sizeof h);
-    if (h.magic != record_magic || h.epoch != epoch || h.lsn <= lsn || h.durable_lsn < lsn)
+    if (h.magic != record_magic || h.epoch != epoch || h.lsn <= lsn || h.durable_lsn < lsn ||
+        h.lsn <= found_lsn)
       continue;
-    if (validate_record(log + pos, log_size - pos, h.lsn, epoch, seed) != 0)
-      return static_cast<std::int64_t>(pos);
+    if (validate_record(log + pos, log_size - pos, h.lsn, epoch, seed) != 0) {
+      found = static_cast<std::int64_t>(pos);
+      found_lsn = h.lsn;
+    }
   }
-  return -1;
+  return found;
 }
 
 bool pool_bounds::contains(std::uint64_t offset, std::uint64_t len) const noexcept {

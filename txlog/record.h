@@ -49,8 +49,9 @@ std::uint64_t validate_record(const std::byte* rec, std::uint64_t room, std::uin
 // (expecting record `lsn` of `epoch`) is damage and not a torn tail: a
 // valid record of the same epoch with a later LSN whose durable_lsn says
 // record `lsn` was durable before it was written. Every 64-byte position of
-// the region is tried. Returns that record's position, or -1 (none: the
-// log simply ends there).
+// the region is tried. Returns the position of the one with the highest
+// LSN (so records `lsn` up to its LSN were committed), or -1 (none: the log
+// simply ends there).
 std::int64_t find_later_record(const std::byte* log, std::uint64_t log_size, std::uint64_t lsn,
                                std::uint64_t epoch, std::uint64_t seed) noexcept;
 
