@@ -143,15 +143,22 @@ class site_finder {
   std::uint64_t tag() const { return impl_.header.pool_tag; }
   std::uint64_t heap_end() const { return p_.heap_offset() + p_.heap_size(); }
 
-  // pptr bits to the data of a free slot in the run holding `data`.
-  std::uint64_t free_slot_near(std::uint64_t data) const {
-    const detail::heap_layout l = detail::heap_layout_of(impl_.header, impl_.state);
+  // The first chunk of the run holding `data` (its chunk, or the nearest
+  // run chunk before it).
+  std::uint64_t run_chunk_of(const detail::heap_layout& l, std::uint64_t data) const {
     std::uint64_t g = (data - l.heap_offset) / chunk_size;
     while (detail::entry_kind_of(load<std::uint64_t>(l.entry_offset(g))) !=
            detail::chunk_kind::run) {
       REQUIRE(g > 0);
       --g;
     }
+    return g;
+  }
+
+  // pptr bits to the data of a free slot in the run holding `data`.
+  std::uint64_t free_slot_near(std::uint64_t data) const {
+    const detail::heap_layout l = detail::heap_layout_of(impl_.header, impl_.state);
+    const std::uint64_t g = run_chunk_of(l, data);
     const auto rh = load<detail::run_header>(l.chunk_offset(g));
     for (std::uint64_t i = 0; i < rh.slot_count; ++i) {
       const auto w =
@@ -167,12 +174,7 @@ class site_finder {
   // The bitmap word and bit of the run slot whose data starts at `data`.
   std::pair<std::uint64_t, std::uint64_t> slot_bit(std::uint64_t data) const {
     const detail::heap_layout l = detail::heap_layout_of(impl_.header, impl_.state);
-    std::uint64_t g = (data - l.heap_offset) / chunk_size;
-    while (detail::entry_kind_of(load<std::uint64_t>(l.entry_offset(g))) !=
-           detail::chunk_kind::run) {
-      REQUIRE(g > 0);
-      --g;
-    }
+    const std::uint64_t g = run_chunk_of(l, data);
     const auto rh = load<detail::run_header>(l.chunk_offset(g));
     const std::uint64_t i = (data - 16 - l.chunk_offset(g) - rh.data_offset) / rh.slot_size;
     return {l.chunk_offset(g) + detail::run_bitmap_offset + i / 64 * 8, 1ull << (i % 64)};
