@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <string>
 
-#include "ferrite/base/format/log_format.h"
 #include "ferrite/base/format/pool_format.h"
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/engine/check.h"
@@ -345,34 +344,6 @@ TEST_CASE("copy refusals leave no DST", "[copy][errors]") {
   CHECK_FALSE(file_there(d / "t.pool"));
 }
 
-namespace {
-
-// Log positions of the records after the checkpoint in a pool image, in
-// LSN order (the walk recovery makes).
-std::vector<std::uint64_t> record_positions(const std::vector<std::byte>& img) {
-  detail::pool_header h;
-  std::memcpy(&h, img.data(), sizeof h);
-  detail::superblock sb[2];
-  for (int i : {0, 1}) std::memcpy(&sb[i], img.data() + h.superblock_offset[i], sizeof sb[i]);
-  const detail::superblock& cur = sb[0].sequence > sb[1].sequence ? sb[0] : sb[1];
-  std::vector<std::uint64_t> out;
-  std::uint64_t pos = cur.log_head, lsn = cur.checkpoint_lsn + 1;
-  for (;; ++lsn) {
-    detail::record_header rh;
-    std::memcpy(&rh, img.data() + h.log_offset + pos, sizeof rh);
-    if (rh.magic != detail::record_magic || rh.lsn != lsn || rh.epoch != cur.log_epoch) break;
-    if (rh.flags & detail::record_flag_wrap) {
-      pos = 0;
-      continue;
-    }
-    out.push_back(h.log_offset + pos);
-    pos = (pos + rh.length) % h.log_size;
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("a pool whose log is damaged in the middle is refused, and copied with salvage",
           "[copy][errors][salvage]") {
   temp_dir d;
@@ -392,7 +363,11 @@ TEST_CASE("a pool whose log is damaged in the middle is refused, and copied with
     }
     image = dev->durable();  // as after a crash: the records are not checkpointed
   }
-  const std::vector<std::uint64_t> records = record_positions(image);
+  detail::pool_header h;
+  std::memcpy(&h, image.data(), sizeof h);
+  std::vector<std::uint64_t> records;  // file offsets, wrap markers left out
+  for (const test::log_record& r : test::log_of(image.data()))
+    if (!r.wrap) records.push_back(h.log_offset + r.pos);
   REQUIRE(records.size() >= 3);
   // The record of `value = 2`: a bit flipped in its data.
   image[records[records.size() - 2] + 64 + 16] ^= std::byte{0x01};

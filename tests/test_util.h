@@ -1,8 +1,11 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "ferrite/base/error.h"
 
@@ -27,6 +30,18 @@ error_code error_of(Fn&& fn);
 
 void write_file(const std::filesystem::path& p, const std::string& bytes);
 std::string read_file(const std::filesystem::path& p);
+
+// A record recovery would find, and whether it is a wrap marker.
+struct log_record {
+  std::uint64_t pos;  // offset in the log region
+  bool wrap;
+};
+
+// The records recovery would find in the pool image `image` from its
+// current superblock slot (the higher sequence; both must be valid):
+// headers with the expected LSN and epoch, following wrap markers. Read
+// from the bytes, not through validate_record.
+std::vector<log_record> log_of(const std::byte* image);
 
 }  // namespace ferrite::test
 

@@ -17,6 +17,8 @@
 
 using namespace ferrite;
 using ferrite::test::error_of;
+using ferrite::test::log_of;
+using ferrite::test::log_record;
 
 namespace {
 
@@ -314,36 +316,6 @@ TEST_CASE("record builder output validates and applies", "[record]") {
 // - an invalid superblock slot is skipped and the other one is current;
 //   both invalid is `corrupted`; a heap beyond the file is `truncated`.
 namespace {
-
-// A record recovery would find, and whether it is a wrap marker.
-struct log_record {
-  std::uint64_t pos;  // offset in the log region
-  bool wrap;
-};
-
-// The records recovery would find in `image` from its current superblock
-// slot (the higher sequence; both are valid in these tests): headers with
-// the expected LSN and epoch, following wrap markers. Read from the bytes,
-// not through validate_record.
-std::vector<log_record> log_of(const std::byte* image) {
-  detail::pool_header h;
-  std::memcpy(&h, image, sizeof h);
-  detail::superblock sb[2];
-  for (int i : {0, 1}) std::memcpy(&sb[i], image + h.superblock_offset[i], sizeof sb[i]);
-  const detail::superblock& cur = sb[0].sequence > sb[1].sequence ? sb[0] : sb[1];
-  std::vector<log_record> out;
-  std::uint64_t pos = cur.log_head, lsn = cur.checkpoint_lsn + 1;
-  while (out.size() < h.log_size / 64) {
-    detail::record_header rh;
-    std::memcpy(&rh, image + h.log_offset + pos, sizeof rh);
-    if (rh.magic != detail::record_magic || rh.lsn != lsn || rh.epoch != cur.log_epoch) break;
-    const bool wrap = rh.flags & detail::record_flag_wrap;
-    out.push_back({pos, wrap});
-    pos = wrap ? 0 : (pos + rh.length) % h.log_size;
-    ++lsn;
-  }
-  return out;
-}
 
 // The durable image of a pool and the structures in it, for damaging.
 struct pool_image {
