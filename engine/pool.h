@@ -87,6 +87,29 @@ struct pool_options {
   // the damage instead, and pool::info().damage says what it left out;
   // `ferrite copy --salvage` writes that state to a new pool.
   bool salvage = false;
+  // Memory budget of the working view, in bytes (docs/durability.md
+  // "Memory"). A page the program writes gets a private copy; once its
+  // changes are checkpointed and no running transaction changed it since,
+  // the background checkpointer gives it back to the kernel (its next
+  // access reads the file again), so that private memory stays near the
+  // budget however much of the pool is written. 0 picks a quarter of the
+  // machine's RAM, at most 1 GiB; pool_options::unbounded keeps every
+  // private page until close. Ignored for read-only opens and with
+  // checked_transactions.
+  std::uint64_t memory_budget = 0;
+  static constexpr std::uint64_t unbounded = ~std::uint64_t{0};
+  // The largest size pool::grow may reach in this open. Its address range
+  // is reserved at open (address space only, no memory), so the working
+  // view never moves: base(), raw pointers and references stay valid
+  // across grow. 0 picks the larger of 64 GiB and twice the file's size;
+  // a grow past it fails with invalid_argument.
+  std::uint64_t max_size = 0;
+  // Checkpoints run on a thread of the pool's own (started at open,
+  // stopped at close), woken by log fill and by the memory budget; a
+  // committer then waits only when the log is full. false: committing
+  // threads checkpoint themselves when the log is half full (one thread
+  // fewer; deterministic crash tests).
+  bool background_checkpoint = true;
 };
 
 struct pool_region {

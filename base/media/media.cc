@@ -1,8 +1,17 @@
 #include "ferrite/base/media/media.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <string>
 
 #include "ferrite/base/error.h"
@@ -40,6 +49,132 @@ void media::fail_forked() {
            "writing: only the opener may write it (the child's copy of the log and allocator "
            "state stopped at the fork). Reading is fine; to write, open the pool in the child "
            "after the parent closed it (docs/durability.md, \"Processes\")");
+}
+
+namespace {
+
+// The handler's view of the media holding pages: scanned without a lock.
+constexpr std::size_t max_holders = 64;
+std::atomic<media*> holders[max_holders];
+std::mutex holders_mu;
+std::atomic<bool (*)(void*) noexcept> watch_hook{nullptr};
+struct sigaction previous_action;
+
+void on_segv(int sig, siginfo_t* info, void* context);
+
+}  // namespace
+
+// A store to a held page: wait while the span is held, then return so the
+// store runs again (it faults once more, and goes on, if the page is
+// still not writable for another reason).
+bool media::wait_if_held(const void* addr) noexcept {
+  const auto a = reinterpret_cast<std::uintptr_t>(addr);
+  bool waited = false;
+  while (a >= held_begin_.load(std::memory_order_acquire) &&
+         a < held_end_.load(std::memory_order_acquire)) {
+    waited = true;
+    sched_yield();
+  }
+  return waited;
+}
+
+namespace {
+
+void on_segv(int sig, siginfo_t* info, void* context) {
+  if (info->si_code == SEGV_ACCERR) {
+    for (auto& h : holders) {
+      media* m = h.load(std::memory_order_acquire);
+      if (m && m->wait_if_held(info->si_addr)) return;
+    }
+    auto hook = watch_hook.load(std::memory_order_acquire);
+    if (hook && hook(info->si_addr)) return;
+  }
+  // Not ours: whoever handled SIGSEGV before us, or the default action.
+  if (previous_action.sa_flags & SA_SIGINFO) {
+    previous_action.sa_sigaction(sig, info, context);
+  } else if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN) {
+    previous_action.sa_handler(sig);
+  } else {
+    // Restore the default: the faulting store runs again and kills the
+    // process as if no handler had been installed.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGSEGV, &dfl, nullptr);
+  }
+}
+
+}  // namespace
+
+void install_fault_handler(bool (*watch_fault)(void* addr) noexcept) {
+  static std::mutex mu;
+  std::lock_guard g(mu);
+  if (watch_fault) watch_hook.store(watch_fault, std::memory_order_release);
+  struct sigaction current {};
+  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+      current.sa_sigaction == on_segv) {
+    return;
+  }
+  struct sigaction sa {};
+  sa.sa_sigaction = on_segv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, &previous_action) != 0) {
+    fail_errno(errno, "cannot install ferrite's SIGSEGV handler", "");
+  }
+}
+
+media::~media() {
+  if (!held_.empty()) release_pages();
+}
+
+void media::hold_pages(const page_runs& runs) {
+  if (runs.empty()) return;
+  install_fault_handler();
+  {
+    std::lock_guard g(holders_mu);
+    std::size_t i = 0;
+    for (; i < max_holders; ++i) {
+      media* expected = nullptr;
+      if (holders[i].load() == this) break;
+      if (holders[i].compare_exchange_strong(expected, this)) break;
+    }
+    if (i == max_holders) fail(error_code::io_error, "too many pools give back memory at once");
+  }
+  // The span is published before any page is protected: a fault on a held
+  // page always finds it.
+  std::uint64_t lo = runs.front().first, hi = 0;
+  for (const auto& [off, len] : runs) {
+    lo = std::min(lo, off);
+    hi = std::max(hi, off + len);
+  }
+  held_end_.store(reinterpret_cast<std::uintptr_t>(working_ + hi), std::memory_order_release);
+  held_begin_.store(reinterpret_cast<std::uintptr_t>(working_ + lo), std::memory_order_release);
+  for (const auto& [off, len] : runs) {
+    if (mprotect(working_ + off, len, PROT_READ) != 0) {
+      const int e = errno;
+      release_pages();
+      fail_errno(e, "protecting working-view pages to give them back", "");
+    }
+    held_.emplace_back(off, len);
+  }
+}
+
+void media::release_pages() noexcept {
+  for (const auto& [off, len] : held_) {
+    if (mprotect(working_ + off, len, PROT_READ | PROT_WRITE) != 0) {
+      std::fprintf(stderr, "ferrite: cannot make working-view pages writable again: %s\n",
+                   std::strerror(errno));
+      std::abort();
+    }
+  }
+  held_.clear();
+  held_begin_.store(0, std::memory_order_release);
+  held_end_.store(0, std::memory_order_release);
+  std::lock_guard g(holders_mu);
+  for (auto& h : holders) {
+    if (h.load() == this) h.store(nullptr, std::memory_order_release);
+  }
 }
 
 media::counter_shard& media::shard() noexcept {

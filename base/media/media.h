@@ -10,14 +10,28 @@
 // Every write, flushed cache line, fence and sync syscall is counted; the
 // counters are the noise-free performance figures of the engine.
 //
+// Giving memory back (the memory budget, docs/durability.md "Memory"): a
+// private page of the working view whose bytes equal the durable view's may
+// be dropped, and its next access sees the durable view again. A store
+// racing with the drop must not be lost, so the pages are held first:
+//
+//   hold_pages(runs)      working pages read-only; a thread that stores to
+//                         one waits (in the SIGSEGV handler) until release
+//   ... compare, drop_page(offset) for each page found equal ...
+//   release_pages()       writable again; waiting stores run
+//
 // Thread-safety: write() and barrier() may be called from several threads on
 // disjoint ranges; grow() and map_working_view() require exclusive access.
+// One thread at a time holds pages; holding is not concurrent with grow()
+// or map_working_view().
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace ferrite {
 
@@ -43,7 +57,7 @@ namespace detail {
 
 class media {
  public:
-  virtual ~media() = default;
+  virtual ~media();
   media(const media&) = delete;
   media& operator=(const media&) = delete;
 
@@ -83,6 +97,23 @@ class media {
   // Extends the image to `new_size` bytes (zero-filled). The working view,
   // if mapped, is re-created; its address may change.
   virtual void grow(std::size_t new_size) = 0;
+
+  // Page runs [offset, offset + len) of the working view, 4 KiB-aligned.
+  using page_runs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+  // Makes `runs` read-only until release_pages(): stores to them wait.
+  // REQUIRES: no pages held. Throws io_error when mprotect fails (nothing
+  // is held then).
+  void hold_pages(const page_runs& runs);
+  // Frees the private copy of the held page at `offset`: the working view
+  // shows the durable view's bytes there from now on. REQUIRES: the page
+  // is held and its working bytes equal its durable bytes.
+  virtual void drop_page(std::uint64_t offset) = 0;
+  // Makes the held pages writable again. Never throws: a failure to
+  // unprotect is fatal (a store would wait forever), so it aborts.
+  void release_pages() noexcept;
+  // The SIGSEGV handler's part: waits while `addr` lies in the held span.
+  // True when it waited (the store may run again). Async-signal-safe.
+  bool wait_if_held(const void* addr) noexcept;
 
   // True when each thread must fence its own flushes (cache-line media):
   // group commit then shares nothing but the wait.
@@ -130,6 +161,10 @@ class media {
   void count_fence() noexcept { bump(shard().fences, 1); }
   void count_sync() noexcept { bump(shard().syncs, 1); }
 
+  // The working-view span holding pages (for the SIGSEGV handler).
+  std::atomic<std::uintptr_t> held_begin_{0}, held_end_{0};
+  page_runs held_;
+
   granularity granularity_ = granularity::page;
   std::size_t size_ = 0;
   std::byte* durable_ = nullptr;
@@ -145,6 +180,13 @@ class media {
   static constexpr std::size_t shard_count = 64;
   counter_shard shards_[shard_count];
 };
+
+// Installs ferrite's SIGSEGV handler (once per call, so that it is back
+// after code that swapped handlers). It lets a store to a held page wait
+// for release_pages(); faults it does not own go to `watch_fault` (checked
+// mode's write tracking, engine/detail/write_watch.h) when set, then to the
+// handler that was installed before. Throws io_error.
+void install_fault_handler(bool (*watch_fault)(void* addr) noexcept = nullptr);
 
 // Number of 64-byte cache lines touched by [offset, offset+len).
 inline std::uint64_t lines_touched(std::uint64_t offset, std::size_t len) noexcept {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ferrite/base/error.h"
+#include "ferrite/base/media/media.h"
 #include "ferrite/engine/detail/lock_fields.h"
 #include "ferrite/engine/detail/pool_impl.h"
 #include "ferrite/engine/detail/tx_context.h"
@@ -77,54 +78,20 @@ std::byte load_byte(const std::byte* p) {
 // The handler's table: the armed watches, scanned without a lock.
 std::atomic<write_watch*> watches[max_open_pools];
 std::mutex watches_mu;  // adding and removing entries
-struct sigaction previous_action;
 
 void write_stderr(const char* s) noexcept {
   ssize_t r = ::write(2, s, std::strlen(s));
   (void)r;
 }
 
-void on_segv(int sig, siginfo_t* info, void* context) {
-  if (info->si_code == SEGV_ACCERR) {
-    for (auto& w : watches) {
-      write_watch* watch = w.load(std::memory_order_acquire);
-      if (watch && watch->on_fault(info->si_addr)) return;
-    }
+// The SIGSEGV handler's hook (media.h install_fault_handler): true when
+// `addr` is on a protected page of an armed watch, now open.
+bool watch_fault(void* addr) noexcept {
+  for (auto& w : watches) {
+    write_watch* watch = w.load(std::memory_order_acquire);
+    if (watch && watch->on_fault(addr)) return true;
   }
-  // Not ours: whoever handled SIGSEGV before us, or the default action.
-  if (previous_action.sa_flags & SA_SIGINFO) {
-    previous_action.sa_sigaction(sig, info, context);
-  } else if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN) {
-    previous_action.sa_handler(sig);
-  } else {
-    // Restore the default: the faulting store runs again and kills the
-    // process as if no handler had been installed.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(SIGSEGV, &dfl, nullptr);
-  }
-}
-
-// Installs on_segv unless it is the current handler. Called whenever a
-// watch is armed, not once per process: code that installs a handler of
-// its own and later restores the one it found (test frameworks do, per
-// test) may have removed ours meanwhile.
-void install_handler() {
-  static std::mutex mu;
-  std::lock_guard g(mu);
-  struct sigaction current {};
-  if (sigaction(SIGSEGV, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
-      current.sa_sigaction == on_segv) {
-    return;
-  }
-  struct sigaction sa {};
-  sa.sa_sigaction = on_segv;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGSEGV, &sa, &previous_action) != 0) {
-    fail_errno(errno, "checked transactions: cannot install the SIGSEGV handler", "");
-  }
+  return false;
 }
 
 // Calls fn(begin, end) for the ranges `t` accounts for besides its covered
@@ -177,7 +144,9 @@ void write_watch::arm() {
   base_ = pool_.store->working();
   heap_ = pool_.header.heap_offset;
   pages_ = pool_.state.heap_size / page_size;
-  install_handler();
+  // Installed whenever a watch is armed: code that swaps handlers (test
+  // frameworks do, per test) may have removed it meanwhile.
+  install_fault_handler(watch_fault);
   if (reinterpret_cast<std::uintptr_t>(base_ + heap_) % page_size != 0) {
     fail(error_code::invalid_argument,
          "checked transactions: the heap of the working view is not page-aligned");

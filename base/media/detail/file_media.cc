@@ -153,6 +153,14 @@ void file_media::sync_all() {
   }
 }
 
+// A private page dropped from a file's private mapping maps the file's
+// page again: the page cache, which holds every write() made so far.
+void file_media::drop_page(std::uint64_t offset) {
+  if (madvise(working_ + offset, page_size, MADV_DONTNEED) != 0) {
+    fail_errno(errno, "giving back a working-view page of", path_);
+  }
+}
+
 void file_media::grow(std::size_t new_size) {
   refuse_forked();
   if (new_size <= size_) return;

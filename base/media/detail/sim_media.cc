@@ -1,5 +1,8 @@
 #include "ferrite/base/media/detail/sim_media.h"
 
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -80,6 +83,23 @@ void sim_media::unmap_working() noexcept {
 
 sim_media::~sim_media() {
   unmap_working();
+}
+
+// What a file's private mapping does when a page is dropped: the page
+// shows the device's visible bytes (a shared mapping's view). The page is
+// held read-only; a new read-only page with those bytes replaces it in one
+// step (mremap), so a store waiting on it never runs on the old page.
+void sim_media::drop_page(std::uint64_t offset) {
+  constexpr std::size_t page = 4096;
+  void* fresh = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) fail_errno(errno, "simulated device: dropping a working-view page", "");
+  std::memcpy(fresh, device_->visible_data() + offset, page);
+  if (mprotect(fresh, page, PROT_READ) != 0 ||
+      mremap(fresh, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, working_ + offset) == MAP_FAILED) {
+    const int e = errno;
+    munmap(fresh, page);
+    fail_errno(e, "simulated device: dropping a working-view page", "");
+  }
 }
 
 void sim_media::grow(std::size_t new_size) {

@@ -26,6 +26,7 @@ class sim_media final : public media {
   void sync_all() override;
   void map_working_view() override;
   void grow(std::size_t new_size) override;
+  void drop_page(std::uint64_t offset) override;
   ~sim_media() override;
 
  private:
