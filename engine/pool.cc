@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -213,6 +214,7 @@ void pool_impl::close() {
   };
   try {
     // A fork() child writes nothing: the parent owns the pool (media::forked).
+    if (log) log->stop_background();
     if (was_opened && !read_only && !log->failed() && !store->forked()) {
       log->checkpoint();  // the log is empty after a clean close
       state.clean_shutdown = true;
@@ -276,6 +278,17 @@ void create_new(const std::filesystem::path& path, const pool_options& o) {
     file_media m(fd, size, true, name);
     format_pool(m, h, size - h.heap_offset);
   });
+}
+
+// pool_options::memory_budget: 0 is a quarter of RAM, at most 1 GiB.
+std::uint64_t memory_budget_of(std::uint64_t requested) {
+  if (requested != 0) return requested;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t ram = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) *
+                                                        static_cast<std::uint64_t>(page)
+                                                  : 0;
+  constexpr std::uint64_t cap = 1ull << 30;
+  return ram == 0 ? cap : std::min(ram / 4, cap);
 }
 
 bool pool_exists(const std::filesystem::path& path, const pool_options& o) {
@@ -379,6 +392,12 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     }
   }
   if (writable && impl->checked) impl->watch = std::make_unique<write_watch>(*impl);
+  if (writable) {
+    // Checked mode protects the heap itself: no page is given back there.
+    impl->log->start_background(o.background_checkpoint,
+                                impl->checked ? pool_options::unbounded
+                                              : memory_budget_of(o.memory_budget));
+  }
   return pool(std::move(impl));
 }
 

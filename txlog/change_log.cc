@@ -27,6 +27,17 @@ change_log::change_log(media& m, const pool_header& header, superblock_store& su
       writable_(writable),
       seed_(pool_seed(header)) {}
 
+change_log::~change_log() {
+  stop_background();
+}
+
+void change_log::start_background(bool thread, std::uint64_t budget_bytes) {
+  (void)thread;
+  (void)budget_bytes;
+}
+
+void change_log::stop_background() noexcept {}
+
 pool_bounds change_log::bounds() const noexcept {
   return {header_.type_table_offset, header_.type_table_offset + header_.type_table_size,
           header_.heap_offset, header_.heap_offset + state_.heap_size};

@@ -177,6 +177,20 @@ class change_log {
   void persist_direct(const std::byte* src_base,
                       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
 
+  // After open (REQUIRES: recovery done, the working view mapped, no other
+  // call running): `thread` starts the background checkpointer, which
+  // checkpoints when a quarter of the log is used or the memory budget
+  // asks, so committers wait only when the log is full. `budget_bytes`
+  // (pool_options::unbounded: never) bounds the working view's private
+  // pages: after each checkpoint, pages beyond it are given back
+  // (give_back_pages). Without the thread both run on committing threads,
+  // from maybe_checkpoint().
+  void start_background(bool thread, std::uint64_t budget_bytes);
+  // Stops the background thread; a checkpoint it runs ends first.
+  // Idempotent; the destructor calls it.
+  void stop_background() noexcept;
+  ~change_log();
+
   // Applies every durable record to the heap and advances the checkpoint.
   void checkpoint();
   // Checkpoints when more than half of the log is used.
