@@ -113,8 +113,19 @@ void format_pool(media& m, const pool_header& h, std::uint64_t heap_size) {
   m.sync_all();
 }
 
-std::unique_ptr<media> make_sim_media(const std::shared_ptr<sim_device>& dev) {
-  return std::make_unique<sim_media>(dev);
+std::unique_ptr<media> make_sim_media(const std::shared_ptr<sim_device>& dev,
+                                      std::uint64_t max_size) {
+  return std::make_unique<sim_media>(dev, max_size);
+}
+
+// pool_options::max_size for a pool file of `file_size` bytes: 0 is the
+// larger of 64 GiB and twice the file; never less than the file, never more
+// than a pool can be.
+std::uint64_t max_size_of(std::uint64_t requested, std::uint64_t file_size) {
+  const std::uint64_t m =
+      requested != 0 ? requested
+                     : std::max<std::uint64_t>(64ull << 30, std::min(2 * file_size, max_pool_size));
+  return std::max(std::min(m, max_pool_size), file_size);
 }
 
 }  // namespace
@@ -270,12 +281,12 @@ void create_new(const std::filesystem::path& path, const pool_options& o) {
   if (o.device) {
     if (o.device->size() != 0) fail_errno(EEXIST, "cannot create pool", name);
     o.device->resize(size);
-    sim_media m(o.device);
+    sim_media m(o.device, size);
     format_pool(m, h, size - h.heap_offset);
     return;
   }
   create_pool_file(path, size, o.file_mode, [&](int fd) {
-    file_media m(fd, size, true, name);
+    file_media m(fd, size, true, name, size);
     format_pool(m, h, size - h.heap_offset);
   });
 }
@@ -340,7 +351,7 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     validate_header(o.device->visible().data(),
                     std::min<std::size_t>(file_size, sizeof(pool_header)), file_size, name,
                     writable);
-    impl->store = make_sim_media(o.device);
+    impl->store = make_sim_media(o.device, max_size_of(o.max_size, file_size));
     if (writable)
       o.device->writer_open = true;
     else
@@ -354,7 +365,8 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     if (got < 0) fail_errno(errno, "cannot read pool", name);
     validate_header(buf, static_cast<std::size_t>(got), file_size, name, writable);
     reserve_pool_space(impl->file.fd(), file_size, writable, name);
-    impl->store = std::make_unique<file_media>(impl->file.fd(), file_size, writable, name);
+    impl->store = std::make_unique<file_media>(impl->file.fd(), file_size, writable, name,
+                                               max_size_of(o.max_size, file_size));
   }
   std::memcpy(&impl->header, impl->store->durable(), sizeof impl->header);
   impl->superblocks = std::make_unique<superblock_store>(*impl->store, impl->header);
@@ -609,7 +621,17 @@ void* pool::at(std::uint64_t offset) const {
 void pool::grow(std::uint64_t new_size) {
   pool_impl& p = impl();
   if (p.read_only) fail(error_code::read_only, "pool '" + p.path.string() + "' is open read-only");
-  if (in_transaction()) fail(error_code::tx_invalid, "pool::grow inside a transaction");
+  if (in_transaction()) {
+    fail(error_code::tx_invalid,
+         "pool::grow inside a transaction: it waits for every transaction to end, so call it "
+         "outside one");
+  }
+  // Running transactions end first and new ones wait (as for pool::gc):
+  // nothing allocates, commits or snapshots while the heap grows. Every
+  // allocation runs in a transaction (allocate_into and make outside one
+  // start their own), so this excludes them all. The working view does not
+  // move, so their raw pointers stay valid.
+  std::unique_lock gate(p.tx_gate);
   const std::uint64_t old_heap = p.state.heap_size;
   const std::uint64_t heap_size = new_size > p.header.heap_offset
                                       ? (new_size - p.header.heap_offset) / chunk_size * chunk_size
@@ -619,12 +641,23 @@ void pool::grow(std::uint64_t new_size) {
          "pool '" + p.path.string() + "' is already " + std::to_string(p.store->size()) +
              " bytes; grow needs a larger size (by at least one 4 KiB chunk)");
   }
-  if (p.header.heap_offset + heap_size > max_pool_size) {
+  const std::uint64_t file_size = p.header.heap_offset + heap_size;
+  if (file_size > max_pool_size) {
     fail(error_code::invalid_argument, "the maximum pool size is 64 TiB");
   }
-  // Checked mode watches the working view, which is about to be re-created:
-  // the watch ends here and starts again over the new view, however the
-  // grow ends.
+  if (file_size > p.store->max_size()) {
+    fail(error_code::invalid_argument,
+         "cannot grow pool '" + p.path.string() + "' to " + std::to_string(file_size) +
+             " bytes: its address range was reserved at open for at most " +
+             std::to_string(p.store->max_size()) +
+             " bytes (pool_options::max_size; the heap never leaves it, so base() and raw "
+             "pointers stay valid); close the pool and reopen it with a larger "
+             "pool_options::max_size");
+  }
+  // Checked mode: with every transaction ended, a change not accounted for
+  // was made outside transactions (as pool::gc reports). The watch sizes
+  // its tables when armed, so it ends here and starts again over the grown
+  // heap, however the grow ends (before the gate opens: `gate` outlives it).
   struct rewatch {
     pool_impl& p;
     bool watched = static_cast<bool>(p.watch);
@@ -640,7 +673,6 @@ void pool::grow(std::uint64_t new_size) {
     }
   } rewatch{p};
   if (p.watch) {
-    // Stores outside transactions would vanish with the old view.
     const std::string missing = p.watch->check_all();
     if (!missing.empty()) {
       fail(error_code::missing_snapshot,
@@ -649,16 +681,21 @@ void pool::grow(std::uint64_t new_size) {
     }
   }
   p.watch.reset();
-  // Everything committed reaches the file first: remapping the working view
-  // must not lose committed bytes that live only in private pages.
-  p.log->checkpoint();
-  // 1. The file grows (zeros: free chunks). 2. If the chunk table has no
-  // room for the new chunks, a larger copy is written to free chunks. 3.
-  // The superblock records the larger heap (and the new table). A crash
-  // before 3 leaves the old heap in a longer file, which opens fine.
+  // 1. The file grows (zeros: free chunks); the views map the new part
+  // after the old one. 2. If the chunk table has no room for the new
+  // chunks, a larger copy is written to free chunks. 3. The superblock
+  // records the larger heap (and the new table). A crash before 3 leaves
+  // the old heap in a longer file, which opens fine.
   const heap_layout before = p.heap->layout();
   const heap_layout after = p.heap->plan_table(heap_size);
-  p.store->grow(p.header.heap_offset + heap_size);
+  if (after.table_chunk != before.table_chunk || after.table_chunks != before.table_chunks) {
+    // The moved table is copied from the working view, and from step 3 on
+    // recovery reads it instead of the old one: no log record may still
+    // name the old table's entries, so everything committed is applied
+    // first (the gate keeps new commits out until the grow ends).
+    p.log->checkpoint();
+  }
+  p.store->grow(file_size);
   p.log->update_superblock(
       [&](pool_state& s) {
         s.heap_size = heap_size;
@@ -667,7 +704,7 @@ void pool::grow(std::uint64_t new_size) {
       },
       [&] { p.heap->write_table(after); });  // a failed sync here leaves the pool read-only
   p.heap->grown(before, after);
-  reregister_pool(p.generation, p.store->working(), p.store->size());
+  reregister_pool(p.generation, p.store->size());
 }
 
 namespace {

@@ -98,11 +98,16 @@ struct pool_options {
   // checked_transactions.
   std::uint64_t memory_budget = 0;
   static constexpr std::uint64_t unbounded = ~std::uint64_t{0};
-  // The largest size pool::grow may reach in this open. Its address range
-  // is reserved at open (address space only, no memory), so the working
-  // view never moves: base(), raw pointers and references stay valid
-  // across grow. 0 picks the larger of 64 GiB and twice the file's size;
-  // a grow past it fails with invalid_argument.
+  // The largest size pool::grow may reach in this open (rounded up to
+  // 4 KiB). Its address range is reserved at open, once for the working
+  // view and once for the durable one (address space only: no memory, no
+  // swap), so the working view never moves: base(), raw pointers and
+  // references stay valid across grow. 0 picks the larger of 64 GiB and
+  // twice the file's size; it is never less than the file's size nor more
+  // than the 64 TiB a pool may have. A grow past it fails with
+  // invalid_argument; reopen with a larger max_size to go further. The
+  // address space of a process is finite: 128 TiB on x86-64, of which the
+  // 256 pools a process may open take 32 TiB at the default.
   std::uint64_t max_size = 0;
   // Checkpoints run on a thread of the pool's own (started at open,
   // stopped at close), woken by log fill and by the memory budget; a
@@ -292,10 +297,14 @@ class pool {
   std::uint32_t object_type(const void* ptr) const;
 
   // Grows the pool file to `new_size` bytes (rounded down to whole chunks).
-  // REQUIRES: no transaction runs on this pool. Throws no_space when the
-  // file system is full (the pool is left as it was), invalid_argument when
-  // new_size is not larger. The working view keeps its address when the
-  // reserved address range allows; otherwise base() changes.
+  // base() never changes: raw pointers, references and pptrs stay valid.
+  // Other threads may run transactions meanwhile: the grow waits for the
+  // running ones to end, and new ones wait for the grow (it holds the
+  // pool's transaction gate, as gc does). Throws tx_invalid when called
+  // inside a transaction, no_space when the file system is full (the pool
+  // is left as it was), invalid_argument when new_size is not larger, or
+  // is past pool_options::max_size (the pool stays usable; reopen it with
+  // a larger max_size to grow further).
   void grow(std::uint64_t new_size);
 
   // Walks the whole heap: statistics / structural problems (empty if none).

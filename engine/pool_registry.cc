@@ -122,17 +122,17 @@ void unregister_pool(std::uint64_t generation) noexcept {
   r->pool.store(nullptr, std::memory_order_release);
 }
 
-void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept {
+void reregister_pool(std::uint64_t generation, std::uint64_t size) noexcept {
   std::lock_guard lk(registry_mu);
   open_range* r =
       find_range([generation](const open_range& x) { return x.generation.load() == generation; });
   if (!r) return;
-  r->base.store(reinterpret_cast<std::uintptr_t>(base));
   r->size.store(size);
   if (r->owns_tag.load()) {
-    open_pool_slot& s = open_pools[r->tag.load()];
-    store_route(r->tag.load(), r->pool.load(), base, size);
-    s.base.store(base, std::memory_order_release);
+    // The same bias and low, a higher high: a racing pptr lookup admits a
+    // pointer into the new chunks or not yet, never a wrong address.
+    store_route(r->tag.load(), r->pool.load(), reinterpret_cast<const std::byte*>(r->base.load()),
+                size);
   }
 }
 

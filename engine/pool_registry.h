@@ -10,8 +10,11 @@
 // pmutex and pshared_mutex use it to treat locks taken by earlier opens as
 // free.
 //
-// Thread-safety: lookups are lock-free; register/unregister take a lock.
-// A pool must not be closed or grown while another thread uses it.
+// Thread-safety: lookups are lock-free; register/unregister/reregister take
+// a lock. A pool must not be closed while another thread uses it; it may
+// grow meanwhile (its working view never moves: a grow only raises the
+// heap's end, and a racing lookup sees the old end or the new one, both
+// right for what it may find).
 #pragma once
 
 #include <atomic>
@@ -44,7 +47,8 @@ extern open_pool_slot open_pools[65536];
 // low and high always lie in the tag's band of pointer values, and a
 // reader racing with the open, grow or close of another pool never admits
 // a pointer of its own tag against them. A pool's own route changes only
-// while no other thread uses the pool (open, grow).
+// at open, while no other thread uses the pool, and at grow, which only
+// raises `high` (bias and low stay: the working view never moves).
 struct alignas(32) tag_route {
   std::atomic<std::uint64_t> low{0};
   std::atomic<std::uint64_t> high{0};
@@ -73,8 +77,9 @@ inline constexpr std::size_t max_open_pools = 256;
 std::uint64_t register_pool(pool_impl* pool, std::uint16_t tag, std::byte* base, std::uint64_t size,
                             std::uint64_t open_count);
 void unregister_pool(std::uint64_t generation) noexcept;
-// The pool's working view moved or grew (its heap bounds are read again).
-void reregister_pool(std::uint64_t generation, std::byte* base, std::uint64_t size) noexcept;
+// The pool grew to `size` bytes, at the same base (its heap bounds are read
+// again).
+void reregister_pool(std::uint64_t generation, std::uint64_t size) noexcept;
 
 // The generation of the open pool whose working view contains `addr`, or 0.
 std::uint64_t generation_of(const void* addr) noexcept;

@@ -33,7 +33,7 @@ TEST_CASE("an ordinary file is page media and persists with one msync per barrie
   ::unsetenv("PMEM2_FORCE_GRANULARITY");
   int fd = make_file(d / "f", 1 << 20);
   {
-    detail::file_media m(fd, 1 << 20, true, "f");
+    detail::file_media m(fd, 1 << 20, true, "f", 1 << 20);
     if (m.store_granularity() != granularity::page) {
       WARN("TMPDIR is on DAX or forced media; page behaviour not checked here");
     } else {
@@ -65,7 +65,7 @@ TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[m
   ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
   int fd = make_file(p, 1 << 20);
   {
-    detail::file_media m(fd, 1 << 20, true, "shm");
+    detail::file_media m(fd, 1 << 20, true, "shm", 1 << 20);
     CHECK(m.store_granularity() == granularity::cache_line);
     m.write(60, "0123456789", 10);  // spans two cache lines
     m.barrier(60, 10);
@@ -80,11 +80,38 @@ TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[m
   ::unlink(p.c_str());
 }
 
+TEST_CASE("a grown part of cache-line media is flushed like the rest", "[media][grow]") {
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    WARN("no /dev/shm");
+    return;
+  }
+  std::filesystem::path p = "/dev/shm/ferrite-media-grow-test-" + std::to_string(getpid());
+  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+  int fd = make_file(p, 1 << 20);
+  {
+    detail::file_media m(fd, 1 << 20, true, "shm", 2 << 20);
+    REQUIRE(m.store_granularity() == granularity::cache_line);
+    m.grow(2 << 20);  // the new part must be cache-line media too, or grow throws
+    const std::uint64_t at = (1 << 20) - 4;  // spans the two parts
+    m.write(at, "01234567", 8);
+    m.barrier(at, 8);
+    CHECK(m.stats().flushed_lines == 2);
+    CHECK(m.stats().fences == 1);
+    CHECK(std::memcmp(m.durable() + at, "01234567", 8) == 0);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  char buf[8];
+  REQUIRE(pread(fd, buf, 8, (1 << 20) - 4) == 8);
+  CHECK(std::memcmp(buf, "01234567", 8) == 0);
+  ::close(fd);
+  ::unlink(p.c_str());
+}
+
 TEST_CASE("the working view is private: its stores never reach the file", "[media]") {
   test::temp_dir d;
   int fd = make_file(d / "f", 1 << 20);
   {
-    detail::file_media m(fd, 1 << 20, true, "f");
+    detail::file_media m(fd, 1 << 20, true, "f", 1 << 20);
     m.write(0, "durable", 7);
     m.sync_all();
     m.map_working_view();
@@ -102,7 +129,7 @@ TEST_CASE("the working view is private: its stores never reach the file", "[medi
 TEST_CASE("grow extends the file and keeps its contents", "[media]") {
   test::temp_dir d;
   int fd = make_file(d / "f", 1 << 20);
-  detail::file_media m(fd, 1 << 20, true, "f");
+  detail::file_media m(fd, 1 << 20, true, "f", 4 << 20);
   m.write(10, "keep", 4);
   m.sync_all();
   m.map_working_view();
@@ -112,13 +139,160 @@ TEST_CASE("grow extends the file and keeps its contents", "[media]") {
   CHECK(std::memcmp(m.working() + 10, "keep", 4) == 0);
   m.write((2 << 20) - 4, "tail", 4);
   m.sync_all();
+  char buf[4];
+  REQUIRE(pread(fd, buf, 4, (2 << 20) - 4) == 4);
+  CHECK(std::memcmp(buf, "tail", 4) == 0);
   ::close(fd);
+}
+
+TEST_CASE("grow maps the new part in place: views keep their addresses and private pages",
+          "[media][grow]") {
+  test::temp_dir d;
+  int fd = make_file(d / "f", 1 << 20);
+  detail::file_media m(fd, 1 << 20, true, "f", 8 << 20);
+  CHECK(m.max_size() == (8u << 20));
+  m.write(4096, "durable", 7);
+  m.sync_all();
+  m.map_working_view();
+  std::byte* const durable = const_cast<std::byte*>(m.durable());
+  std::byte* const working = m.working();
+  std::memcpy(working + 4096, "private", 7);  // an uncommitted store: a private page
+  for (std::size_t size : {2u << 20, 3u << 20, 8u << 20}) {
+    const std::size_t old = m.size();
+    m.grow(size);
+    CHECK(m.size() == size);
+    CHECK(m.durable() == durable);
+    CHECK(m.working() == working);
+    CHECK(std::memcmp(working + 4096, "private", 7) == 0);  // not re-read from the file
+    CHECK(std::memcmp(durable + 4096, "durable", 7) == 0);
+    // The new part reads zero in both views and takes writes.
+    CHECK(working[old] == std::byte{0});
+    CHECK(working[size - 1] == std::byte{0});
+    m.write(size - 8, "new-part", 8);
+    m.barrier(size - 8, 8);
+    CHECK(std::memcmp(durable + size - 8, "new-part", 8) == 0);
+    working[old] = std::byte{1};  // private, like the rest of the view
+  }
+  char buf[8];
+  REQUIRE(pread(fd, buf, 8, (3 << 20) - 8) == 8);
+  CHECK(std::memcmp(buf, "new-part", 8) == 0);
+  REQUIRE(pread(fd, buf, 1, 2 << 20) == 1);
+  CHECK(buf[0] == 0);
+  // A grow past the reserved range is refused; nothing changes.
+  CHECK(error_of([&] { m.grow(16 << 20); }) == error_code::invalid_argument);
+  CHECK(m.size() == (8u << 20));
+  CHECK(std::filesystem::file_size(d / "f") == (8u << 20));
+  ::close(fd);
+}
+
+TEST_CASE("a read-only file media maps both views into reserved ranges", "[media][grow]") {
+  test::temp_dir d;
+  {
+    int fd = make_file(d / "f", 1 << 20);
+    detail::file_media w(fd, 1 << 20, true, "f", 1 << 20);
+    w.write(100, "ro", 2);
+    w.sync_all();
+    ::close(fd);
+  }
+  int fd = ::open((d / "f").c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  detail::file_media m(fd, 1 << 20, false, "f", 4 << 20);
+  CHECK(m.max_size() == (4u << 20));
+  m.map_working_view();
+  CHECK(std::memcmp(m.durable() + 100, "ro", 2) == 0);
+  CHECK(std::memcmp(m.working() + 100, "ro", 2) == 0);
+  std::memcpy(m.working() + 100, "rw", 2);  // the working view is private and writable
+  CHECK(std::memcmp(m.durable() + 100, "ro", 2) == 0);
+  ::close(fd);
+}
+
+TEST_CASE("a dropped page of a grown part shows the durable bytes again", "[media][grow]") {
+  test::temp_dir d;
+  auto check_drop = [](detail::media& m) {
+    m.map_working_view();
+    m.grow(2 << 20);
+    const std::uint64_t page = (1 << 20) + 4096;  // in the grown part
+    m.write(page, "file", 4);
+    m.sync_all();
+    std::memcpy(m.working() + page, "file", 4);  // now equal to the durable page
+    std::byte* const working = m.working();
+    m.hold_pages({{page, 4096}});
+    m.drop_page(page);
+    m.release_pages();
+    CHECK(m.working() == working);
+    CHECK(std::memcmp(m.working() + page, "file", 4) == 0);
+    m.write(page, "next", 4);  // the dropped page follows the durable view (file media)
+    std::memcpy(m.working() + page + 8, "own", 3);  // and is writable again
+    CHECK(std::memcmp(m.working() + page + 8, "own", 3) == 0);
+  };
+  SECTION("file") {
+    int fd = make_file(d / "f", 1 << 20);
+    detail::file_media m(fd, 1 << 20, true, "f", 4 << 20);
+    check_drop(m);
+    CHECK(std::memcmp(m.working() + (1 << 20) + 4096, "next", 4) == 0);
+    ::close(fd);
+  }
+  SECTION("simulated device") {
+    auto dev = std::make_shared<sim_device>(granularity::cache_line);
+    dev->resize(1 << 20);
+    detail::sim_media m(dev, 4 << 20);
+    check_drop(m);
+  }
+}
+
+TEST_CASE("sim device: grow keeps working() stable and its private bytes", "[media][sim][grow]") {
+  auto dev = std::make_shared<sim_device>(granularity::cache_line);
+  dev->resize(64 << 10);
+  detail::sim_media m(dev, 1 << 20);
+  CHECK(m.max_size() == (1u << 20));
+  m.write(8, "durable!", 8);
+  m.barrier(0, 0);
+  m.map_working_view();
+  std::byte* const working = m.working();
+  std::memcpy(working + 16, "private!", 8);  // never written to the device
+  for (std::size_t size : {std::size_t{128} << 10, std::size_t{200} << 10, std::size_t{1} << 20}) {
+    const std::size_t old = m.size();
+    m.grow(size);
+    CHECK(m.size() == size);
+    CHECK(dev->size() == size);
+    CHECK(m.working() == working);
+    CHECK(std::memcmp(working + 8, "durable!", 8) == 0);
+    CHECK(std::memcmp(working + 16, "private!", 8) == 0);
+    CHECK(std::memcmp(m.durable() + 8, "durable!", 8) == 0);  // read again: it may move
+    CHECK(m.durable()[16] == std::byte{0});
+    bool zero = true;
+    for (std::size_t i = old; i < size; ++i) zero = zero && working[i] == std::byte{0};
+    CHECK(zero);
+    std::memset(working + old, 0x5a, size - old);  // the new part is writable
+  }
+  CHECK(error_of([&] { m.grow(2 << 20); }) == error_code::invalid_argument);
+  CHECK(m.size() == (1u << 20));
+  CHECK(dev->size() == (1u << 20));
+}
+
+TEST_CASE("sim device: a reused working range starts from the device's bytes",
+          "[media][sim][grow]") {
+  // Closed sim_media give their ranges to the next ones (no first-touch
+  // faults): what the last user left there must never show.
+  for (int round = 0; round < 3; ++round) {
+    auto dev = std::make_shared<sim_device>(granularity::page);
+    dev->resize(64 << 10);
+    detail::sim_media m(dev, 1 << 20);
+    m.map_working_view();
+    bool zero = true;
+    for (std::size_t i = 0; i < (64 << 10); ++i) zero = zero && m.working()[i] == std::byte{0};
+    CHECK(zero);
+    m.grow(512 << 10);
+    for (std::size_t i = 0; i < (512 << 10); ++i) zero = zero && m.working()[i] == std::byte{0};
+    CHECK(zero);
+    std::memset(m.working(), 0xee, 512 << 10);  // left for the next round
+  }
 }
 
 TEST_CASE("sim device: writes are visible at once and durable after a barrier", "[media][sim]") {
   auto dev = std::make_shared<sim_device>(granularity::cache_line);
   dev->resize(4096);
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(8, "abcdefgh", 8);
   m.write(20, "xy", 2);                                     // dirties word 2
   CHECK(std::memcmp(m.durable() + 8, "abcdefgh", 8) == 0);  // visible
@@ -142,7 +316,7 @@ TEST_CASE("sim device: a crash image holds exactly the chosen units", "[media][s
 TEST_CASE("sim device: a page barrier makes only its pages durable", "[media][sim]") {
   auto dev = std::make_shared<sim_device>(granularity::page);
   dev->resize(3 * 4096);
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(10, "one", 3);
   m.write(8192 + 10, "three", 5);
   m.barrier(8192, 100);
@@ -167,7 +341,7 @@ TEST_CASE("sim device: after a process crash, page syncs write back the dead wri
   CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 16});
   CHECK(dev->crash_image({16})[16 * 512] == std::byte{'b'});
   CHECK(dev->crash_image({16})[512] == std::byte{0});
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(8192 + 8, "c", 1);  // the new process dirties sector 16 again
   m.barrier(0, 100);          // msync of page 0: the dead writer's sector too
   CHECK(dev->durable()[512] == std::byte{'a'});
@@ -184,7 +358,7 @@ TEST_CASE("sim device: after a process crash, cache lines need the new process's
   visible[8] = std::byte{'a'};
   visible[64] = std::byte{'b'};
   auto dev = sim_device::after_process_crash(visible, durable, {1, 8}, granularity::cache_line);
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.barrier(0, 4096);  // a fence alone: nobody flushed the dead writer's lines
   CHECK(dev->durable()[8] == std::byte{0});
   CHECK(dev->dirty_units() == std::vector<std::uint64_t>{1, 8});
@@ -206,7 +380,7 @@ TEST_CASE("sim device: an injected sync failure is io_error", "[media][sim][erro
   auto dev = std::make_shared<sim_device>(granularity::page);
   dev->resize(4096);
   dev->fail_barrier_at = 1;
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(0, "x", 1);
   m.barrier(0, 1);
   m.write(1, "y", 1);
@@ -218,7 +392,7 @@ TEST_CASE("sim device: the barrier hook sees the state before the barrier", "[me
   dev->resize(64);
   std::size_t dirty_seen = 0;
   dev->on_barrier = [&](const sim_device& d) { dirty_seen = d.dirty_units().size(); };
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(0, "0123456789abcdef", 16);
   m.barrier(0, 16);
   CHECK(dirty_seen == 2);
@@ -229,7 +403,7 @@ TEST_CASE("sim device: a fence makes durable only the lines its own thread flush
           "[media][sim][threads]") {
   auto dev = std::make_shared<sim_device>(granularity::cache_line);
   dev->resize(4096);
-  detail::sim_media m(dev);
+  detail::sim_media m(dev, 0);
   m.write(0, "mainmain", 8);
   std::thread other([&] {
     m.write(64, "otherthr", 8);  // flushed by this thread, not fenced yet
@@ -254,7 +428,7 @@ TEST_CASE("sim device: a fence makes durable only the lines its own thread flush
   // On page media a sync makes every writer's sectors durable.
   auto page = std::make_shared<sim_device>(granularity::page);
   page->resize(4096);
-  detail::sim_media pm(page);
+  detail::sim_media pm(page, 0);
   std::thread writer([&] { pm.write(0, "w", 1); });
   writer.join();
   pm.sync_all();
@@ -279,7 +453,7 @@ TEST_CASE("sim device: threads write at once and every barrier sees a consistent
       }
       (void)d.crash_image(d.dirty_units());
     };
-    detail::sim_media m(dev);
+    detail::sim_media m(dev, 0);
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; ++t) {
       ts.emplace_back([&, t] {

@@ -4,9 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "ferrite/base/detail/checksum.h"
 #include "ferrite/base/format/pool_format.h"
@@ -687,4 +690,197 @@ TEST_CASE("close after a failed sync throws io_error, and the next open recovers
   // failed (docs/durability.md, "When a sync fails"): either state, whole.
   const std::uint64_t v = q.root<marker>()->value;
   CHECK((v == 1 || v == 2));
+}
+
+// ---- grow: a heap that never moves ----------------------------------------
+
+namespace {
+
+bool all_bytes(const unsigned char* p, std::size_t n, unsigned char v) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (p[i] != v) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("grow keeps base() and raw pointers", "[pool][grow]") {
+  temp_dir dir;
+  pool_options o;
+  o.size = 4 << 20;
+  SECTION("file") {}
+  SECTION("simulated device") {
+    o.device = std::make_shared<sim_device>(granularity::page);
+  }
+  const auto path = dir / "grow.pool";
+  std::uint64_t off = 0, big_off = 0;
+  {
+    pool p = pool::open(path, o);
+    std::byte* const base = p.base();
+    auto* obj = static_cast<unsigned char*>(
+        p.allocate_into(&p.root<marker>()->value, 256, [](void* m) { std::memset(m, 0xab, 256); }));
+    off = p.offset_of(obj);
+    const std::uint64_t old_heap_end = p.heap_offset() + p.heap_size();
+    CHECK(error_of([&] { p.transaction([&] { p.allocate(6 << 20); }); }) ==
+          error_code::out_of_space);
+    for (std::uint64_t size : {8ull << 20, 16ull << 20}) {
+      p.grow(size);
+      CHECK(p.info().file_size == size);
+      CHECK(p.base() == base);
+      CHECK(p.at(off) == obj);
+      CHECK(all_bytes(obj, 256, 0xab));
+    }
+    p.transaction([&] {
+      tx_snapshot(obj, 1);
+      obj[0] = 1;
+    });
+    // Larger than the whole heap before the grows: it reaches into the new
+    // space.
+    unsigned char* big = nullptr;
+    p.transaction([&] {
+      big = static_cast<unsigned char*>(p.allocate(6 << 20));
+      std::memset(big, 0xcd, 6 << 20);
+    });
+    big_off = p.offset_of(big);
+    CHECK(big_off + (6 << 20) > old_heap_end);
+    CHECK(p.check().empty());
+  }
+  o.mode = open_mode::open_existing;
+  pool q = pool::open(path, o);
+  CHECK(q.info().file_size == (16u << 20));
+  const auto* obj = static_cast<const unsigned char*>(q.at(off));
+  CHECK(obj[0] == 1);
+  CHECK(all_bytes(obj + 1, 255, 0xab));
+  CHECK(all_bytes(static_cast<const unsigned char*>(q.at(big_off)), 6 << 20, 0xcd));
+}
+
+TEST_CASE("grow while two threads commit", "[pool][grow][threads]") {
+  temp_dir dir;
+  const auto path = dir / "grow-threads.pool";
+  pool_options o;
+  o.size = 4 << 20;
+  constexpr int threads = 2;
+  std::uint64_t offs[threads] = {};
+  std::atomic<std::uint64_t> last[threads] = {};  // each thread's last committed value
+  {
+    pool p = pool::open(path, o);
+    std::byte* const base = p.base();
+    std::uint64_t* objs[threads] = {};  // raw pointers, taken before any grow
+    p.transaction([&] {
+      for (int t = 0; t < threads; ++t) {
+        objs[t] = static_cast<std::uint64_t*>(p.allocate(64));
+        *objs[t] = 0;
+        offs[t] = p.offset_of(objs[t]);
+      }
+    });
+    std::atomic<bool> stop{false};
+    std::atomic<int> started{0};
+    std::atomic<bool> bad_pointer{false};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        std::uint64_t* const obj = objs[t];
+        std::uint64_t n = 0;
+        bool counted = false;
+        while (!stop.load(std::memory_order_relaxed)) {
+          ++n;
+          p.transaction([&] {
+            tx_snapshot(obj);
+            *obj = n;
+            if (n % 8 == 0) {  // now and then an allocation, in old or new space
+              auto* m = static_cast<std::uint64_t*>(p.allocate(n % 16 == 0 ? 4096 : 96));
+              *m = n;
+            }
+          });
+          last[t] = n;
+          if (*obj != n) bad_pointer = true;
+          if (!counted) {
+            counted = true;
+            started.fetch_add(1);
+          }
+        }
+      });
+    }
+    while (started.load() < threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // 6 MiB outgrows the chunk table of a 4 MiB pool: that grow moves it
+    // (and checkpoints) while the threads wait at their next begin.
+    for (std::uint64_t size : {6ull << 20, 8ull << 20, 12ull << 20, 16ull << 20}) {
+      std::uint64_t before[threads];
+      for (int t = 0; t < threads; ++t) before[t] = last[t].load();
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      p.grow(size);
+      CHECK(p.base() == base);
+      CHECK(p.info().file_size == size);
+      for (int t = 0; t < threads; ++t) CHECK(last[t].load() > before[t]);  // kept committing
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    stop = true;
+    for (auto& w : workers) w.join();
+    CHECK_FALSE(bad_pointer.load());
+    for (int t = 0; t < threads; ++t) CHECK(*objs[t] == last[t].load());
+    CHECK(p.check().empty());
+  }
+  o.mode = open_mode::open_existing;
+  pool q = pool::open(path, o);
+  CHECK(q.info().file_size == (16u << 20));
+  for (int t = 0; t < threads; ++t) {
+    INFO("thread " << t);
+    CHECK(*static_cast<const std::uint64_t*>(q.at(offs[t])) == last[t].load());
+  }
+  CHECK(q.check().empty());
+}
+
+TEST_CASE("grow past max_size is invalid_argument and leaves the pool usable",
+          "[pool][grow][errors]") {
+  temp_dir dir;
+  const auto path = dir / "max.pool";
+  pool_options o;
+  o.size = 4 << 20;
+  o.max_size = 8 << 20;
+  {
+    pool p = pool::open(path, o);
+    auto* w = &p.root<marker>()->value;
+    std::string message;
+    try {
+      p.grow(16 << 20);
+    } catch (const error& e) {
+      CHECK(e.code() == error_code::invalid_argument);
+      message = e.what();
+    }
+    INFO(message);
+    CHECK(message.find("8388608") != std::string::npos);  // the max
+    CHECK(message.find("pool_options::max_size") != std::string::npos);
+    CHECK(message.find("reopen") != std::string::npos);
+    CHECK(p.info().file_size == (4u << 20));
+    CHECK(file_size_of(path) == (4u << 20));
+    p.transaction([&] {  // still usable
+      tx_snapshot(w);
+      *w = 1;
+    });
+    p.grow(8 << 20);  // up to the max is fine
+    CHECK(p.info().file_size == (8u << 20));
+    CHECK(error_of([&] { p.grow(9 << 20); }) == error_code::invalid_argument);
+    p.transaction([&] {
+      tx_snapshot(w);
+      *w = 2;
+    });
+  }
+  // A larger max_size at the next open goes further.
+  o.mode = open_mode::open_existing;
+  o.max_size = 0;
+  pool q = pool::open(path, o);
+  CHECK(read_marker(q) == 2);
+  q.grow(16 << 20);
+  CHECK(q.info().file_size == (16u << 20));
+  CHECK(read_marker(q) == 2);
+}
+
+TEST_CASE("grow inside a transaction is tx_invalid", "[pool][grow][errors]") {
+  temp_dir dir;
+  pool_options o;
+  o.size = 4 << 20;
+  pool p = pool::open(dir / "intx.pool", o);
+  p.transaction([&] { CHECK(error_of([&] { p.grow(8 << 20); }) == error_code::tx_invalid); });
+  CHECK(p.info().file_size == (4u << 20));
 }

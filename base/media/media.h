@@ -20,10 +20,17 @@
 //   ... compare, drop_page(offset) for each page found equal ...
 //   release_pages()       writable again; waiting stores run
 //
+// The working view never moves: it lies in an address range reserved for
+// max_size() bytes, and grow() maps only the new part into it (a file's
+// durable view too; the simulated device's durable bytes may move in a
+// grow, so callers read durable() again after one).
+//
 // Thread-safety: write() and barrier() may be called from several threads on
-// disjoint ranges; grow() and map_working_view() require exclusive access.
-// One thread at a time holds pages; holding is not concurrent with grow()
-// or map_working_view().
+// disjoint ranges; map_working_view() requires exclusive access. grow() on
+// a file may run while other threads write, flush, fence and read below
+// the old size (nothing there moves); on the simulated device it requires
+// exclusive access (the device's bytes move). One thread at a time holds
+// pages; holding is not concurrent with grow() or map_working_view().
 #pragma once
 
 #include <atomic>
@@ -63,6 +70,8 @@ class media {
 
   granularity store_granularity() const noexcept { return granularity_; }
   std::size_t size() const noexcept { return size_; }
+  // The largest size grow() may reach: the size of the reserved ranges.
+  std::size_t max_size() const noexcept { return max_size_; }
 
   // Read access to the durable view. It shows every write() made so far,
   // durable or not, like a shared mapping of the file does.
@@ -94,8 +103,11 @@ class media {
   // Creates the private working view over the current durable contents.
   virtual void map_working_view() = 0;
 
-  // Extends the image to `new_size` bytes (zero-filled). The working view,
-  // if mapped, is re-created; its address may change.
+  // Extends the image to `new_size` bytes (zero-filled), mapping the new
+  // part after the old one: working() keeps its address and its private
+  // pages their bytes (durable(): see the top of this file).
+  // Throws invalid_argument past max_size(), no_space when the storage is
+  // full (the image is then as it was).
   virtual void grow(std::size_t new_size) = 0;
 
   // Page runs [offset, offset + len) of the working view, 4 KiB-aligned.
@@ -167,6 +179,7 @@ class media {
 
   granularity granularity_ = granularity::page;
   std::size_t size_ = 0;
+  std::size_t max_size_ = 0;
   std::byte* durable_ = nullptr;
   std::byte* working_ = nullptr;
 

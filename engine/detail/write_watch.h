@@ -30,10 +30,11 @@
 // outside any transaction. A store far from the committing transactions'
 // ranges is found by the rotation, some commits later.
 //
-// Thread-safety: all members are safe to call concurrently. pool::grow ends
-// the watch before the working view is re-created and starts a new one over
-// the new view. The signal handler takes the same spin lock; code holding it
-// never stores to a protected page.
+// Thread-safety: all members are safe to call concurrently. The tables are
+// sized for the heap when the watch is armed: pool::grow (no transaction
+// running) ends the watch and starts a new one over the grown heap, at the
+// same address. The signal handler takes the same spin lock; code holding
+// it never stores to a protected page.
 #pragma once
 
 #include <atomic>

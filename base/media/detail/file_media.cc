@@ -5,8 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "ferrite/base/error.h"
 
@@ -22,7 +24,8 @@ constexpr std::size_t page_size = 4096;
 
 }  // namespace
 
-// One libpmem2 mapping and the functions it provides.
+// One libpmem2 mapping (a part of the durable view) and the functions it
+// provides.
 struct file_media::mapping {
   pmem2_map* map = nullptr;
   pmem2_memcpy_fn memcpy_fn = nullptr;
@@ -34,10 +37,64 @@ struct file_media::mapping {
   }
 };
 
-file_media::file_media(int fd, std::size_t size, bool writable, const std::string& path)
+namespace {
+
+granularity granularity_of(pmem2_map* m) {
+  switch (pmem2_map_get_store_granularity(m)) {
+    case PMEM2_GRANULARITY_BYTE:
+      return granularity::byte;
+    case PMEM2_GRANULARITY_CACHE_LINE:
+      return granularity::cache_line;
+    default:
+      return granularity::page;
+  }
+}
+
+std::string bytes(std::size_t n) {
+  return std::to_string(n) + " bytes";
+}
+
+// A PROT_NONE range of `len` bytes of address space, 2 MiB-aligned when
+// `len` allows (so that DAX media can be mapped with huge pages), or null.
+void* reserve_address_space(std::size_t len) {
+  constexpr std::size_t align = 2u << 20;
+  const std::size_t padded = len + align;
+  if (padded < len) return nullptr;
+  void* p = mmap(nullptr, padded, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t aligned = (a + align - 1) / align * align;
+  if (aligned > a) munmap(p, aligned - a);
+  munmap(reinterpret_cast<void*>(aligned + len), a + padded - (aligned + len));
+  return reinterpret_cast<void*>(aligned);
+}
+
+}  // namespace
+
+file_media::file_media(int fd, std::size_t size, bool writable, const std::string& path,
+                       std::size_t max_size)
     : fd_(fd), writable_(writable), path_(path) {
   size_ = size;
-  map_durable();
+  max_size_ = std::max(size, (max_size + page_size - 1) / page_size * page_size);
+  // The durable reservation: libpmem2 places it at a free aligned address
+  // when it can, anywhere otherwise.
+  void* hint = reserve_address_space(max_size_);
+  if (hint) munmap(hint, max_size_);  // pmem2 maps it again (MAP_FIXED_NOREPLACE)
+  if ((hint == nullptr || pmem2_vm_reservation_new(&durable_range_, hint, max_size_) != 0) &&
+      pmem2_vm_reservation_new(&durable_range_, nullptr, max_size_) != 0) {
+    durable_range_ = nullptr;
+    fail(error_code::io_error,
+         "cannot reserve " + bytes(max_size_) + " of address space for pool '" + path_ +
+             "': " + pmem2_errormsg() + " (open it with a smaller pool_options::max_size)");
+  }
+  try {
+    first_part_ = map_durable_part(0, size_);
+  } catch (...) {
+    unmap_all();
+    throw;
+  }
+  granularity_ = granularity_of(first_part_->map);
+  durable_ = static_cast<std::byte*>(pmem2_vm_reservation_get_address(durable_range_));
 }
 
 file_media::~file_media() {
@@ -45,14 +102,19 @@ file_media::~file_media() {
 }
 
 void file_media::unmap_all() noexcept {
-  working_map_.reset();
-  durable_map_.reset();
+  if (working_range_) munmap(working_range_, max_size_);  // and the file parts in it
+  working_range_ = nullptr;
   working_ = nullptr;
+  while (!grown_parts_.empty()) grown_parts_.pop_back();  // newest first
+  first_part_.reset();
+  if (durable_range_) pmem2_vm_reservation_delete(&durable_range_);
   durable_ = nullptr;
 }
 
-// Maps the whole file with the given sharing and protection.
-std::unique_ptr<file_media::mapping> file_media::map_file(int sharing, unsigned prot) {
+// Maps [offset, offset + len) of the file, shared, at `offset` of the
+// durable reservation.
+std::unique_ptr<file_media::mapping> file_media::map_durable_part(std::size_t offset,
+                                                                  std::size_t len) {
   pmem2_source* src = nullptr;
   if (pmem2_source_from_fd(&src, fd_) != 0) fail_pmem2("reading", path_);
   pmem2_config* cfg = nullptr;
@@ -61,44 +123,48 @@ std::unique_ptr<file_media::mapping> file_media::map_file(int sharing, unsigned 
     fail_pmem2("configuring a mapping of", path_);
   }
   pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-  pmem2_config_set_length(cfg, size_);
-  pmem2_config_set_sharing(cfg, static_cast<pmem2_sharing_type>(sharing));
-  pmem2_config_set_protection(cfg, prot);
+  pmem2_config_set_offset(cfg, offset);
+  pmem2_config_set_length(cfg, len);
+  pmem2_config_set_sharing(cfg, PMEM2_SHARED);
+  pmem2_config_set_protection(cfg,
+                              writable_ ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ);
+  pmem2_config_set_vm_reservation(cfg, durable_range_, offset);
   auto m = std::make_unique<mapping>();
   int rc = pmem2_map_new(&m->map, cfg, src);
   pmem2_config_delete(&cfg);
   pmem2_source_delete(&src);
-  if (rc != 0) fail_pmem2("mapping", path_);
+  if (rc != 0) {
+    m->map = nullptr;
+    fail_pmem2("mapping", path_);
+  }
   m->memcpy_fn = pmem2_get_memcpy_fn(m->map);
   m->drain_fn = pmem2_get_drain_fn(m->map);
   m->flush_fn = pmem2_get_flush_fn(m->map);
   return m;
 }
 
-void file_media::map_durable() {
-  auto m =
-      map_file(PMEM2_SHARED, writable_ ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ);
-  switch (pmem2_map_get_store_granularity(m->map)) {
-    case PMEM2_GRANULARITY_BYTE:
-      granularity_ = granularity::byte;
-      break;
-    case PMEM2_GRANULARITY_CACHE_LINE:
-      granularity_ = granularity::cache_line;
-      break;
-    default:
-      granularity_ = granularity::page;
-      break;
-  }
-  durable_ = static_cast<std::byte*>(pmem2_map_get_address(m->map));
-  durable_map_ = std::move(m);
+// Maps [offset, offset + len) of the file, private, at `offset` of the
+// working reservation. MAP_FIXED replaces what was there (PROT_NONE, or a
+// previous working view's pages).
+void file_media::map_working_part(std::size_t offset, std::size_t len) {
+  void* want = working_range_ + offset;
+  void* got = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd_,
+                   static_cast<off_t>(offset));
+  if (got == MAP_FAILED) fail_errno(errno, "mapping the working view of", path_);
 }
 
 void file_media::map_working_view() {
-  working_map_.reset();
-  working_ = nullptr;
-  auto m = map_file(PMEM2_PRIVATE, PMEM2_PROT_READ | PMEM2_PROT_WRITE);
-  working_ = static_cast<std::byte*>(pmem2_map_get_address(m->map));
-  working_map_ = std::move(m);
+  if (!working_range_) {
+    void* r = reserve_address_space(max_size_);
+    if (!r) {
+      fail(error_code::io_error, "cannot reserve " + bytes(max_size_) +
+                                     " of address space for the working view of pool '" + path_ +
+                                     "' (open it with a smaller pool_options::max_size)");
+    }
+    working_range_ = static_cast<std::byte*>(r);
+  }
+  map_working_part(0, size_);
+  working_ = working_range_;
 }
 
 void file_media::write(std::uint64_t offset, const void* src, std::size_t len) {
@@ -108,7 +174,7 @@ void file_media::write(std::uint64_t offset, const void* src, std::size_t len) {
     std::memcpy(dst, src, len);
     count_write(len, 0);
   } else {
-    durable_map_->memcpy_fn(dst, src, len, PMEM2_F_MEM_NODRAIN);
+    first_part_->memcpy_fn(dst, src, len, PMEM2_F_MEM_NODRAIN);
     count_write(len, granularity_ == granularity::byte ? 0 : lines_touched(offset, len));
   }
 }
@@ -121,14 +187,14 @@ void file_media::store(std::uint64_t offset, const void* src, std::size_t len) {
 
 void file_media::flush(std::uint64_t offset, std::size_t len) {
   if (granularity_ == granularity::page || len == 0) return;  // msync writes back pages
-  durable_map_->flush_fn(durable_ + offset, len);
+  first_part_->flush_fn(durable_ + offset, len);
   if (granularity_ == granularity::cache_line) count_flush(lines_touched(offset, len));
 }
 
 void file_media::barrier(std::uint64_t offset, std::size_t len) {
   refuse_forked();
   if (granularity_ != granularity::page) {
-    durable_map_->drain_fn();
+    first_part_->drain_fn();
     count_fence();
     return;
   }
@@ -143,7 +209,7 @@ void file_media::barrier(std::uint64_t offset, std::size_t len) {
 void file_media::sync_all() {
   refuse_forked();
   if (granularity_ != granularity::page) {
-    durable_map_->drain_fn();
+    first_part_->drain_fn();
     count_fence();
     return;
   }
@@ -164,6 +230,16 @@ void file_media::drop_page(std::uint64_t offset) {
 void file_media::grow(std::size_t new_size) {
   refuse_forked();
   if (new_size <= size_) return;
+  if (new_size > max_size_) {
+    fail(error_code::invalid_argument,
+         "cannot grow pool '" + path_ + "' to " + bytes(new_size) + ": its address range was " +
+             "reserved for at most " + bytes(max_size_) +
+             " when it was opened; close it and reopen it with a larger pool_options::max_size");
+  }
+  if (new_size % page_size != 0) {
+    fail(error_code::invalid_argument, "cannot grow pool '" + path_ + "' to " + bytes(new_size) +
+                                           ": not a multiple of 4096 bytes");
+  }
   int rc = posix_fallocate(fd_, 0, static_cast<off_t>(new_size));
   if (rc != 0) {
     // A failed fallocate may leave the file partly extended (ext4 keeps the
@@ -174,11 +250,18 @@ void file_media::grow(std::size_t new_size) {
   }
   if (fsync(fd_) != 0) fail_errno(errno, "syncing the grown file", path_);
   count_sync();
-  bool had_working = working_ != nullptr;
-  unmap_all();
+  // From here a failure leaves a longer file whose superblock still
+  // describes the old heap: it opens fine, and a later grow maps it again.
+  const std::size_t old_size = size_;
+  std::unique_ptr<mapping> part = map_durable_part(old_size, new_size - old_size);
+  if (granularity_of(part->map) != granularity_) {
+    fail(error_code::io_error, "growing pool '" + path_ + "': the new part of the file is " +
+                                   std::string(to_string(granularity_of(part->map))) +
+                                   " media, the rest " + std::string(to_string(granularity_)));
+  }
+  if (working_) map_working_part(old_size, new_size - old_size);  // on failure `part` unmaps
+  grown_parts_.push_back(std::move(part));
   size_ = new_size;
-  map_durable();
-  if (had_working) map_working_view();
 }
 
 }  // namespace ferrite::detail

@@ -6,21 +6,35 @@
 // cache-line media. On page media this class calls msync itself, because
 // libpmem2's page persist function cannot report an error to its caller and
 // a failed sync must become a clear io_error (docs/durability.md).
+//
+// Address space: each view lives in a range reserved for max_size bytes
+// (address space only: no memory, no swap). The durable view is a libpmem2
+// reservation (pmem2_vm_reservation) holding one libpmem2 mapping per part
+// of the file: [0, size at open), then one more per grow(). The working
+// view is a PROT_NONE anonymous reservation into which the file is mapped
+// privately (mmap MAP_FIXED), part by part the same way. A grow maps only
+// [old size, new size): no existing page, private copy or address changes.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ferrite/base/media/media.h"
+
+struct pmem2_vm_reservation;
 
 namespace ferrite::detail {
 
 class file_media final : public media {
  public:
   // Maps `fd` (owned by the caller, which keeps it open and locked for the
-  // lifetime of this object) of `size` bytes. `writable` selects a writable
-  // shared mapping; the working view is always privately writable.
-  file_media(int fd, std::size_t size, bool writable, const std::string& path);
+  // lifetime of this object) of `size` bytes, reserving address space for
+  // `max_size` bytes (rounded up to 4 KiB; at least `size`): the largest
+  // size grow() may reach. `writable` selects a writable shared mapping; the
+  // working view is always privately writable. Throws io_error.
+  file_media(int fd, std::size_t size, bool writable, const std::string& path,
+             std::size_t max_size);
   ~file_media() override;
 
   void write(std::uint64_t offset, const void* src, std::size_t len) override;
@@ -34,15 +48,24 @@ class file_media final : public media {
 
  private:
   struct mapping;
-  std::unique_ptr<mapping> map_file(int sharing, unsigned prot);
-  void map_durable();
+  // Maps [offset, offset + len) of the file at the same offset of the
+  // durable / working reservation.
+  std::unique_ptr<mapping> map_durable_part(std::size_t offset, std::size_t len);
+  void map_working_part(std::size_t offset, std::size_t len);
   void unmap_all() noexcept;
 
   int fd_;
   bool writable_;
   std::string path_;
-  std::unique_ptr<mapping> durable_map_;
-  std::unique_ptr<mapping> working_map_;
+  pmem2_vm_reservation* durable_range_ = nullptr;
+  // The durable view's parts in file order: the file as opened, then one
+  // per grow. The first part's copy/flush/drain functions serve the whole
+  // view (they work on addresses, and grow checks that every part has the
+  // same granularity); write() and barrier() read only first_part_, so a
+  // grow may run meanwhile.
+  std::unique_ptr<mapping> first_part_;
+  std::vector<std::unique_ptr<mapping>> grown_parts_;
+  std::byte* working_range_ = nullptr;  // reserved, max_size_ bytes
 };
 
 }  // namespace ferrite::detail

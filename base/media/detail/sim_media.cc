@@ -1,18 +1,88 @@
 #include "ferrite/base/media/detail/sim_media.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string>
 
 #include "ferrite/base/error.h"
 
 namespace ferrite::detail {
+namespace {
 
-sim_media::sim_media(std::shared_ptr<sim_device> device) : device_(std::move(device)) {
+constexpr std::size_t page = 4096;
+
+std::size_t round_to_pages(std::size_t n) {
+  return (n + page - 1) / page * page;
+}
+
+// Reserved ranges given back by closed sim_media, kept for the next ones:
+// their read-write pages are already backed (no first-touch faults), their
+// bytes are whatever the last user left. A few, of bounded memory.
+struct spare_range {
+  std::byte* base;
+  std::size_t reserved;
+  std::size_t writable;
+};
+constexpr std::size_t max_spares = 4;
+constexpr std::size_t max_spare_writable = 256u << 20;
+std::mutex spares_mu;
+std::vector<spare_range>& spares() {
+  static auto* s = new std::vector<spare_range>();  // never destroyed: used until exit
+  return *s;
+}
+// A fork() while another thread holds spares_mu must not leave the child
+// with it locked (the crash runner forks while its checker threads run).
+[[maybe_unused]] const int spares_fork_safe = pthread_atfork(
+    [] { spares_mu.lock(); }, [] { spares_mu.unlock(); }, [] { spares_mu.unlock(); });
+
+spare_range take_range(std::size_t reserved) {
+  {
+    std::lock_guard g(spares_mu);
+    auto& s = spares();
+    for (auto it = s.begin(); it != s.end(); ++it) {
+      if (it->reserved >= reserved) {
+        const spare_range r = *it;
+        s.erase(it);
+        return r;
+      }
+    }
+  }
+  void* p = mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    fail_errno(errno,
+               "simulated device: reserving " + std::to_string(reserved) +
+                   " bytes of address space for the working view (pool_options::max_size)",
+               "");
+  }
+  return {static_cast<std::byte*>(p), reserved, 0};
+}
+
+void give_back(spare_range r) noexcept {
+  // Held or protected pages (memory budget, checked mode) are writable
+  // again by now; this makes sure (a no-op for pages already read-write).
+  if (r.writable <= max_spare_writable &&
+      (r.writable == 0 || mprotect(r.base, r.writable, PROT_READ | PROT_WRITE) == 0)) {
+    std::lock_guard g(spares_mu);
+    if (spares().size() < max_spares) {
+      spares().push_back(r);
+      return;
+    }
+  }
+  munmap(r.base, r.reserved);
+}
+
+}  // namespace
+
+sim_media::sim_media(std::shared_ptr<sim_device> device, std::size_t max_size)
+    : device_(std::move(device)) {
   granularity_ = device_->store_granularity();
   size_ = device_->size();
+  max_size_ = std::max(size_, round_to_pages(max_size));
   durable_ = device_->visible_data();
 }
 
@@ -57,32 +127,29 @@ void sim_media::map_working_view() {
   if (device_->fail_map) {
     fail(error_code::io_error, "simulated device: mapping the working view failed (injected)");
   }
-  unmap_working();
-  working_ = allocate_working(size_);
-  working_size_ = size_;
-  std::memcpy(working_, device_->visible().data(), size_);
-}
-
-// Page-aligned heap memory, not a fresh mapping: the crash runner opens
-// thousands of images, and malloc reuses pages that are already mapped
-// (a first touch of a fresh page costs 100 us on some VMs).
-std::byte* sim_media::allocate_working(std::size_t size) {
-  void* m = nullptr;
-  const std::size_t rounded = (size + 4095) / 4096 * 4096;
-  if (posix_memalign(&m, 4096, rounded) != 0) {
-    fail(error_code::io_error, "simulated device: cannot allocate the working view");
+  if (!range_) {
+    const spare_range r = take_range(round_to_pages(max_size_));
+    range_ = r.base;
+    range_size_ = r.reserved;
+    writable_ = r.writable;
   }
-  return static_cast<std::byte*>(m);
+  const std::size_t rounded = round_to_pages(size_);
+  make_writable(rounded);
+  std::memcpy(range_, device_->visible().data(), size_);
+  std::memset(range_ + size_, 0, rounded - size_);
+  working_ = range_;
 }
 
-void sim_media::unmap_working() noexcept {
-  std::free(working_);
-  working_ = nullptr;
-  working_size_ = 0;
+void sim_media::make_writable(std::size_t len) {
+  if (len <= writable_) return;
+  if (mprotect(range_ + writable_, len - writable_, PROT_READ | PROT_WRITE) != 0) {
+    fail_errno(errno, "simulated device: growing the working view", "");
+  }
+  writable_ = len;
 }
 
 sim_media::~sim_media() {
-  unmap_working();
+  if (range_) give_back({range_, range_size_, writable_});
 }
 
 // What a file's private mapping does when a page is dropped: the page
@@ -90,7 +157,6 @@ sim_media::~sim_media() {
 // held read-only; a new read-only page with those bytes replaces it in one
 // step (mremap), so a store waiting on it never runs on the old page.
 void sim_media::drop_page(std::uint64_t offset) {
-  constexpr std::size_t page = 4096;
   void* fresh = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (fresh == MAP_FAILED) fail_errno(errno, "simulated device: dropping a working-view page", "");
   std::memcpy(fresh, device_->visible_data() + offset, page);
@@ -105,16 +171,25 @@ void sim_media::drop_page(std::uint64_t offset) {
 void sim_media::grow(std::size_t new_size) {
   refuse_forked();
   if (new_size <= size_) return;
+  if (new_size > max_size_) {
+    fail(error_code::invalid_argument,
+         "simulated device: cannot grow to " + std::to_string(new_size) +
+             " bytes: the working view's address range was reserved for at most " +
+             std::to_string(max_size_) +
+             " bytes when the pool was opened; reopen it with a larger pool_options::max_size");
+  }
+  // Pages past the range's high-water mark were never touched: zero, as
+  // the device's new bytes are. Only reused pages need the copy.
+  const std::size_t touched = working_ ? writable_ : 0;
+  if (working_) make_writable(round_to_pages(new_size));
   device_->resize(new_size);
+  const std::size_t old_size = size_;
   size_ = new_size;
   durable_ = device_->visible_data();
-  if (!working_) return;
-  std::byte* grown = allocate_working(new_size);
-  std::memcpy(grown, working_, working_size_);
-  std::memset(grown + working_size_, 0, new_size - working_size_);
-  std::free(working_);
-  working_ = grown;
-  working_size_ = new_size;
+  if (working_ && touched > old_size) {
+    const std::size_t end = std::min(new_size, touched);
+    std::memcpy(working_ + old_size, durable_ + old_size, end - old_size);
+  }
 }
 
 }  // namespace ferrite::detail
