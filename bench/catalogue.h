@@ -6,6 +6,9 @@
 // (hash: ferrite::hash_map / std::unordered_map; ordered: ferrite::map /
 // std::map), like open has its object counts.
 //
+// footprint is sized by --budget alone (pool, region and op count), has two
+// variants per cell (memory budget and unbounded) and is ferrite-only.
+//
 // A workload whose `arrives_with` is not empty needs an engine feature that
 // has not landed yet (the allocator, persistent pointers); --workload rejects
 // it with that message rather than measuring a stand-in.
@@ -32,6 +35,7 @@ enum class workload {
   churn,
   transfer,
   transfer_held,
+  footprint,
 };
 
 // The container a map workload runs on: one row per structure in the
@@ -58,6 +62,9 @@ struct workload_info {
   // timed run per process (on a fresh pool), no warm-up.
   bool from_empty = false;
   bool per_structure = false;  // one row per structure (hash, ordered)
+  // Measured on ferrite only (engine_measures says false for every peer:
+  // the report shows n/a, the driver runs nothing).
+  bool ferrite_only = false;
 };
 
 inline constexpr workload_info catalogue[] = {
@@ -114,6 +121,13 @@ inline constexpr workload_info catalogue[] = {
      "the same transfer with the three locks taken by std::scoped_lock around "
      "pool.transaction(fn) and held until the commit returns (durable)",
      "", 0, 0, 0, true},
+    {workload::footprint, "footprint",
+     "a transaction that snapshots and rewrites 256 bytes at the start of a uniformly random "
+     "4 KiB page of a region 6x the memory budget (--budget), 4x the budget's worth of ops, on a "
+     "pool 8x the budget; run twice side by side, with pool_options::memory_budget = the budget "
+     "and with pool_options::unbounded; reported with the peak anonymous RSS / budget (ferrite "
+     "only)",
+     "", 0, 0, 0, false, false, true, false, true},
 };
 
 // transfer and transfer_held (bench/transfer.h): the account store. Every
@@ -139,6 +153,36 @@ inline constexpr double hash_insert_target_vs_std = 4.0;
 // chase's target is on ferrite/std (issue 6: within 1.3x of a raw pointer).
 inline constexpr double chase_target_vs_std = 1.3;
 inline constexpr std::uint64_t chase_nodes = 100000;
+
+// footprint (bench/footprint.h): issue 19's memory budget. The working view
+// is a MAP_PRIVATE mapping: every page written becomes a private
+// (anonymous) copy; with a budget the background checkpointer gives back
+// pages whose changes are checkpointed. One op: a transaction that
+// snapshots and rewrites the first 256 bytes of a uniformly random page of
+// a preallocated region. Each run is twice: memory_budget = --budget, and
+// pool_options::unbounded, each in a process of its own on a fresh pool.
+// Targets: peak anonymous RSS (above the process's before the pool opened)
+// <= 1.1x the budget, and ns/op of the budgeted run within 1.5x of the
+// unbounded one. ferrite only (the peers have no memory budget), one thread.
+inline constexpr std::uint64_t footprint_default_budget = 64ull << 20;
+inline constexpr std::uint64_t footprint_min_budget = 256ull << 10;  // a pool of 2 MiB
+inline constexpr std::uint64_t footprint_page_bytes = 4096;
+inline constexpr std::uint64_t footprint_update_bytes = 256;
+inline constexpr std::uint64_t footprint_pool_per_budget = 8;     // pool size / budget
+inline constexpr std::uint64_t footprint_region_per_budget = 6;   // region / budget
+inline constexpr std::uint64_t footprint_written_per_budget = 4;  // ops x 4 KiB / budget
+inline constexpr double footprint_rss_target = 1.1;               // peak anon RSS / budget
+inline constexpr double footprint_ns_target_vs_unbounded = 1.5;   // ns/op budget / unbounded
+inline constexpr std::uint64_t footprint_pool_bytes(std::uint64_t budget) noexcept {
+  return budget * footprint_pool_per_budget;
+}
+// Ops of a run: 4x the budget's worth of 4 KiB pages.
+inline constexpr std::uint64_t footprint_ops(std::uint64_t budget) noexcept {
+  return budget * footprint_written_per_budget / footprint_page_bytes;
+}
+inline constexpr std::uint64_t footprint_region_pages(std::uint64_t budget) noexcept {
+  return budget * footprint_region_per_budget / footprint_page_bytes;
+}
 
 // The entry named `name`, or null.
 const workload_info* find_workload(std::string_view name);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bench/churn.h"
+#include "bench/footprint.h"
 
 namespace ferrite::bench {
 namespace {
@@ -146,6 +147,11 @@ std::optional<double> cell_result::figure(const std::string& name) const {
   return median(it->second);
 }
 
+std::string variant_name(const cell_spec& s) {
+  if (s.work != workload::footprint) return "";
+  return s.unbounded ? "unbounded" : "budget";
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -187,6 +193,11 @@ cell_result run_cell(const cell_spec& spec) {
   setup.objects = spec.objects;
   setup.shape = spec.shape;
   if (wi.container) setup.keys = spec.ops;
+  setup.budget = spec.budget;
+  setup.unbounded = spec.unbounded;
+  if (spec.work == workload::footprint && spec.budget == 0) {
+    throw std::invalid_argument("footprint needs a memory budget (--budget)");
+  }
   try {
     r.media = e->open(setup);
     if (spec.work == workload::churn) {
@@ -198,6 +209,15 @@ cell_result run_cell(const cell_spec& spec) {
       for (const auto& [name, value] : c.figures) r.figures[name].push_back(value);
       e->reopen();
       e->check_churn(c.objects, c.bytes);
+      e->close_and_remove();
+      return r;
+    }
+    if (spec.work == workload::footprint) {
+      footprint_outcome f = run_footprint(*e, spec.budget, spec.ops);
+      r.ns_per_op_runs.push_back(f.ns_per_op);
+      r.ns_per_op = f.ns_per_op;
+      r.timed = f.timed;
+      for (const auto& [name, value] : f.figures) r.figures[name].push_back(value);
       e->close_and_remove();
       return r;
     }
@@ -250,6 +270,8 @@ nlohmann::json to_json(const cell_result& r) {
   j["pool_path"] = s.pool_path.string();
   j["objects"] = s.objects;
   j["structure"] = std::string(to_string(s.shape));
+  j["budget"] = s.budget;
+  j["unbounded"] = s.unbounded;
   j["media"] = r.media;
   j["ns_per_op"] = r.ns_per_op;
   j["ns_per_op_runs"] = r.ns_per_op_runs;
@@ -287,6 +309,8 @@ cell_result cell_result_from_json(const nlohmann::json& j) {
   auto shape = parse_structure(j.value("structure", std::string("none")));
   if (!shape) throw std::runtime_error("unknown structure in a cell result");
   s.shape = *shape;
+  s.budget = j.value("budget", std::uint64_t{0});
+  s.unbounded = j.value("unbounded", false);
   r.media = j.at("media").get<std::string>();
   r.ns_per_op = j.at("ns_per_op").get<double>();
   r.ns_per_op_runs = j.at("ns_per_op_runs").get<std::vector<double>>();

@@ -36,6 +36,13 @@
 // time per allocation, the counters are divided by that phase's
 // allocations and frees; after the reopen the heap must hold exactly the
 // objects of the refill (bench_engine::check_churn).
+// footprint (bench/footprint.h) replaces steps 2 to 5 as well: one run per
+// process on a fresh pool, opened once for the untimed setup and again for
+// the measured part; ns/op is its ops' time (the checkpoint at the end
+// included), the counters are divided by its ops, its figures are the peak
+// anonymous RSS above the process's before the pool opened, and after the
+// reopen every page must hold its last update. The driver runs each cell
+// twice, with the memory budget and unbounded (cell_spec::unbounded).
 // Figures other than ns/op (churn's fractions; open's open and first
 // allocation times apart) are kept per run, and reported as medians.
 #pragma once
@@ -66,7 +73,14 @@ struct cell_spec {
   std::filesystem::path pool_path;
   std::uint64_t objects = 0;          // open: objects in the pool (0 for other workloads)
   structure shape = structure::none;  // map_insert, map_get: hash or ordered
+  // footprint: the memory budget (bytes) the workload is sized by, and
+  // whether this cell's pool runs unbounded instead of with that budget.
+  std::uint64_t budget = 0;
+  bool unbounded = false;
 };
+
+// "budget" or "unbounded" for a footprint cell, "" for any other.
+std::string variant_name(const cell_spec& s);
 
 struct cell_result {
   cell_spec spec;

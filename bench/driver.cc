@@ -35,6 +35,14 @@ std::vector<std::string> cell_arguments(const std::filesystem::path& self, const
           std::string(to_string(s.shape))};
 }
 
+// footprint's: the budget it is sized by, and whether its pool runs unbounded.
+void add_footprint_arguments(std::vector<std::string>& args, const cell_spec& s) {
+  if (s.work != workload::footprint) return;
+  args.push_back("--budget");
+  args.push_back(std::to_string(s.budget));
+  if (s.unbounded) args.push_back("--unbounded");
+}
+
 cell_result failed(const cell_spec& spec, const std::string& why) {
   cell_result r;
   r.spec = spec;
@@ -46,6 +54,7 @@ cell_result failed(const cell_spec& spec, const std::string& why) {
 
 cell_result run_cell_process(const std::filesystem::path& self, const cell_spec& spec) {
   std::vector<std::string> args = cell_arguments(self, spec);
+  add_footprint_arguments(args, spec);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

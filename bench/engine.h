@@ -75,6 +75,12 @@ struct engine_setup {
   // keys a run inserts or looks up (map_get: inserted by open(), untimed).
   structure shape = structure::none;
   std::uint64_t keys = 0;
+  // footprint: the memory budget the workload is sized by (bytes), and
+  // whether this pool runs without one (ferrite: pool_options::unbounded)
+  // rather than with it. 0 and false for every other workload (ferrite:
+  // the default budget).
+  std::uint64_t budget = 0;
+  bool unbounded = false;
 };
 
 class bench_engine {
@@ -136,6 +142,23 @@ class bench_engine {
   // own consistency check finds nothing.
   virtual void check_churn(std::uint64_t objects, std::uint64_t bytes);
 
+  // --- footprint (bench/footprint.h drives the engine through these) ---
+  // The engines that do not run footprint keep the defaults, which throw.
+  // For footprint, open() creates the pool, allocates the region (untimed)
+  // and closes the pool again, so that the working view starts with no
+  // private page: footprint_open() opens it for the measured part.
+
+  // Opens the pool open() prepared. REQUIRES: open() of footprint.
+  virtual void footprint_open();
+  // The pages (4 KiB each) of the region open() allocated.
+  virtual std::uint64_t footprint_pages() const;
+  // One op: a transaction that snapshots the first footprint_update_bytes
+  // of page `page` and sets each of their 8-byte words to `stamp`; durable
+  // when it returns.
+  virtual void footprint_update(std::uint64_t page, std::uint64_t stamp);
+  // Word `word` of page `page` (after reopen(): what survived).
+  virtual std::uint64_t footprint_word(std::uint64_t page, std::size_t word) const;
+
   // Figures measured by the engine itself since the last call (open: the
   // open and the first allocation apart), name -> value; then forgotten.
   virtual std::vector<std::pair<std::string, double>> take_figures() { return {}; }
@@ -150,7 +173,8 @@ std::vector<std::string_view> compiled_engines();
 // False for the cells an engine cannot measure, which the driver skips and
 // the report shows as n/a: libpmemobj has no map; std has no pool to open
 // and no heap to fill; LMDB and SQLite have no cache-line persistence path
-// (page media only) and run tx_set8 and the ordered maps only.
+// (page media only) and run tx_set8 and the ordered maps only; footprint
+// (a ferrite_only workload) runs on ferrite alone.
 bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape);
 
 // The files an engine keeps for the pool `pool`: the pool itself and its

@@ -59,6 +59,19 @@ void bench_engine::check_churn(std::uint64_t, std::uint64_t) {
   throw std::logic_error("this engine does not run churn");
 }
 
+void bench_engine::footprint_open() {
+  throw std::logic_error("this engine does not run footprint");
+}
+std::uint64_t bench_engine::footprint_pages() const {
+  throw std::logic_error("this engine does not run footprint");
+}
+void bench_engine::footprint_update(std::uint64_t, std::uint64_t) {
+  throw std::logic_error("this engine does not run footprint");
+}
+std::uint64_t bench_engine::footprint_word(std::uint64_t, std::size_t) const {
+  throw std::logic_error("this engine does not run footprint");
+}
+
 std::vector<std::string_view> compiled_engines() {
   std::vector<std::string_view> names{"ferrite"};
 #ifdef FERRITE_BENCH_PMDK
@@ -91,6 +104,8 @@ bool known_engine(std::string_view name) {
 }
 
 bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape) {
+  // footprint: only ferrite has a memory budget (ferrite-checked ignores it).
+  if (info(w).ferrite_only) return engine == "ferrite";
   if (engine == "pmdk") return !info(w).per_structure && !is_transfer(w);  // no hash map, no map
   if (engine == "std") return w != workload::open && w != workload::churn;
   if (is_key_value_store(engine)) {

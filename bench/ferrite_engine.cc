@@ -2,7 +2,8 @@
 // aligned) in a transaction when the pool is created; the benchmark keeps
 // its offset across the reopen, as libpmemobj's engine keeps the root.
 // The container workloads and the account store of transfer are in
-// bench/ferrite_containers.h.
+// bench/ferrite_containers.h. footprint's region is one more object, of
+// footprint_region_pages 4 KiB pages, 4 KiB-aligned.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,11 +43,10 @@ class ferrite_engine final : public bench_engine {
 
   std::string open(const engine_setup& setup) override {
     setup_ = setup;
-    pool_options o;
-    o.mode = open_mode::create_exclusive;
+    pool_options o = options(open_mode::create_exclusive);
     o.size = setup.pool_bytes;
-    o.checked_transactions = checked_;
     pool_ = pool::open(setup.pool_path, o);
+    created_ = true;
     pool_info i = pool_.info();
     const granularity want =
         setup.mode == media_mode::cacheline ? granularity::cache_line : granularity::page;
@@ -63,6 +63,7 @@ class ferrite_engine final : public bench_engine {
     if (setup.work == workload::open) fill(setup.objects);
     if (info(setup.work).container) containers_.open(pool_, setup);
     if (is_transfer(setup.work)) accounts_.open(pool_, setup.threads);
+    if (setup.work == workload::footprint) allocate_footprint_region();
     // What the setup committed is applied now, untimed: the first timed
     // run's checkpoint (finish_run) must not pay for building the chase
     // list or filling map_get's map.
@@ -71,6 +72,9 @@ class ferrite_engine final : public bench_engine {
     for (const pool_region& r : i.regions) {
       if (r.name == "log") log = r.size;
     }
+    // footprint: the allocation zero-filled the region through the working
+    // view; the measured part starts from a new one (footprint_open).
+    if (setup.work == workload::footprint) pool_.close();
     return "libpmem2 granularity " + std::string(ferrite::to_string(i.store_granularity)) +
            ", log " + mib(log) + ", transactions by pool.transaction + tx_snapshot";
   }
@@ -152,10 +156,7 @@ class ferrite_engine final : public bench_engine {
   void reopen() override {
     if (!pool_.is_open()) open_and_allocate();
     pool_.close();
-    pool_options o;
-    o.mode = open_mode::open_existing;
-    o.checked_transactions = checked_;
-    pool_ = pool::open(setup_.pool_path, o);
+    pool_ = pool::open(setup_.pool_path, options(open_mode::open_existing));
   }
 
   std::uint64_t read_word(int t, std::size_t i) const override { return region(t)[i]; }
@@ -204,6 +205,24 @@ class ferrite_engine final : public bench_engine {
     }
   }
 
+  void footprint_open() override {
+    pool_ = pool::open(setup_.pool_path, options(open_mode::open_existing));
+  }
+
+  std::uint64_t footprint_pages() const override { return footprint_pages_; }
+
+  void footprint_update(std::uint64_t page, std::uint64_t stamp) override {
+    auto* words = static_cast<std::uint64_t*>(pool_.at(footprint_page_offset(page)));
+    pool_.transaction([words, stamp] {
+      tx_snapshot(words, footprint_update_bytes);
+      std::fill_n(words, footprint_update_bytes / sizeof(std::uint64_t), stamp);
+    });
+  }
+
+  std::uint64_t footprint_word(std::uint64_t page, std::size_t word) const override {
+    return static_cast<const std::uint64_t*>(pool_.at(footprint_page_offset(page)))[word];
+  }
+
   std::vector<std::pair<std::string, double>> take_figures() override {
     std::vector<std::pair<std::string, double>> f;
     if (opens_ != 0) {
@@ -215,17 +234,46 @@ class ferrite_engine final : public bench_engine {
     return f;
   }
 
+  // The file goes even when the pool is closed (footprint between its
+  // setup and footprint_open, open between two opens), if open() made it.
   void close_and_remove() noexcept override {
-    if (!pool_.is_open()) return;
+    if (!pool_.is_open() && !created_) return;
     try {
       pool_.close();
     } catch (...) {
     }
     std::error_code ec;
     std::filesystem::remove(setup_.pool_path, ec);
+    created_ = false;
   }
 
  private:
+  // How this engine opens its pool: checked or not, and footprint's memory
+  // budget (every other workload: the default budget).
+  pool_options options(open_mode mode) const {
+    pool_options o;
+    o.mode = mode;
+    o.checked_transactions = checked_;
+    if (setup_.work == workload::footprint) {
+      o.memory_budget = setup_.unbounded ? pool_options::unbounded : setup_.budget;
+    }
+    return o;
+  }
+
+  // footprint: one object of footprint_region_pages(budget) pages, each
+  // page 4 KiB-aligned, in one transaction.
+  void allocate_footprint_region() {
+    footprint_pages_ = footprint_region_pages(setup_.budget);
+    pool_.transaction([&] {
+      void* r = pool_.allocate(footprint_pages_ * footprint_page_bytes, 0, footprint_page_bytes);
+      footprint_offset_ = pool_.offset_of(r);
+    });
+  }
+
+  std::uint64_t footprint_page_offset(std::uint64_t page) const {
+    return footprint_offset_ + page * footprint_page_bytes;
+  }
+
   std::uint64_t* region(int t) const {
     return static_cast<std::uint64_t*>(
         pool_.at(regions_offset_ + static_cast<std::uint64_t>(t) * region_bytes));
@@ -333,6 +381,10 @@ class ferrite_engine final : public bench_engine {
   double open_ns_ = 0;
   double first_alloc_ns_ = 0;
   bool checked_ = false;  // engine "ferrite-checked": pool_options::checked_transactions
+  bool created_ = false;  // open() created setup_.pool_path, close_and_remove removes it
+  // footprint: the region (pool offset of its first page) and its pages.
+  std::uint64_t footprint_offset_ = 0;
+  std::uint64_t footprint_pages_ = 0;
 };
 
 }  // namespace

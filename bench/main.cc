@@ -84,6 +84,17 @@
 //   transfer_held        the same, the locks held until the commit returns:
 //                        std::scoped_lock around pool.transaction(fn) (how
 //                        docs/durability.md had users do it before).
+//   footprint            a transaction that snapshots and rewrites the first
+//                        256 bytes of a uniformly random 4 KiB page (fixed
+//                        seed) of a region 6x --budget, allocated untimed on
+//                        a pool 8x --budget; 4x --budget / 4 KiB ops. Each
+//                        run twice, each on a fresh pool in its own process:
+//                        pool_options::memory_budget = --budget, and
+//                        pool_options::unbounded. Figures: the peak anonymous
+//                        RSS (RssAnon, sampled every 5 ms, above the
+//                        process's before the pool opened) / budget, and
+//                        ns/op budget / unbounded (bench/footprint.h).
+//                        Targets: <= 1.1 and <= 1.5. ferrite only, 1 thread.
 //
 // The key-value stores (engines lmdb, lmdb-nometasync and sqlite; page media
 // only) run tx_set8 (a row per thread), map_insert and map_get (ordered:
@@ -148,6 +159,8 @@ struct options {
   std::uint64_t keys = 1000000;
   std::uint64_t page_keys = 1000;
   std::vector<std::string> structures{"hash", "ordered"};
+  std::uint64_t budget = footprint_default_budget;  // footprint: --budget
+  bool unbounded = false;  // the cell process (hidden): footprint without a budget
 };
 
 struct usage_error : std::runtime_error {
@@ -259,6 +272,7 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     // same N on a given media.
     if (wi.container) ops = m == media_mode::cacheline ? d.keys_cacheline : d.keys_page;
     if (w == workload::churn) ops = 1;  // a run ends at the first out_of_space, not at a count
+    if (w == workload::footprint) ops = footprint_ops(d.footprint_budget);  // on every media
     cell_result c;
     c.spec.engine = e;
     c.spec.work = w;
@@ -289,6 +303,10 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
     if (is_transfer(w)) {
       c.spec.pool_bytes += ((c.spec.ops + c.spec.warmup_ops) * 80 + (1 << 20) - 1) >> 20 << 20;
     }
+    if (w == workload::footprint) {
+      c.spec.budget = d.footprint_budget;
+      c.spec.pool_bytes = footprint_pool_bytes(d.footprint_budget);
+    }
     c.spec.pool_path = (m == media_mode::cacheline ? d.cacheline_dir : d.page_dir) /
                        ("ferrite-bench-" + std::to_string(getpid()) + "-" + e + ".pool");
     cells.push_back(std::move(c));
@@ -306,6 +324,17 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
       cells.push_back(std::move(held));
     }
   }
+  // footprint: each engine's cell twice, with the memory budget and
+  // unbounded, their runs interleaved like the engines'.
+  if (w == workload::footprint) {
+    const std::size_t n = cells.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      cell_result unbounded = cells[i];
+      unbounded.spec.unbounded = true;
+      unbounded.spec.pool_path.replace_extension(".unbounded.pool");
+      cells.push_back(std::move(unbounded));
+    }
+  }
   for (int run = 1; run <= d.runs; ++run) {
     std::cerr << info(w).name << (w == workload::open ? " " + std::to_string(objects) : "")
               << (shape != structure::none ? " " + std::string(to_string(shape)) : "") << " "
@@ -316,8 +345,10 @@ void run_group(const std::filesystem::path& self, const run_description& d, work
       cell_spec one = c.spec;
       one.runs = 1;
       cell_result r = run_cell_process(self, one);
-      const std::string name =
-          c.spec.engine + (c.spec.work != w ? " " + std::string(info(c.spec.work).name) : "");
+      const std::string variant = variant_name(c.spec);
+      const std::string name = c.spec.engine +
+                               (c.spec.work != w ? " " + std::string(info(c.spec.work).name) : "") +
+                               (variant.empty() ? "" : " " + variant);
       if (r.ok()) {
         merge_runs(c, r);
         std::cerr << " " << name << " " << ns_text(r.ns_per_op);
@@ -349,6 +380,16 @@ int cell_main(const options& o) {
   auto shape = parse_structure(o.structures.empty() ? "none" : o.structures.front());
   if (!shape) throw usage_error("--structure: hash, ordered or none");
   s.shape = *shape;
+  s.budget = o.budget;
+  s.unbounded = o.unbounded;
+  if (s.work == workload::footprint) {
+    // Sized by the budget alone, as the driver sizes it.
+    if (s.budget < footprint_min_budget) throw usage_error("--budget: at least 256K");
+    s.ops = footprint_ops(s.budget);
+    s.pool_bytes = footprint_pool_bytes(s.budget);
+  } else {
+    s.budget = 0;
+  }
   return cell_process_main(s);
 }
 
@@ -361,8 +402,9 @@ int driver_main(options o) {
     o.pool_mib = 8;
     o.objects = {1000};
     o.open_ops = 2;
-    o.keys = 3000;     // enough for hash map splits and B+-tree node splits
-    o.page_keys = 20;  // an insert or push costs an msync or more
+    o.keys = 3000;         // enough for hash map splits and B+-tree node splits
+    o.page_keys = 20;      // an insert or push costs an msync or more
+    o.budget = 512 << 10;  // footprint: 512 ops on a 4 MiB pool
   }
   if (o.engines.empty()) {
     for (std::string_view e : compiled_engines()) o.engines.emplace_back(e);
@@ -396,6 +438,13 @@ int driver_main(options o) {
   if (o.keys < 1 || o.page_keys < 1) throw usage_error("--keys and --page-keys: at least 1");
   d.keys_cacheline = o.keys;
   d.keys_page = o.page_keys;
+  if (o.budget < footprint_min_budget) {
+    throw usage_error("--budget: at least 256K (the pool, 8x the budget, needs 2 MiB)");
+  }
+  if (footprint_pool_bytes(o.budget) / footprint_pool_per_budget != o.budget) {
+    throw usage_error("--budget: too large");
+  }
+  d.footprint_budget = o.budget;
   for (const std::string& name : o.structures) {
     auto shape = parse_structure(name);
     if (!shape || *shape == structure::none) {
@@ -500,7 +549,8 @@ int main(int argc, char** argv) {
                  "compiled in)")
       ->delimiter(',');
   app.add_option("--workload", o.workloads,
-                 "Workloads, comma-separated (default: all measurable now; see --list)")
+                 "Workloads, comma-separated: " + available_workloads() +
+                     " (default: all of them; --list says what each measures)")
       ->delimiter(',');
   app.add_option("--mode", o.modes, "Media modes, comma-separated: cacheline,page")
       ->delimiter(',')
@@ -524,6 +574,10 @@ int main(int argc, char** argv) {
                  "map_insert, map_get: structures, comma-separated: hash,ordered")
       ->delimiter(',')
       ->capture_default_str();
+  app.add_option("--budget", o.budget,
+                 "footprint: the memory budget in bytes (suffixes K, M, G: powers of 1024); the "
+                 "pool is 8x, the ops write 4x its worth of 4 KiB pages (64M)")
+      ->transform(CLI::AsSizeValue(false));
   app.add_option("--runs", o.runs, "Timed runs per cell; the median is reported")
       ->capture_default_str();
   app.add_option("--warmup", o.warmup_percent, "Untimed warm-up, in % of the ops of a run")
@@ -544,6 +598,8 @@ int main(int argc, char** argv) {
   app.add_option("--pool", o.pool, "(internal) pool path of the cell")->group(internal);
   app.add_option("--pool-bytes", o.pool_bytes, "(internal)")->group(internal);
   app.add_option("--warmup-ops", o.warmup_ops, "(internal)")->group(internal);
+  app.add_flag("--unbounded", o.unbounded, "(internal) footprint: pool_options::unbounded")
+      ->group(internal);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -152,9 +152,11 @@ std::string csv_field(std::optional<double> v) {
 // churn's headline first (live/heap at the first out_of_space against issue
 // 14's bound, the refill), then every figure by name.
 std::string figures_line(const cell_result& r) {
+  const std::string variant = variant_name(r.spec);
   std::string line = "  " + pad(r.spec.engine, 8, true) +
                      pad(std::string(to_string(r.spec.mode)), 10, true) +
-                     (r.spec.objects ? std::to_string(r.spec.objects) + " obj " : "");
+                     (r.spec.objects ? std::to_string(r.spec.objects) + " obj " : "") +
+                     (variant.empty() ? "" : pad(variant, 10, true));
   if (r.spec.work == workload::churn) {
     const auto live = r.figure("live_per_heap");
     const auto refill = r.figure("refill_per_heap");
@@ -172,6 +174,77 @@ std::string figures_line(const cell_result& r) {
     first = false;
   }
   return line;
+}
+
+std::string mib_text(std::optional<double> bytes) {
+  return bytes ? format("%.1f MiB", *bytes / (1 << 20)) : std::string("-");
+}
+
+// footprint's cell of `engine` on `m`, with the memory budget or unbounded.
+const cell_result* find_footprint(const std::vector<cell_result>& results, std::string_view engine,
+                                  media_mode m, bool unbounded) {
+  for (const cell_result& r : results) {
+    if (r.spec.engine == engine && r.spec.work == workload::footprint && r.spec.mode == m &&
+        r.spec.unbounded == unbounded) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// footprint's table (it has no peers, and two rows per mode: the pool with
+// the memory budget and the pool unbounded), then the ratio of their ns/op.
+void print_footprint(std::ostream& out, const run_description& d,
+                     const std::vector<cell_result>& results) {
+  const std::uint64_t budget = d.footprint_budget;
+  out << "  budget " << mib_text(static_cast<double>(budget)) << ": pools of "
+      << mib_text(static_cast<double>(footprint_pool_bytes(budget))) << ", region "
+      << mib_text(static_cast<double>(footprint_region_pages(budget) * footprint_page_bytes))
+      << " (" << footprint_region_pages(budget) << " pages), " << footprint_ops(budget)
+      << " ops per run; peak anon: RssAnon above the baseline (before the pool opened)\n";
+  for (const std::string& e : d.engines) {
+    if (!engine_measures(e, workload::footprint, media_mode::cacheline, structure::none)) {
+      out << "  " << e << ": n/a (footprint is ferrite-only: no memory budget to measure)\n";
+    }
+  }
+  out << "  " << pad("mode", 10, true) << pad("memory", 10, true) << pad("ferrite ns/op", 16)
+      << pad("peak anon", 14) << pad("peak/budget", 13) << pad("target", 10) << pad("end anon", 14)
+      << pad("baseline", 14) << pad("fences/op", 11) << pad("syncs/op", 10)
+      << pad("checkpoints", 13) << pad("os syncs/op", 13) << "\n";
+  for (media_mode m : d.modes) {
+    for (bool unbounded : {false, true}) {
+      const cell_result* r = find_footprint(results, "ferrite", m, unbounded);
+      const bool ok = r != nullptr && r->ok();
+      const auto fig = [&](const char* name) { return ok ? r->figure(name) : std::nullopt; };
+      const auto peak = fig("peak_per_budget");
+      std::string tgt = "-";
+      if (!unbounded) {
+        tgt = format("%.2f", footprint_rss_target) +
+              (peak ? (*peak <= footprint_rss_target ? " ok" : " !") : "");
+      }
+      out << "  " << pad(std::string(to_string(m)), 10, true)
+          << pad(unbounded ? "unbounded" : "budget", 10, true) << pad(ns_with_spread(r), 16)
+          << pad(mib_text(fig("peak_anon_bytes")), 14)
+          << pad(peak ? format("%.3f", *peak) : "-", 13) << pad(tgt, 10)
+          << pad(mib_text(fig("end_anon_bytes")), 14)
+          << pad(mib_text(fig("baseline_anon_bytes")), 14)
+          << pad(ok ? counter_figure(r->per_op(r->timed.fences)) : "-", 11)
+          << pad(ok ? counter_figure(r->per_op(r->timed.syncs)) : "-", 10)
+          << pad(ok && r->timed.checkpoints ? std::to_string(*r->timed.checkpoints) : "-", 13)
+          << pad(counter_figure(os_syncs_per_op(r)), 13) << "\n";
+    }
+    const auto b = ns(find_footprint(results, "ferrite", m, false));
+    const auto u = ns(find_footprint(results, "ferrite", m, true));
+    out << "  " << pad(std::string(to_string(m)), 10, true) << "ns/op budget/unbounded ";
+    if (b && u && *u > 0) {
+      const double rt = *b / *u;
+      out << format("%.3f", rt)
+          << " (target <= " << format("%.2f", footprint_ns_target_vs_unbounded)
+          << (rt <= footprint_ns_target_vs_unbounded ? ": ok)" : ": !)") << "\n";
+    } else {
+      out << "-\n";
+    }
+  }
 }
 
 }  // namespace
@@ -218,9 +291,12 @@ void print_setup(std::ostream& out, const run_description& d) {
   }
   out << "\n";
   // --ops matters only to the workloads that are not containers (those
-  // count --keys, printed on their own line below).
+  // count --keys, printed on their own line below) nor footprint (sized by
+  // --budget, on its own line too).
   bool by_ops = false;
-  for (workload w : d.workloads) by_ops = by_ops || !info(w).container;
+  for (workload w : d.workloads) {
+    by_ops = by_ops || (!info(w).container && w != workload::footprint);
+  }
   for (media_mode m : d.modes) {
     if (m == media_mode::cacheline) {
       out << "  cacheline  pools in " << d.cacheline_dir.string() << " ("
@@ -300,10 +376,24 @@ void print_setup(std::ostream& out, const run_description& d) {
            "1e9 / ns/op; issue 15 asks for >= "
         << transfer_target_per_second << " on page media with 4 threads\n";
   }
+  if (std::find(d.workloads.begin(), d.workloads.end(), workload::footprint) != d.workloads.end()) {
+    out << "  footprint  ferrite only, 1 thread; memory budget " << bytes_text(d.footprint_budget)
+        << " (--budget); each run twice, each in a new process on a new pool of "
+        << bytes_text(footprint_pool_bytes(d.footprint_budget))
+        << ": pool_options::memory_budget = the budget, and pool_options::unbounded; a region "
+           "of 6x the budget allocated untimed, then the pool closed and opened again; "
+        << footprint_ops(d.footprint_budget)
+        << " ops (4x the budget / 4 KiB), each a transaction snapshotting and rewriting 256 "
+           "bytes at the start of a uniformly random page of the region (mt19937_64 seed 19), "
+           "then a checkpoint, timed; peak anon: the largest RssAnon (/proc/self/status, "
+           "sampled every 5 ms and once at the end) minus the process's just before the "
+           "measured open; targets: peak anon <= 1.1x the budget, ns/op <= 1.5x unbounded's\n";
+  }
   if (!d.machine.empty()) out << "  machine    " << d.machine << "\n";
   out << "  check      after the runs each pool is reopened and every field must hold its "
          "op count (containers: every element and key is read back; transfer: the balances "
-         "sum to their start, the log has an entry per op and replays to every balance)\n";
+         "sum to their start, the log has an entry per op and replays to every balance; "
+         "footprint: every page of the region holds its last update)\n";
 }
 
 void print_tables(std::ostream& out, const run_description& d,
@@ -321,6 +411,17 @@ void print_tables(std::ostream& out, const run_description& d,
 
   for (workload w : d.workloads) {
     out << "\n" << info(w).name << ": " << info(w).measures << "\n";
+    if (w == workload::footprint) {
+      print_footprint(out, d, results);
+      bool figures = false;
+      for (const cell_result& r : results) {
+        if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
+        if (!figures) out << "  figures (medians over the runs):\n";
+        figures = true;
+        out << figures_line(r) << "\n";
+      }
+      continue;
+    }
     // Rows: chase, open and the containers run on one thread; open has one
     // row per object count, map_insert and map_get one per structure.
     std::vector<row> rows;
@@ -361,7 +462,9 @@ void print_tables(std::ostream& out, const run_description& d,
         const auto& judged = tg.vs_std ? rs : rt;
         std::string tgt = "-";
         if (tg.bound > 0) {
-          tgt = (tg.vs_std ? "s" : "") + format("%.2f", tg.bound) +
+          // (a std::string first: GCC 12 -O3 warns, wrongly, -Wrestrict on
+          // const char* + std::string)
+          tgt = std::string(tg.vs_std ? "s" : "") + format("%.2f", tg.bound) +
                 (judged ? (*judged <= tg.bound ? " ok" : " !") : "");
         }
         line += pad(tgt, 10);
@@ -421,6 +524,7 @@ void print_tables(std::ostream& out, const run_description& d,
       if (r.spec.engine != "ferrite" || !r.ok()) continue;
       std::string name(info(r.spec.work).name);
       if (r.spec.shape != structure::none) name += " " + std::string(to_string(r.spec.shape));
+      if (!variant_name(r.spec).empty()) name += " " + variant_name(r.spec);
       out << "  " << pad(name, 20, true) << pad(std::string(to_string(r.spec.mode)), 10, true)
           << pad(std::to_string(r.spec.threads), 4)
           << pad(r.timed.commits ? std::to_string(*r.timed.commits) : "-", 10)
@@ -442,6 +546,7 @@ void print_tables(std::ostream& out, const run_description& d,
       if (r.ok()) continue;
       out << "  " << r.spec.engine << " " << info(r.spec.work).name << " "
           << (r.spec.shape != structure::none ? std::string(to_string(r.spec.shape)) + " " : "")
+          << (variant_name(r.spec).empty() ? "" : variant_name(r.spec) + " ")
           << to_string(r.spec.mode) << " " << r.spec.threads << " thread(s): " << r.error << "\n";
     }
   }
@@ -458,6 +563,11 @@ nlohmann::ordered_json results_json(const std::vector<cell_result>& results) {
     j["ops"] = r.spec.ops;
     if (r.spec.work == workload::open) j["objects"] = r.spec.objects;
     if (r.spec.shape != structure::none) j["structure"] = std::string(to_string(r.spec.shape));
+    if (r.spec.work == workload::footprint) {
+      j["budget_bytes"] = r.spec.budget;
+      j["memory_budget"] = r.spec.unbounded ? nlohmann::ordered_json("unbounded")
+                                            : nlohmann::ordered_json(r.spec.budget);
+    }
     const bool ok = r.ok();
     j["ns_per_op"] = ok ? nlohmann::ordered_json(r.ns_per_op) : nlohmann::ordered_json(nullptr);
     j["fences_per_op"] = number_or_null(ok ? r.per_op(r.timed.fences) : std::nullopt);
@@ -491,7 +601,7 @@ void write_csv(const std::filesystem::path& file, const std::vector<cell_result>
   std::ofstream out(file);
   if (!out) throw std::runtime_error("cannot write the CSV file " + file.string());
   out << "engine,workload,structure,mode,threads,ops,runs,ns_per_op,fences_per_op,syncs_per_op,"
-         "flushed_lines_per_op,os_syncs_per_op,error\n";
+         "flushed_lines_per_op,os_syncs_per_op,error,memory_budget\n";
   for (const cell_result& r : results) {
     const bool ok = r.ok();
     std::string error = r.error;
@@ -505,7 +615,11 @@ void write_csv(const std::filesystem::path& file, const std::vector<cell_result>
         << csv_field(ok ? r.per_op(r.timed.fences) : std::nullopt) << ","
         << csv_field(ok ? r.per_op(r.timed.syncs) : std::nullopt) << ","
         << csv_field(ok ? r.per_op(r.timed.flushed_lines) : std::nullopt) << ","
-        << csv_field(ok ? r.per_op(r.timed.os.total()) : std::nullopt) << ",\"" << error << "\"\n";
+        << csv_field(ok ? r.per_op(r.timed.os.total()) : std::nullopt) << ",\"" << error << "\","
+        << (r.spec.work != workload::footprint ? ""
+            : r.spec.unbounded                 ? "unbounded"
+                                               : std::to_string(r.spec.budget))
+        << "\n";
   }
   if (!out.flush()) throw std::runtime_error("writing the CSV file " + file.string() + " failed");
 }

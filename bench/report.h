@@ -36,6 +36,7 @@ struct run_description {
   std::uint64_t keys_cacheline = 0;    // container workloads: N on cacheline media
   std::uint64_t keys_page = 0;         // and on page media
   std::vector<structure> structures;   // map_insert, map_get: hash, ordered
+  std::uint64_t footprint_budget = 0;  // footprint: --budget, bytes
   bool smoke = false;
   std::string machine;  // CPU, count, kernel
 };
