@@ -516,6 +516,10 @@ pool_stats pool::stats() const {
   s.checkpointed_records = l.checkpointed_records;
   s.recovered_records = l.recovered_records;
   s.recovered_bytes = l.recovered_bytes;
+  s.private_pages = l.private_pages;
+  s.pages_given_back = l.pages_given_back;
+  s.give_back_rounds = l.give_back_rounds;
+  s.pages_kept = l.pages_kept;
   return s;
 }
 

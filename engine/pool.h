@@ -170,6 +170,14 @@ struct pool_stats {
   std::uint64_t checkpointed_records = 0;
   std::uint64_t recovered_records = 0;  // replayed at open
   std::uint64_t recovered_bytes = 0;
+  // The memory budget (pool_options::memory_budget): working-view pages
+  // written and checkpointed that still hold private copies, pages given
+  // back to the kernel, the rounds that did it, and pages a round found
+  // changed again (kept).
+  std::uint64_t private_pages = 0;
+  std::uint64_t pages_given_back = 0;
+  std::uint64_t give_back_rounds = 0;
+  std::uint64_t pages_kept = 0;
 };
 
 // What the heap holds (a walk of the whole heap; see `ferrite info`).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "ferrite/base/error.h"
@@ -10,6 +11,8 @@
 namespace ferrite::detail {
 
 namespace {
+constexpr std::uint64_t page_bytes = 4096;  // working-view pages (the memory budget)
+
 // A small number per thread, for change_log::committed_in_.
 std::size_t thread_slot() noexcept {
   static std::atomic<std::size_t> next{0};
@@ -32,11 +35,211 @@ change_log::~change_log() {
 }
 
 void change_log::start_background(bool thread, std::uint64_t budget_bytes) {
-  (void)thread;
-  (void)budget_bytes;
+  std::unique_lock lk(mu_);
+  if (!writable_ || bg_running_) return;
+  if (budget_bytes != ~std::uint64_t{0}) {
+    const std::uint64_t budget_pages = std::max<std::uint64_t>(budget_bytes / page_bytes, 16);
+    high_pages_ = budget_pages * 3 / 4;
+    low_pages_ = budget_pages / 2;
+  }
+  if (!thread) return;
+  bg_running_ = true;
+  bg_stop_ = false;
+  lk.unlock();
+  bg_ = std::thread([this] { background_loop(); });
 }
 
-void change_log::stop_background() noexcept {}
+void change_log::stop_background() noexcept {
+  if (media_.forked()) {
+    // A fork() child has no checkpointer thread (only the forking thread
+    // is copied), and the parent owns the pool: nothing to stop or join.
+    if (bg_.joinable()) bg_.detach();
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    if (!bg_running_) return;
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  std::lock_guard lk(mu_);
+  bg_running_ = false;
+}
+
+// The background checkpointer: sleeps until reserve() wakes it, then
+// checkpoints what is durable and gives pages back while over budget.
+// Nothing it does fails a committer: a failed checkpoint fails the log
+// (fail_locked), as on a committing thread.
+void change_log::background_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    bg_cv_.wait(lk, [&] { return bg_stop_ || bg_woken_; });
+    if (bg_stop_) return;
+    bg_woken_ = false;
+    if (failed_) continue;
+    if (checkpointing_) {  // a committer or pool::checkpoint runs one
+      cv_.wait(lk, [&] { return !checkpointing_ || bg_stop_; });
+      continue;
+    }
+    if (durable_lsn_ > state_.checkpoint_lsn) checkpoint_locked(lk);
+    give_back_pages(lk);
+  }
+}
+
+// reserve(), under mu_: the log is a quarter full or the budget asks.
+void change_log::want_checkpoint_locked() {
+  if (bg_running_) {
+    if (!bg_woken_) {
+      bg_woken_ = true;
+      bg_cv_.notify_one();
+    }
+    return;
+  }
+  if (used_ * 2 >= header_.log_size || over_budget_locked())
+    checkpoint_wanted_.store(true, std::memory_order_relaxed);
+}
+
+// A checkpoint's stored ranges: the working-view pages holding them were
+// written by transactions (private copies), and are checkpointed now.
+// REQUIRES: checkpointing_ held by the caller.
+std::uint64_t change_log::note_private_pages(
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored) {
+  std::uint64_t added = 0;
+  const std::uint64_t pages = media_.size() / page_bytes;
+  if (page_private_.size() < pages) page_private_.resize(pages, 0);
+  for (const auto& [b, e] : stored) {
+    for (std::uint64_t pg = b / page_bytes; pg < (e + page_bytes - 1) / page_bytes; ++pg) {
+      if (page_private_[pg]) continue;
+      page_private_[pg] = 1;
+      private_fifo_.push_back(static_cast<std::uint32_t>(pg));
+      ++added;
+    }
+  }
+  return added;
+}
+
+// Gives working-view pages back to the kernel, oldest first, until
+// low_pages_ are left (docs/durability.md "Memory"). REQUIRES: mu_ held,
+// checkpointing_ clear; takes checkpointing_ meanwhile (no checkpoint may
+// change the durable view under a comparison).
+void change_log::give_back_pages(std::unique_lock<std::mutex>& lk) {
+  if (!giving_back_ || failed_ || checkpointing_ || private_pages_ <= low_pages_) return;
+  ++stats_.give_back_rounds;
+  checkpointing_ = true;
+  bool more = true;
+  while (more && private_pages_ > low_pages_ && !bg_stop_ && !failed_) more = give_back_batch(lk);
+  checkpointing_ = false;
+  cv_.notify_all();
+}
+
+// One batch, mu_ held on entry and exit (released in between). A page is
+// dropped when (1) no record after the checkpoint touches it, and (2) its
+// working bytes equal its durable bytes while it is held read-only: then
+// it holds nothing a running transaction wrote, and a later checkpoint can
+// only write it the bytes the working view already shows. A store racing
+// with the drop waits for release_pages() and then lands on the page read
+// back from the file (media.h). Returns false when no progress is
+// possible now.
+bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
+  constexpr std::size_t batch = 512;
+  std::vector<std::uint32_t> pages;
+  const std::size_t want =
+      static_cast<std::size_t>(std::min<std::uint64_t>(batch, private_pages_ - low_pages_));
+  for (std::size_t i = 0; i < want && !private_fifo_.empty(); ++i) {
+    pages.push_back(private_fifo_.front());
+    private_fifo_.pop_front();
+  }
+  auto keep = [&](std::uint32_t pg) { private_fifo_.push_back(pg); };
+  if (pages.empty()) return false;
+  lk.unlock();
+  std::sort(pages.begin(), pages.end());
+  media::page_runs runs;
+  for (std::uint32_t pg : pages) {
+    const std::uint64_t off = std::uint64_t{pg} * page_bytes;
+    if (!runs.empty() && runs.back().first + runs.back().second == off)
+      runs.back().second += page_bytes;
+    else
+      runs.emplace_back(off, page_bytes);
+  }
+  std::string error;
+  try {
+    media_.hold_pages(runs);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  lk.lock();
+  if (!error.empty()) {
+    for (std::uint32_t pg : pages) keep(pg);
+    giving_back_ = false;
+    std::fprintf(stderr, "ferrite: the memory budget is off for this open: %s\n", error.c_str());
+    return false;
+  }
+  // Every record with an LSN must be written, so that its pages are known;
+  // a committer between reserve() and mark_written() may be waiting on a
+  // held page (a lock word it releases): then try again later.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> records;  // (pos, length)
+  bool all_written = true;
+  for (const slot& sl : pending_) {
+    if (!sl.written) all_written = false;
+    if (!sl.wrap) records.emplace_back(sl.pos, sl.length);
+  }
+  lk.unlock();
+  std::uint64_t kept = 0;
+  std::vector<std::uint32_t> dropped;
+  if (all_written) {
+    // (1) Pages of records after the checkpoint: their images are not in
+    // the durable view yet.
+    std::vector<std::uint32_t> busy;
+    apply_target t;
+    t.write = [&busy](std::uint64_t off, const void*, std::uint64_t len) {
+      for (std::uint64_t pg = off / page_bytes; pg < (off + len + page_bytes - 1) / page_bytes;
+           ++pg)
+        busy.push_back(static_cast<std::uint32_t>(pg));
+    };
+    t.read_word = [](std::uint64_t) { return std::uint64_t{0}; };
+    t.set_root = [](std::uint64_t, std::uint64_t) {};
+    const std::byte* log = media_.durable() + header_.log_offset;
+    for (const auto& [pos, len] : records) apply_record(log + pos, t);
+    std::sort(busy.begin(), busy.end());
+    // (2) Compare, drop.
+    try {
+      for (std::uint32_t pg : pages) {
+        const std::uint64_t off = std::uint64_t{pg} * page_bytes;
+        if (std::binary_search(busy.begin(), busy.end(), pg) ||
+            std::memcmp(media_.working() + off, media_.durable() + off, page_bytes) != 0) {
+          ++kept;
+          continue;
+        }
+        media_.drop_page(off);
+        dropped.push_back(pg);
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  media_.release_pages();
+  lk.lock();
+  if (!all_written) {
+    for (std::uint32_t pg : pages) keep(pg);
+    return false;
+  }
+  // `dropped` is in ascending order, like `pages`.
+  for (std::uint32_t pg : pages) {
+    if (std::binary_search(dropped.begin(), dropped.end(), pg))
+      page_private_[pg] = 0;
+    else
+      keep(pg);  // changed since, or a record's, or not reached after a failure
+  }
+  if (!error.empty()) {
+    giving_back_ = false;
+    std::fprintf(stderr, "ferrite: the memory budget is off for this open: %s\n", error.c_str());
+  }
+  private_pages_ -= dropped.size();
+  stats_.pages_given_back += dropped.size();
+  stats_.pages_kept += kept;
+  return !dropped.empty();
+}
 
 pool_bounds change_log::bounds() const noexcept {
   return {header_.type_table_offset, header_.type_table_offset + header_.type_table_size,
@@ -277,8 +480,11 @@ std::string change_log::failure() const {
 
 log_stats change_log::stats() const {
   std::lock_guard lk(mu_);
-  return stats_;
+  log_stats s = stats_;
+  s.private_pages = private_pages_;
+  return s;
 }
+
 
 std::uint64_t change_log::used_bytes() const {
   std::lock_guard lk(mu_);
@@ -339,7 +545,8 @@ void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
 // Step 1, under mu_: the next LSN (and one before it for a wrap marker)
 // and `len` bytes of log space. A record that does not fit before the end
 // of the region wraps: a marker fills the end and the record starts at 0.
-change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len) {
+change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len,
+                                            std::uint64_t pages) {
   const std::uint64_t log_size = header_.log_size;
   std::uint64_t pos = 0, waste = 0;
   bool waited = false;
@@ -364,13 +571,14 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
     ++stats_.wraps;
   }
   const std::uint64_t lsn = next_lsn_++;
-  pending_.push_back({lsn, pos, len, len, false, false});
+  pending_.push_back({lsn, pos, len, len, false, false, pages});
+  pending_pages_ += pages;
   if (!media_.per_thread_fence())
     committed_in_[thread_slot() % committed_in_.size()] = sync_epoch_ + 1;
   tail_ = pos + len == log_size ? 0 : pos + len;
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;
-  if (used_ * 2 >= log_size) checkpoint_wanted_.store(true, std::memory_order_relaxed);
+  if (used_ * 4 >= log_size || over_budget_locked()) want_checkpoint_locked();
   return {lsn, pos, len, waste, marker_lsn, state_.log_epoch, durable_lsn_};
 }
 
@@ -523,7 +731,7 @@ std::uint64_t change_log::commit(record_builder& rb, const commit_hooks* hooks) 
                                        "log (pool_options::log_size)");
   }
   std::unique_lock lk(mu_);
-  const reservation r = reserve(lk, len);
+  const reservation r = reserve(lk, len, rb.pages_estimate());
   lk.unlock();
   if (hooks) hooks->on_ordered(hooks->arg);
 
@@ -570,8 +778,9 @@ void change_log::maybe_checkpoint() {
   if (!checkpoint_wanted_.load(std::memory_order_relaxed)) return;  // the common case: no lock
   std::unique_lock lk(mu_);
   checkpoint_wanted_.store(false, std::memory_order_relaxed);
-  if (failed_ || checkpointing_ || used_ * 2 < header_.log_size) return;
+  if (failed_ || checkpointing_ || (used_ * 2 < header_.log_size && !over_budget_locked())) return;
   checkpoint_locked(lk);
+  give_back_pages(lk);
 }
 
 void change_log::checkpoint() {
@@ -581,6 +790,7 @@ void change_log::checkpoint() {
   if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
   checkpoint_locked(lk);
   if (failed_) fail(error_code::io_error, "checkpoint failed: " + failure_);
+  give_back_pages(lk);
 }
 
 void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
@@ -593,6 +803,7 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   lk.unlock();
 
   std::string error;
+  std::uint64_t noted = 0;
   pool_state next = state_;
   std::uint64_t root_off = state_.root_offset, root_type = state_.root_type;
   try {
@@ -602,6 +813,7 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     for (const slot& s : todo) {
       if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
     }
+    if (high_pages_ != ~std::uint64_t{0}) noted = note_private_pages(stored);
     flush_stored(stored);
     const bool early = active_mutation() == mutation::early_checkpoint_lsn;  // self-test
     if (!early) media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
@@ -634,9 +846,11 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < todo.size(); ++i) {
     freed += pending_.front().consumed;
+    pending_pages_ -= pending_.front().pages;
     pending_.pop_front();
   }
   used_ -= freed;
+  private_pages_ += noted;
   ++stats_.checkpoints;
   stats_.checkpointed_records += todo.size();
   cv_.notify_all();

@@ -93,6 +93,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ferrite/base/format/pool_format.h"
@@ -114,6 +115,11 @@ struct log_stats {
   std::uint64_t checkpointed_records = 0;
   std::uint64_t recovered_records = 0;  // replayed at open
   std::uint64_t recovered_bytes = 0;    // data bytes replayed at open
+  // The memory budget (give_back_pages).
+  std::uint64_t private_pages = 0;  // working-view pages written and checkpointed, not given back
+  std::uint64_t pages_given_back = 0;
+  std::uint64_t give_back_rounds = 0;
+  std::uint64_t pages_kept = 0;  // compared but changed since (a running transaction's)
 };
 
 // What a committing transaction asks of commit() besides the record.
@@ -223,6 +229,7 @@ class change_log {
     std::uint64_t consumed;  // log bytes it holds (wrap markers: to the end)
     bool wrap;
     bool written;
+    std::uint64_t pages = 0;  // record_builder::pages_estimate
   };
 
   // A record's place in the log, chosen by reserve().
@@ -240,7 +247,8 @@ class change_log {
   // inline and defined in change_log.cc, their only user, so that the
   // compiler folds them back into commit(): naming the steps costs no
   // instructions on the commit path.
-  inline reservation reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len);
+  inline reservation reserve(std::unique_lock<std::mutex>& lk, std::uint64_t len,
+                             std::uint64_t pages);
   inline void write_record(const reservation& r, record_builder& rb,
                            std::string& error);                              // mu_ NOT held
   inline void fence_record(const reservation& r, std::string& error);        // mu_ NOT held
@@ -259,6 +267,15 @@ class change_log {
   void gather_locked(std::unique_lock<std::mutex>& lk);
   void sync_as_leader(std::unique_lock<std::mutex>& lk);
   void checkpoint_locked(std::unique_lock<std::mutex>& lk);
+  void want_checkpoint_locked();
+  void background_loop();
+  bool over_budget_locked() const noexcept {
+    return private_pages_ + pending_pages_ >= high_pages_;
+  }
+  std::uint64_t note_private_pages(
+      const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
+  void give_back_pages(std::unique_lock<std::mutex>& lk);
+  bool give_back_batch(std::unique_lock<std::mutex>& lk);
 
   media& media_;
   const pool_header& header_;
@@ -301,6 +318,29 @@ class change_log {
   std::vector<std::uint64_t> recovered_;  // read-only: record positions to apply
   std::string damage_;                    // set by refuse_damage (salvage)
   std::uint64_t damage_offset_ = 0;
+
+  // The background checkpointer: woken (bg_cv_, under mu_) by reserve()
+  // when a quarter of the log is used or the budget asks; bg_woken_ keeps
+  // committers from notifying it again before it runs.
+  std::thread bg_;
+  std::condition_variable bg_cv_;
+  bool bg_running_ = false;
+  bool bg_stop_ = false;
+  bool bg_woken_ = false;
+
+  // The memory budget, in pages (give_back_pages). high_pages_: a
+  // checkpoint and a give-back start when private_pages_ + pending_pages_
+  // reach it (~0 when unbounded); low_pages_: a give-back ends there.
+  // private_pages_ and pending_pages_ are under mu_; the page table and
+  // its FIFO (pages in the order they were first checkpointed) belong to
+  // whoever holds `checkpointing_`.
+  std::uint64_t high_pages_ = ~std::uint64_t{0};
+  std::uint64_t low_pages_ = ~std::uint64_t{0};
+  std::uint64_t private_pages_ = 0;
+  std::uint64_t pending_pages_ = 0;  // estimated pages of records not checkpointed
+  std::vector<std::uint8_t> page_private_;  // per pool page: 1 while in private_fifo_
+  std::deque<std::uint32_t> private_fifo_;
+  bool giving_back_ = true;  // false after a failure to protect or drop (budget off)
 };
 
 }  // namespace ferrite::detail

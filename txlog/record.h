@@ -20,6 +20,10 @@ class record_builder {
   // Padded length of the record as it stands.
   std::uint64_t length() const noexcept { return align_up(buf_.size(), record_align); }
 
+  // At most how many pages the record's entries touch (the memory budget's
+  // estimate of private pages not checkpointed yet).
+  std::uint64_t pages_estimate() const noexcept { return entries_ + buf_.size() / 4096; }
+
   void add_range(std::uint64_t offset, const void* data, std::uint64_t len);
   void add_bits(entry_kind kind, std::uint64_t offset, std::uint64_t mask);
   void add_root(std::uint64_t offset, std::uint64_t type);
