@@ -699,7 +699,9 @@ void pool::grow(std::uint64_t new_size) {
     // first (the gate keeps new commits out until the grow ends).
     p.log->checkpoint();
   }
-  p.store->grow(file_size);
+  // Not beside a checkpoint or a give-back of the background thread: a
+  // simulated device's bytes move, and held pages must not meet a grow.
+  p.log->without_checkpoints([&] { p.store->grow(file_size); });
   p.log->update_superblock(
       [&](pool_state& s) {
         s.heap_size = heap_size;

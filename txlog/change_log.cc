@@ -45,15 +45,19 @@ void change_log::start_background(bool thread, std::uint64_t budget_bytes) {
   if (!thread) return;
   bg_running_ = true;
   bg_stop_ = false;
+  bg_ = std::make_unique<background>();
   lk.unlock();
-  bg_ = std::thread([this] { background_loop(); });
+  bg_->thread = std::thread([this] { background_loop(); });
 }
 
 void change_log::stop_background() noexcept {
   if (media_.forked()) {
     // A fork() child has no checkpointer thread (only the forking thread
     // is copied), and the parent owns the pool: nothing to stop or join.
-    if (bg_.joinable()) bg_.detach();
+    if (bg_) {
+      if (bg_->thread.joinable()) bg_->thread.detach();
+      (void)bg_.release();  // leaked on purpose: see change_log.h
+    }
     return;
   }
   {
@@ -61,8 +65,8 @@ void change_log::stop_background() noexcept {
     if (!bg_running_) return;
     bg_stop_ = true;
   }
-  bg_cv_.notify_all();
-  if (bg_.joinable()) bg_.join();
+  bg_->cv.notify_all();
+  if (bg_->thread.joinable()) bg_->thread.join();
   std::lock_guard lk(mu_);
   bg_running_ = false;
 }
@@ -74,7 +78,7 @@ void change_log::stop_background() noexcept {
 void change_log::background_loop() {
   std::unique_lock lk(mu_);
   for (;;) {
-    bg_cv_.wait(lk, [&] { return bg_stop_ || bg_woken_; });
+    bg_->cv.wait(lk, [&] { return bg_stop_ || bg_woken_; });
     if (bg_stop_) return;
     bg_woken_ = false;
     if (failed_) continue;
@@ -92,7 +96,7 @@ void change_log::want_checkpoint_locked() {
   if (bg_running_) {
     if (!bg_woken_) {
       bg_woken_ = true;
-      bg_cv_.notify_one();
+      bg_->cv.notify_one();
     }
     return;
   }
@@ -467,6 +471,22 @@ void change_log::update_superblock(const std::function<void(pool_state&)>& updat
     fail(error_code::io_error, "writing the superblock failed: " + error);
   }
   state_ = next;
+}
+
+void change_log::without_checkpoints(const std::function<void()>& fn) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !checkpointing_; });
+  checkpointing_ = true;
+  lk.unlock();
+  struct done {
+    change_log& log;
+    ~done() {
+      std::lock_guard g(log.mu_);
+      log.checkpointing_ = false;
+      log.cv_.notify_all();
+    }
+  } d{*this};
+  fn();
 }
 
 bool change_log::failed() const {

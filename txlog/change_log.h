@@ -91,6 +91,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -216,6 +217,12 @@ class change_log {
   void update_superblock(const std::function<void(pool_state&)>& update,
                          const std::function<void()>& before_store = {});
 
+  // Runs `fn` while no checkpoint and no give-back runs (they wait), with
+  // mu_ released; what it throws propagates and fails nothing (pool::grow
+  // maps more of the file: the simulated device's bytes move, and held
+  // pages must not meet a grow).
+  void without_checkpoints(const std::function<void()>& fn);
+
   bool failed() const;
   std::string failure() const;
   log_stats stats() const;
@@ -319,11 +326,17 @@ class change_log {
   std::string damage_;                    // set by refuse_damage (salvage)
   std::uint64_t damage_offset_ = 0;
 
-  // The background checkpointer: woken (bg_cv_, under mu_) by reserve()
+  // The background checkpointer: woken (bg_->cv, under mu_) by reserve()
   // when a quarter of the log is used or the budget asks; bg_woken_ keeps
   // committers from notifying it again before it runs.
-  std::thread bg_;
-  std::condition_variable bg_cv_;
+  // On the heap: a fork() child leaks it (stop_background), since its
+  // condition variable may count the parent's thread as a waiter, and
+  // destroying it would wait for that thread forever.
+  struct background {
+    std::thread thread;
+    std::condition_variable cv;
+  };
+  std::unique_ptr<background> bg_;
   bool bg_running_ = false;
   bool bg_stop_ = false;
   bool bg_woken_ = false;

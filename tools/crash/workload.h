@@ -148,6 +148,10 @@ struct workload_info {
   // such workloads read pools through image_view (image_view.h) and keep
   // continue_ops at 0, as pointers cannot be made on a second handle.
   bool typed = false;
+  // pool_options::background_checkpoint for the run's pools. Off by
+  // default: with the checkpointer thread, barriers interleave differently
+  // from run to run, so a seed and crash point no longer name one image.
+  bool background_checkpoint = false;
   // Non-empty: the engine does not meet this workload yet, and why (the
   // issue that brings what it checks). The default campaigns (--quick,
   // --long) list it as pending and skip it; --workload NAME runs it.

@@ -20,6 +20,7 @@ void add_grow(CLI::App& app, command_fn& run) {
     run = [a, size] {
       ferrite::pool_options o;
       o.mode = ferrite::open_mode::open_existing;
+      o.max_size = size;  // the address range to reserve: at least the new size
       ferrite::pool p = ferrite::pool::open(a->path, o);
       const std::uint64_t before = p.info().file_size;
       p.grow(size);

@@ -97,6 +97,10 @@ pool_options run_target::options(std::shared_ptr<sim_device> dev, open_mode m) c
   o.device = std::move(dev);
   o.size = pool_size;
   o.log_size = info->log_size;
+  // Checkpoints on the committing thread: the barriers of a run come in
+  // the same order every time, so a seed and a crash point repeat a run.
+  // The workloads that test the background checkpointer turn it on.
+  o.background_checkpoint = info->background_checkpoint;
   return o;
 }
 
