@@ -210,8 +210,10 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
     try {
       for (std::uint32_t pg : pages) {
         const std::uint64_t off = std::uint64_t{pg} * page_bytes;
-        if (std::binary_search(busy.begin(), busy.end(), pg) ||
-            std::memcmp(media_.working() + off, media_.durable() + off, page_bytes) != 0) {
+        const bool unchecked = active_mutation() == mutation::give_back_changed;  // self-test
+        if (!unchecked && (std::binary_search(busy.begin(), busy.end(), pg) ||
+                           std::memcmp(media_.working() + off, media_.durable() + off,
+                                       page_bytes) != 0)) {
           ++kept;
           continue;
         }

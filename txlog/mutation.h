@@ -31,6 +31,12 @@
 //                         page cache, and a power failure during recovery
 //                         can keep some of a record's images and lose the
 //                         record (invariant 2).
+//   give_back_changed     the memory budget gives pages back without
+//                         comparing them with the durable view and without
+//                         skipping the pages of records not checkpointed:
+//                         the working view loses committed and running
+//                         transactions' bytes, and later commits carry the
+//                         stale bytes read back from the file.
 //
 // Thread-safety: the switch is an atomic; set it while no pool is open.
 #pragma once
@@ -45,6 +51,7 @@ enum class mutation {
   early_checkpoint_lsn,
   release_before_lsn,
   apply_before_log_durable,
+  give_back_changed,
 };
 
 mutation active_mutation() noexcept;
