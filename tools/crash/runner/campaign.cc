@@ -171,6 +171,8 @@ std::string mutation_name(detail::mutation m) {
       return "release_before_lsn";
     case detail::mutation::apply_before_log_durable:
       return "apply_before_log_durable";
+    case detail::mutation::give_back_changed:
+      return "give_back_changed";
   }
   return "unknown";
 }
@@ -179,7 +181,8 @@ std::optional<detail::mutation> mutation_named(const std::string& name) {
   using detail::mutation;
   for (mutation m : {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
                      mutation::skip_checksum, mutation::early_checkpoint_lsn,
-                     mutation::release_before_lsn, mutation::apply_before_log_durable}) {
+                     mutation::release_before_lsn, mutation::apply_before_log_durable,
+                     mutation::give_back_changed}) {
     if (mutation_name(m) == name) return m;
   }
   return std::nullopt;
