@@ -295,11 +295,29 @@ void create_new(const std::filesystem::path& path, const pool_options& o) {
 std::uint64_t memory_budget_of(std::uint64_t requested) {
   if (requested != 0) return requested;
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  const std::uint64_t ram = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) *
-                                                        static_cast<std::uint64_t>(page)
-                                                  : 0;
+  const std::uint64_t ram =
+      pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
+                            : 0;
   constexpr std::uint64_t cap = 1ull << 30;
   return ram == 0 ? cap : std::min(ram / 4, cap);
+}
+
+// Makes the media with the address range pool_options::max_size asks for.
+// The default range can be more than this process may reserve (under
+// valgrind, or with `ulimit -v`): then a quarter of it, down to the file's
+// own size, and grow stops there. A max_size the program gave is reserved
+// or the open fails.
+template <class Make>
+auto with_reserved_range(std::uint64_t requested, std::uint64_t file_size, Make make) {
+  std::uint64_t max = max_size_of(requested, file_size);
+  for (;;) {
+    try {
+      return make(max);
+    } catch (const error& e) {
+      if (requested != 0 || e.code() != error_code::io_error || max <= file_size) throw;
+      max = std::max<std::uint64_t>(file_size, max / 4 / 4096 * 4096);
+    }
+  }
 }
 
 bool pool_exists(const std::filesystem::path& path, const pool_options& o) {
@@ -351,7 +369,8 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     validate_header(o.device->visible().data(),
                     std::min<std::size_t>(file_size, sizeof(pool_header)), file_size, name,
                     writable);
-    impl->store = make_sim_media(o.device, max_size_of(o.max_size, file_size));
+    impl->store = with_reserved_range(
+        o.max_size, file_size, [&](std::uint64_t max) { return make_sim_media(o.device, max); });
     if (writable)
       o.device->writer_open = true;
     else
@@ -365,8 +384,9 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
     if (got < 0) fail_errno(errno, "cannot read pool", name);
     validate_header(buf, static_cast<std::size_t>(got), file_size, name, writable);
     reserve_pool_space(impl->file.fd(), file_size, writable, name);
-    impl->store = std::make_unique<file_media>(impl->file.fd(), file_size, writable, name,
-                                               max_size_of(o.max_size, file_size));
+    impl->store = with_reserved_range(o.max_size, file_size, [&](std::uint64_t max) {
+      return std::make_unique<file_media>(impl->file.fd(), file_size, writable, name, max);
+    });
   }
   std::memcpy(&impl->header, impl->store->durable(), sizeof impl->header);
   impl->superblocks = std::make_unique<superblock_store>(*impl->store, impl->header);
@@ -406,9 +426,9 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   if (writable && impl->checked) impl->watch = std::make_unique<write_watch>(*impl);
   if (writable) {
     // Checked mode protects the heap itself: no page is given back there.
-    impl->log->start_background(o.background_checkpoint,
-                                impl->checked ? pool_options::unbounded
-                                              : memory_budget_of(o.memory_budget));
+    impl->log->start_background(o.background_checkpoint, impl->checked
+                                                             ? pool_options::unbounded
+                                                             : memory_budget_of(o.memory_budget));
   }
   return pool(std::move(impl));
 }

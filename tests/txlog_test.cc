@@ -1,7 +1,7 @@
 // Tests of txlog/: record format, recovery, and crashes at every fence/sync
 // of small transactions, including crashes during recovery.
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -1194,8 +1194,8 @@ TEST_CASE("a page a running transaction changed is not given back", "[budget][th
     const pool_stats s = p.stats();
     INFO("given back " << s.pages_given_back << ", kept " << s.pages_kept);
     CHECK(s.pages_given_back > 0);
-    CHECK(s.pages_kept > 0);       // page 0, compared while changed
-    CHECK(o.page(0)[0] == 2);      // the running transaction's store is still there
+    CHECK(s.pages_kept > 0);   // page 0, compared while changed
+    CHECK(o.page(0)[0] == 2);  // the running transaction's store is still there
     {
       std::lock_guard lk(mu);
       step = 2;

@@ -211,9 +211,9 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
       for (std::uint32_t pg : pages) {
         const std::uint64_t off = std::uint64_t{pg} * page_bytes;
         const bool unchecked = active_mutation() == mutation::give_back_changed;  // self-test
-        if (!unchecked && (std::binary_search(busy.begin(), busy.end(), pg) ||
-                           std::memcmp(media_.working() + off, media_.durable() + off,
-                                       page_bytes) != 0)) {
+        if (!unchecked &&
+            (std::binary_search(busy.begin(), busy.end(), pg) ||
+             std::memcmp(media_.working() + off, media_.durable() + off, page_bytes) != 0)) {
           ++kept;
           continue;
         }
@@ -506,7 +506,6 @@ log_stats change_log::stats() const {
   s.private_pages = private_pages_;
   return s;
 }
-
 
 std::uint64_t change_log::used_bytes() const {
   std::lock_guard lk(mu_);

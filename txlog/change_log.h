@@ -350,7 +350,7 @@ class change_log {
   std::uint64_t high_pages_ = ~std::uint64_t{0};
   std::uint64_t low_pages_ = ~std::uint64_t{0};
   std::uint64_t private_pages_ = 0;
-  std::uint64_t pending_pages_ = 0;  // estimated pages of records not checkpointed
+  std::uint64_t pending_pages_ = 0;         // estimated pages of records not checkpointed
   std::vector<std::uint8_t> page_private_;  // per pool page: 1 while in private_fifo_
   std::deque<std::uint32_t> private_fifo_;
   bool giving_back_ = true;  // false after a failure to protect or drop (budget off)
