@@ -145,10 +145,13 @@ std::unique_ptr<file_media::mapping> file_media::map_durable_part(std::size_t of
 
 // Maps [offset, offset + len) of the file, private, at `offset` of the
 // working reservation. MAP_FIXED replaces what was there (PROT_NONE, or a
-// previous working view's pages).
+// previous working view's pages). MAP_NORESERVE: a writable private
+// mapping is otherwise charged in full against the kernel's commit limit,
+// and one larger than RAM fails with ENOMEM (overcommit_memory 0); only the
+// pages written take memory, and the memory budget gives those back.
 void file_media::map_working_part(std::size_t offset, std::size_t len) {
   void* want = working_range_ + offset;
-  void* got = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd_,
+  void* got = mmap(want, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd_,
                    static_cast<off_t>(offset));
   if (got == MAP_FAILED) fail_errno(errno, "mapping the working view of", path_);
 }
