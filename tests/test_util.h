@@ -11,6 +11,21 @@
 
 namespace ferrite::test {
 
+// True in a build with AddressSanitizer or ThreadSanitizer: they keep
+// shadow memory for what the program touches, so memory figures (RSS)
+// are not the engine's.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
+
 // A fresh directory under TMPDIR (or /tmp), removed on destruction.
 class temp_dir {
  public:

@@ -1123,7 +1123,8 @@ TEST_CASE("pages written beyond the memory budget are given back and still read 
     CHECK(s.private_pages <= budget / 4096);
     // Bounded: the pool's anonymous memory stays near the budget, not the
     // 12 MiB written (slack: the undo buffers, the log's page table).
-    CHECK(anon_peak < anon_before + 3 * budget);
+    // Sanitizers keep shadow memory for every page touched: not measured.
+    if (!test::sanitized) CHECK(anon_peak < anon_before + 3 * budget);
     for (std::size_t i = 0; i < pages; ++i) {
       REQUIRE(o.page(i)[0] == i + 1);
       REQUIRE(o.page(i)[1] == ~i);
