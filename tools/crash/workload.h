@@ -152,6 +152,9 @@ struct workload_info {
   // default: with the checkpointer thread, barriers interleave differently
   // from run to run, so a seed and crash point no longer name one image.
   bool background_checkpoint = false;
+  // pool_options::memory_budget for the run's pools (0: the engine's
+  // default), in the simulated runs and the process kills.
+  std::uint64_t memory_budget = 0;
   // Non-empty: the engine does not meet this workload yet, and why (the
   // issue that brings what it checks). The default campaigns (--quick,
   // --long) list it as pending and skip it; --workload NAME runs it.

@@ -91,7 +91,8 @@ std::string run_target::repro(const std::string& only, const std::string& at) co
   return cmd;
 }
 
-pool_options run_target::options(std::shared_ptr<sim_device> dev, open_mode m) const {
+pool_options run_target::options(std::shared_ptr<sim_device> dev, open_mode m,
+                                 bool background) const {
   pool_options o;
   o.mode = m;
   o.device = std::move(dev);
@@ -100,7 +101,8 @@ pool_options run_target::options(std::shared_ptr<sim_device> dev, open_mode m) c
   // Checkpoints on the committing thread: the barriers of a run come in
   // the same order every time, so a seed and a crash point repeat a run.
   // The workloads that test the background checkpointer turn it on.
-  o.background_checkpoint = info->background_checkpoint;
+  o.background_checkpoint = background && info->background_checkpoint;
+  if (info->memory_budget) o.memory_budget = info->memory_budget;
   return o;
 }
 
@@ -179,10 +181,10 @@ std::string mutation_name(detail::mutation m) {
 
 std::optional<detail::mutation> mutation_named(const std::string& name) {
   using detail::mutation;
-  for (mutation m : {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
-                     mutation::skip_checksum, mutation::early_checkpoint_lsn,
-                     mutation::release_before_lsn, mutation::apply_before_log_durable,
-                     mutation::give_back_changed}) {
+  for (mutation m :
+       {mutation::none, mutation::drop_commit_fence, mutation::marker_before_data,
+        mutation::skip_checksum, mutation::early_checkpoint_lsn, mutation::release_before_lsn,
+        mutation::apply_before_log_durable, mutation::give_back_changed}) {
     if (mutation_name(m) == name) return m;
   }
   return std::nullopt;
@@ -478,6 +480,9 @@ self_test_result run_self_test(const std::vector<workload_info>& workloads,
   // second transaction read what a first one wrote before it is durable.
   // apply_before_log_durable shows only under a process crash at a commit's
   // barrier (image_checker::check_process_crash): quick mode takes two per run.
+  // give_back_changed needs the checkpointer thread: budget gives pages back
+  // on it while the workload's thread commits (budget-inline, which gives
+  // back right after a checkpoint of every record, cannot see it).
   struct mutation_case {
     mutation m;
     const char* workload;
@@ -489,6 +494,7 @@ self_test_result run_self_test(const std::vector<workload_info>& workloads,
       {mutation::early_checkpoint_lsn, "tx-sizes"},
       {mutation::release_before_lsn, "early-release"},
       {mutation::apply_before_log_durable, "tx-sizes"},
+      {mutation::give_back_changed, "budget"},
   };
   // The workload named, or (a program's own list without it) the first one.
   auto workload_for = [&](const char* name) -> const workload_info* {

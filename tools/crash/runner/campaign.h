@@ -92,7 +92,13 @@ struct run_target {
   std::string label() const;  // "tx-sizes/cache_line/2MiB"
   // ferrite-crash command line that repeats this run (--only, --at added).
   std::string repro(const std::string& only, const std::string& at) const;
-  pool_options options(std::shared_ptr<sim_device> dev, open_mode mode) const;
+  // The pool options of the run's pools: the workload's log size, memory
+  // budget and (`background`) its background checkpointer. The checks of
+  // recovered images and the fault cases pass background = false: their
+  // pools checkpoint (and give pages back) on the committing thread, so
+  // that they read their device's durable image while nothing else writes.
+  pool_options options(std::shared_ptr<sim_device> dev, open_mode mode,
+                       bool background = true) const;
 };
 
 class tally {
@@ -251,8 +257,9 @@ struct self_test_result {
 
 // Runs a small campaign on the unmutated engine, then once per mutation
 // (txlog/mutation.h), each until its first failure, each on the workload
-// made to catch it (tx-sizes; early-release for release_before_lsn): the
-// baseline runs every workload the mutations use.
+// made to catch it (tx-sizes; early-release for release_before_lsn; budget
+// for give_back_changed): the baseline runs every workload the mutations
+// use.
 self_test_result run_self_test(const std::vector<workload_info>& workloads,
                                const campaign_options& options);
 

@@ -53,10 +53,10 @@ class fault_cases {
 
   std::shared_ptr<sim_device> device() const { return std::make_shared<sim_device>(tg_.media); }
   pool create(const std::shared_ptr<sim_device>& dev) const {
-    return pool::open("fault", tg_.options(dev, open_mode::create_exclusive));
+    return pool::open("fault", tg_.options(dev, open_mode::create_exclusive, false));
   }
   pool reopen(const std::shared_ptr<sim_device>& dev) const {
-    return pool::open("fault", tg_.options(dev, open_mode::open_existing));
+    return pool::open("fault", tg_.options(dev, open_mode::open_existing, false));
   }
 
   // True when `e` is one of `codes` with a message that says something.

@@ -172,7 +172,7 @@ void image_checker::check(std::vector<std::byte> image, const acceptable_states&
 
   pool p;
   try {
-    p = pool::open("crash-image", target_.options(dev, open_mode::open_existing));
+    p = pool::open("crash-image", target_.options(dev, open_mode::open_existing, false));
   } catch (const std::exception& e) {
     dev->on_barrier = nullptr;
     const auto* fe = dynamic_cast<const ferrite::error*>(&e);
@@ -269,7 +269,7 @@ void image_checker::check_process_crash(std::vector<std::byte> visible,
 
   pool p;
   try {
-    p = pool::open("process-crash-image", target_.options(dev, open_mode::open_existing));
+    p = pool::open("process-crash-image", target_.options(dev, open_mode::open_existing, false));
   } catch (const std::exception& e) {
     dev->on_barrier = nullptr;
     fail(path, "recovery after the process crash failed: " + describe(e));
@@ -316,7 +316,7 @@ void image_checker::check_recovered(pool& p, std::shared_ptr<sim_device> dev,
     auto again = sim_device::from_image(before_superblock.image(*dev), target_.media);
     pool q;
     try {
-      q = pool::open("crash-image-again", target_.options(again, open_mode::open_existing));
+      q = pool::open("crash-image-again", target_.options(again, open_mode::open_existing, false));
     } catch (const std::exception& e) {
       fail(path, "second recovery failed: " + describe(e));
       return;
@@ -361,7 +361,8 @@ void image_checker::continue_workload(pool& p, sim_device& dev, const model_stat
   // epoch before the first recovery do not.
   try {
     auto img = sim_device::from_image(dev.durable(), target_.media);
-    pool q = pool::open("crash-image-continued", target_.options(img, open_mode::open_existing));
+    pool q =
+        pool::open("crash-image-continued", target_.options(img, open_mode::open_existing, false));
     std::string d = m->check(q);
     if (d.empty()) d = m->invariants(q);
     if (!d.empty()) {

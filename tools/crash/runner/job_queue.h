@@ -6,7 +6,9 @@
 // workload's thread cannot do while its own transaction is committing.
 // The bound keeps the number of images held in memory small.
 //
-// Thread-safety: submit() and drain() from one thread at a time.
+// Thread-safety: submit() from any thread (the barrier hook runs on the
+// thread that reaches a barrier: a workload's own threads, a pool's
+// background checkpointer); drain() once nothing submits any more.
 #pragma once
 
 #include <condition_variable>

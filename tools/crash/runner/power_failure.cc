@@ -1,6 +1,8 @@
 #include "tools/crash/runner/power_failure.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -52,6 +54,15 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
     t.add_failure(std::move(f));
   };
 
+  // The barrier hook runs on the thread that reaches a barrier: with a
+  // background checkpointer (workload_info::background_checkpoint) that
+  // is also the pool's own thread, between and during the workload's
+  // operations. `hook_mu` guards what the hook shares with the workload's
+  // thread: `acc`, the process-crash phase (`phase`, `phase_barriers`,
+  // `held`) and a deferred `opK` image. Lock order: the device's mutex
+  // (the hook runs under it), then hook_mu; the workload's thread never
+  // calls the device while holding hook_mu.
+  std::mutex hook_mu;
   // The states a crash may show in the current phase. Replaced, never
   // changed: queued images hold the one of their moment.
   std::shared_ptr<const acceptable_states> acc;
@@ -59,6 +70,7 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
     auto a = std::make_shared<acceptable_states>();
     a->states = std::move(states);
     a->may_be_no_pool = may_be_no_pool;
+    std::lock_guard lk(hook_mu);
     acc = std::move(a);
   };
 
@@ -73,14 +85,15 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
   };
 
   // Queues the images of the crash point `point`: subsets of the units in
-  // flight, or (durable_only) the durable image alone. False when it took
-  // none.
-  auto take_images = [&](const sim_device& d, const std::string& point, bool durable_only) {
+  // flight, or (durable_only) the durable image alone, checked against
+  // `states`. False when it took none.
+  auto take_images = [&](const sim_device& d, const std::string& point, bool durable_only,
+                         const std::shared_ptr<const acceptable_states>& states) {
     if (t.stopping()) return false;
     if (only_path && only_path->steps.front().point != point) return false;
     if (only_path && only_path->steps.front().subset == process_crash_subset) {
       if (durable_only) return false;  // a process crash is a barrier's
-      submit_process_crash({point, d.visible(), d.durable(), in_flight_units(d), acc});
+      submit_process_crash({point, d.visible(), d.durable(), in_flight_units(d), states});
       return true;
     }
     if (!durable_only) t.count_crash_point();
@@ -105,7 +118,7 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
     std::size_t taken = 0;
     for (const crash_subset& s : subsets) {
       const bool nested = ex.nested_per_point == 0 || taken++ < ex.nested_per_point;
-      checkers.submit([&checker, states = acc, path = crash_path{{{point, s.name}}}, nested,
+      checkers.submit([&checker, states, path = crash_path{{{point, s.name}}}, nested,
                        image = d.crash_image(s.units)]() mutable {
         checker.check(std::move(image), *states, path, nested);
       });
@@ -124,9 +137,17 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
   std::uint64_t phase_barriers = 0;
   std::optional<process_crash> held;
   auto end_phase = [&] {
-    if (held && !t.stopping()) submit_process_crash(std::move(*held));
-    held.reset();
-    phase_barriers = 0;
+    std::optional<process_crash> c;
+    {
+      std::lock_guard lk(hook_mu);
+      c.swap(held);
+      phase_barriers = 0;
+    }
+    if (c && !t.stopping()) submit_process_crash(std::move(*c));
+  };
+  auto set_phase = [&](std::uint64_t ph) {
+    std::lock_guard lk(hook_mu);
+    phase = ph;
   };
 
   std::shared_ptr<const workload> current = tg.info->make(tg.seed);
@@ -136,12 +157,28 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
   // once window.until has passed (and at least one barrier was explored:
   // every turn makes progress), no barrier is explored any more (`cut`),
   // and the run stops before its next operation.
-  bool exploring = window.first_barrier == 0;
-  bool cut = false;
+  std::atomic<bool> exploring = window.first_barrier == 0;
+  std::atomic<bool> cut = false;
   std::uint64_t next_barrier = 0;  // the first barrier not explored because of the cut
+  // The `opK` image of a run with a background checkpointer: the durable
+  // image changes only at barriers, and the pool's thread may be in one
+  // when operation K returns, so the image is taken at the next barrier
+  // (in its hook, before it takes effect: operation K+1 cannot be durable
+  // yet), or after the close when none came.
+  struct pending_image {
+    std::string point;
+    std::shared_ptr<const acceptable_states> states;
+  };
+  std::optional<pending_image> pending_op;
+  const bool defer_op_images = tg.info->background_checkpoint;
   dev->on_barrier = [&](const sim_device& d) {
+    std::lock_guard lk(hook_mu);
     if (cut) return;
     if (d.barriers() < window.first_barrier) return;
+    if (pending_op) {
+      take_images(d, pending_op->point, true, pending_op->states);
+      pending_op.reset();
+    }
     if (barriers > 0 && window.until && std::chrono::steady_clock::now() >= *window.until) {
       cut = true;
       next_barrier = d.barriers();
@@ -151,7 +188,7 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
     t.count_barrier();
     ++barriers;
     const std::string point = std::to_string(d.barriers());
-    if (take_images(d, point, false)) ++explored;
+    if (take_images(d, point, false, acc)) ++explored;
     if (phase && kill_phases.count(*phase) && !t.stopping() && kill_rng() % ++phase_barriers == 0) {
       held = process_crash{point, d.visible(), d.durable(), in_flight_units(d), acc};
     }
@@ -195,7 +232,7 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
       next->apply(op);
       accept({{current, op}, {next, op + 1}});
       doing.emplace("run: operation " + std::to_string(op));
-      phase = op;
+      set_phase(op);
       try {
         current->perform(p, op);
         end_phase();
@@ -216,7 +253,15 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
       reach.ops = op + 1;
       // invariant 3; an operation that ended before the window was checked
       // by an earlier turn, one the cut interrupts is by a later one
-      if (exploring && !cut) take_images(*dev, "op" + std::to_string(op), true);
+      if (exploring && !cut) {
+        const std::string point = "op" + std::to_string(op);
+        if (defer_op_images) {
+          std::lock_guard lk(hook_mu);
+          pending_op = pending_image{point, acc};
+        } else {  // no other thread runs now (acc: written by this thread only)
+          take_images(*dev, point, true, acc);
+        }
+      }
     }
     if (!only_path) {
       if (std::string d = current->end_of_run(p); !d.empty()) {
@@ -224,7 +269,7 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
       }
     }
     doing.emplace("run: close");
-    phase = tg.ops;
+    set_phase(tg.ops);
     try {
       p.close();
       end_phase();
@@ -233,7 +278,10 @@ run_reach run_power_failures(const run_target& tg, const exploration& ex,
       return;
     }
     if (cut) return;
-    take_images(*dev, "end", true);
+    // The pool's threads have ended: nothing else reaches the device.
+    if (pending_op) take_images(*dev, pending_op->point, true, pending_op->states);
+    pending_op.reset();
+    take_images(*dev, "end", true, acc);
     reach.complete = true;
   };
   run();

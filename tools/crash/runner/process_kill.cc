@@ -48,12 +48,16 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+// The child runs with the engine's defaults (the background checkpointer
+// on) and the workload's memory budget.
 [[noreturn]] void child_main(const std::filesystem::path& file, const workload& model,
-                             std::uint64_t from, bool cacheline, progress_page* page) {
+                             std::uint64_t from, bool cacheline, std::uint64_t budget,
+                             progress_page* page) {
   if (cacheline) setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
   try {
     pool_options o;
     o.mode = open_mode::open_existing;
+    if (budget) o.memory_budget = budget;
     pool p = pool::open(file, o);  // recovery: may be killed here
     std::unique_ptr<workload> m = model.clone();
     for (std::uint64_t op = from; op < from + 1'000'000; ++op) {
@@ -124,7 +128,7 @@ kill_counts run_process_kills(const workload_info& w, std::uint64_t seed, std::u
         fail(at, std::string("fork failed: ") + std::strerror(errno));
         break;
       }
-      if (pid == 0) child_main(file, *model, ops, k % 2 == 1, page);
+      if (pid == 0) child_main(file, *model, ops, k % 2 == 1, w.memory_budget, page);
       // Early kills (inside recovery) one time in four; otherwise up to 30 ms.
       const auto delay = std::chrono::microseconds(k % 4 == 0 ? rng() % 2000 : rng() % 30000);
       std::this_thread::sleep_for(delay);

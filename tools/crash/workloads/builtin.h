@@ -86,7 +86,11 @@ workload_info vector();
 workload_info map_set();
 workload_info hash_map();
 workload_info gc();
-workload_info heap_churn();  // workloads/heap_churn.cc
-workload_info copy();        // workloads/copy.cc: process kills of copy_pool only
+workload_info heap_churn();     // workloads/heap_churn.cc
+workload_info copy();           // workloads/copy.cc: process kills of copy_pool only
+workload_info checkpointer();   // workloads/background.cc
+workload_info budget();         // workloads/background.cc
+workload_info budget_inline();  // workloads/background.cc
+workload_info grow_tx();        // workloads/background.cc
 
 }  // namespace ferrite::crash::builtin

@@ -33,6 +33,14 @@
 //                 everything freed at once, then one object of half the
 //                 heap (workloads/heap_churn.cc)
 //
+//   checkpointer  commits of 1 B to 24 KB while the background
+//                 checkpointer thread checkpoints the smallest log
+//   budget        a 64 KiB memory budget: counters over 60 pages
+//                 read-modify-written while pages are given back (with
+//                 the checkpointer thread; budget-inline: without)
+//   grow-tx       pool::grow while a second thread runs transactions
+//                 (workloads/background.cc)
+//
 //   values        the dynamic value model: a dict root, every kind of
 //                 value, shared lists, cycles (workloads/values.cc)
 //   refcount      the same without cycles, plus list clears and moves: every
@@ -55,7 +63,11 @@ std::vector<workload_info> builtin_workloads() {
           builtin::log_full(),      builtin::pool_sizes(),    builtin::alloc_free(),
           builtin::grow(),          builtin::typed_objects(), builtin::vector(),
           builtin::map_set(),       builtin::hash_map(),      builtin::gc(),
-          builtin::heap_churn(),    builtin::copy()};
+          builtin::heap_churn(),    builtin::copy(),
+          builtin::checkpointer(),   // workloads/background.cc
+          builtin::budget(),         // workloads/background.cc
+          builtin::budget_inline(),  // workloads/background.cc
+          builtin::grow_tx()};       // workloads/background.cc
 }
 
 namespace builtin {
