@@ -137,6 +137,9 @@ struct workload_info {
   // Operations per simulated run in --quick and in each --long round.
   std::uint64_t quick_ops = 24;
   std::uint64_t long_ops = 200;
+  // The fewest operations with which a run does what the workload is for;
+  // a smaller --ops is raised to it.
+  std::uint64_t min_ops = 0;
   // Operations carried on from each recovered image before checking again.
   std::uint64_t continue_ops = 3;
   // Workloads that make persistent pointers (typed objects, containers):

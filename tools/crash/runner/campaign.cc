@@ -199,7 +199,7 @@ run_target make_target(const workload_info& w, std::uint64_t seed, granularity g
   t.seed = seed;
   t.media = g;
   t.pool_size = pool_size;
-  t.ops = o.ops.value_or(ops);
+  t.ops = std::max(o.ops.value_or(ops), w.min_ops);
   t.mode = o.mode;
   t.mutation = o.mutation;
   return t;
