@@ -426,9 +426,9 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
   if (writable && impl->checked) impl->watch = std::make_unique<write_watch>(*impl);
   if (writable) {
     // Checked mode protects the heap itself: no page is given back there.
-    impl->log->start_background(o.background_checkpoint, impl->checked
-                                                             ? pool_options::unbounded
-                                                             : memory_budget_of(o.memory_budget));
+    impl->log->start_background(
+        o.background_checkpoint.value_or(!o.device),
+        impl->checked ? pool_options::unbounded : memory_budget_of(o.memory_budget));
   }
   return pool(std::move(impl));
 }

@@ -113,8 +113,10 @@ struct pool_options {
   // stopped at close), woken by log fill and by the memory budget; a
   // committer then waits only when the log is full. false: committing
   // threads checkpoint themselves when the log is half full (one thread
-  // fewer; deterministic crash tests).
-  bool background_checkpoint = true;
+  // fewer; deterministic crash tests). Unset: on for pool files, off for
+  // simulated devices (pool_options::device), whose tests copy the device
+  // while the pool is open.
+  std::optional<bool> background_checkpoint;
 };
 
 struct pool_region {

@@ -78,8 +78,14 @@ file_media::file_media(int fd, std::size_t size, bool writable, const std::strin
   max_size_ = std::max(size, (max_size + page_size - 1) / page_size * page_size);
   // The durable reservation: libpmem2 places it at a free aligned address
   // when it can, anywhere otherwise.
+#if defined(__SANITIZE_THREAD__) || (defined(__has_feature) && __has_feature(thread_sanitizer))
+  // ThreadSanitizer's mmap does not take MAP_FIXED_NOREPLACE and libpmem2
+  // aborts: let libpmem2 choose the address.
+  void* hint = nullptr;
+#else
   void* hint = reserve_address_space(max_size_);
   if (hint) munmap(hint, max_size_);  // pmem2 maps it again (MAP_FIXED_NOREPLACE)
+#endif
   if ((hint == nullptr || pmem2_vm_reservation_new(&durable_range_, hint, max_size_) != 0) &&
       pmem2_vm_reservation_new(&durable_range_, nullptr, max_size_) != 0) {
     durable_range_ = nullptr;
