@@ -12,6 +12,15 @@
 
 #include "ferrite/base/error.h"
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FERRITE_MEDIA_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define FERRITE_MEDIA_TSAN 1
+#endif
+
 namespace ferrite::detail {
 namespace {
 
@@ -78,7 +87,7 @@ file_media::file_media(int fd, std::size_t size, bool writable, const std::strin
   max_size_ = std::max(size, (max_size + page_size - 1) / page_size * page_size);
   // The durable reservation: libpmem2 places it at a free aligned address
   // when it can, anywhere otherwise.
-#if defined(__SANITIZE_THREAD__) || (defined(__has_feature) && __has_feature(thread_sanitizer))
+#ifdef FERRITE_MEDIA_TSAN
   // ThreadSanitizer's mmap does not take MAP_FIXED_NOREPLACE and libpmem2
   // aborts: let libpmem2 choose the address.
   void* hint = nullptr;
