@@ -176,6 +176,18 @@ std::string figures_line(const cell_result& r) {
   return line;
 }
 
+// The figures lines of workload `w`'s cells, under one heading (none when
+// no cell has figures).
+void print_figures(std::ostream& out, workload w, const std::vector<cell_result>& results) {
+  bool figures = false;
+  for (const cell_result& r : results) {
+    if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
+    if (!figures) out << "  figures (medians over the runs):\n";
+    figures = true;
+    out << figures_line(r) << "\n";
+  }
+}
+
 std::string mib_text(std::optional<double> bytes) {
   return bytes ? format("%.1f MiB", *bytes / (1 << 20)) : std::string("-");
 }
@@ -413,13 +425,7 @@ void print_tables(std::ostream& out, const run_description& d,
     out << "\n" << info(w).name << ": " << info(w).measures << "\n";
     if (w == workload::footprint) {
       print_footprint(out, d, results);
-      bool figures = false;
-      for (const cell_result& r : results) {
-        if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
-        if (!figures) out << "  figures (medians over the runs):\n";
-        figures = true;
-        out << figures_line(r) << "\n";
-      }
+      print_figures(out, w, results);
       continue;
     }
     // Rows: chase, open and the containers run on one thread; open has one
@@ -494,13 +500,7 @@ void print_tables(std::ostream& out, const run_description& d,
         out << line << "\n";
       }
     }
-    bool figures = false;
-    for (const cell_result& r : results) {
-      if (r.spec.work != w || !r.ok() || r.figures.empty()) continue;
-      if (!figures) out << "  figures (medians over the runs):\n";
-      figures = true;
-      out << figures_line(r) << "\n";
-    }
+    print_figures(out, w, results);
   }
   out << "\n(ns/op: median of the runs, ± half the spread between the fastest and slowest "
          "run.\n target: issue 6's bound on ferrite/pmdk; \"s\" marks a bound on ferrite/std "
