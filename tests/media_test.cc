@@ -1,6 +1,7 @@
 // Tests of engine/media: the libpmem2 file media, the simulated device and
 // the counters.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -238,6 +239,55 @@ TEST_CASE("a dropped page of a grown part shows the durable bytes again", "[medi
     detail::sim_media m(dev, 4 << 20);
     check_drop(m);
   }
+}
+
+namespace {
+std::atomic<int> segv_passed_on{0};
+void count_segv(int, siginfo_t*, void*) { segv_passed_on.fetch_add(1); }
+}  // namespace
+
+// The fault happens while the page is held, but the handler runs only
+// after release_pages() cleared the span (the thread was descheduled in
+// between): the store must run again, not reach the previous handler.
+TEST_CASE("a store to a held page whose fault is handled after the release runs again",
+          "[media]") {
+  test::temp_dir d;
+  struct sigaction counting {}, before{}, ours{};
+  counting.sa_sigaction = count_segv;
+  counting.sa_flags = SA_SIGINFO;
+  sigemptyset(&counting.sa_mask);
+  REQUIRE(sigaction(SIGSEGV, &counting, &before) == 0);
+  int fd = make_file(d / "f", 1 << 20);
+  {
+    detail::file_media m(fd, 1 << 20, true, "f", 4 << 20);
+    m.map_working_view();
+    m.hold_pages({{4096, 4096}});  // installs ferrite's handler over count_segv
+    m.release_pages();
+    REQUIRE(sigaction(SIGSEGV, nullptr, &ours) == 0);
+    REQUIRE((ours.sa_flags & SA_SIGINFO) != 0);
+    REQUIRE(ours.sa_sigaction != count_segv);
+    auto fault = [&](void* addr) {
+      siginfo_t info{};
+      info.si_signo = SIGSEGV;
+      info.si_code = SEGV_ACCERR;
+      info.si_addr = addr;
+      ours.sa_sigaction(SIGSEGV, &info, nullptr);
+    };
+    std::byte* const store = m.working() + 4096 + 8;
+    fault(store);  // late: retried
+    CHECK(segv_passed_on == 0);
+    fault(store);  // faulted again with no release since: not ours
+    CHECK(segv_passed_on == 1);
+    m.hold_pages({{4096, 4096}});
+    m.release_pages();
+    fault(store);  // a new release: retried once more
+    CHECK(segv_passed_on == 1);
+    int outside = 0;
+    fault(&outside);  // not in any pool: passed on at once
+    CHECK(segv_passed_on == 2);
+  }
+  ::close(fd);
+  REQUIRE(sigaction(SIGSEGV, &before, nullptr) == 0);
 }
 
 TEST_CASE("sim device: grow keeps working() stable and its private bytes", "[media][sim][grow]") {

@@ -53,10 +53,13 @@ void media::fail_forked() {
 
 namespace {
 
-// The handler's view of the media holding pages: scanned without a lock.
-constexpr std::size_t max_holders = 64;
+// The handler's view of the media that hold pages now or did before:
+// scanned without a lock. A media stays listed until it is destroyed.
+constexpr std::size_t max_holders = 256;
 std::atomic<media*> holders[max_holders];
 std::mutex holders_mu;
+// release_pages() calls so far, in every media.
+std::atomic<std::uint64_t> releases{0};
 std::atomic<bool (*)(void*) noexcept> watch_hook{nullptr};
 struct sigaction previous_action;
 
@@ -80,14 +83,34 @@ bool media::wait_if_held(const void* addr) noexcept {
 
 namespace {
 
+// A store can fault on a held page and reach the handler only after
+// release_pages() made the page writable and cleared the span: no span
+// then says the fault was ours. Such a store runs again once for every
+// release since its last fault at the same address; a store that faults
+// twice with no release in between is not ours.
+[[gnu::tls_model("initial-exec")]] thread_local const void* retried_addr = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t retried_after = 0;
+
+bool retry_after_release(const void* addr) noexcept {
+  const std::uint64_t r = releases.load(std::memory_order_acquire);
+  if (r == 0 || (addr == retried_addr && r == retried_after)) return false;
+  retried_addr = addr;
+  retried_after = r;
+  return true;
+}
+
 void on_segv(int sig, siginfo_t* info, void* context) {
   if (info->si_code == SEGV_ACCERR) {
+    bool in_pool = false;
     for (auto& h : holders) {
       media* m = h.load(std::memory_order_acquire);
-      if (m && m->wait_if_held(info->si_addr)) return;
+      if (!m) continue;
+      if (m->wait_if_held(info->si_addr)) return;
+      in_pool = in_pool || m->in_working_range(info->si_addr);
     }
     auto hook = watch_hook.load(std::memory_order_acquire);
     if (hook && hook(info->si_addr)) return;
+    if (in_pool && retry_after_release(info->si_addr)) return;
   }
   // Not ours: whoever handled SIGSEGV before us, or the default action.
   if (previous_action.sa_flags & SA_SIGINFO) {
@@ -126,6 +149,10 @@ void install_fault_handler(bool (*watch_fault)(void* addr) noexcept) {
 
 media::~media() {
   if (!held_.empty()) release_pages();
+  std::lock_guard g(holders_mu);
+  for (auto& h : holders) {
+    if (h.load() == this) h.store(nullptr, std::memory_order_release);
+  }
 }
 
 void media::hold_pages(const page_runs& runs) {
@@ -139,7 +166,10 @@ void media::hold_pages(const page_runs& runs) {
       if (holders[i].load() == this) break;
       if (holders[i].compare_exchange_strong(expected, this)) break;
     }
-    if (i == max_holders) fail(error_code::io_error, "too many pools give back memory at once");
+    if (i == max_holders) {
+      fail(error_code::io_error, "more than " + std::to_string(max_holders) +
+                                     " open pools give memory back (memory_budget)");
+    }
   }
   // The span is published before any page is protected: a fault on a held
   // page always finds it.
@@ -169,12 +199,11 @@ void media::release_pages() noexcept {
     }
   }
   held_.clear();
+  // Counted before the span is cleared: a fault the handler no longer
+  // finds in the span sees the new count (retry_after_release).
+  releases.fetch_add(1, std::memory_order_release);
   held_begin_.store(0, std::memory_order_release);
   held_end_.store(0, std::memory_order_release);
-  std::lock_guard g(holders_mu);
-  for (auto& h : holders) {
-    if (h.load() == this) h.store(nullptr, std::memory_order_release);
-  }
 }
 
 media::counter_shard& media::shard() noexcept {

@@ -126,6 +126,12 @@ class media {
   // The SIGSEGV handler's part: waits while `addr` lies in the held span.
   // True when it waited (the store may run again). Async-signal-safe.
   bool wait_if_held(const void* addr) noexcept;
+  // True when `addr` lies in the working view's reserved range.
+  bool in_working_range(const void* addr) const noexcept {
+    const auto a = reinterpret_cast<std::uintptr_t>(addr);
+    const auto w = reinterpret_cast<std::uintptr_t>(working_);
+    return working_ && a >= w && a - w < max_size_;
+  }
 
   // True when each thread must fence its own flushes (cache-line media):
   // group commit then shares nothing but the wait.
