@@ -243,16 +243,18 @@ TEST_CASE("a dropped page of a grown part shows the durable bytes again", "[medi
 
 namespace {
 std::atomic<int> segv_passed_on{0};
-void count_segv(int, siginfo_t*, void*) { segv_passed_on.fetch_add(1); }
+void count_segv(int, siginfo_t*, void*) {
+  segv_passed_on.fetch_add(1);
+}
 }  // namespace
 
 // The fault happens while the page is held, but the handler runs only
 // after release_pages() cleared the span (the thread was descheduled in
 // between): the store must run again, not reach the previous handler.
-TEST_CASE("a store to a held page whose fault is handled after the release runs again",
-          "[media]") {
+TEST_CASE("a store to a held page whose fault is handled after the release runs again", "[media]") {
   test::temp_dir d;
-  struct sigaction counting {}, before{}, ours{};
+  struct sigaction counting {
+  }, before{}, ours{};
   counting.sa_sigaction = count_segv;
   counting.sa_flags = SA_SIGINFO;
   sigemptyset(&counting.sa_mask);
