@@ -110,6 +110,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "ferrite/base/format/type_table_format.h"
@@ -124,18 +125,40 @@ namespace ferrite {
 namespace detail {
 
 namespace {
-// initial-exec: one load from the thread pointer instead of a call to
-// __tls_get_addr on every snapshot (the library is linked, not dlopen'ed
-// late; glibc keeps static TLS room for such libraries).
-thread_local tx_context tls_tx __attribute__((tls_model("initial-exec")));
+// This thread's context, made by its first transaction. A pointer that is
+// constant-initialized and initial-exec costs one load from the thread
+// pointer; a thread_local tx_context itself needs a dynamic-initialization
+// guard, which g++ reaches through __tls_get_addr on every use (~11
+// instructions, three times a transaction). The library is linked, not
+// dlopen'ed late: glibc keeps static TLS room for it.
+[[gnu::tls_model("initial-exec")]] thread_local tx_context* tls_tx_ptr = nullptr;
+
+// Owns the context and destroys it when the thread exits.
+struct tx_owner {
+  std::unique_ptr<tx_context> tx;
+  ~tx_owner() { tls_tx_ptr = nullptr; }  // before `tx` goes
+};
+
+[[gnu::noinline]] tx_context& make_thread_tx() {
+  thread_local tx_owner owner;
+  owner.tx = std::make_unique<tx_context>();
+  tls_tx_ptr = owner.tx.get();
+  return *tls_tx_ptr;
+}
+
+tx_context& thread_tx() {
+  tx_context* t = tls_tx_ptr;
+  return t ? *t : make_thread_tx();
+}
 }  // namespace
 
 tx_context& this_thread_tx() noexcept {
-  return tls_tx;
+  return thread_tx();
 }
 
 tx_context* running_tx(pool_impl& p) noexcept {
-  return tls_tx.depth > 0 && tls_tx.pool == &p ? &tls_tx : nullptr;
+  tx_context* t = tls_tx_ptr;
+  return t && t->depth > 0 && t->pool == &p ? t : nullptr;
 }
 
 void tx_context::take_locks(std::initializer_list<tx_lock> more) {
@@ -234,7 +257,7 @@ void tx_context::cover(const std::byte* base, std::uint64_t offset, std::uint64_
   auto save = [&](std::uint64_t from, std::uint64_t to) {
     if (!base) return;  // new memory: nothing to restore
     undo.push_back({from, to - from, undo_bytes.size()});
-    undo_bytes.insert(undo_bytes.end(), base + from, base + to);
+    undo_bytes.append(base + from, to - from);
   };
   // Fast path: beyond every interval so far (the common, append-like case).
   if (covered.empty() || covered.back().end < b) {
@@ -376,8 +399,8 @@ void release_leftovers(pool_impl& p, release_unreferenced_fn fn,
   try {
     while (!rest.empty()) {
       pool_transaction t(p);
-      tls_tx.unreferenced = std::move(rest);
-      tls_tx.release_unreferenced = fn;
+      thread_tx().unreferenced = std::move(rest);
+      thread_tx().release_unreferenced = fn;
       rest.clear();
       t.commit();
       rest = std::move(leftovers);
@@ -502,7 +525,7 @@ using namespace detail;
 transaction::transaction(pool& p) : transaction(detail::impl_of(p)) {}
 
 transaction::transaction(pool_impl& impl) {
-  tx_context& tx = tls_tx;
+  tx_context& tx = thread_tx();
   if (tx.depth > 0) {
     if (tx.pool != &impl) {
       fail(error_code::tx_invalid, "this thread is already running a transaction on pool '" +
@@ -520,7 +543,7 @@ transaction::transaction(pool_impl& impl) {
                                     "); reopen it");
   }
   impl.store->refuse_forked();  // a fork() child's transaction would corrupt the pool
-  tx.reset();
+  // The context is clean: every way out of a transaction ends in reset().
   // Garbage collection excludes transactions (engine/detail/gc.h).
   impl.tx_gate.lock_shared();
   tx.gate = &impl.tx_gate;
@@ -539,7 +562,7 @@ transaction::transaction(pool_impl& impl) {
 
 transaction::transaction(pool& p, std::initializer_list<tx_lock> locks) : transaction(p) {
   // The destructor aborts (and releases what was taken) if this throws.
-  tls_tx.take_locks(locks);
+  thread_tx().take_locks(locks);
 }
 
 transaction::~transaction() {
@@ -554,7 +577,7 @@ transaction::~transaction() {
 void transaction::commit() {
   if (ended_) fail(error_code::tx_invalid, "the transaction has already ended");
   ended_ = true;
-  tx_context& tx = tls_tx;
+  tx_context& tx = thread_tx();
   if (tx.depth > 1) {
     --tx.depth;
     if (tx.aborted) {
@@ -564,7 +587,14 @@ void transaction::commit() {
   }
   if (tx.aborted || tx.poisoned) {
     std::string why = tx.poison_reason;
-    if (!tx.aborted) roll_back(tx);
+    if (!tx.aborted) {
+      try {
+        roll_back(tx);
+      } catch (...) {  // an on_abort callback threw: the transaction still ends
+        tx.reset();
+        throw;
+      }
+    }
     tx.reset();
     fail(error_code::tx_aborted, "the transaction was aborted" +
                                      (why.empty() ? std::string() : " (" + why + ")") +
@@ -581,9 +611,16 @@ void transaction::commit() {
 void transaction::abort() {
   if (ended_) return;
   ended_ = true;
-  tx_context& tx = tls_tx;
+  tx_context& tx = thread_tx();
   if (tx.depth == 0) return;
-  if (!tx.aborted) roll_back(tx);
+  if (!tx.aborted) {
+    try {
+      roll_back(tx);
+    } catch (...) {  // an on_abort callback threw: this level still ends
+      if (--tx.depth == 0) tx.reset();
+      throw;
+    }
+  }
   if (--tx.depth == 0) tx.reset();
 }
 
@@ -592,13 +629,15 @@ void transaction::snapshot(const void* ptr, std::size_t len) {
 }
 
 void transaction::on_commit(std::function<void()> fn) {
-  check_usable(tls_tx);
-  tls_tx.on_commit.push_back(std::move(fn));
+  tx_context& tx = thread_tx();
+  check_usable(tx);
+  tx.on_commit.push_back(std::move(fn));
 }
 
 void transaction::on_abort(std::function<void()> fn) {
-  check_usable(tls_tx);
-  tls_tx.on_abort.push_back(std::move(fn));
+  tx_context& tx = thread_tx();
+  check_usable(tx);
+  tx.on_abort.push_back(std::move(fn));
 }
 
 void detail::tx_release_at_commit(pool_impl& p, const void* cell16,
@@ -613,7 +652,7 @@ void detail::tx_release_at_commit(pool_impl& p, const void* cell16,
 }
 
 void tx_snapshot(const void* ptr, std::size_t len) {
-  tx_context& tx = tls_tx;
+  tx_context& tx = thread_tx();
   check_usable(tx);
   const std::byte* base = tx.pool->store->working();
   const auto* p = static_cast<const std::byte*>(ptr);
@@ -635,7 +674,8 @@ void tx_snapshot(const void* ptr, std::size_t len) {
 }
 
 bool in_transaction() noexcept {
-  return tls_tx.depth > 0;
+  const tx_context* t = tls_tx_ptr;
+  return t && t->depth > 0;
 }
 
 }  // namespace ferrite

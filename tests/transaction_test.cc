@@ -293,6 +293,37 @@ TEST_CASE("commit and abort callbacks run once, after the outcome", "[tx][callba
   CHECK(aborted == 1);
 }
 
+TEST_CASE("an abort callback that throws still ends the transaction", "[tx][callbacks]") {
+  auto dev = std::make_shared<sim_device>();
+  pool p = pool::open("sim", sim_options(dev));
+  std::uint64_t* w = heap_words(p);
+  SECTION("abort()") {
+    transaction tx(p);
+    tx.on_abort([] { throw std::runtime_error("callback"); });
+    tx_snapshot(&w[0]);
+    w[0] = 7;
+    CHECK_THROWS_AS(tx.abort(), std::runtime_error);
+  }
+  SECTION("commit() of a poisoned transaction") {
+    transaction tx(p);
+    tx.on_abort([] { throw std::runtime_error("callback"); });
+    tx_snapshot(&w[0]);
+    w[0] = 7;
+    std::uint64_t outside = 0;  // not in the pool: poisons the transaction
+    CHECK(error_of([&] { tx_snapshot(&outside); }) == error_code::invalid_argument);
+    CHECK_THROWS_AS(tx.commit(), std::runtime_error);
+  }
+  CHECK(w[0] == 0);  // rolled back before the callback threw
+  CHECK_FALSE(in_transaction());
+  // The next transaction is a new outermost one, not nested in the dead one.
+  p.transaction([&] {
+    tx_snapshot(&w[1]);
+    w[1] = 9;
+  });
+  CHECK(p.stats().commits == 1);
+  CHECK(w[1] == 9);
+}
+
 TEST_CASE("a read-only pool refuses transactions", "[tx][errors]") {
   test::temp_dir d;
   pool::create(d / "r.pool", 4 << 20).close();

@@ -818,9 +818,9 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   const std::uint64_t target = durable_lsn_;
   if (target <= state_.checkpoint_lsn || pending_.empty()) return;
   checkpointing_ = true;
-  std::vector<slot> todo(
-      pending_.begin(),
-      pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
+  std::vector<slot>& todo = checkpoint_todo_;
+  todo.assign(pending_.begin(),
+              pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
   lk.unlock();
 
   std::string error;
@@ -829,7 +829,8 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   std::uint64_t root_off = state_.root_offset, root_type = state_.root_type;
   try {
     const std::byte* log = media_.durable() + header_.log_offset;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> stored;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored = checkpoint_stored_;
+    stored.clear();
     apply_target t = durable_target(root_off, root_type, stored);
     for (const slot& s : todo) {
       if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable

@@ -75,8 +75,9 @@
 //   runs alone.
 // - Not guarded by mu_: `failed_flag_` (an atomic mirror of failed_ for
 //   failed()), `checkpoint_wanted_` (an atomic hint that lets
-//   maybe_checkpoint() skip the lock), `flush_set_` (scratch of the one
-//   running checkpoint or recovery) and the live root (set_live_root(), by
+//   maybe_checkpoint() skip the lock), `flush_set_`, `checkpoint_todo_`
+//   and `checkpoint_stored_` (scratch of the one running checkpoint or
+//   recovery) and the live root (set_live_root(), by
 //   the committing thread after commit() returns).
 // - recover() and apply_to_working() run at open, before any other call,
 //   and take no lock.
@@ -85,12 +86,15 @@
 // accessors may be called from any thread.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -239,6 +243,67 @@ class change_log {
     std::uint64_t pages = 0;  // record_builder::pages_estimate
   };
 
+  // pending_'s container: the slots in LSN order in a ring whose capacity
+  // (a power of two) grows when full and never shrinks, so a commit
+  // allocates nothing (a std::deque of these slots allocated a block every
+  // nine commits) and indexing is a mask.
+  class slot_ring {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = slot;
+      using difference_type = std::ptrdiff_t;
+      using pointer = const slot*;
+      using reference = const slot&;
+      iterator(const slot_ring* r, std::size_t i) : r_(r), i_(i) {}
+      const slot& operator*() const noexcept { return (*r_)[i_]; }
+      const slot* operator->() const noexcept { return &(*r_)[i_]; }
+      iterator& operator++() noexcept {
+        ++i_;
+        return *this;
+      }
+      iterator operator++(int) noexcept { return {r_, i_++}; }
+      iterator operator+(std::ptrdiff_t n) const noexcept {
+        return {r_, i_ + static_cast<std::size_t>(n)};
+      }
+      bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+
+     private:
+      const slot_ring* r_;
+      std::size_t i_;
+    };
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+    slot& operator[](std::size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+    const slot& operator[](std::size_t i) const noexcept {
+      return buf_[(head_ + i) & (buf_.size() - 1)];
+    }
+    slot& front() noexcept { return buf_[head_]; }
+    const slot& front() const noexcept { return buf_[head_]; }
+    void push_back(const slot& s) {
+      if (count_ == buf_.size()) grow();
+      buf_[(head_ + count_) & (buf_.size() - 1)] = s;
+      ++count_;
+    }
+    void pop_front() noexcept {
+      head_ = (head_ + 1) & (buf_.size() - 1);
+      --count_;
+    }
+    iterator begin() const noexcept { return {this, 0}; }
+    iterator end() const noexcept { return {this, count_}; }
+
+   private:
+    void grow() {
+      std::vector<slot> bigger(std::max<std::size_t>(64, 2 * buf_.size()));
+      for (std::size_t i = 0; i < count_; ++i) bigger[i] = (*this)[i];
+      buf_.swap(bigger);
+      head_ = 0;
+    }
+    std::vector<slot> buf_;
+    std::size_t head_ = 0, count_ = 0;
+  };
+
   // A record's place in the log, chosen by reserve().
   struct reservation {
     std::uint64_t lsn;
@@ -292,10 +357,15 @@ class change_log {
   const std::uint64_t seed_;
 
   mutable std::mutex mu_;
-  std::vector<std::uint64_t>
-      flush_set_;  // flush_stored's scratch: one checkpoint (or recovery) at a time
+  // Scratch of the one running checkpoint (or recovery), kept between
+  // checkpoints so that none allocates (a fresh vector of thousands of
+  // entries faulted its pages in on every checkpoint): flush_stored's line
+  // set, the slots to apply and the ranges stored.
+  std::vector<std::uint64_t> flush_set_;
+  std::vector<slot> checkpoint_todo_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> checkpoint_stored_;
   std::condition_variable cv_;
-  std::deque<slot> pending_;  // reserved, not yet checkpointed, LSN order
+  slot_ring pending_;  // reserved, not yet checkpointed, LSN order
   std::uint64_t next_lsn_ = 1;
   std::uint64_t tail_ = 0;
   std::uint64_t used_ = 0;

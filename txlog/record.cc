@@ -1,5 +1,6 @@
 #include "ferrite/txlog/record.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ferrite/base/detail/checksum.h"
@@ -7,18 +8,14 @@
 
 namespace ferrite::detail {
 
-void record_builder::clear() {
-  buf_.assign(sizeof(record_header), std::byte{0});
-  entries_ = 0;
-}
-
 void record_builder::add_entry(entry_kind kind, std::uint64_t offset, const void* data,
                                std::uint32_t len) {
-  entry_header e{static_cast<std::uint16_t>(kind), 0, len, offset};
-  std::size_t at = buf_.size();
-  buf_.resize(at + sizeof e + align_up(len, 8));
-  std::memcpy(buf_.data() + at, &e, sizeof e);
-  std::memcpy(buf_.data() + at + sizeof e, data, len);
+  const entry_header e{static_cast<std::uint16_t>(kind), 0, len, offset};
+  const std::size_t padded = align_up(len, 8);
+  std::byte* at = buf_.extend(sizeof e + padded);
+  std::memcpy(at, &e, sizeof e);
+  std::memcpy(at + sizeof e, data, len);
+  if (padded != len) std::memset(at + sizeof e + len, 0, padded - len);
   ++entries_;
 }
 
@@ -43,7 +40,8 @@ void record_builder::add_root(std::uint64_t offset, std::uint64_t type) {
 
 const std::byte* record_builder::finish(std::uint64_t lsn, std::uint64_t epoch,
                                         std::uint64_t durable_lsn, std::uint64_t seed) {
-  buf_.resize(length(), std::byte{0});
+  const std::size_t end = buf_.size();
+  if (const std::size_t pad = length() - end; pad != 0) std::memset(buf_.extend(pad), 0, pad);
   record_header h{};
   h.magic = record_magic;
   h.flags = 0;

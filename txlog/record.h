@@ -6,16 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "ferrite/base/detail/byte_buffer.h"
 #include "ferrite/base/format/log_format.h"
 
 namespace ferrite::detail {
 
 // Accumulates the entries of one record. Reused across transactions: clear()
-// keeps the buffer's capacity.
+// keeps the buffer (nothing is zero-filled on the commit path but padding).
 class record_builder {
  public:
   record_builder() { clear(); }
-  void clear();
+  void clear() {
+    buf_.resize_uninitialized(sizeof(record_header));
+    entries_ = 0;
+  }
   bool empty() const noexcept { return entries_ == 0; }
   // Padded length of the record as it stands.
   std::uint64_t length() const noexcept { return align_up(buf_.size(), record_align); }
@@ -35,11 +39,10 @@ class record_builder {
 
  private:
   void add_entry(entry_kind kind, std::uint64_t offset, const void* data, std::uint32_t len);
-  std::vector<std::byte> buf_;
+  byte_buffer buf_;
   std::uint64_t entries_ = 0;
 };
 
-// Encodes a wrap marker record into `out` (64 bytes).
 void encode_wrap_marker(std::byte* out, std::uint64_t lsn, std::uint64_t epoch,
                         std::uint64_t durable_lsn, std::uint64_t seed);
 

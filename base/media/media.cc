@@ -206,10 +206,20 @@ void media::release_pages() noexcept {
   held_end_.store(0, std::memory_order_release);
 }
 
+namespace {
+std::atomic<unsigned> next_shard{0};
+// This thread's shard + 1 (0: not chosen yet). Constant-initialized and
+// initial-exec: one load from the thread pointer, where a dynamically
+// initialized thread_local cost a __tls_get_addr call and a guard on every
+// counted write (~70 instructions a commit).
+[[gnu::tls_model("initial-exec")]] thread_local unsigned shard_plus_one = 0;
+}  // namespace
+
 media::counter_shard& media::shard() noexcept {
-  static std::atomic<unsigned> next{0};
-  thread_local const unsigned slot = next.fetch_add(1, std::memory_order_relaxed);
-  return shards_[slot % shard_count];
+  if (shard_plus_one == 0) [[unlikely]] {
+    shard_plus_one = next_shard.fetch_add(1, std::memory_order_relaxed) % shard_count + 1;
+  }
+  return shards_[shard_plus_one - 1];
 }
 
 media_stats media::stats() const noexcept {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ferrite/alloc/heap_tx.h"
+#include "ferrite/base/detail/byte_buffer.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/transaction.h"
 #include "ferrite/txlog/record.h"
@@ -42,7 +43,7 @@ struct tx_context final : heap_tx {
   std::string poison_reason;
   std::vector<interval> covered;
   std::vector<undo_entry> undo;
-  std::vector<std::byte> undo_bytes;
+  byte_buffer undo_bytes;
   std::vector<bit_op> bit_ops;
   bool root_changed = false;
   std::uint64_t new_root_offset = 0, new_root_type = 0;
