@@ -197,6 +197,7 @@ std::vector<std::pair<std::string, std::string>> engine_environment(std::string_
 // checked: pool_options::checked_transactions (engine "ferrite-checked").
 std::unique_ptr<bench_engine> make_ferrite_engine(bool checked = false);
 std::unique_ptr<bench_engine> make_std_engine();
+std::unique_ptr<bench_engine> make_floor_engine();
 std::unique_ptr<bench_engine> make_pmdk_engine();  // only when built with libpmemobj
 // meta_sync false: MDB_NOMETASYNC (engine "lmdb-nometasync").
 std::unique_ptr<bench_engine> make_lmdb_engine(bool meta_sync);  // only with liblmdb

@@ -85,6 +85,7 @@ std::vector<std::string_view> compiled_engines() {
   names.push_back("sqlite");
 #endif
   names.push_back("std");
+  names.push_back("floor");
   return names;
 }
 
@@ -100,7 +101,7 @@ bool known_engine(std::string_view name) {
   // ferrite-checked (ferrite with checked transactions) runs only when
   // named: it measures the checking mode, not the engine.
   return name == "ferrite" || name == "ferrite-checked" || name == "pmdk" || name == "std" ||
-         is_key_value_store(name);
+         name == "floor" || is_key_value_store(name);
 }
 
 bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape) {
@@ -108,6 +109,8 @@ bool engine_measures(std::string_view engine, workload w, media_mode m, structur
   if (info(w).ferrite_only) return engine == "ferrite";
   if (engine == "pmdk") return !info(w).per_structure && !is_transfer(w);  // no hash map, no map
   if (engine == "std") return w != workload::open && w != workload::churn;
+  // floor: the media's price of one durable record (bench/floor_engine.cc).
+  if (engine == "floor") return w == workload::tx_set8 || w == workload::tx_set_lines;
   if (is_key_value_store(engine)) {
     if (m != media_mode::page) return false;
     return w == workload::tx_set8 ||
@@ -133,6 +136,7 @@ std::unique_ptr<bench_engine> make_engine(std::string_view name) {
   if (name == "ferrite") return make_ferrite_engine();
   if (name == "ferrite-checked") return make_ferrite_engine(true);
   if (name == "std") return make_std_engine();
+  if (name == "floor") return make_floor_engine();
 #ifdef FERRITE_BENCH_PMDK
   if (name == "pmdk") return make_pmdk_engine();
 #endif
@@ -149,7 +153,7 @@ std::unique_ptr<bench_engine> make_engine(std::string_view name) {
 std::vector<std::pair<std::string, std::string>> engine_environment(std::string_view name,
                                                                     media_mode mode) {
   const bool cl = mode == media_mode::cacheline;
-  if (name == "ferrite" || name == "ferrite-checked") {
+  if (name == "ferrite" || name == "ferrite-checked" || name == "floor") {
     return {{"PMEM2_FORCE_GRANULARITY", cl ? "cacheline" : "page"}};
   }
   // libpmem reads PMEM_IS_PMEM_FORCE once per process: 1 makes it flush

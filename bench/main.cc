@@ -197,7 +197,8 @@ media_mode parse_mode(const std::string& name) {
 void check_engine(const std::string& name) {
   if (!known_engine(name)) {
     throw usage_error("unknown engine '" + name +
-                      "' (ferrite, ferrite-checked, pmdk, lmdb, lmdb-nometasync, sqlite or std)");
+                      "' (ferrite, ferrite-checked, pmdk, lmdb, lmdb-nometasync, sqlite, std or "
+                      "floor)");
   }
   if (name == "ferrite-checked") return;  // never in the default list
   for (std::string_view e : compiled_engines()) {
@@ -544,8 +545,9 @@ int main(int argc, char** argv) {
       "ferrite-bench: ferrite side by side with libpmemobj and plain C++ "
       "(docs/bench.md)"};
   app.add_option("--engine", o.engines,
-                 "Engines, comma-separated: ferrite,pmdk,lmdb,lmdb-nometasync,sqlite,std, and "
-                 "ferrite-checked (checked transactions; only when named) (default: all "
+                 "Engines, comma-separated: ferrite,pmdk,lmdb,lmdb-nometasync,sqlite,std,floor "
+                 "(one durable redo record per op: the media's floor, tx_set8 and tx_set_lines), "
+                 "and ferrite-checked (checked transactions; only when named) (default: all "
                  "compiled in)")
       ->delimiter(',');
   app.add_option("--workload", o.workloads,
