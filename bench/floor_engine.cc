@@ -2,8 +2,9 @@
 // Each op of tx_set8 (or tx_set_lines) adds 1 to its fields in a libpmem2
 // mapping of the pool file, then makes one redo record of those fields
 // durable: the record is copied to the thread's log area with libpmem2's
-// memcpy (no drain) and drained, which is one flush of its cache lines and
-// one fence on cache-line media, or one msync of its page on page media.
+// memcpy (no drain; non-temporal stores on cache-line media, as ferrite's
+// log) and drained, which is one fence on cache-line media, or one msync of
+// its page on page media.
 // The record is as long as ferrite's for the same op (a 64-byte header and
 // a 24-byte entry per field, rounded up to 64 bytes: 128 bytes for tx_set8,
 // 256 for tx_set_lines).
@@ -52,9 +53,11 @@ class floor_engine final : public bench_engine {
     }
     map(bytes);
     const bool page = pmem2_map_get_store_granularity(map_) == PMEM2_GRANULARITY_PAGE;
+    page_ = page;
     if (page != (setup.mode == media_mode::page)) {
-      throw std::runtime_error("floor: libpmem2 chose the wrong granularity (is "
-                               "PMEM2_FORCE_GRANULARITY set?)");
+      throw std::runtime_error(
+          "floor: libpmem2 chose the wrong granularity (is "
+          "PMEM2_FORCE_GRANULARITY set?)");
     }
     return std::string("libpmem2 granularity ") + (page ? "page" : "cache_line") +
            ", one redo record per op: pmem2 memcpy (no drain) + drain";
@@ -62,7 +65,8 @@ class floor_engine final : public bench_engine {
 
   void run(workload w, int t, std::uint64_t ops) override {
     const int lines = w == workload::tx_set_lines ? 8 : 1;
-    auto* fields = reinterpret_cast<std::uint64_t*>(base_ + static_cast<std::size_t>(t) * region_bytes);
+    auto* fields =
+        reinterpret_cast<std::uint64_t*>(base_ + static_cast<std::size_t>(t) * region_bytes);
     std::byte* log = base_ + static_cast<std::size_t>(threads_) * region_bytes +
                      static_cast<std::size_t>(t) * log_area_bytes;
     // ferrite's record: a 64-byte header, then per field a 16-byte entry
@@ -70,6 +74,10 @@ class floor_engine final : public bench_engine {
     const std::size_t length = (64 + 24 * static_cast<std::size_t>(lines) + 63) / 64 * 64;
     std::array<std::byte, 256> record{};
     std::size_t at = 0;
+    // As ferrite writes its log (file_media::write): non-temporal stores on
+    // cache-line media.
+    const unsigned flags =
+        page_ ? PMEM2_F_MEM_NODRAIN : PMEM2_F_MEM_NODRAIN | PMEM2_F_MEM_NONTEMPORAL;
     for (std::uint64_t i = 0; i < ops; ++i) {
       for (int k = 0; k < lines; ++k) {
         std::uint64_t& f = fields[static_cast<std::size_t>(k) * words_per_line];
@@ -77,7 +85,7 @@ class floor_engine final : public bench_engine {
         std::memcpy(record.data() + 64 + 24 * static_cast<std::size_t>(k) + 16, &f, 8);
       }
       std::memcpy(record.data(), &i, sizeof i);  // the LSN
-      memcpy_(log + at, record.data(), length, PMEM2_F_MEM_NODRAIN);
+      memcpy_(log + at, record.data(), length, flags);
       drain_();
       at = at + 2 * length > log_area_bytes ? 0 : at + length;
     }
@@ -131,6 +139,7 @@ class floor_engine final : public bench_engine {
   std::filesystem::path path_;
   int fd_ = -1;
   int threads_ = 1;
+  bool page_ = false;
   pmem2_map* map_ = nullptr;
   std::byte* base_ = nullptr;
   std::size_t size_ = 0;
