@@ -692,6 +692,60 @@ TEST_CASE("close after a failed sync throws io_error, and the next open recovers
   CHECK((v == 1 || v == 2));
 }
 
+// The background checkpointer's own sync fails (the checkpoint's
+// fdatasync, on its thread): the pool turns read-only, the committing
+// thread's next transaction is refused with a clear error, close reports
+// io_error, and every transaction that returned is there after reopening.
+TEST_CASE("a failed sync on the checkpointer thread loses nothing committed",
+          "[pool][errors][sync][threads]") {
+  auto dev = std::make_shared<sim_device>(granularity::page);
+  pool_options o;
+  o.device = dev;
+  o.size = pool::min_size;
+  o.background_checkpoint = true;
+  std::uint64_t committed = 0;
+  std::atomic<bool> failed_there{false};
+  {
+    pool p = pool::open("sim", o);
+    std::uint64_t* w = &p.root<marker>()->value;
+    const std::thread::id committer = std::this_thread::get_id();
+    sim_device* const raw = dev.get();  // the hook lives in the device: no shared_ptr cycle
+    dev->on_barrier = [&, raw](const sim_device&) {
+      if (std::this_thread::get_id() != committer && !failed_there.exchange(true)) {
+        raw->fail_barrier_at = static_cast<std::int64_t>(raw->barriers());
+      }
+    };
+    std::optional<error_code> refused;
+    for (std::uint64_t n = 1; n <= 200000 && !refused; ++n) {
+      try {
+        p.transaction([&] {
+          tx_snapshot(w);
+          *w = n;
+        });
+        committed = n;
+      } catch (const error& e) {
+        INFO(e.what());
+        refused = e.code();
+      }
+    }
+    REQUIRE(failed_there);
+    REQUIRE(refused);
+    INFO("committed " << committed);
+    CHECK(committed > 0);
+    // Refused at begin (read_only), or its commit waited on the failed log (io_error).
+    CHECK((*refused == error_code::read_only || *refused == error_code::io_error));
+    CHECK(error_of([&] { p.close(); }) == error_code::io_error);
+    dev->on_barrier = nullptr;
+  }
+  dev->fail_barrier_at = -1;
+  o.mode = open_mode::open_existing;
+  pool q = pool::open("sim", o);
+  const std::uint64_t v = q.root<marker>()->value;
+  // The refused transaction's record may have become durable if it got as
+  // far as its own sync: either state, whole.
+  CHECK((v == committed || v == committed + 1));
+}
+
 // ---- grow: a heap that never moves ----------------------------------------
 
 namespace {
