@@ -190,7 +190,7 @@ std::pair<std::uint64_t, std::uint64_t> current_root(pool_impl& p) {
   if (tx_context* tx = running_tx(p); tx && tx->root_changed) {
     return {tx->new_root_offset, tx->new_root_type};
   }
-  return {p.log->root_offset(), p.log->root_type()};
+  return p.log->live_root();
 }
 }  // namespace
 

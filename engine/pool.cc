@@ -411,7 +411,8 @@ pool pool::open(const std::filesystem::path& path, const pool_options& o) {
       register_pool(impl.get(), impl->header.pool_tag, impl->store->working(), impl->store->size(),
                     impl->state.open_count + (writable ? 0 : 1));
   impl->opened = true;
-  if (writable && !impl->was_clean_shutdown && o.gc_after_crash && impl->log->root_offset() != 0) {
+  if (writable && !impl->was_clean_shutdown && o.gc_after_crash &&
+      impl->log->live_root().first != 0) {
     try {
       impl->gc_at_open = collect_garbage(*impl);
       impl->log->checkpoint();  // recovery leaves an empty log, the collection too
@@ -512,7 +513,7 @@ pool_info pool::info() const {
   i.checkpoint_lsn = st.checkpoint_lsn;
   i.log_epoch = st.log_epoch;
   i.open_count = st.open_count;
-  i.root_offset = p.log->root_offset();
+  i.root_offset = p.log->live_root().first;
   i.recovered_records = p.log->stats().recovered_records;
   i.damage = p.log->damage();
   i.damage_offset = p.log->damage_offset();

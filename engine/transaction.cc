@@ -415,9 +415,9 @@ void release_leftovers(pool_impl& p, release_unreferenced_fn fn,
 // change_log::commit's on_ordered hook: the record has its LSN, so the
 // transaction's locks go (after the new root is visible: the next holder may
 // read it).
-void on_ordered(void* arg) noexcept {
+void on_ordered(void* arg, std::uint64_t lsn) noexcept {
   tx_context& tx = *static_cast<tx_context*>(arg);
-  if (tx.root_changed) tx.pool->log->set_live_root(tx.new_root_offset, tx.new_root_type);
+  if (tx.root_changed) tx.pool->log->set_live_root(lsn, tx.new_root_offset, tx.new_root_type);
   tx.release_locks();
   tx.ordered = true;
 }
@@ -492,7 +492,7 @@ void commit_outermost(tx_context& tx) {
       roll_back(tx, !tx.ordered);
       throw;
     }
-    if (tx.root_changed) p.log->set_live_root(tx.new_root_offset, tx.new_root_type);
+    if (tx.root_changed) p.log->set_live_root(lsn, tx.new_root_offset, tx.new_root_type);
     p.heap->on_durable(tx, lsn);
   } else if (!tx.locks.empty()) {
     // Nothing to write, but what it read under its locks may be a commit

@@ -754,7 +754,7 @@ std::uint64_t change_log::commit(record_builder& rb, const commit_hooks* hooks) 
   std::unique_lock lk(mu_);
   const reservation r = reserve(lk, len, rb.pages_estimate());
   lk.unlock();
-  if (hooks) hooks->on_ordered(hooks->arg);
+  if (hooks) hooks->on_ordered(hooks->arg, r.lsn);
 
   std::string error;
   write_record(r, rb, error);

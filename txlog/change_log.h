@@ -77,8 +77,9 @@
 //   failed()), `checkpoint_wanted_` (an atomic hint that lets
 //   maybe_checkpoint() skip the lock), `flush_set_`, `checkpoint_todo_`
 //   and `checkpoint_stored_` (scratch of the one running checkpoint or
-//   recovery) and the live root (set_live_root(), by
-//   the committing thread after commit() returns).
+//   recovery), and the live root, under its own root_mu_ (set by
+//   committing threads once their record has its LSN or is durable, read
+//   by any thread).
 // - recover() and apply_to_working() run at open, before any other call,
 //   and take no lock.
 //
@@ -132,7 +133,7 @@ struct commit_hooks {
   // Called once the record has its LSN (its place in the log order),
   // before it is written or durable, with mu_ released: a transaction
   // releases its locks there. Must not throw.
-  void (*on_ordered)(void*) noexcept = nullptr;
+  void (*on_ordered)(void*, std::uint64_t lsn) noexcept = nullptr;
   void* arg = nullptr;
 };
 
@@ -160,10 +161,18 @@ class change_log {
   // Read-only pools: applies the recovered records to the working view.
   void apply_to_working(std::byte* working);
 
-  // Root as of the last committed record (volatile, for pool::root).
-  std::uint64_t root_offset() const noexcept { return root_offset_; }
-  std::uint64_t root_type() const noexcept { return root_type_; }
-  void set_live_root(std::uint64_t offset, std::uint64_t type) noexcept {
+  // The root (offset, type id) as of the last committed record that set
+  // it (volatile, for pool::root): read and set by any thread, under
+  // root_mu_, so that the pair is never torn. Committers that share a sync
+  // return in any order: set_live_root keeps the root of the highest LSN.
+  std::pair<std::uint64_t, std::uint64_t> live_root() const {
+    std::lock_guard g(root_mu_);
+    return {root_offset_, root_type_};
+  }
+  void set_live_root(std::uint64_t lsn, std::uint64_t offset, std::uint64_t type) noexcept {
+    std::lock_guard g(root_mu_);
+    if (lsn < root_lsn_) return;
+    root_lsn_ = lsn;
     root_offset_ = offset;
     root_type_ = type;
   }
@@ -390,6 +399,8 @@ class change_log {
   std::string failure_;
   log_stats stats_;
 
+  mutable std::mutex root_mu_;  // the live root below (recover() alone at open)
+  std::uint64_t root_lsn_ = 0;  // the record that set it (0: recovered)
   std::uint64_t root_offset_ = 0;
   std::uint64_t root_type_ = 0;
   std::vector<std::uint64_t> recovered_;  // read-only: record positions to apply

@@ -178,7 +178,7 @@ gc_stats collect_garbage(pool_impl& p) {
     }
   } accept{p};
   gc_stats s;
-  if (p.log->root_offset() == 0) return s;
+  if (p.log->live_root().first == 0) return s;
   gc_marker m(p);
   m.mark_root();
   m.mark_pinned(pinned_cells(p));

@@ -304,9 +304,9 @@ void gc_marker::step(const work& w) {
 }
 
 void gc_marker::mark_root() {
-  const std::uint64_t off = pool_.log->root_offset();
+  const auto [off, root_type] = pool_.log->live_root();
   if (off == 0) return;
-  const auto type = static_cast<std::uint32_t>(pool_.log->root_type());
+  const auto type = static_cast<std::uint32_t>(root_type);
   try {
     object o;
     if (!find(off, o) || o.data != off) {

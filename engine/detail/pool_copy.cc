@@ -401,12 +401,12 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
       d = create_target(temp, size, needed, s);
       const std::vector<std::uint64_t> placed = allocate_all(d, si, g);
       stats.pointers = write_all(d, si, g, placed, options);
-      const std::uint64_t root = si.log->root_offset();
+      const auto [root, root_type] = si.log->live_root();
       if (root != 0) {
         const std::uint32_t j = object_index(g.objects).holding(root);
         pool_impl& di = impl_of(d);
         const std::uint64_t at = placed[j] + (root - g.objects[j].data);
-        d.transaction([&] { tx_set_root(*running_tx(di), at, si.log->root_type()); });
+        d.transaction([&] { tx_set_root(*running_tx(di), at, root_type); });
         // Value payloads were copied with SRC's reference counts, which also
         // count references from SRC's garbage; a collection of DST (where
         // everything is reachable) sets each count to DST's own references.
