@@ -76,9 +76,10 @@ class checker {
   // The graph from the root (nothing without one), by the collector's mark
   // walk in check mode.
   void graph(detail::gc_marker& m) {
-    const auto [root, root_type_id] = p_.log->live_root();
+    const std::pair<std::uint64_t, std::uint64_t> live = p_.log->live_root();
+    const std::uint64_t root = live.first;
     r_.has_root = root != 0;
-    const auto root_type = static_cast<std::uint32_t>(root_type_id);
+    const auto root_type = static_cast<std::uint32_t>(live.second);
     if (root != 0 && root_type != 0 && p_.types->find(root_type) == nullptr) {
       problem(root, "the root's type id " + std::to_string(root_type) + " is not in the type table",
               problem_area::type);

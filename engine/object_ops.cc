@@ -217,9 +217,7 @@ std::string pool::root_type_name() const {
 
 void* pool::root_object(const type_descriptor& d, void (*init)(void*)) {
   pool_impl& p = impl();
-  std::lock_guard lk(p.root_mu);
-  auto [off, type] = current_root(p);
-  if (off != 0) {
+  auto existing = [&](std::uint64_t off, std::uint64_t type) -> void* {
     const stored_type* t = p.types->find(static_cast<std::uint32_t>(type));
     const std::string stored = t ? t->name : p.types->name_of(static_cast<std::uint32_t>(type));
     if (stored != d.name) {
@@ -231,20 +229,31 @@ void* pool::root_object(const type_descriptor& d, void (*init)(void*)) {
                                       std::to_string(off) + " lies outside the heap");
     }
     return p.store->working() + off;
-  }
+  };
+  if (auto [off, type] = current_root(p); off != 0) return existing(off, type);
   if (p.read_only) {
     fail(error_code::read_only, "pool '" + p.path.string() +
                                     "' has no root object yet and is "
                                     "open read-only, so it cannot create one");
   }
-  return atomically(p, [&] {
+  // Created once however many threads ask: under root_mu, held to the
+  // commit. The transaction (and with it the transaction gate) comes
+  // first, as in set_root_object, which takes root_mu inside one: the
+  // other order could deadlock with it behind a waiting collection.
+  pool_transaction tx(p);
+  std::lock_guard lk(p.root_mu);
+  void* obj = nullptr;
+  if (auto [off, type] = current_root(p); off != 0) {
+    obj = existing(off, type);  // another thread made it meanwhile
+  } else {
     const std::uint32_t id = type_id_of(p, d);
-    void* obj = tx_allocate(p, d.size, id, d.align);
+    obj = tx_allocate(p, d.size, id, d.align);
     init(obj);
     tx_set_root(*running_tx(p),
                 static_cast<std::uint64_t>(static_cast<std::byte*>(obj) - p.store->working()), id);
-    return obj;
-  });
+  }
+  tx.commit();  // nested in the caller's transaction: only ends this level
+  return obj;
 }
 
 void pool::set_root_object(const type_descriptor* d, std::uint64_t raw) {

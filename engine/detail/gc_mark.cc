@@ -304,9 +304,10 @@ void gc_marker::step(const work& w) {
 }
 
 void gc_marker::mark_root() {
-  const auto [off, root_type] = pool_.log->live_root();
+  const std::pair<std::uint64_t, std::uint64_t> live = pool_.log->live_root();
+  const std::uint64_t off = live.first;
   if (off == 0) return;
-  const auto type = static_cast<std::uint32_t>(root_type);
+  const auto type = static_cast<std::uint32_t>(live.second);
   try {
     object o;
     if (!find(off, o) || o.data != off) {

@@ -401,7 +401,8 @@ copy_stats copy_pool(const std::filesystem::path& src, const std::filesystem::pa
       d = create_target(temp, size, needed, s);
       const std::vector<std::uint64_t> placed = allocate_all(d, si, g);
       stats.pointers = write_all(d, si, g, placed, options);
-      const auto [root, root_type] = si.log->live_root();
+      const std::pair<std::uint64_t, std::uint64_t> live = si.log->live_root();
+      const std::uint64_t root = live.first, root_type = live.second;
       if (root != 0) {
         const std::uint32_t j = object_index(g.objects).holding(root);
         pool_impl& di = impl_of(d);
