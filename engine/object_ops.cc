@@ -268,8 +268,10 @@ void pool::set_root_object(const type_descriptor* d, std::uint64_t raw) {
            "set_root: the object is a '" + p.types->name_of(id) + "', not a '" + d->name + "'");
     }
   }
+  pool_transaction tx(p);  // the transaction gate before root_mu, as root_object
   std::lock_guard lk(p.root_mu);
-  atomically(p, [&] { tx_set_root(*running_tx(p), obj ? raw & ((1ull << 48) - 1) : 0, id); });
+  tx_set_root(*running_tx(p), obj ? raw & ((1ull << 48) - 1) : 0, id);
+  tx.commit();  // nested in the caller's transaction: only ends this level
 }
 
 void pool::destroy_object(const type_descriptor& d, std::uint64_t raw) {

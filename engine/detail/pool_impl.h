@@ -34,7 +34,7 @@ struct pool_impl {
   std::unique_ptr<change_log> log;
   std::unique_ptr<detail::heap> heap;  // (declared after log: destroyed first)
   std::unique_ptr<type_table> types;
-  std::mutex root_mu;    // creating the root
+  std::mutex root_mu;    // creating or replacing the root: taken after the transaction gate
   bool checked = false;  // checked transactions
   // Checked mode's write tracking: from the end of a writable open to the
   // start of close.
