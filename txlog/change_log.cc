@@ -114,9 +114,11 @@ std::uint64_t change_log::note_private_pages(
   if (page_private_.size() < pages) page_private_.resize(pages, 0);
   for (const auto& [b, e] : stored) {
     for (std::uint64_t pg = b / page_bytes; pg < (e + page_bytes - 1) / page_bytes; ++pg) {
-      if (page_private_[pg]) continue;
-      page_private_[pg] = 1;
-      private_fifo_.push_back(static_cast<std::uint32_t>(pg));
+      if (page_private_[pg] != page_untracked) {
+        page_private_[pg] = page_referenced;  // written again: a second chance
+        continue;
+      }
+      page_private_[pg] = page_tracked;
       ++added;
     }
   }
@@ -137,6 +139,31 @@ void change_log::give_back_pages(std::unique_lock<std::mutex>& lk) {
   cv_.notify_all();
 }
 
+// The next `want` tracked pages after the clock hand, in address order:
+// a page noted again since the hand last passed it (page_referenced) is
+// passed over once more. A batch ends where the pool does, so that its
+// pages lie close together (few mprotect calls, a short held span).
+// REQUIRES: checkpointing_ held.
+std::vector<std::uint32_t> change_log::pick_batch(std::size_t want) {
+  std::vector<std::uint32_t> pages;
+  const std::uint64_t n = page_private_.size();
+  // Twice round at most: the first pass may only clear referenced bits.
+  for (std::uint64_t seen = 0; pages.size() < want && seen < 2 * n; ++seen) {
+    if (clock_hand_ >= n) {
+      clock_hand_ = 0;
+      if (!pages.empty()) break;
+    }
+    std::uint8_t& state = page_private_[clock_hand_];
+    if (state == page_referenced) {
+      state = page_tracked;
+    } else if (state == page_tracked) {
+      pages.push_back(static_cast<std::uint32_t>(clock_hand_));
+    }
+    ++clock_hand_;
+  }
+  return pages;
+}
+
 // One batch, mu_ held on entry and exit (released in between). A page is
 // dropped when (1) no record after the checkpoint touches it, and (2) its
 // working bytes equal its durable bytes while it is held read-only: then
@@ -146,23 +173,17 @@ void change_log::give_back_pages(std::unique_lock<std::mutex>& lk) {
 // back from the file (media.h). Returns false when no progress is
 // possible now.
 bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
-  constexpr std::size_t batch = 512;
-  std::vector<std::uint32_t> pages;
-  const std::size_t want =
-      static_cast<std::size_t>(std::min<std::uint64_t>(batch, private_pages_ - low_pages_));
-  for (std::size_t i = 0; i < want && !private_fifo_.empty(); ++i) {
-    pages.push_back(private_fifo_.front());
-    private_fifo_.pop_front();
-  }
-  auto keep = [&](std::uint32_t pg) { private_fifo_.push_back(pg); };
+  std::vector<std::uint32_t> pages = pick_batch(
+      static_cast<std::size_t>(std::min<std::uint64_t>(batch_pages, private_pages_ - low_pages_)));
   if (pages.empty()) return false;
   lk.unlock();
-  std::sort(pages.begin(), pages.end());
+  // Few mprotect calls: runs closer than hold_gap_pages are held as one
+  // (the pages between wait for the batch too, and are not dropped).
   media::page_runs runs;
   for (std::uint32_t pg : pages) {
     const std::uint64_t off = std::uint64_t{pg} * page_bytes;
-    if (!runs.empty() && runs.back().first + runs.back().second == off)
-      runs.back().second += page_bytes;
+    if (!runs.empty() && runs.back().first + runs.back().second + hold_gap_pages * page_bytes >= off)
+      runs.back().second = off + page_bytes - runs.back().first;
     else
       runs.emplace_back(off, page_bytes);
   }
@@ -174,7 +195,7 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
   }
   lk.lock();
   if (!error.empty()) {
-    for (std::uint32_t pg : pages) keep(pg);
+    clock_hand_ = pages.front();
     giving_back_ = false;
     std::fprintf(stderr, "ferrite: the memory budget is off for this open: %s\n", error.c_str());
     return false;
@@ -206,37 +227,37 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
     const std::byte* log = media_.durable() + header_.log_offset;
     for (const auto& [pos, len] : records) apply_record(log + pos, t);
     std::sort(busy.begin(), busy.end());
-    // (2) Compare, drop.
-    try {
-      for (std::uint32_t pg : pages) {
-        const std::uint64_t off = std::uint64_t{pg} * page_bytes;
-        const bool unchecked = active_mutation() == mutation::give_back_changed;  // self-test
-        if (!unchecked &&
-            (std::binary_search(busy.begin(), busy.end(), pg) ||
-             std::memcmp(media_.working() + off, media_.durable() + off, page_bytes) != 0)) {
-          ++kept;
-          continue;
-        }
-        media_.drop_page(off);
-        dropped.push_back(pg);
+    // (2) Compare, then drop the equal pages together (one system call).
+    std::vector<std::uint64_t> equal;
+    for (std::uint32_t pg : pages) {
+      const std::uint64_t off = std::uint64_t{pg} * page_bytes;
+      const bool unchecked = active_mutation() == mutation::give_back_changed;  // self-test
+      if (!unchecked &&
+          (std::binary_search(busy.begin(), busy.end(), pg) ||
+           std::memcmp(media_.working() + off, media_.durable() + off, page_bytes) != 0)) {
+        ++kept;
+        continue;
       }
+      equal.push_back(off);
+    }
+    std::size_t done = 0;
+    try {
+      media_.drop_pages(equal, done);
     } catch (const std::exception& e) {
       error = e.what();
     }
+    for (std::size_t i = 0; i < done; ++i)
+      dropped.push_back(static_cast<std::uint32_t>(equal[i] / page_bytes));
   }
   media_.release_pages();
   lk.lock();
   if (!all_written) {
-    for (std::uint32_t pg : pages) keep(pg);
+    clock_hand_ = pages.front();  // the same pages first, next time
     return false;
   }
-  // `dropped` is in ascending order, like `pages`.
-  for (std::uint32_t pg : pages) {
-    if (std::binary_search(dropped.begin(), dropped.end(), pg))
-      page_private_[pg] = 0;
-    else
-      keep(pg);  // changed since, or a record's, or not reached after a failure
-  }
+  // The others stay tracked: changed since, or a record's, or not reached
+  // after a failure.
+  for (std::uint32_t pg : dropped) page_private_[pg] = page_untracked;
   if (!error.empty()) {
     giving_back_ = false;
     std::fprintf(stderr, "ferrite: the memory budget is off for this open: %s\n", error.c_str());

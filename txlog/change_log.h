@@ -283,6 +283,7 @@ class change_log {
       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void give_back_pages(std::unique_lock<std::mutex>& lk);
   bool give_back_batch(std::unique_lock<std::mutex>& lk);
+  std::vector<std::uint32_t> pick_batch(std::size_t want);
 
   media& media_;
   const pool_header& header_;
@@ -351,8 +352,17 @@ class change_log {
   std::uint64_t low_pages_ = ~std::uint64_t{0};
   std::uint64_t private_pages_ = 0;
   std::uint64_t pending_pages_ = 0;         // estimated pages of records not checkpointed
-  std::vector<std::uint8_t> page_private_;  // per pool page: 1 while in private_fifo_
-  std::deque<std::uint32_t> private_fifo_;
+  // Per pool page: untracked, or tracked (private, checkpointed, counted
+  // in private_pages_), referenced when a checkpoint wrote it again since
+  // the clock hand last passed (pick_batch). The hand sweeps the pages in
+  // address order.
+  static constexpr std::uint8_t page_untracked = 0, page_tracked = 1, page_referenced = 2;
+  std::vector<std::uint8_t> page_private_;
+  std::uint64_t clock_hand_ = 0;
+  // A give-back batch: at most batch_pages pages; runs of them closer than
+  // hold_gap_pages are held with one mprotect (change_log.cc).
+  static constexpr std::size_t batch_pages = 512;
+  static constexpr std::uint64_t hold_gap_pages = 256;
   bool giving_back_ = true;  // false after a failure to protect or drop (budget off)
 };
 

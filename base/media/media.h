@@ -120,6 +120,11 @@ class media {
   // shows the durable view's bytes there from now on. REQUIRES: the page
   // is held and its working bytes equal its durable bytes.
   virtual void drop_page(std::uint64_t offset) = 0;
+  // drop_page() for each of `offsets` (ascending). `dropped` counts the
+  // pages dropped so far, a prefix of `offsets`, also when it throws. The
+  // default drops one page at a time; a file drops them all in one system
+  // call where the kernel allows it (one TLB shootdown, not one a page).
+  virtual void drop_pages(const std::vector<std::uint64_t>& offsets, std::size_t& dropped);
   // Makes the held pages writable again. Never throws: a failure to
   // unprotect is fatal (a store would wait forever), so it aborts.
   void release_pages() noexcept;
