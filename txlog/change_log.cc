@@ -194,7 +194,8 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
   media::page_runs runs;
   for (std::uint32_t pg : pages) {
     const std::uint64_t off = std::uint64_t{pg} * page_bytes;
-    if (!runs.empty() && runs.back().first + runs.back().second + hold_gap_pages * page_bytes >= off)
+    if (!runs.empty() &&
+        runs.back().first + runs.back().second + hold_gap_pages * page_bytes >= off)
       runs.back().second = off + page_bytes - runs.back().first;
     else
       runs.emplace_back(off, page_bytes);

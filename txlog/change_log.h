@@ -351,7 +351,7 @@ class change_log {
   std::uint64_t high_pages_ = ~std::uint64_t{0};
   std::uint64_t low_pages_ = ~std::uint64_t{0};
   std::uint64_t private_pages_ = 0;
-  std::uint64_t pending_pages_ = 0;         // estimated pages of records not checkpointed
+  std::uint64_t pending_pages_ = 0;  // estimated pages of records not checkpointed
   // Per pool page: untracked, or tracked (private, checkpointed, counted
   // in private_pages_), referenced when a checkpoint wrote it again since
   // the clock hand last passed (pick_batch). The hand sweeps the pages in

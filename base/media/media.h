@@ -17,7 +17,7 @@
 //
 //   hold_pages(runs)      working pages read-only; a thread that stores to
 //                         one waits (in the SIGSEGV handler) until release
-//   ... compare, drop_page(offset) for each page found equal ...
+//   ... compare, drop_pages(offsets) of the pages found equal ...
 //   release_pages()       writable again; waiting stores run
 //
 // The working view never moves: it lies in an address range reserved for
@@ -113,6 +113,8 @@ class media {
   // Page runs [offset, offset + len) of the working view, 4 KiB-aligned.
   using page_runs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
   // Makes `runs` read-only until release_pages(): stores to them wait.
+  // A run may hold pages that are not dropped: they are kept as they are
+  // (a store to one waits, then runs).
   // REQUIRES: no pages held. Throws io_error when mprotect fails (nothing
   // is held then).
   void hold_pages(const page_runs& runs);

@@ -278,7 +278,8 @@ void file_media::drop_pages(const std::vector<std::uint64_t>& offsets, std::size
     const std::size_t n = std::min<std::size_t>(runs.size() - next, IOV_MAX);
     std::size_t want = 0;
     for (std::size_t i = next; i < next + n; ++i) want += runs[i].iov_len;
-    const long r = syscall(SYS_process_madvise, self_pidfd_, runs.data() + next, n, MADV_DONTNEED, 0);
+    const long r =
+        syscall(SYS_process_madvise, self_pidfd_, runs.data() + next, n, MADV_DONTNEED, 0);
     if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM)) {
       batched_drops_ = false;  // nothing dropped: the fallback below does it
       break;
