@@ -39,8 +39,9 @@ void change_log::start_background(bool thread, std::uint64_t budget_bytes) {
   if (!writable_ || bg_running_) return;
   if (budget_bytes != ~std::uint64_t{0}) {
     const std::uint64_t budget_pages = std::max<std::uint64_t>(budget_bytes / page_bytes, 16);
-    high_pages_ = budget_pages * 3 / 4;
-    low_pages_ = budget_pages / 2;
+    high_pages_ = budget_pages * 7 / 8;
+    low_pages_ = budget_pages * 5 / 8;
+    pending_high_ = std::max<std::uint64_t>(budget_pages / 8, 16);
   }
   if (!thread) return;
   bg_running_ = true;
