@@ -276,12 +276,16 @@ class change_log {
   void checkpoint_locked(std::unique_lock<std::mutex>& lk);
   void want_checkpoint_locked();
   void background_loop();
-  // The budget asks for a checkpoint (and a give-back after it): the pages
-  // reach high_pages_, or the records not checkpointed touch pending_high_
-  // pages (small checkpoints: a give-back waits for the checkpoint before
-  // it, while commits add pages).
+  // The pages reach high_pages_: a give-back round starts (after a
+  // checkpoint).
   bool over_budget_locked() const noexcept {
-    return private_pages_ + pending_pages_ >= high_pages_ || pending_pages_ >= pending_high_;
+    return private_pages_ + pending_pages_ >= high_pages_;
+  }
+  // The budget asks for a checkpoint: over budget, or the records not
+  // checkpointed touch pending_high_ pages (small checkpoints: a give-back
+  // waits for the checkpoint before it, while commits add pages).
+  bool budget_wants_checkpoint_locked() const noexcept {
+    return over_budget_locked() || pending_pages_ >= pending_high_;
   }
   std::uint64_t note_private_pages(
       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
@@ -346,12 +350,12 @@ class change_log {
   bool bg_stop_ = false;
   bool bg_woken_ = false;
 
-  // The memory budget, in pages (give_back_pages). high_pages_ (7/8 of
+  // The memory budget, in pages (give_back_pages). high_pages_ (3/4 of
   // the budget): a checkpoint and a give-back start when private_pages_ +
-  // pending_pages_ reach it (~0 when unbounded); low_pages_ (5/8): a
-  // give-back ends there; pending_high_ (1/8): a checkpoint starts when
-  // pending_pages_ reach it, so that the checkpoint before a give-back is
-  // short (pages accumulate while it runs).
+  // pending_pages_ reach it (~0 when unbounded); low_pages_ (1/2): a
+  // give-back ends there; pending_high_ (1/8): a checkpoint (alone) starts
+  // when pending_pages_ reach it, so that the checkpoint before a give-back
+  // is short (pages accumulate while it runs).
   // private_pages_ and pending_pages_ are under mu_; the page table and
   // its clock hand belong to whoever holds `checkpointing_`.
   std::uint64_t high_pages_ = ~std::uint64_t{0};
