@@ -350,12 +350,13 @@ class change_log {
   bool bg_stop_ = false;
   bool bg_woken_ = false;
 
-  // The memory budget, in pages (give_back_pages). high_pages_ (3/4 of
-  // the budget): a checkpoint and a give-back start when private_pages_ +
-  // pending_pages_ reach it (~0 when unbounded); low_pages_ (1/2): a
-  // give-back ends there; pending_high_ (1/8): a checkpoint (alone) starts
-  // when pending_pages_ reach it, so that the checkpoint before a give-back
-  // is short (pages accumulate while it runs).
+  // The memory budget, in pages (give_back_pages). high_pages_ (7/8 of
+  // the budget; 3/4 on page media): a checkpoint and a give-back start
+  // when private_pages_ + pending_pages_ reach it (~0 when unbounded);
+  // low_pages_ (5/8; 1/2): a give-back ends there; pending_high_ (1/8;
+  // ~0 on page media): a checkpoint (alone) starts when pending_pages_
+  // reach it, so that the checkpoint before a give-back is short (pages
+  // accumulate while it runs).
   // private_pages_ and pending_pages_ are under mu_; the page table and
   // its clock hand belong to whoever holds `checkpointing_`.
   std::uint64_t high_pages_ = ~std::uint64_t{0};
