@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -238,6 +239,57 @@ TEST_CASE("a dropped page of a grown part shows the durable bytes again", "[medi
     dev->resize(1 << 20);
     detail::sim_media m(dev, 4 << 20);
     check_drop(m);
+  }
+}
+
+// A give-back holds whole spans (txlog's change_log merges runs a few pages
+// apart): a page in the span that is not dropped is held all the same. A
+// store to it waits until release_pages() and is kept; the dropped pages
+// around it show the durable bytes.
+TEST_CASE("a store to a held page that is not dropped waits and is kept", "[media]") {
+  test::temp_dir d;
+  auto check = [](detail::media& m) {
+    m.map_working_view();
+    for (std::uint64_t pg = 1; pg <= 4; ++pg) {
+      m.write(pg * 4096, "file", 4);
+      std::memcpy(m.working() + pg * 4096, "file", 4);
+    }
+    m.sync_all();
+    std::memcpy(m.working() + 2 * 4096 + 8, "own", 3);  // page 2 differs: not dropped
+    m.hold_pages({{4096, 4 * 4096}});
+    std::atomic<bool> stored{false};
+    std::thread writer([&] {
+      std::memcpy(m.working() + 2 * 4096 + 16, "late", 4);  // waits for the release
+      stored = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK_FALSE(stored.load());
+    std::size_t dropped = 0;
+    m.drop_pages({4096, 3 * 4096, 4 * 4096}, dropped);
+    CHECK(dropped == 3);
+    m.release_pages();
+    writer.join();
+    CHECK(std::memcmp(m.working() + 2 * 4096 + 8, "own", 3) == 0);
+    CHECK(std::memcmp(m.working() + 2 * 4096 + 16, "late", 4) == 0);
+    for (std::uint64_t pg : {1, 3, 4}) {
+      CHECK(std::memcmp(m.working() + pg * 4096, "file", 4) == 0);
+      std::memcpy(m.working() + pg * 4096 + 8, "own", 3);  // writable again
+    }
+  };
+  SECTION("file") {
+    int fd = make_file(d / "f", 1 << 20);
+    detail::file_media m(fd, 1 << 20, true, "f", 1 << 20);
+    check(m);
+    m.write(3 * 4096 + 4, "next", 4);  // a dropped page that was not written since
+    m.write(2 * 4096 + 4, "next", 4);  // a kept private page
+    CHECK(std::memcmp(m.working() + 2 * 4096 + 4, "next", 4) != 0);
+    ::close(fd);
+  }
+  SECTION("simulated device") {
+    auto dev = std::make_shared<sim_device>(granularity::cache_line);
+    dev->resize(1 << 20);
+    detail::sim_media m(dev, 1 << 20);
+    check(m);
   }
 }
 

@@ -350,13 +350,22 @@ class change_log {
   void checkpoint_locked(std::unique_lock<std::mutex>& lk);
   void want_checkpoint_locked();
   void background_loop();
+  // The pages reach high_pages_: a give-back round starts (after a
+  // checkpoint).
   bool over_budget_locked() const noexcept {
     return private_pages_ + pending_pages_ >= high_pages_;
+  }
+  // The budget asks for a checkpoint: over budget, or the records not
+  // checkpointed touch pending_high_ pages (small checkpoints: a give-back
+  // waits for the checkpoint before it, while commits add pages).
+  bool budget_wants_checkpoint_locked() const noexcept {
+    return over_budget_locked() || pending_pages_ >= pending_high_;
   }
   std::uint64_t note_private_pages(
       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void give_back_pages(std::unique_lock<std::mutex>& lk);
   bool give_back_batch(std::unique_lock<std::mutex>& lk);
+  std::vector<std::uint32_t> pick_batch(std::size_t want);
 
   media& media_;
   const pool_header& header_;
@@ -422,18 +431,31 @@ class change_log {
   bool bg_stop_ = false;
   bool bg_woken_ = false;
 
-  // The memory budget, in pages (give_back_pages). high_pages_: a
-  // checkpoint and a give-back start when private_pages_ + pending_pages_
-  // reach it (~0 when unbounded); low_pages_: a give-back ends there.
+  // The memory budget, in pages (give_back_pages). high_pages_ (7/8 of
+  // the budget; 3/4 on page media): a checkpoint and a give-back start
+  // when private_pages_ + pending_pages_ reach it (~0 when unbounded);
+  // low_pages_ (5/8; 1/2): a give-back ends there; pending_high_ (1/8;
+  // ~0 on page media): a checkpoint (alone) starts when pending_pages_
+  // reach it, so that the checkpoint before a give-back is short (pages
+  // accumulate while it runs).
   // private_pages_ and pending_pages_ are under mu_; the page table and
-  // its FIFO (pages in the order they were first checkpointed) belong to
-  // whoever holds `checkpointing_`.
+  // its clock hand belong to whoever holds `checkpointing_`.
   std::uint64_t high_pages_ = ~std::uint64_t{0};
   std::uint64_t low_pages_ = ~std::uint64_t{0};
+  std::uint64_t pending_high_ = ~std::uint64_t{0};
   std::uint64_t private_pages_ = 0;
-  std::uint64_t pending_pages_ = 0;         // estimated pages of records not checkpointed
-  std::vector<std::uint8_t> page_private_;  // per pool page: 1 while in private_fifo_
-  std::deque<std::uint32_t> private_fifo_;
+  std::uint64_t pending_pages_ = 0;  // estimated pages of records not checkpointed
+  // Per pool page: untracked, or tracked (private, checkpointed, counted
+  // in private_pages_), referenced when a checkpoint wrote it again since
+  // the clock hand last passed (pick_batch). The hand sweeps the pages in
+  // address order.
+  static constexpr std::uint8_t page_untracked = 0, page_tracked = 1, page_referenced = 2;
+  std::vector<std::uint8_t> page_private_;
+  std::uint64_t clock_hand_ = 0;
+  // A give-back batch: at most batch_pages pages; runs of them closer than
+  // hold_gap_pages are held with one mprotect (change_log.cc).
+  static constexpr std::size_t batch_pages = 512;
+  static constexpr std::uint64_t hold_gap_pages = 256;
   bool giving_back_ = true;  // false after a failure to protect or drop (budget off)
 };
 

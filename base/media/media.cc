@@ -190,6 +190,14 @@ void media::hold_pages(const page_runs& runs) {
   }
 }
 
+void media::drop_pages(const std::vector<std::uint64_t>& offsets, std::size_t& dropped) {
+  dropped = 0;
+  for (std::uint64_t off : offsets) {
+    drop_page(off);
+    ++dropped;
+  }
+}
+
 void media::release_pages() noexcept {
   for (const auto& [off, len] : held_) {
     if (mprotect(working_ + off, len, PROT_READ | PROT_WRITE) != 0) {

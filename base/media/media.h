@@ -17,7 +17,7 @@
 //
 //   hold_pages(runs)      working pages read-only; a thread that stores to
 //                         one waits (in the SIGSEGV handler) until release
-//   ... compare, drop_page(offset) for each page found equal ...
+//   ... compare, drop_pages(offsets) of the pages found equal ...
 //   release_pages()       writable again; waiting stores run
 //
 // The working view never moves: it lies in an address range reserved for
@@ -113,6 +113,8 @@ class media {
   // Page runs [offset, offset + len) of the working view, 4 KiB-aligned.
   using page_runs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
   // Makes `runs` read-only until release_pages(): stores to them wait.
+  // A run may hold pages that are not dropped: they are kept as they are
+  // (a store to one waits, then runs).
   // REQUIRES: no pages held. Throws io_error when mprotect fails (nothing
   // is held then).
   void hold_pages(const page_runs& runs);
@@ -120,6 +122,11 @@ class media {
   // shows the durable view's bytes there from now on. REQUIRES: the page
   // is held and its working bytes equal its durable bytes.
   virtual void drop_page(std::uint64_t offset) = 0;
+  // drop_page() for each of `offsets` (ascending). `dropped` counts the
+  // pages dropped so far, a prefix of `offsets`, also when it throws. The
+  // default drops one page at a time; a file drops them all in one system
+  // call where the kernel allows it (one TLB shootdown, not one a page).
+  virtual void drop_pages(const std::vector<std::uint64_t>& offsets, std::size_t& dropped);
   // Makes the held pages writable again. Never throws: a failure to
   // unprotect is fatal (a store would wait forever), so it aborts.
   void release_pages() noexcept;

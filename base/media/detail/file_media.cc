@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <libpmem2.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,6 +117,7 @@ file_media::file_media(int fd, std::size_t size, bool writable, const std::strin
 
 file_media::~file_media() {
   unmap_all();
+  if (self_pidfd_ >= 0) close(self_pidfd_);
 }
 
 void file_media::unmap_all() noexcept {
@@ -250,6 +254,59 @@ void file_media::sync_all() {
 void file_media::drop_page(std::uint64_t offset) {
   if (madvise(working_ + offset, page_size, MADV_DONTNEED) != 0) {
     fail_errno(errno, "giving back a working-view page of", path_);
+  }
+}
+
+// Many pages in one process_madvise(MADV_DONTNEED) on this process: the
+// kernel (6.16 and later) zaps them under one TLB flush, where a madvise a
+// page interrupts every other CPU running this process once a page (a
+// page's worth of work, or more, on a virtual machine). Where the kernel
+// refuses it (no process_madvise, or no MADV_DONTNEED there: before 6.13)
+// the pages go one madvise per run of adjacent pages, as drop_page().
+void file_media::drop_pages(const std::vector<std::uint64_t>& offsets, std::size_t& dropped) {
+  dropped = 0;
+  std::vector<iovec> runs;
+  for (std::uint64_t off : offsets) {
+    std::byte* a = working_ + off;
+    if (!runs.empty() && static_cast<std::byte*>(runs.back().iov_base) + runs.back().iov_len == a) {
+      runs.back().iov_len += page_size;
+    } else {
+      runs.push_back({a, page_size});
+    }
+  }
+  std::size_t next = 0;
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (batched_drops_ && self_pid_ != getpid()) {
+    if (self_pidfd_ >= 0) close(self_pidfd_);
+    self_pid_ = getpid();
+    self_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, self_pid_, 0));
+    if (self_pidfd_ < 0) batched_drops_ = false;
+  }
+  while (batched_drops_ && next < runs.size()) {
+    const std::size_t n = std::min<std::size_t>(runs.size() - next, IOV_MAX);
+    std::size_t want = 0;
+    for (std::size_t i = next; i < next + n; ++i) want += runs[i].iov_len;
+    const long r =
+        syscall(SYS_process_madvise, self_pidfd_, runs.data() + next, n, MADV_DONTNEED, 0);
+    if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM)) {
+      batched_drops_ = false;  // nothing dropped: the fallback below does it
+      break;
+    }
+    if (r < 0) fail_errno(errno, "giving back working-view pages of", path_);
+    dropped += static_cast<std::size_t>(r) / page_size;  // the kernel goes in order
+    if (static_cast<std::size_t>(r) != want) {
+      fail(error_code::io_error, "giving back working-view pages of '" + path_ +
+                                     "': process_madvise stopped after " + std::to_string(r) +
+                                     " of " + std::to_string(want) + " bytes");
+    }
+    next += n;
+  }
+#endif
+  for (; next < runs.size(); ++next) {
+    if (madvise(runs[next].iov_base, runs[next].iov_len, MADV_DONTNEED) != 0) {
+      fail_errno(errno, "giving back working-view pages of", path_);
+    }
+    dropped += runs[next].iov_len / page_size;
   }
 }
 

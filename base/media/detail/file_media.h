@@ -45,6 +45,7 @@ class file_media final : public media {
   void map_working_view() override;
   void grow(std::size_t new_size) override;
   void drop_page(std::uint64_t offset) override;
+  void drop_pages(const std::vector<std::uint64_t>& offsets, std::size_t& dropped) override;
 
  private:
   struct mapping;
@@ -66,6 +67,12 @@ class file_media final : public media {
   std::unique_ptr<mapping> first_part_;
   std::vector<std::unique_ptr<mapping>> grown_parts_;
   std::byte* working_range_ = nullptr;  // reserved, max_size_ bytes
+  // drop_pages(): a pidfd of this process for process_madvise (-1: not
+  // opened yet), and the process it was opened in (a fork child opens its
+  // own).
+  int self_pidfd_ = -1;
+  int self_pid_ = 0;
+  bool batched_drops_ = true;  // false once the kernel refused process_madvise
 };
 
 }  // namespace ferrite::detail
