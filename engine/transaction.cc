@@ -44,8 +44,10 @@
 // Transitions:
 //   idle -> running         transaction::transaction: refuses a read-only or
 //                           failed pool (read_only) and a thread already in a
-//                           transaction on another pool (tx_invalid); resets
-//                           the context, takes the gate shared, depth = 1;
+//                           transaction on another pool (tx_invalid); takes
+//                           the gate shared, depth = 1 (the context is clean:
+//                           every way back to idle ends in tx_context::reset,
+//                           an abort callback that throws included);
 //                           checked mode lists the context in the pool's
 //                           write_watch (if that throws: tx_context::reset,
 //                           still idle).
