@@ -401,8 +401,9 @@ void release_leftovers(pool_impl& p, release_unreferenced_fn fn,
   try {
     while (!rest.empty()) {
       pool_transaction t(p);
-      thread_tx().unreferenced = std::move(rest);
-      thread_tx().release_unreferenced = fn;
+      tx_context& tx = thread_tx();
+      tx.unreferenced = std::move(rest);
+      tx.release_unreferenced = fn;
       rest.clear();
       t.commit();
       rest = std::move(leftovers);
