@@ -193,7 +193,9 @@ void budget_model::perform(pool& p, std::uint64_t op) const {
 // States while an operation runs: the model before it with the first i of
 // T's transactions (i <= k), the heap grown or not; then the model after
 // it. check() accepts those; invariants(): words 0/1 agree, heap0 + g
-// steps <= heap <= one step more, the file at least the heap.
+// steps <= heap <= one step more, the file at least the heap. An operation
+// run again on such a state (continued after a crash) starts after the T
+// transactions the pool holds, and its first one there waits for the grow.
 class grow_tx_model final : public region_model {
  public:
   static constexpr std::uint64_t entries_at = 64;
@@ -256,17 +258,24 @@ void grow_tx_model::perform(pool& p, std::uint64_t op) const {
   std::byte* r = scratch_for_write(p);
   const std::uint64_t k = txs(op);
   const std::uint64_t c = counter();
+  // A recovered pool may hold the first of this operation's T transactions
+  // already (a crash between them: check() takes that state for the model
+  // before the operation). Go on after them, as a program resuming its work
+  // would: writing them again would take the count back while the entries
+  // after it stay.
+  const std::uint64_t n = counter_of(r);
+  const std::uint64_t done = n > c && n <= c + k ? n - c : 0;
   const bool grow = grows(op);
   std::atomic<bool> began{false}, growing{false}, ended{false};
   std::exception_ptr t_error;
   std::thread t([&] {
     try {
-      for (std::uint64_t i = 0; i < k; ++i) {
+      for (std::uint64_t i = done; i < k; ++i) {
         p.transaction([&] {
           tx_snapshot(r + entry_at(c + i), entry_len(c + i));
           tx_snapshot(r, counter_bytes);
           add_entry(r, c + i);
-          if (i == 0 && grow) {
+          if (i == done && grow) {
             // Running when the grow is called: it waits for this one.
             began.store(true);
             while (!growing.load()) std::this_thread::yield();
