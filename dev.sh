@@ -20,6 +20,11 @@
 # FERRITE_WERROR=1 turns compiler warnings into errors (CI sets it).
 set -euo pipefail
 cd "$(dirname "$0")"
+# ccache (meson uses it when installed) leaves the build directory out of
+# its hash: build-install's compile commands are build/'s exactly and are
+# served from the cache (CI's install-check built everything again). Debug
+# info may then name the other build directory; the sources are the same.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
 packages=(g++ clang meson ninja-build pkg-config libpmem2-dev catch2 libxxhash-dev
           libcli11-dev nlohmann-json3-dev libpmemobj-dev gnuplot-nox libclang-rt-14-dev
