@@ -483,6 +483,7 @@ void change_log::fail_locked(const std::string& why) {
     failure_ = why;
   }
   cv_.notify_all();
+  gather_cv_.notify_all();
 }
 
 pool_state change_log::state_snapshot() const {
@@ -727,7 +728,11 @@ void change_log::advance_written_locked() {
 // Page media: the written prefix is made durable by a leader's sync.
 void change_log::await_synced(std::unique_lock<std::mutex>& lk, std::uint64_t lsn) {
   advance_written_locked();
-  if (gathering_) cv_.notify_all();  // the leader waits for this record
+  // The leader may wait for this record. Only it is woken: each arrival
+  // used to wake every committer waiting for the sync too (cv_), which went
+  // back to sleep (4 threads on page media: 11.9 futex calls per commit
+  // before, 8.6 after; strace).
+  if (gathering_) gather_cv_.notify_one();
   while (durable_lsn_ < lsn && !failed_) {
     if (!syncing_ && written_lsn_ >= lsn) {
       gather_locked(lk);
@@ -764,7 +769,7 @@ void change_log::gather_locked(std::unique_lock<std::mutex>& lk) {
   gathering_ = true;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(sync_ns_ / 2);
   while (!failed_) {
-    const bool timed_out = cv_.wait_until(lk, deadline) == std::cv_status::timeout;
+    const bool timed_out = gather_cv_.wait_until(lk, deadline) == std::cv_status::timeout;
     advance_written_locked();
     if (!others_coming()) break;
     if (timed_out) {

@@ -383,6 +383,9 @@ class change_log {
   std::vector<slot> checkpoint_todo_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> checkpoint_stored_;
   std::condition_variable cv_;
+  // Page media: the leader waiting in gather_locked, alone; committers that
+  // arrive meanwhile wake it and no one else.
+  std::condition_variable gather_cv_;
   slot_ring pending_;  // reserved, not yet checkpointed, LSN order
   std::uint64_t next_lsn_ = 1;
   std::uint64_t tail_ = 0;
