@@ -194,8 +194,11 @@ std::vector<std::pair<std::string, std::string>> engine_environment(std::string_
                                                                     media_mode mode);
 
 // The engine factories (one file each).
-// checked: pool_options::checked_transactions (engine "ferrite-checked").
-std::unique_ptr<bench_engine> make_ferrite_engine(bool checked = false);
+// checked: pool_options::checked_transactions (engine "ferrite-checked");
+// inline_checkpoints: pool_options::background_checkpoint = false (engine
+// "ferrite-inline": committing threads checkpoint, no checkpointer thread).
+std::unique_ptr<bench_engine> make_ferrite_engine(bool checked = false,
+                                                  bool inline_checkpoints = false);
 std::unique_ptr<bench_engine> make_std_engine();
 std::unique_ptr<bench_engine> make_floor_engine();
 std::unique_ptr<bench_engine> make_pmdk_engine();  // only when built with libpmemobj

@@ -98,10 +98,11 @@ bool is_key_value_store(std::string_view name) {
 }  // namespace
 
 bool known_engine(std::string_view name) {
-  // ferrite-checked (ferrite with checked transactions) runs only when
-  // named: it measures the checking mode, not the engine.
-  return name == "ferrite" || name == "ferrite-checked" || name == "pmdk" || name == "std" ||
-         name == "floor" || is_key_value_store(name);
+  // ferrite-checked (ferrite with checked transactions) and ferrite-inline
+  // (checkpoints on the committing threads) run only when named: they
+  // measure a mode of the engine, not the engine.
+  return name == "ferrite" || name == "ferrite-checked" || name == "ferrite-inline" ||
+         name == "pmdk" || name == "std" || name == "floor" || is_key_value_store(name);
 }
 
 bool engine_measures(std::string_view engine, workload w, media_mode m, structure shape) {
@@ -135,6 +136,7 @@ std::vector<std::filesystem::path> engine_files(std::string_view engine,
 std::unique_ptr<bench_engine> make_engine(std::string_view name) {
   if (name == "ferrite") return make_ferrite_engine();
   if (name == "ferrite-checked") return make_ferrite_engine(true);
+  if (name == "ferrite-inline") return make_ferrite_engine(false, true);
   if (name == "std") return make_std_engine();
   if (name == "floor") return make_floor_engine();
 #ifdef FERRITE_BENCH_PMDK
@@ -153,7 +155,8 @@ std::unique_ptr<bench_engine> make_engine(std::string_view name) {
 std::vector<std::pair<std::string, std::string>> engine_environment(std::string_view name,
                                                                     media_mode mode) {
   const bool cl = mode == media_mode::cacheline;
-  if (name == "ferrite" || name == "ferrite-checked" || name == "floor") {
+  if (name == "ferrite" || name == "ferrite-checked" || name == "ferrite-inline" ||
+      name == "floor") {
     return {{"PMEM2_FORCE_GRANULARITY", cl ? "cacheline" : "page"}};
   }
   // libpmem reads PMEM_IS_PMEM_FORCE once per process: 1 makes it flush

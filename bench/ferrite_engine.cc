@@ -38,7 +38,8 @@ constexpr std::uint64_t fill_batch = 4096;
 
 class ferrite_engine final : public bench_engine {
  public:
-  explicit ferrite_engine(bool checked) : checked_(checked) {}
+  ferrite_engine(bool checked, bool inline_checkpoints)
+      : checked_(checked), inline_checkpoints_(inline_checkpoints) {}
   ~ferrite_engine() override { close_and_remove(); }
 
   std::string open(const engine_setup& setup) override {
@@ -257,6 +258,7 @@ class ferrite_engine final : public bench_engine {
     pool_options o;
     o.mode = mode;
     o.checked_transactions = checked_;
+    if (inline_checkpoints_) o.background_checkpoint = false;
     if (setup_.work == workload::footprint) {
       o.memory_budget = setup_.unbounded ? pool_options::unbounded : setup_.budget;
     }
@@ -384,6 +386,7 @@ class ferrite_engine final : public bench_engine {
   double open_ns_ = 0;
   double first_alloc_ns_ = 0;
   bool checked_ = false;  // engine "ferrite-checked": pool_options::checked_transactions
+  bool inline_checkpoints_ = false;  // engine "ferrite-inline": no checkpointer thread
   bool created_ = false;  // open() created setup_.pool_path, close_and_remove removes it
   // footprint: the region (pool offset of its first page) and its pages.
   std::uint64_t footprint_offset_ = 0;
@@ -392,8 +395,8 @@ class ferrite_engine final : public bench_engine {
 
 }  // namespace
 
-std::unique_ptr<bench_engine> make_ferrite_engine(bool checked) {
-  return std::make_unique<ferrite_engine>(checked);
+std::unique_ptr<bench_engine> make_ferrite_engine(bool checked, bool inline_checkpoints) {
+  return std::make_unique<ferrite_engine>(checked, inline_checkpoints);
 }
 
 }  // namespace ferrite::bench

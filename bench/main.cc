@@ -197,10 +197,10 @@ media_mode parse_mode(const std::string& name) {
 void check_engine(const std::string& name) {
   if (!known_engine(name)) {
     throw usage_error("unknown engine '" + name +
-                      "' (ferrite, ferrite-checked, pmdk, lmdb, lmdb-nometasync, sqlite, std or "
-                      "floor)");
+                      "' (ferrite, ferrite-checked, ferrite-inline, pmdk, lmdb, lmdb-nometasync, "
+                      "sqlite, std or floor)");
   }
-  if (name == "ferrite-checked") return;  // never in the default list
+  if (name == "ferrite-checked" || name == "ferrite-inline") return;  // never in the default list
   for (std::string_view e : compiled_engines()) {
     if (e == name) return;
   }
@@ -547,8 +547,9 @@ int main(int argc, char** argv) {
   app.add_option("--engine", o.engines,
                  "Engines, comma-separated: ferrite,pmdk,lmdb,lmdb-nometasync,sqlite,std,floor "
                  "(one durable redo record per op: the media's floor, tx_set8 and tx_set_lines), "
-                 "and ferrite-checked (checked transactions; only when named) (default: all "
-                 "compiled in)")
+                 "and, only when named, ferrite-checked (checked transactions) and "
+                 "ferrite-inline (checkpoints on the committing threads, no checkpointer "
+                 "thread) (default: all compiled in)")
       ->delimiter(',');
   app.add_option("--workload", o.workloads,
                  "Workloads, comma-separated: " + available_workloads() +
