@@ -385,9 +385,9 @@ class ferrite_engine final : public bench_engine {
   std::uint64_t opens_ = 0;
   double open_ns_ = 0;
   double first_alloc_ns_ = 0;
-  bool checked_ = false;  // engine "ferrite-checked": pool_options::checked_transactions
+  bool checked_ = false;             // engine "ferrite-checked": pool_options::checked_transactions
   bool inline_checkpoints_ = false;  // engine "ferrite-inline": no checkpointer thread
-  bool created_ = false;  // open() created setup_.pool_path, close_and_remove removes it
+  bool created_ = false;             // open() created setup_.pool_path, close_and_remove removes it
   // footprint: the region (pool offset of its first page) and its pages.
   std::uint64_t footprint_offset_ = 0;
   std::uint64_t footprint_pages_ = 0;

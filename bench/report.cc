@@ -299,7 +299,7 @@ void print_setup(std::ostream& out, const run_description& d) {
             : e == "lmdb-nometasync" ? " (LMDB, MDB_NOMETASYNC: not fully durable)"
             : e == "sqlite"          ? " (SQLite, WAL, synchronous=FULL)"
             : e == "std"             ? " (volatile C++, no durability)"
-            : e == "ferrite-inline" ? " (checkpoints on the committing threads)"
+            : e == "ferrite-inline"  ? " (checkpoints on the committing threads)"
             : e == "floor" ? " (one durable redo record per op, no engine: the media's floor)"
                            : "");
   }
