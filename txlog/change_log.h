@@ -295,6 +295,12 @@ class change_log {
       buf_[(head_ + count_) & (buf_.size() - 1)] = s;
       ++count_;
     }
+    // Capacity for at least n slots (a power of two), its pages touched.
+    void reserve(std::size_t n) {
+      std::size_t cap = 64;
+      while (cap < n) cap *= 2;
+      if (cap > buf_.size()) resize_to(cap);
+    }
     void pop_front() noexcept {
       head_ = (head_ + 1) & (buf_.size() - 1);
       --count_;
@@ -303,8 +309,9 @@ class change_log {
     iterator end() const noexcept { return {this, count_}; }
 
    private:
-    void grow() {
-      std::vector<slot> bigger(std::max<std::size_t>(64, 2 * buf_.size()));
+    void grow() { resize_to(std::max<std::size_t>(64, 2 * buf_.size())); }
+    void resize_to(std::size_t cap) {
+      std::vector<slot> bigger(cap);  // value-initialized: every page touched
       for (std::size_t i = 0; i < count_; ++i) bigger[i] = (*this)[i];
       buf_.swap(bigger);
       head_ = 0;
