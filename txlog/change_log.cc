@@ -60,19 +60,16 @@ void change_log::start_background(bool thread, std::uint64_t budget_bytes) {
   // thread checkpoints at a quarter), within 1/64 of the memory budget:
   // this memory is not counted in it. Grown on the commit path, the ring
   // doubled and faulted its new pages in on a committing thread, 0.06-2.3
-  // ms once per doubling over the first 8,192 commits, and the thread's
-  // first checkpoint copied them into fresh pages under mu_ (docs/bench.md,
-  // "The checkpointer thread's price"). Without the thread the committer's
+  // ms once per doubling over the first 8,192 commits (docs/bench.md, "The
+  // checkpointer thread's price"). Without the thread the committer's
   // own checkpoints pause it anyway (measured there, this sizing made its
   // second one slower, 6.0-6.9 ms against 4.2-4.7, not understood).
   std::uint64_t slots = std::clamp<std::uint64_t>(header_.log_size / 256, 64, 16384);
   if (budget_bytes != ~std::uint64_t{0})
-    slots = std::min<std::uint64_t>(slots, budget_bytes / 64 / (2 * sizeof(slot)));
+    slots = std::min<std::uint64_t>(slots, budget_bytes / 64 / sizeof(slot));
   if (slots >= 64) {
     slots = std::bit_floor(slots);
     pending_.reserve(static_cast<std::size_t>(slots));
-    checkpoint_todo_.resize(static_cast<std::size_t>(slots));  // touched; clear() keeps them
-    checkpoint_todo_.clear();
   }
   bg_running_ = true;
   bg_stop_ = false;
@@ -250,7 +247,8 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk) {
   // held page (a lock word it releases): then try again later.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> records;  // (pos, length)
   bool all_written = true;
-  for (const slot& sl : pending_) {
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    const slot& sl = pending_[i];
     if (!sl.written) all_written = false;
     if (!sl.wrap) records.emplace_back(sl.pos, sl.length);
   }
@@ -891,13 +889,13 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   const std::uint64_t target = durable_lsn_;
   if (target <= state_.checkpoint_lsn || pending_.empty()) return;
   checkpointing_ = true;
-  std::vector<slot>& todo = checkpoint_todo_;
-  todo.assign(pending_.begin(),
-              pending_.begin() + static_cast<std::ptrdiff_t>(target - pending_.front().lsn + 1));
+  // The slots up to target, read with mu_ released (slot_ring::pin).
+  const std::size_t count = static_cast<std::size_t>(target - pending_.front().lsn + 1);
+  const slot_ring::view todo = pending_.pin();
   lk.unlock();
 
   std::string error;
-  std::uint64_t noted = 0;
+  std::uint64_t noted = 0, freed = 0, pages = 0;
   pool_state next = state_;
   std::uint64_t root_off = state_.root_offset, root_type = state_.root_type;
   try {
@@ -905,7 +903,10 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored = checkpoint_stored_;
     stored.clear();
     apply_target t = durable_target(root_off, root_type, stored);
-    for (const slot& s : todo) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const slot& s = todo[i];
+      freed += s.consumed;
+      pages += s.pages;
       if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
     }
     if (high_pages_ != ~std::uint64_t{0}) noted = note_private_pages(stored);
@@ -913,7 +914,7 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
     const bool early = active_mutation() == mutation::early_checkpoint_lsn;  // self-test
     if (!early) media_.sync_all();  // invariant 5: images durable before the checkpoint LSN moves
     next.checkpoint_lsn = target;
-    const slot& last = todo.back();
+    const slot& last = todo[count - 1];
     next.log_head = last.pos + last.length;
     if (last.wrap || next.log_head == header_.log_size) next.log_head = 0;
     next.root_offset = root_off;
@@ -926,6 +927,7 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
 
   lk.lock();
   checkpointing_ = false;
+  pending_.unpin();
   if (!error.empty()) {
     fail_locked(error);
     return;
@@ -938,16 +940,12 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk) {
   state_.log_head = next.log_head;
   state_.root_offset = next.root_offset;
   state_.root_type = next.root_type;
-  std::uint64_t freed = 0;
-  for (std::size_t i = 0; i < todo.size(); ++i) {
-    freed += pending_.front().consumed;
-    pending_pages_ -= pending_.front().pages;
-    pending_.pop_front();
-  }
+  pending_.pop_front(count);
   used_ -= freed;
+  pending_pages_ -= pages;
   private_pages_ += noted;
   ++stats_.checkpoints;
-  stats_.checkpointed_records += todo.size();
+  stats_.checkpointed_records += count;
   cv_.notify_all();
 }
 

@@ -75,11 +75,12 @@
 //   runs alone.
 // - Not guarded by mu_: `failed_flag_` (an atomic mirror of failed_ for
 //   failed()), `checkpoint_wanted_` (an atomic hint that lets
-//   maybe_checkpoint() skip the lock), `flush_set_`, `checkpoint_todo_`
-//   and `checkpoint_stored_` (scratch of the one running checkpoint or
-//   recovery), and the live root, under its own root_mu_ (set by
-//   committing threads once their record has its LSN or is durable, read
-//   by any thread).
+//   maybe_checkpoint() skip the lock), `flush_set_` and
+//   `checkpoint_stored_` (scratch of the one running checkpoint or
+//   recovery), the slots a running checkpoint applies (durable, so
+//   unchanging; read through a pinned view, slot_ring::pin), and the live
+//   root, under its own root_mu_ (set by committing threads once their
+//   record has its LSN or is durable, read by any thread).
 // - recover() and apply_to_working() run at open, before any other call,
 //   and take no lock.
 //
@@ -95,7 +96,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -256,31 +256,19 @@ class change_log {
   // (a power of two) grows when full and never shrinks, so a commit
   // allocates nothing (a std::deque of these slots allocated a block every
   // nine commits) and indexing is a mask.
+  //
+  // A checkpoint reads its slots with mu_ released, through a view taken
+  // under mu_ (view()): the slots up to the durable LSN no longer change,
+  // and while the ring is pinned a growth keeps the buffer the view reads
+  // (retired until unpin()). So a checkpoint holds mu_ for O(1) at its
+  // start and end, not for a copy of thousands of slots: committers that
+  // found mu_ held slept and were woken, twice per background checkpoint.
   class slot_ring {
    public:
-    class iterator {
-     public:
-      using iterator_category = std::forward_iterator_tag;
-      using value_type = slot;
-      using difference_type = std::ptrdiff_t;
-      using pointer = const slot*;
-      using reference = const slot&;
-      iterator(const slot_ring* r, std::size_t i) : r_(r), i_(i) {}
-      const slot& operator*() const noexcept { return (*r_)[i_]; }
-      const slot* operator->() const noexcept { return &(*r_)[i_]; }
-      iterator& operator++() noexcept {
-        ++i_;
-        return *this;
-      }
-      iterator operator++(int) noexcept { return {r_, i_++}; }
-      iterator operator+(std::ptrdiff_t n) const noexcept {
-        return {r_, i_ + static_cast<std::size_t>(n)};
-      }
-      bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
-
-     private:
-      const slot_ring* r_;
-      std::size_t i_;
+    struct view {
+      const slot* buf;
+      std::size_t mask, head;
+      const slot& operator[](std::size_t i) const noexcept { return buf[(head + i) & mask]; }
     };
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
@@ -288,7 +276,6 @@ class change_log {
     const slot& operator[](std::size_t i) const noexcept {
       return buf_[(head_ + i) & (buf_.size() - 1)];
     }
-    slot& front() noexcept { return buf_[head_]; }
     const slot& front() const noexcept { return buf_[head_]; }
     void push_back(const slot& s) {
       if (count_ == buf_.size()) grow();
@@ -301,12 +288,19 @@ class change_log {
       while (cap < n) cap *= 2;
       if (cap > buf_.size()) resize_to(cap);
     }
-    void pop_front() noexcept {
-      head_ = (head_ + 1) & (buf_.size() - 1);
-      --count_;
+    void pop_front(std::size_t n) noexcept {
+      head_ = (head_ + n) & (buf_.size() - 1);
+      count_ -= n;
     }
-    iterator begin() const noexcept { return {this, 0}; }
-    iterator end() const noexcept { return {this, count_}; }
+    // The slots as they are now, readable until unpin() whatever is pushed.
+    view pin() noexcept {
+      pinned_ = true;
+      return {buf_.data(), buf_.size() - 1, head_};
+    }
+    void unpin() noexcept {
+      pinned_ = false;
+      retired_.clear();
+    }
 
    private:
     void grow() { resize_to(std::max<std::size_t>(64, 2 * buf_.size())); }
@@ -314,10 +308,13 @@ class change_log {
       std::vector<slot> bigger(cap);  // value-initialized: every page touched
       for (std::size_t i = 0; i < count_; ++i) bigger[i] = (*this)[i];
       buf_.swap(bigger);
+      if (pinned_) retired_.push_back(std::move(bigger));
       head_ = 0;
     }
     std::vector<slot> buf_;
     std::size_t head_ = 0, count_ = 0;
+    bool pinned_ = false;
+    std::vector<std::vector<slot>> retired_;  // buffers a pinned view may read
   };
 
   // A record's place in the log, chosen by reserve().
@@ -385,9 +382,8 @@ class change_log {
   // Scratch of the one running checkpoint (or recovery), kept between
   // checkpoints so that none allocates (a fresh vector of thousands of
   // entries faulted its pages in on every checkpoint): flush_stored's line
-  // set, the slots to apply and the ranges stored.
+  // set and the ranges stored.
   std::vector<std::uint64_t> flush_set_;
-  std::vector<slot> checkpoint_todo_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> checkpoint_stored_;
   std::condition_variable cv_;
   // Page media: the leader waiting in gather_locked, alone; committers that
