@@ -9,8 +9,10 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "ferrite/base/media/detail/sim_device.h"
+#include "ferrite/engine/detail/tx_gate.h"
 #include "ferrite/engine/pmutex.h"
 #include "ferrite/engine/pool.h"
 #include "ferrite/engine/transaction.h"
@@ -1118,4 +1120,63 @@ TEST_CASE("a commit that fails after releasing its locks leaves its bytes to the
   CHECK(*l.x == 1);      // B rolled back to what it saw: A's state
   CHECK(link[0] == 40);  // A's bytes were left in place
   CHECK(link[8] == 0);
+}
+
+// The transaction gate (engine/detail/tx_gate.h): transactions hold it
+// shared, garbage collection, copy and grow exclusive.
+TEST_CASE("the transaction gate lets a transaction in beside a running one while a writer waits",
+          "[tx][gate]") {
+  // A transaction may wait for a lock held by a thread whose transaction
+  // has not begun: that thread must get in while a writer waits, or none of
+  // the three goes on.
+  ferrite::detail::tx_gate gate;
+  gate.lock_shared();  // the running transaction
+  std::atomic<bool> writer_in{false};
+  std::thread writer([&] {
+    gate.lock();
+    writer_in = true;
+    gate.unlock();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the writer waits
+  CHECK_FALSE(writer_in.load());
+  std::atomic<bool> second_in{false};
+  std::thread second([&] {
+    gate.lock_shared();
+    second_in = true;
+    gate.unlock_shared();
+  });
+  second.join();  // hangs if a waiting writer shut the gate on it
+  CHECK(second_in.load());
+  CHECK_FALSE(writer_in.load());
+  gate.unlock_shared();
+  writer.join();
+  CHECK(writer_in.load());
+}
+
+TEST_CASE("the transaction gate goes to a waiting writer once no transaction is inside",
+          "[tx][gate]") {
+  // Two threads whose transactions keep overlapping: a writer still gets in.
+  ferrite::detail::tx_gate gate;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> entries{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        gate.lock_shared();
+        entries.fetch_add(1, std::memory_order_relaxed);
+        gate.unlock_shared();
+      }
+    });
+  }
+  while (entries.load() < 1000) std::this_thread::yield();
+  for (int i = 0; i < 20; ++i) {
+    gate.lock();  // hangs if the readers keep the writer out
+    const std::uint64_t at = entries.load();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    CHECK(entries.load() == at);  // no reader inside while the writer holds it
+    gate.unlock();
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
 }

@@ -5,7 +5,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 
 #include "ferrite/alloc/heap.h"
@@ -13,6 +12,7 @@
 #include "ferrite/base/media/detail/sim_device.h"
 #include "ferrite/base/media/media.h"
 #include "ferrite/engine/detail/pool_file.h"
+#include "ferrite/engine/detail/tx_gate.h"
 #include "ferrite/engine/detail/type_table.h"
 #include "ferrite/engine/detail/write_watch.h"
 #include "ferrite/engine/object_ops.h"
@@ -44,7 +44,7 @@ struct pool_impl {
   // The transaction gate: every outermost transaction holds it shared from
   // begin to end (commit or abort); garbage collection holds it exclusive
   // (engine/detail/gc.h).
-  std::shared_mutex tx_gate;
+  detail::tx_gate tx_gate;
   std::optional<gc_stats> gc_at_open;  // the collection open() made
   // Pinned value payloads (object_ops.h pin_cell), by pool offset.
   struct pin {

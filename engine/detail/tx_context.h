@@ -11,12 +11,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "ferrite/alloc/heap_tx.h"
 #include "ferrite/base/detail/byte_buffer.h"
+#include "ferrite/engine/detail/tx_gate.h"
 #include "ferrite/engine/object_ops.h"
 #include "ferrite/engine/transaction.h"
 #include "ferrite/txlog/record.h"
@@ -54,7 +54,7 @@ struct tx_context final : heap_tx {
   std::vector<unreferenced_payload> unreferenced;
   release_unreferenced_fn release_unreferenced = nullptr;
   record_builder record;
-  std::shared_mutex* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)
+  tx_gate* gate = nullptr;  // the pool's tx_gate, held shared (released by reset)
   // Locks handed to the transaction (transaction(pool&, locks)), in the
   // order taken; released when the commit is ordered, or by reset.
   std::vector<tx_lock> locks;
