@@ -368,7 +368,7 @@ class change_log {
   std::uint64_t note_private_pages(
       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored);
   void give_back_pages(std::unique_lock<std::mutex>& lk);
-  bool give_back_batch(std::unique_lock<std::mutex>& lk);
+  bool give_back_batch(std::unique_lock<std::mutex>& lk, bool& raced);
   std::vector<std::uint32_t> pick_batch(std::size_t want);
 
   media& media_;
