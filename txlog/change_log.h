@@ -258,11 +258,11 @@ class change_log {
   // nine commits) and indexing is a mask.
   //
   // A checkpoint reads its slots with mu_ released, through a view taken
-  // under mu_ (view()): the slots up to the durable LSN no longer change,
+  // under mu_ (pin()): the slots up to the durable LSN no longer change,
   // and while the ring is pinned a growth keeps the buffer the view reads
   // (retired until unpin()). So a checkpoint holds mu_ for O(1) at its
-  // start and end, not for a copy of thousands of slots: committers that
-  // found mu_ held slept and were woken, twice per background checkpoint.
+  // start and end, where it copied thousands of slots and popped them one
+  // by one, while committers that needed mu_ waited.
   class slot_ring {
    public:
     struct view {
