@@ -269,6 +269,12 @@ class change_log {
       const slot* buf;
       std::size_t mask, head;
       const slot& operator[](std::size_t i) const noexcept { return buf[(head + i) & mask]; }
+      template <class F>
+      void runs(std::size_t n, F f) const {
+        const std::size_t first = std::min(n, mask + 1 - head);
+        f(buf + head, first);
+        if (n > first) f(buf, n - first);
+      }
     };
     bool empty() const noexcept { return count_ == 0; }
     std::size_t size() const noexcept { return count_; }
@@ -293,6 +299,8 @@ class change_log {
       count_ -= n;
     }
     // The slots as they are now, readable until unpin() whatever is pushed.
+    // A view's first n slots are at most two runs of the buffer
+    // (runs(n, f): f(first slot, count) for each).
     view pin() noexcept {
       pinned_ = true;
       return {buf_.data(), buf_.size() - 1, head_};
@@ -351,7 +359,9 @@ class change_log {
   void advance_durable_locked();
   void gather_locked(std::unique_lock<std::mutex>& lk);
   void sync_as_leader(std::unique_lock<std::mutex>& lk);
-  void checkpoint_locked(std::unique_lock<std::mutex>& lk);
+  // on_checkpointer_thread: run by background_loop(), which then drops
+  // the slots it read from its CPU's caches (see drop_from_cache).
+  void checkpoint_locked(std::unique_lock<std::mutex>& lk, bool on_checkpointer_thread = false);
   void want_checkpoint_locked();
   void background_loop();
   // The pages reach high_pages_: a give-back round starts (after a
