@@ -30,14 +30,13 @@ bool has_clflushopt() noexcept {
 }
 #endif
 
-// Drops [p, p + len) from this CPU's caches (memory, not the pool: no
-// durability meaning). The checkpointer thread reads the log's slots that
-// committers wrote; left in its caches, each line's next write by a
-// committer (the ring comes round) first had to take it back from the
-// other CPU, once a commit: tx_set8 took ~300 ns with the thread against
-// ~250 without, on every commit, not only during checkpoints (docs/bench.md,
-// "The checkpointer thread's price, found"). A line dropped is fetched from
-// memory instead, which the committer's store does not wait for.
+// Drops [p, p + len) from this CPU's caches (process memory, not the
+// pool: no durability meaning). The checkpointer thread reads the log's
+// slots that committers wrote; left in its caches, each line's next write
+// by a committer (the ring comes round) first took it back from the other
+// CPU, once a commit and not only during checkpoints: one-word commits
+// took ~300 ns with the thread against ~258 without, and ~270 with the
+// lines dropped (docs/bench.md, "The checkpointer thread's price, found").
 void drop_from_cache(const void* p, std::size_t len) noexcept {
 #if defined(__x86_64__)
   static const bool opt = has_clflushopt();
@@ -152,7 +151,7 @@ void change_log::background_loop() {
     bg_woken_ = false;
     if (failed_) continue;
     if (checkpointing_) {  // a committer or pool::checkpoint runs one
-      cv_.wait(lk, [&] { return !checkpointing_ || bg_stop_; });
+      wait_log(lk, [&] { return !checkpointing_ || bg_stop_; });
       continue;
     }
     if (durable_lsn_ > state_.checkpoint_lsn) checkpoint_locked(lk, true);
@@ -279,7 +278,7 @@ bool change_log::give_back_batch(std::unique_lock<std::mutex>& lk, bool& raced) 
     }
     return true;
   };
-  cv_.wait(lk, [&] { return failed_ || bg_stop_ || all_written(); });
+  wait_log(lk, [&] { return failed_ || bg_stop_ || all_written(); });
   if (failed_ || bg_stop_) return false;
   std::vector<std::uint32_t> pages = pick_batch(
       static_cast<std::size_t>(std::min<std::uint64_t>(batch_pages, private_pages_ - low_pages_)));
@@ -583,7 +582,7 @@ std::uint64_t change_log::checkpoint_lsn() const {
 void change_log::update_superblock(const std::function<void(pool_state&)>& update,
                                    const std::function<void()>& before_store) {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return !checkpointing_; });
+  wait_log(lk, [&] { return !checkpointing_; });
   if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
   pool_state next = state_;
   update(next);
@@ -608,7 +607,7 @@ void change_log::update_superblock(const std::function<void(pool_state&)>& updat
 
 void change_log::without_checkpoints(const std::function<void()>& fn) {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return !checkpointing_; });
+  wait_log(lk, [&] { return !checkpointing_; });
   checkpointing_ = true;
   lk.unlock();
   struct done {
@@ -713,7 +712,7 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
     if (!checkpointing_ && durable_lsn_ > state_.checkpoint_lsn) {
       checkpoint_locked(lk);
     } else {
-      cv_.wait(lk);
+      wait_log(lk);
     }
   }
   std::uint64_t marker_lsn = 0;
@@ -802,8 +801,8 @@ void change_log::advance_written_locked() {
                                                       std::uint64_t lsn) {
   if (media_.per_thread_fence()) {
     advance_durable_locked();
-    cv_.notify_all();
-    cv_.wait(lk, [&] { return durable_lsn_ >= lsn || failed_; });
+    if (cv_waiters_ != 0) cv_.notify_all();
+    wait_log(lk, [&] { return durable_lsn_ >= lsn || failed_; });
     return;
   }
   await_synced(lk, lsn);
@@ -822,7 +821,7 @@ void change_log::await_synced(std::unique_lock<std::mutex>& lk, std::uint64_t ls
       gather_locked(lk);
       sync_as_leader(lk);
     } else {
-      cv_.wait(lk);
+      wait_log(lk);
       advance_written_locked();
     }
   }
@@ -944,7 +943,7 @@ void change_log::maybe_checkpoint() {
 void change_log::checkpoint() {
   std::unique_lock lk(mu_);
   if (!writable_) return;
-  cv_.wait(lk, [&] { return !checkpointing_; });
+  wait_log(lk, [&] { return !checkpointing_; });
   if (failed_) fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
   checkpoint_locked(lk);
   if (failed_) fail(error_code::io_error, "checkpoint failed: " + failure_);
