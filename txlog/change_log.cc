@@ -33,10 +33,11 @@ bool has_clflushopt() noexcept {
 // Drops [p, p + len) from this CPU's caches (process memory, not the
 // pool: no durability meaning). The checkpointer thread reads the log's
 // slots that committers wrote; left in its caches, each line's next write
-// by a committer (the ring comes round) first took it back from the other
-// CPU, once a commit and not only during checkpoints: one-word commits
-// took ~300 ns with the thread against ~258 without, and ~270 with the
-// lines dropped (docs/bench.md, "The checkpointer thread's price, found").
+// by a committer (the ring comes round) has, as we read the measurements,
+// to take it back from the other CPU, once a commit and not only during
+// checkpoints: one-word commits took ~300 ns with the thread against ~258
+// without, and ~270 with the lines dropped (docs/bench.md, "The
+// checkpointer thread's price, found").
 void drop_from_cache(const void* p, std::size_t len) noexcept {
 #if defined(__x86_64__)
   static const bool opt = has_clflushopt();
