@@ -1153,6 +1153,46 @@ TEST_CASE("the transaction gate lets a transaction in beside a running one while
   CHECK(writer_in.load());
 }
 
+TEST_CASE("the transaction gate keeps a writer out with more threads than it has slots",
+          "[tx][gate][threads]") {
+  // Threads past the gate's per-thread slots share a counter: a writer must
+  // see them too, and readers on both kinds must never be inside with it.
+  ferrite::detail::tx_gate gate;
+  std::atomic<bool> stop{false};
+  std::atomic<int> inside{0};  // readers between lock_shared and unlock_shared
+  std::atomic<bool> overlap{false};
+  std::atomic<std::uint64_t> entries{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 72; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        gate.lock_shared();
+        inside.fetch_add(1);
+        entries.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::yield();
+        inside.fetch_sub(1);
+        gate.unlock_shared();
+        // Gaps between transactions: with 72 threads always overlapping,
+        // the readers would never be down to none (see the gate's header).
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
+  }
+  while (entries.load() < 2000) std::this_thread::yield();
+  for (int i = 0; i < 20; ++i) {
+    gate.lock();
+    if (inside.load() != 0) overlap = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (inside.load() != 0) overlap = true;
+    gate.unlock();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  CHECK_FALSE(overlap.load());
+  CHECK(entries.load() >= 2000);
+}
+
 TEST_CASE("the transaction gate goes to a waiting writer once no transaction is inside",
           "[tx][gate]") {
   // Two threads whose transactions keep overlapping: a writer still gets in.

@@ -155,6 +155,7 @@ void change_log::background_loop() {
       wait_log(lk, [&] { return !checkpointing_ || bg_stop_; });
       continue;
     }
+    if (media_.per_thread_fence()) advance_durable_locked();
     if (durable_lsn_ > state_.checkpoint_lsn) checkpoint_locked(lk, true);
     give_back_pages(lk);
   }
@@ -634,6 +635,10 @@ std::string change_log::failure() const {
 log_stats change_log::stats() const {
   std::lock_guard lk(mu_);
   log_stats s = stats_;
+  if (fast_lsn_ != 0 && fast_fenced_.load(std::memory_order_acquire) >= fast_lsn_) {
+    ++s.commits;  // published, not absorbed yet (absorb_first_locked counts it)
+    s.log_bytes += pending_[fast_lsn_ - pending_.front().lsn].length;
+  }
   s.private_pages = private_pages_;
   return s;
 }
@@ -646,6 +651,7 @@ std::uint64_t change_log::used_bytes() const {
 void change_log::advance_durable_locked() {
   // Only used on media where each committer fences its own writes: a record
   // is durable once it and every record before it are written and fenced.
+  absorb_first_locked();
   if (failed_) return;
   while (durable_lsn_ < next_lsn_ - 1) {
     const slot& s = pending_[durable_lsn_ + 1 - pending_.front().lsn];
@@ -653,6 +659,44 @@ void change_log::advance_durable_locked() {
     ++durable_lsn_;
   }
   written_lsn_ = durable_lsn_;
+}
+
+bool change_log::absorb_first_locked() {
+  if (fast_lsn_ == 0 || fast_fenced_.load(std::memory_order_acquire) < fast_lsn_) return false;
+  // Its slots are those after durable_lsn_: its wrap marker, if any, and it.
+  for (std::uint64_t l = durable_lsn_ + 1; l <= fast_lsn_; ++l) {
+    pending_[l - pending_.front().lsn].written = true;
+  }
+  ++stats_.commits;
+  stats_.log_bytes += pending_[fast_lsn_ - pending_.front().lsn].length;
+  fast_lsn_ = 0;
+  return true;
+}
+
+void change_log::wait_once(std::unique_lock<std::mutex>& lk) {
+  if (fast_lsn_ == 0) {
+    cv_.wait(lk);
+    return;
+  }
+  // A first-in-line record is in flight: its committer wakes no one. It
+  // publishes within the time of a fence unless it is descheduled, or it
+  // takes mu_ after a failure (and then wakes cv_).
+  const std::uint64_t first = fast_lsn_;
+  lk.unlock();
+  for (int i = 0; i < 512 && fast_fenced_.load(std::memory_order_acquire) < first; ++i) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+  }
+  lk.lock();
+  if (fast_lsn_ == first && fast_fenced_.load(std::memory_order_acquire) < first) {
+    cv_.wait_for(lk, std::chrono::microseconds(50));
+  }
+  if (media_.per_thread_fence()) {
+    const std::uint64_t before = durable_lsn_;
+    advance_durable_locked();
+    if (durable_lsn_ != before && cv_waiters_ > 1) cv_.notify_all();
+  }
 }
 
 void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
@@ -702,6 +746,7 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   const std::uint64_t log_size = header_.log_size;
   std::uint64_t pos = 0, waste = 0;
   bool waited = false;
+  if (fast_lsn_ != 0) advance_durable_locked();  // the last first-in-line record, if published
   for (;;) {
     if (failed_)
       fail(error_code::io_error, "the pool is read-only after a failed sync: " + failure_);
@@ -710,6 +755,7 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
     if (used_ + waste + len <= log_size) break;
     if (!waited) ++stats_.space_waits;
     waited = true;
+    if (fast_lsn_ != 0) advance_durable_locked();
     if (!checkpointing_ && durable_lsn_ > state_.checkpoint_lsn) {
       checkpoint_locked(lk);
     } else {
@@ -731,7 +777,10 @@ change_log::reservation change_log::reserve(std::unique_lock<std::mutex>& lk, st
   if (tail_ == 0) ++stats_.wraps;
   used_ += waste + len;
   if (used_ * 4 >= log_size || budget_wants_checkpoint_locked()) want_checkpoint_locked();
-  return {lsn, pos, len, waste, marker_lsn, state_.log_epoch, durable_lsn_};
+  const bool first =
+      media_.per_thread_fence() && fast_lsn_ == 0 && durable_lsn_ + 1 == (waste ? marker_lsn : lsn);
+  if (first) fast_lsn_ = lsn;
+  return {lsn, pos, len, waste, marker_lsn, state_.log_epoch, durable_lsn_, first};
 }
 
 // Step 2, mu_ released: the wrap marker at the end of the region, then the
@@ -894,8 +943,15 @@ std::uint64_t change_log::commit(record_builder& rb, const commit_hooks* hooks) 
   std::string error;
   write_record(r, rb, error);
   if (error.empty() && media_.per_thread_fence()) fence_record(r, error);
+  if (r.first && error.empty() && !failed_flag_.load(std::memory_order_relaxed)) {
+    // Every record before it was durable when it was reserved, and it is
+    // fenced: durable. Published without mu_ (see fast_lsn_).
+    fast_fenced_.store(r.lsn, std::memory_order_release);
+    return r.lsn;
+  }
 
   lk.lock();
+  if (r.first) fast_lsn_ = 0;  // not published: marked below, under mu_
   mark_written(r, error);
   await_durable(lk, r.lsn);
   if (failed_ && durable_lsn_ < r.lsn) {
@@ -952,6 +1008,7 @@ void change_log::checkpoint() {
 }
 
 void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk, bool on_checkpointer_thread) {
+  if (fast_lsn_ != 0) advance_durable_locked();
   const std::uint64_t target = durable_lsn_;
   if (target <= state_.checkpoint_lsn || pending_.empty()) return;
   checkpointing_ = true;

@@ -13,7 +13,9 @@
 //      |                   final: commit_hooks::on_ordered runs (mu_ released)
 //      |  write_record()   mu_ released: the wrap marker, then the record
 //      |  fence_record()   mu_ released; byte and cache-line media only
-//      |  mark_written()   under mu_: slot written, or the log fails
+//      |  mark_written()   under mu_: slot written, or the log fails; a
+//      |                   first-in-line record (below) is published
+//      |                   instead, mu_ released, and absorbed later
 //      v
 //   written                lsn > durable_lsn_
 //      |  await_durable()  under mu_. byte/cache_line: advance_durable_locked();
@@ -32,6 +34,12 @@
 //                     of the record (each committer fences its own).
 //   mark_written():   marks the record (and its marker) written; a write or
 //                     fence that failed fails the log instead.
+//                     First in line (byte/cache_line: every earlier record
+//                     was durable at reserve()): the record is durable once
+//                     fenced, so commit() stores its LSN in fast_fenced_
+//                     and returns, taking no lock after the fence;
+//                     absorb_first_locked() marks it written under mu_ at
+//                     the next reserve(), advance or checkpoint.
 //   await_durable():  returns once every record up to this one is durable
 //                     (invariant 3). byte/cache_line: advance_durable_locked()
 //                     moves durable_lsn_ over the written prefix, then waits
@@ -64,7 +72,8 @@
 //   held and return with it held (they may release it in between).
 // - No media call is made while mu_ is held. A committer reserves under
 //   mu_, writes and fences with mu_ released (its slot is its own), then
-//   takes mu_ again to publish. sync_as_leader() and checkpoint_locked()
+//   takes mu_ again to publish (a first-in-line one publishes through
+//   fast_fenced_ instead, an atomic). sync_as_leader() and checkpoint_locked()
 //   release mu_ around their media calls; `syncing_` and `checkpointing_`
 //   keep a second sync or checkpoint out meanwhile. update_superblock()
 //   does the same with `checkpointing_`.
@@ -334,6 +343,7 @@ class change_log {
     std::uint64_t marker_lsn;  // the wrap marker's LSN, when waste != 0
     std::uint64_t epoch;       // the log epoch the record is written in
     std::uint64_t durable;     // durable_lsn_ when reserved (record_header::durable_lsn)
+    bool first;                // first in line: publishes without mu_ (fast_lsn_)
   };
 
   // The steps of commit(), in order (see the diagram above). Declared
@@ -364,17 +374,23 @@ class change_log {
   void checkpoint_locked(std::unique_lock<std::mutex>& lk, bool on_checkpointer_thread = false);
   void want_checkpoint_locked();
   // cv_.wait(lk, pred), counted in cv_waiters_. REQUIRES: mu_ (lk).
+  // While a first-in-line record is in flight (fast_lsn_), no one will
+  // wake the waiter for it: wait_once polls for its publication instead.
   template <class Pred>
   void wait_log(std::unique_lock<std::mutex>& lk, Pred pred) {
     ++cv_waiters_;
-    cv_.wait(lk, pred);
+    while (!pred()) wait_once(lk);
     --cv_waiters_;
   }
   void wait_log(std::unique_lock<std::mutex>& lk) {
     ++cv_waiters_;
-    cv_.wait(lk);
+    wait_once(lk);
     --cv_waiters_;
   }
+  void wait_once(std::unique_lock<std::mutex>& lk);
+  // Byte and cache-line media: the first-in-line record, once its
+  // committer published it (fast_fenced_), is written. True if it was.
+  bool absorb_first_locked();
   void background_loop();
   // The pages reach high_pages_: a give-back round starts (after a
   // checkpoint).
@@ -411,6 +427,18 @@ class change_log {
   // Threads in cv_.wait (wait_log): a commit wakes no one when it is 0,
   // ~20 instructions a commit (pthread_cond_broadcast) on cache-line media.
   std::size_t cv_waiters_ = 0;
+  // Byte and cache-line media: a record reserved while every record before
+  // it was durable ("first in line") is durable as soon as its committer's
+  // fence returns (invariant 3), so that committer takes no lock after its
+  // fence: a locked instruction there waits for the record's non-temporal
+  // stores (docs/bench.md, "Part 5, fourth session"). It stores the LSN in
+  // fast_fenced_ (release, after the fence) and returns; whoever holds mu_
+  // next marks the record written (absorb_first_locked, from
+  // advance_durable_locked, reserve and checkpoint_locked). fast_lsn_
+  // (under mu_): that record's LSN while it is not absorbed, else 0; at
+  // most one at a time, since a later reservation is not first in line.
+  std::uint64_t fast_lsn_ = 0;
+  std::atomic<std::uint64_t> fast_fenced_{0};
   // Page media: the leader waiting in gather_locked, alone; committers that
   // arrive meanwhile wake it and no one else.
   std::condition_variable gather_cv_;

@@ -3,9 +3,22 @@
 // exclusive, so they wait for running transactions and new ones wait for
 // them.
 //
-// Shared entry and exit are one atomic read-modify-write each: the
-// std::shared_mutex it replaces (pthread_rwlock) cost ~65 instructions a
-// transaction (callgrind, tx_set8 on cache-line media).
+//   gate.lock_shared();  ... a transaction ...  gate.unlock_shared();
+//   std::unique_lock g(gate);  // gc, copy, grow: no transaction inside
+//
+// Shared entry and exit make no locked instruction. Each thread has a slot
+// of its own (a cache line, slot_count of them per gate) that it sets on
+// entry and clears on exit; a writer announces itself in `state_`, then
+// makes every running thread of the process pass a full barrier
+// (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED) before it reads the
+// slots, so that an entering reader either sees the writer or is seen in
+// its slot. On cache-line media a locked instruction waits for the
+// thread's pending non-temporal stores, the log record its commit has
+// just fenced; the gate's exit and the next transaction's entry were the
+// first ones after the fence (docs/bench.md, "Part 5, fifth session").
+// Where membarrier is not available, readers fence (a locked instruction)
+// instead. Threads beyond the slots share one counter, entered and left
+// with a locked instruction each.
 //
 // As with pthread_rwlock's default, a writer waiting for the readers to
 // leave does not stop new ones while any is inside: a transaction may wait
@@ -14,13 +27,22 @@
 // transaction, none would go on. Once the readers are down to none, the
 // gate is the writer's: transactions that keep overlapping on two threads
 // would otherwise keep a grow waiting forever (they did, in
-// pool_test's "grow while two threads commit").
+// pool_test's "grow while two threads commit"). A writer that finds
+// readers inside after it took the gate (two that entered together, each
+// admitted beside the other) gives it back to waiting and tries again.
+//
+// Costs: entry and exit are a few plain instructions; a writer makes two
+// membarrier calls (~1 us each here) and polls the slots while readers
+// are inside.
 //
 // Thread-safety: any thread; lock()/unlock() meet BasicLockable, for
-// std::unique_lock.
+// std::unique_lock. A thread holds the gate of one pool at a time shared
+// (one transaction per thread), and never shared and exclusive at once.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 
@@ -28,62 +50,71 @@ namespace ferrite::detail {
 
 class tx_gate {
  public:
+  tx_gate();
+  tx_gate(const tx_gate&) = delete;
+  tx_gate& operator=(const tx_gate&) = delete;
+
   void lock_shared() {
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (s < waiting && state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
-                                                    std::memory_order_relaxed)) {
-      return;
+    const std::size_t i = thread_index();
+    if (i >= slot_count) [[unlikely]] {
+      shared_.fetch_add(1, std::memory_order_seq_cst);
+    } else {
+      slots_[i].inside.store(1, std::memory_order_relaxed);
+      reader_fence();
     }
-    lock_shared_slow();
+    if (state_.load(std::memory_order_acquire) != 0) [[unlikely]]
+      lock_shared_slow(i);
   }
 
-  void unlock_shared() noexcept {
-    const std::uint32_t before = state_.fetch_sub(1, std::memory_order_release);
-    if (before == (waiting | 1)) state_.notify_all();  // the last reader: a writer waits
-  }
+  void unlock_shared() noexcept { leave(thread_index()); }
 
-  void lock() {
-    writers_.lock();  // one writer at a time; it alone sets and clears `waiting`
-    state_.fetch_or(waiting, std::memory_order_relaxed);
-    for (;;) {
-      std::uint32_t s = state_.load(std::memory_order_relaxed);
-      if ((s & readers) == 0) {
-        if (state_.compare_exchange_weak(s, held, std::memory_order_acquire,
-                                         std::memory_order_relaxed)) {
-          return;
-        }
-        continue;
-      }
-      state_.wait(s, std::memory_order_relaxed);
-    }
-  }
-
-  void unlock() noexcept {
-    state_.store(0, std::memory_order_release);
-    state_.notify_all();  // readers waiting while it was held
-    writers_.unlock();
-  }
+  void lock();
+  void unlock() noexcept;
 
  private:
-  void lock_shared_slow() {
-    for (;;) {
-      std::uint32_t s = state_.load(std::memory_order_relaxed);
-      if ((s & held) != 0 || s == waiting) {  // a writer holds it, or is next
-        state_.wait(s, std::memory_order_relaxed);
-        continue;
-      }
-      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) {
-        return;
-      }
+  static constexpr std::size_t slot_count = 64;
+  static constexpr std::uint32_t waiting = 1;  // a writer waits for the readers
+  static constexpr std::uint32_t held = 2;     // a writer holds it
+
+  struct alignas(64) slot {
+    std::atomic<std::uint32_t> inside{0};
+  };
+
+  // This thread's slot number (a thread that ends gives its number back).
+  static std::size_t thread_index() noexcept;
+
+  // With membarrier, the writer's barrier orders this thread's slot store
+  // before its read of state_; without, the reader's own fence does.
+  void reader_fence() const noexcept {
+    if (asymmetric_) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
     }
   }
+  void writer_fence() const noexcept;
 
-  static constexpr std::uint32_t held = 1u << 31;     // a writer holds it
-  static constexpr std::uint32_t waiting = 1u << 30;  // a writer waits for the readers
-  static constexpr std::uint32_t readers = waiting - 1;
-  std::atomic<std::uint32_t> state_{0};
-  std::mutex writers_;
+  void leave(std::size_t i) noexcept {
+    if (i >= slot_count) [[unlikely]] {
+      shared_.fetch_sub(1, std::memory_order_release);
+    } else {
+      slots_[i].inside.store(0, std::memory_order_release);
+    }
+  }
+  void enter_again(std::size_t i) noexcept;
+  void lock_shared_slow(std::size_t i);
+  // Readers inside other than `self`, this thread's slot number (no_entry
+  // for a writer, which has no entry).
+  static constexpr std::size_t no_entry = ~std::size_t{0};
+  bool others_inside(std::size_t self) const noexcept;
+  void wait_until_empty() const;
+  void set_state(std::uint32_t s) noexcept;
+
+  const bool asymmetric_;  // membarrier registered for this process
+  std::array<slot, slot_count> slots_;
+  alignas(64) std::atomic<std::uint32_t> shared_{0};  // threads beyond the slots
+  alignas(64) std::atomic<std::uint32_t> state_{0};   // 0, waiting or held
+  std::mutex writers_;                                // one writer at a time
 };
 
 }  // namespace ferrite::detail
