@@ -663,12 +663,17 @@ void change_log::advance_durable_locked() {
 
 bool change_log::absorb_first_locked() {
   if (fast_lsn_ == 0 || fast_fenced_.load(std::memory_order_acquire) < fast_lsn_) return false;
-  // Its slots are those after durable_lsn_: its wrap marker, if any, and it.
+  // Its slots are those after durable_lsn_: its wrap marker, if any, and
+  // it. Every record before them was durable when it was reserved.
+  const std::uint64_t front = pending_.front().lsn;
+  slot* s = nullptr;
   for (std::uint64_t l = durable_lsn_ + 1; l <= fast_lsn_; ++l) {
-    pending_[l - pending_.front().lsn].written = true;
+    s = &pending_[l - front];
+    s->written = true;
   }
   ++stats_.commits;
-  stats_.log_bytes += pending_[fast_lsn_ - pending_.front().lsn].length;
+  stats_.log_bytes += s->length;
+  if (!failed_) durable_lsn_ = written_lsn_ = fast_lsn_;
   fast_lsn_ = 0;
   return true;
 }

@@ -52,17 +52,24 @@ index_pool& indices() {
   return *p;
 }
 
+// Gives the thread's slot number back when it ends.
 struct thread_index_holder {
-  std::size_t index = indices().take();
-  ~thread_index_holder() { indices().give_back(index); }
+  std::size_t index;
+  ~thread_index_holder() {
+    tx_gate_slot_plus_one = 0;
+    indices().give_back(index);
+  }
 };
 
 }  // namespace
 
 tx_gate::tx_gate() : asymmetric_(membarrier_ready()) {}
 
-std::size_t tx_gate::thread_index() noexcept {
-  thread_local const thread_index_holder holder;
+constinit thread_local std::size_t tx_gate_slot_plus_one = 0;
+
+[[gnu::noinline]] std::size_t tx_gate::take_thread_index() noexcept {
+  thread_local const thread_index_holder holder{indices().take()};
+  tx_gate_slot_plus_one = holder.index + 1;
   return holder.index;
 }
 
