@@ -15,7 +15,7 @@
 // its slot. On cache-line media a locked instruction waits for the
 // thread's pending non-temporal stores, the log record its commit has
 // just fenced; the gate's exit and the next transaction's entry were the
-// first ones after the fence (docs/bench.md, "Part 5, fifth session").
+// first ones after the fence (docs/bench.md, "Part 5, fourth session").
 // Where membarrier is not available, readers fence (a locked instruction)
 // instead. Threads beyond the slots share one counter, entered and left
 // with a locked instruction each.
