@@ -83,7 +83,8 @@
 //   transactions and the allocator, and changes only in pool::grow, which
 //   runs alone.
 // - Not guarded by mu_: `failed_flag_` (an atomic mirror of failed_ for
-//   failed()), `checkpoint_wanted_` (an atomic hint that lets
+//   failed()), `fast_fenced_` (an atomic a first-in-line committer stores
+//   after its fence, read under mu_), `checkpoint_wanted_` (an atomic hint that lets
 //   maybe_checkpoint() skip the lock), `flush_set_` and
 //   `checkpoint_stored_` (scratch of the one running checkpoint or
 //   recovery), the slots a running checkpoint applies (durable, so
