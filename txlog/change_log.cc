@@ -155,7 +155,7 @@ void change_log::background_loop() {
       wait_log(lk, [&] { return !checkpointing_ || bg_stop_; });
       continue;
     }
-    if (media_.per_thread_fence()) advance_durable_locked();
+    if (fast_lsn_ != 0) advance_durable_locked();  // a first-in-line record, if published
     if (durable_lsn_ > state_.checkpoint_lsn) checkpoint_locked(lk, true);
     give_back_pages(lk);
   }

@@ -91,15 +91,6 @@ void tx_gate::writer_fence() const noexcept {
   std::terminate();
 }
 
-void tx_gate::enter_again(std::size_t i) noexcept {
-  if (i >= slot_count) {
-    shared_.fetch_add(1, std::memory_order_seq_cst);
-  } else {
-    slots_[i].inside.store(1, std::memory_order_relaxed);
-    reader_fence();
-  }
-}
-
 bool tx_gate::others_inside(std::size_t self) const noexcept {
   for (std::size_t j = 0; j < slot_count; ++j) {
     if (j != self && slots_[j].inside.load(std::memory_order_acquire) != 0) return true;
@@ -118,7 +109,7 @@ void tx_gate::lock_shared_slow(std::size_t i) {
     if (s == waiting && others_inside(i)) return;
     leave(i);
     state_.wait(s, std::memory_order_acquire);  // until the writer moves on
-    enter_again(i);
+    enter(i);
   }
 }
 

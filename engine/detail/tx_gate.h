@@ -62,12 +62,7 @@ class tx_gate {
 
   void lock_shared() {
     const std::size_t i = thread_index();
-    if (i >= slot_count) [[unlikely]] {
-      shared_.fetch_add(1, std::memory_order_seq_cst);
-    } else {
-      slots_[i].inside.store(1, std::memory_order_relaxed);
-      reader_fence();
-    }
+    enter(i);
     if (state_.load(std::memory_order_acquire) != 0) [[unlikely]]
       lock_shared_slow(i);
   }
@@ -104,6 +99,14 @@ class tx_gate {
   }
   void writer_fence() const noexcept;
 
+  void enter(std::size_t i) noexcept {
+    if (i >= slot_count) [[unlikely]] {
+      shared_.fetch_add(1, std::memory_order_seq_cst);
+    } else {
+      slots_[i].inside.store(1, std::memory_order_relaxed);
+      reader_fence();
+    }
+  }
   void leave(std::size_t i) noexcept {
     if (i >= slot_count) [[unlikely]] {
       shared_.fetch_sub(1, std::memory_order_release);
@@ -111,7 +114,6 @@ class tx_gate {
       slots_[i].inside.store(0, std::memory_order_release);
     }
   }
-  void enter_again(std::size_t i) noexcept;
   void lock_shared_slow(std::size_t i);
   // Readers inside other than `self`, this thread's slot number (no_entry
   // for a writer, which has no entry).
