@@ -30,14 +30,16 @@ bool has_clflushopt() noexcept {
 }
 #endif
 
-// Drops [p, p + len) from this CPU's caches (process memory, not the
-// pool: no durability meaning). The checkpointer thread reads the log's
-// slots that committers wrote; left in its caches, each line's next write
-// by a committer (the ring comes round) has, as we read the measurements,
-// to take it back from the other CPU, once a commit and not only during
-// checkpoints: one-word commits took ~300 ns with the thread against ~258
-// without, and ~270 with the lines dropped (docs/bench.md, "The
-// checkpointer thread's price, found").
+// Drops [p, p + len) from this CPU's caches. No durability meaning: it is
+// process memory, or log records that are durable already (a line still
+// dirty is written back with the bytes it holds). The checkpointer thread
+// reads the log's slots that committers wrote; left in its caches, each
+// line's next write by a committer (the ring comes round) has, as we read
+// the measurements, to take it back from the other CPU, once a commit and
+// not only during checkpoints: one-word commits took ~300 ns with the
+// thread against ~258 without, and ~270 with the lines dropped
+// (docs/bench.md, "The checkpointer thread's price, found"). The records it
+// applies are dropped likewise (checkpoint_locked).
 void drop_from_cache(const void* p, std::size_t len) noexcept {
 #if defined(__x86_64__)
   static const bool opt = has_clflushopt();
@@ -1031,11 +1033,18 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk, bool on_che
     std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored = checkpoint_stored_;
     stored.clear();
     apply_target t = durable_target(root_off, root_type, stored);
+    // Cache-line and byte media: each record's lines leave this CPU's caches
+    // once applied. The ring comes round to them, and a committer's
+    // non-temporal stores to a line some cache still holds waited on it
+    // (docs/bench.md, "Part 5, fifth session").
+    const bool drop_records = media_.per_thread_fence();
     for (std::size_t i = 0; i < count; ++i) {
       const slot& s = todo[i];
       freed += s.consumed;
       pages += s.pages;
-      if (!s.wrap) apply_record(log + s.pos, t);  // invariant 2: the record is durable
+      if (s.wrap) continue;
+      apply_record(log + s.pos, t);  // invariant 2: the record is durable
+      if (drop_records) drop_from_cache(log + s.pos, s.length);
     }
     if (on_checkpointer_thread) {
       todo.runs(count,
