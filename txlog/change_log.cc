@@ -1033,11 +1033,13 @@ void change_log::checkpoint_locked(std::unique_lock<std::mutex>& lk, bool on_che
     std::vector<std::pair<std::uint64_t, std::uint64_t>>& stored = checkpoint_stored_;
     stored.clear();
     apply_target t = durable_target(root_off, root_type, stored);
-    // Cache-line and byte media: each record's lines leave this CPU's caches
-    // once applied. The ring comes round to them, and a committer's
-    // non-temporal stores to a line some cache still holds waited on it
-    // (docs/bench.md, "Part 5, fifth session").
-    const bool drop_records = media_.per_thread_fence();
+    // Cache-line media: each record's lines leave this CPU's caches once
+    // applied. The ring comes round to them, and a committer's non-temporal
+    // stores to a line some cache still holds waited on it (docs/bench.md,
+    // "Part 5, fifth session"). Not on byte media: its records are written
+    // with cached stores (libpmem2's choice), for which a line in another
+    // CPU's cache is nearer than one in the media.
+    const bool drop_records = media_.store_granularity() == granularity::cache_line;
     for (std::size_t i = 0; i < count; ++i) {
       const slot& s = todo[i];
       freed += s.consumed;
