@@ -699,11 +699,10 @@ void change_log::wait_once(std::unique_lock<std::mutex>& lk) {
   if (fast_lsn_ == first && fast_fenced_.load(std::memory_order_acquire) < first) {
     cv_.wait_for(lk, std::chrono::microseconds(50));
   }
-  if (media_.per_thread_fence()) {
-    const std::uint64_t before = durable_lsn_;
-    advance_durable_locked();
-    if (durable_lsn_ != before && cv_waiters_ > 1) cv_.notify_all();
-  }
+  // fast_lsn_ was set, so the media fences per thread (reserve).
+  const std::uint64_t before = durable_lsn_;
+  advance_durable_locked();
+  if (durable_lsn_ != before && cv_waiters_ > 1) cv_.notify_all();
 }
 
 void change_log::sync_as_leader(std::unique_lock<std::mutex>& lk) {
