@@ -541,6 +541,7 @@ pool_stats pool::stats() const {
   s.pages_given_back = l.pages_given_back;
   s.give_back_rounds = l.give_back_rounds;
   s.pages_kept = l.pages_kept;
+  s.log_prefaulted = l.log_prefaulted;
   return s;
 }
 

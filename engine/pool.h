@@ -180,6 +180,12 @@ struct pool_stats {
   std::uint64_t pages_given_back = 0;
   std::uint64_t give_back_rounds = 0;
   std::uint64_t pages_kept = 0;
+  // Cache-line and byte media: bytes of the log whose pages the
+  // checkpointer thread has mapped since open, ahead of the committers (or
+  // reached by them first), so that no commit takes a page fault on the
+  // log; the log's size once done (docs/durability.md "The checkpointer
+  // thread"). 0 on page media and without the thread.
+  std::uint64_t log_prefaulted = 0;
 };
 
 // What the heap holds (a walk of the whole heap; see `ferrite info`).

@@ -2,6 +2,7 @@
 // the counters.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -76,6 +77,54 @@ TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[m
     CHECK(s.fences == 1);
     CHECK(s.syncs == 0);
     CHECK(std::memcmp(m.durable() + 60, "0123456789", 10) == 0);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  ::close(fd);
+  ::unlink(p.c_str());
+}
+
+namespace {
+// Minor page faults of the calling thread so far.
+long thread_faults() {
+  rusage u{};
+  REQUIRE(getrusage(RUSAGE_THREAD, &u) == 0);
+  return u.ru_minflt;
+}
+}  // namespace
+
+TEST_CASE("prefault maps cache-line media's pages ahead of writes and changes no byte", "[media]") {
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    WARN("no /dev/shm");
+    return;
+  }
+  std::filesystem::path p = "/dev/shm/ferrite-media-prefault-test-" + std::to_string(getpid());
+  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+  constexpr std::size_t size = 1 << 20, page = 4096, pages = 32;
+  int fd = make_file(p, size);
+  std::vector<char> pattern(size);
+  for (std::size_t i = 0; i < size; ++i) pattern[i] = static_cast<char>(i * 7 + 3);
+  REQUIRE(pwrite(fd, pattern.data(), size, 0) == static_cast<ssize_t>(size));
+  {
+    detail::file_media m(fd, size, true, "shm", size);
+    REQUIRE(m.store_granularity() == granularity::cache_line);
+    // Pages [8, 8 + pages) prefaulted from an offset inside page 8; pages
+    // [128, 128 + pages) not, to show that a first write does fault here.
+    // (Nothing reads them before the writes: on tmpfs a read maps a page
+    // writable too.)
+    m.prefault(8 * page + 100, pages * page - 100);
+    m.write(64, "x", 1);  // page 0: the counters' first use (a thread's shard) is not counted
+    pattern[64] = 'x';
+    auto write_pages = [&](std::size_t first) {
+      const long before = thread_faults();
+      for (std::size_t i = first; i < first + pages; ++i) m.write(i * page + 64, "x", 1);
+      return thread_faults() - before;
+    };
+    CHECK(write_pages(8) == 0);
+    CHECK(write_pages(128) >= static_cast<long>(pages));
+    m.barrier(0, size);
+    for (std::size_t i = 0; i < pages; ++i)
+      pattern[(8 + i) * page + 64] = pattern[(128 + i) * page + 64] = 'x';
+    CHECK(std::memcmp(m.durable(), pattern.data(), size) == 0);
   }
   ::unsetenv("PMEM2_FORCE_GRANULARITY");
   ::close(fd);

@@ -1,5 +1,8 @@
 // Tests of txlog/: record format, recovery, and crashes at every fence/sync
 // of small transactions, including crashes during recovery.
+#include <sys/resource.h>
+
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -1365,6 +1368,86 @@ TEST_CASE("stores and lock words racing with a give-back are kept (simulated dev
   pool_options o = budget_options(128 * 1024);
   o.device = std::make_shared<sim_device>(granularity::cache_line);
   race_give_back(o, "race.sim");
+}
+
+namespace {
+// Waits until the checkpointer thread has prefaulted the whole log.
+bool log_prefaulted(const pool& p, std::uint64_t log_size) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (p.stats().log_prefaulted < log_size) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+}  // namespace
+
+TEST_CASE("the checkpointer thread maps the log's pages before the committers reach them",
+          "[log][threads]") {
+  // Without it, each 4 KiB of the log took a page fault on the committing
+  // thread on its first lap after the open (docs/bench.md, "The log's
+  // first lap"). Sanitizers map shadow memory for each page a commit
+  // writes, so there the faults are not counted.
+  test::temp_dir d;
+  pool_options o;
+  o.size = 8 << 20;
+  o.log_size = 1 << 20;  // 256 pages, 8,192 one-word records
+  o.background_checkpoint = true;
+  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+  {
+    pool p = pool::open(d / "t.pool", o);
+    std::uint64_t log_size = 0;
+    for (const pool_region& r : p.info().regions) {
+      if (r.name == "log") log_size = r.size;
+    }
+    REQUIRE(log_size == o.log_size);
+    auto* w = reinterpret_cast<std::uint64_t*>(p.base() + p.heap_offset() + 64 * 1024);
+    auto commit = [&] {
+      p.transaction([&] {
+        tx_snapshot(w);
+        *w += 1;
+      });
+    };
+    commit();  // the object's page, the transaction's buffers
+    REQUIRE(log_prefaulted(p, log_size));
+    rusage before{}, after{};
+    REQUIRE(getrusage(RUSAGE_THREAD, &before) == 0);
+    const std::uint64_t laps = p.stats().log_wraps;
+    // In steps of 1,024 commits (128 KiB), each after the checkpointer has
+    // brought the log back under 3/8 full, so that the ring of slots of
+    // records not checkpointed (sized for half the log) does not grow: its
+    // new buffer's pages would fault here too.
+    for (int step = 0; step < 8; ++step) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (p.stats().log_used > log_size * 3 / 8) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::yield();
+      }
+      for (int i = 0; i < 1024; ++i) commit();
+    }
+    REQUIRE(getrusage(RUSAGE_THREAD, &after) == 0);
+    CHECK(p.stats().log_wraps > laps);  // the whole ring was written
+    const long faults = after.ru_minflt - before.ru_minflt;
+    INFO("page faults on the committing thread over one lap: " << faults);
+    if (!test::sanitized) CHECK(faults < 16);
+    CHECK(*w == 8193);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+}
+
+TEST_CASE("the log is not prefaulted on page media", "[log]") {
+  // There every sync write-protects the pages again (media::prefault).
+  test::temp_dir d;
+  pool_options o;
+  o.size = 8 << 20;
+  o.background_checkpoint = true;
+  ::setenv("PMEM2_FORCE_GRANULARITY", "page", 1);
+  {
+    pool p = pool::open(d / "t.pool", o);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(p.stats().log_prefaulted == 0);
+  }
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
 }
 
 TEST_CASE("the log's slot ring grows while the background checkpointer reads it",

@@ -136,6 +136,10 @@ struct log_stats {
   std::uint64_t pages_given_back = 0;
   std::uint64_t give_back_rounds = 0;
   std::uint64_t pages_kept = 0;  // compared but changed since (a running transaction's)
+  // Log bytes the checkpointer thread mapped ahead of the committers
+  // (prefault_step), or found they had reached first; the log's size once
+  // it is done (0 on page media and without the thread).
+  std::uint64_t log_prefaulted = 0;
 };
 
 // What a committing transaction asks of commit() besides the record.
@@ -393,6 +397,7 @@ class change_log {
   // committer published it (fast_fenced_), is written. True if it was.
   bool absorb_first_locked();
   void background_loop();
+  void prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from, std::uint64_t& done);
   // The pages reach high_pages_: a give-back round starts (after a
   // checkpoint).
   bool over_budget_locked() const noexcept {

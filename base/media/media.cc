@@ -155,6 +155,8 @@ media::~media() {
   }
 }
 
+void media::prefault(std::uint64_t, std::size_t) noexcept {}
+
 void media::hold_pages(const page_runs& runs) {
   if (runs.empty()) return;
   install_fault_handler();

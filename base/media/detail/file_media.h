@@ -42,6 +42,7 @@ class file_media final : public media {
   void flush(std::uint64_t offset, std::size_t len) override;
   void barrier(std::uint64_t offset, std::size_t len) override;
   void sync_all() override;
+  void prefault(std::uint64_t offset, std::size_t len) noexcept override;
   void map_working_view() override;
   void grow(std::size_t new_size) override;
   void drop_page(std::uint64_t offset) override;
