@@ -280,7 +280,8 @@ void file_media::sync_all() {
 namespace {
 // One load a page. A committer may be writing the same bytes: the value is
 // not used, only the access, hence no ThreadSanitizer report for it.
-[[gnu::no_sanitize("thread")]] void touch_pages(const std::byte* b, const std::byte* e) noexcept {
+__attribute__((no_sanitize("thread"))) void touch_pages(const std::byte* b,
+                                                        const std::byte* e) noexcept {
   for (; b < e; b += page_size) (void)*reinterpret_cast<const volatile std::byte*>(b);
 }
 }  // namespace
