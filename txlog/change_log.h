@@ -398,6 +398,7 @@ class change_log {
   bool absorb_first_locked();
   void background_loop();
   void prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from, std::uint64_t& done);
+  void prefault_direct(std::uint64_t offset, std::uint64_t len);
   // The pages reach high_pages_: a give-back round starts (after a
   // checkpoint).
   bool over_budget_locked() const noexcept {
@@ -445,6 +446,11 @@ class change_log {
   // most one at a time, since a later reservation is not first in line.
   std::uint64_t fast_lsn_ = 0;
   std::atomic<std::uint64_t> fast_fenced_{0};
+  // persist_direct: new extents of at least prefault_direct_bytes are
+  // prefaulted above direct_mapped_, the end of the highest one so far
+  // (prefault_direct).
+  static constexpr std::uint64_t prefault_direct_bytes = 256 << 10;
+  std::atomic<std::uint64_t> direct_mapped_{0};
   // Page media: the leader waiting in gather_locked, alone; committers that
   // arrive meanwhile wake it and no one else.
   std::condition_variable gather_cv_;
