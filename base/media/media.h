@@ -102,10 +102,11 @@ class media {
 
   // Maps the pages of [offset, offset + len) of the durable view into this
   // process ahead of the writes that will go there, so that those writes
-  // take no page fault (the log's ring, by the checkpointer thread: its
+  // take no page fault: the log's ring, by the checkpointer thread (its
   // first lap after an open otherwise faults once every 4 KiB on the
-  // committing thread). Changes no byte; may run while other threads
-  // write the range. Does nothing where it would not help: page media
+  // committing thread), and large new extents before their write
+  // (change_log::prefault_direct). Changes no byte; may run while other
+  // threads write the range. Does nothing where it would not help: page media
   // (every sync write-protects the pages again) and the simulated device.
   // REQUIRES: offset + len <= size().
   virtual void prefault(std::uint64_t offset, std::size_t len) noexcept;

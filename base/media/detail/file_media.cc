@@ -286,13 +286,14 @@ __attribute__((no_sanitize("thread"))) void touch_pages(const std::byte* b,
 }
 }  // namespace
 
-// Two steps, since neither alone made the first write fast on our VM (a 4
-// MiB tmpfs file, 1,024 pages, docs/bench.md "The log's first lap"): a
-// first write took ~10 us a page with nothing done, ~4.5 us after
-// MADV_POPULATE_WRITE (the kernel maps the pages writable, ~0.2 us a page),
-// and 0.01-0.06 us after a load from user space, made on either CPU. The
-// populate comes first so that the load does not map a page read-only that
-// a file system must then be told of again at the first write (DAX).
+// Two steps. On our VM (a 4 MiB tmpfs file, 1,024 pages, docs/bench.md
+// "The log's first lap") a first write took ~10 us a page with nothing
+// done, ~4.5 us after MADV_POPULATE_WRITE alone (the kernel maps the
+// pages writable, ~0.2 us a page), and 0.01-0.06 us after a load from
+// user space, made on either CPU. A load alone was enough there (tmpfs
+// maps a page writable on a read fault), but a file system that tracks
+// writes (DAX) maps it read-only and takes a second fault at the first
+// write: the populate, first, makes that write fault now.
 // No failure is reported: the committer's write then faults as it would
 // have. The load is left out when the kernel could not back a page
 // (EFAULT, ENOMEM: a SIGBUS for the load), not when it lacks the advice
