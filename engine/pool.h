@@ -183,8 +183,8 @@ struct pool_stats {
   // Cache-line and byte media: bytes of the log whose pages the
   // checkpointer thread has mapped since open, ahead of the committers (or
   // reached by them first), so that no commit takes a page fault on the
-  // log; the log's size once done (docs/durability.md "The checkpointer
-  // thread"). 0 on page media and without the thread.
+  // log; the log's size once done (docs/durability.md, "Log space and
+  // checkpoints"). 0 on page media and without the thread.
   std::uint64_t log_prefaulted = 0;
 };
 
