@@ -151,10 +151,10 @@ void change_log::stop_background() noexcept {
 void change_log::background_loop() {
   std::unique_lock lk(mu_);
   const std::uint64_t prefault_from = tail_;
-  std::uint64_t prefaulted = media_.store_granularity() == granularity::page ? header_.log_size : 0;
+  const bool prefault = media_.store_granularity() != granularity::page;
   for (;;) {
-    if (prefaulted < header_.log_size && !bg_woken_ && !bg_stop_) {
-      prefault_step(lk, prefault_from, prefaulted);
+    if (prefault && stats_.log_prefaulted < header_.log_size && !bg_woken_ && !bg_stop_) {
+      prefault_step(lk, prefault_from);
       continue;
     }
     bg_->cv.wait(lk, [&] { return bg_stop_ || bg_woken_; });
@@ -172,19 +172,18 @@ void change_log::background_loop() {
 }
 
 // One step of the log's prefault (media::prefault), mu_ released meanwhile:
-// the next 64 KiB of the ring ahead of the committers, `done` bytes of it
-// counted from `from` (where they were when the thread started) being
-// mapped already. The pages they reached first are skipped. On the first
+// the next 64 KiB of the ring ahead of the committers, stats_.log_prefaulted
+// bytes of it counted from `from` (where they were when the thread started)
+// being mapped already. The pages they reached first are skipped. On the first
 // lap after an open, each 4 KiB of records otherwise cost the committer a
 // page fault: ~10 us on our VM, 23 ns a one-word commit over the tx_set8
 // cell's timed ops (docs/bench.md, "The log's first lap").
-void change_log::prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from,
-                               std::uint64_t& done) {
+void change_log::prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from) {
   constexpr std::uint64_t step_bytes = 64 << 10;
   const std::uint64_t size = header_.log_size;
   // Once they have come round to `from`, every page is mapped, and the
   // steps left cost little.
-  done = std::max(done, (tail_ + size - from) % size);
+  const std::uint64_t done = std::max(stats_.log_prefaulted, (tail_ + size - from) % size);
   const std::uint64_t pos = (from + done) % size;
   const std::uint64_t len = std::min({step_bytes, size - pos, size - done});  // 0: done
   if (len != 0) {
@@ -192,8 +191,7 @@ void change_log::prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t f
     media_.prefault(header_.log_offset + pos, len);
     lk.lock();
   }
-  done += len;
-  stats_.log_prefaulted = done;
+  stats_.log_prefaulted = done + len;
 }
 
 // reserve(), under mu_: the log is a quarter full or the budget asks.

@@ -397,7 +397,7 @@ class change_log {
   // committer published it (fast_fenced_), is written. True if it was.
   bool absorb_first_locked();
   void background_loop();
-  void prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from, std::uint64_t& done);
+  void prefault_step(std::unique_lock<std::mutex>& lk, std::uint64_t from);
   void prefault_direct(std::uint64_t offset, std::uint64_t len);
   // The pages reach high_pages_: a give-back round starts (after a
   // checkpoint).
