@@ -29,6 +29,30 @@ int make_file(const std::filesystem::path& p, std::size_t size) {
   return fd;
 }
 
+// A file of `size` bytes on /dev/shm that libpmem2 maps as cache-line media
+// (PMEM2_FORCE_GRANULARITY=cacheline while it lives), removed with it.
+// REQUIRES: have_shm().
+struct shm_cacheline_file {
+  std::filesystem::path path;
+  int fd;
+  shm_cacheline_file(const std::string& name, std::size_t size)
+      : path("/dev/shm/" + name + "-" + std::to_string(getpid())) {
+    ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+    fd = make_file(path, size);
+  }
+  ~shm_cacheline_file() {
+    ::unsetenv("PMEM2_FORCE_GRANULARITY");
+    ::close(fd);
+    ::unlink(path.c_str());
+  }
+};
+
+bool have_shm() {
+  if (std::filesystem::is_directory("/dev/shm")) return true;
+  WARN("no /dev/shm");
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("an ordinary file is page media and persists with one msync per barrier", "[media]") {
@@ -60,15 +84,10 @@ TEST_CASE("an ordinary file is page media and persists with one msync per barrie
 }
 
 TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[media]") {
-  if (!std::filesystem::is_directory("/dev/shm")) {
-    WARN("no /dev/shm");
-    return;
-  }
-  std::filesystem::path p = "/dev/shm/ferrite-media-test-" + std::to_string(getpid());
-  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
-  int fd = make_file(p, 1 << 20);
+  if (!have_shm()) return;
+  shm_cacheline_file f("ferrite-media-test", 1 << 20);
   {
-    detail::file_media m(fd, 1 << 20, true, "shm", 1 << 20);
+    detail::file_media m(f.fd, 1 << 20, true, "shm", 1 << 20);
     CHECK(m.store_granularity() == granularity::cache_line);
     m.write(60, "0123456789", 10);  // spans two cache lines
     m.barrier(60, 10);
@@ -78,9 +97,6 @@ TEST_CASE("PMEM2_FORCE_GRANULARITY=cacheline makes a file cache-line media", "[m
     CHECK(s.syncs == 0);
     CHECK(std::memcmp(m.durable() + 60, "0123456789", 10) == 0);
   }
-  ::unsetenv("PMEM2_FORCE_GRANULARITY");
-  ::close(fd);
-  ::unlink(p.c_str());
 }
 
 namespace {
@@ -93,19 +109,14 @@ long thread_faults() {
 }  // namespace
 
 TEST_CASE("prefault maps cache-line media's pages ahead of writes and changes no byte", "[media]") {
-  if (!std::filesystem::is_directory("/dev/shm")) {
-    WARN("no /dev/shm");
-    return;
-  }
-  std::filesystem::path p = "/dev/shm/ferrite-media-prefault-test-" + std::to_string(getpid());
-  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
+  if (!have_shm()) return;
   constexpr std::size_t size = 1 << 20, page = 4096, pages = 32;
-  int fd = make_file(p, size);
+  shm_cacheline_file f("ferrite-media-prefault-test", size);
   std::vector<char> pattern(size);
   for (std::size_t i = 0; i < size; ++i) pattern[i] = static_cast<char>(i * 7 + 3);
-  REQUIRE(pwrite(fd, pattern.data(), size, 0) == static_cast<ssize_t>(size));
+  REQUIRE(pwrite(f.fd, pattern.data(), size, 0) == static_cast<ssize_t>(size));
   {
-    detail::file_media m(fd, size, true, "shm", size);
+    detail::file_media m(f.fd, size, true, "shm", size);
     REQUIRE(m.store_granularity() == granularity::cache_line);
     // Pages [8, 8 + pages) prefaulted from an offset inside page 8; pages
     // [128, 128 + pages) not, to show that a first write does fault here.
@@ -126,21 +137,13 @@ TEST_CASE("prefault maps cache-line media's pages ahead of writes and changes no
       pattern[(8 + i) * page + 64] = pattern[(128 + i) * page + 64] = 'x';
     CHECK(std::memcmp(m.durable(), pattern.data(), size) == 0);
   }
-  ::unsetenv("PMEM2_FORCE_GRANULARITY");
-  ::close(fd);
-  ::unlink(p.c_str());
 }
 
 TEST_CASE("a grown part of cache-line media is flushed like the rest", "[media][grow]") {
-  if (!std::filesystem::is_directory("/dev/shm")) {
-    WARN("no /dev/shm");
-    return;
-  }
-  std::filesystem::path p = "/dev/shm/ferrite-media-grow-test-" + std::to_string(getpid());
-  ::setenv("PMEM2_FORCE_GRANULARITY", "cacheline", 1);
-  int fd = make_file(p, 1 << 20);
+  if (!have_shm()) return;
+  shm_cacheline_file f("ferrite-media-grow-test", 1 << 20);
   {
-    detail::file_media m(fd, 1 << 20, true, "shm", 2 << 20);
+    detail::file_media m(f.fd, 1 << 20, true, "shm", 2 << 20);
     REQUIRE(m.store_granularity() == granularity::cache_line);
     m.grow(2 << 20);  // the new part must be cache-line media too, or grow throws
     const std::uint64_t at = (1 << 20) - 4;  // spans the two parts
@@ -150,12 +153,9 @@ TEST_CASE("a grown part of cache-line media is flushed like the rest", "[media][
     CHECK(m.stats().fences == 1);
     CHECK(std::memcmp(m.durable() + at, "01234567", 8) == 0);
   }
-  ::unsetenv("PMEM2_FORCE_GRANULARITY");
   char buf[8];
-  REQUIRE(pread(fd, buf, 8, (1 << 20) - 4) == 8);
+  REQUIRE(pread(f.fd, buf, 8, (1 << 20) - 4) == 8);
   CHECK(std::memcmp(buf, "01234567", 8) == 0);
-  ::close(fd);
-  ::unlink(p.c_str());
 }
 
 TEST_CASE("the working view is private: its stores never reach the file", "[media]") {
